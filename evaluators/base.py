@@ -1,0 +1,99 @@
+"""What an evaluator is: the class form, and the ``Result`` it may return.
+
+Function evaluators (see ``decorator.py``) are adapted to this same interface, so the
+runner only ever sees ``Evaluator`` instances.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from evaluators.exceptions import EvaluatorDefinitionError
+from schemas import ResultSource, Trace
+
+
+class Result(BaseModel):
+    """What an evaluator returns for one trace (or one span: set ``span_id``).
+
+    ``passed`` may be left out: the runner derives it as ``score >= threshold``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    score: float | None = None
+    passed: bool | None = None
+    label: str | None = None
+    rationale: str | None = None
+    span_id: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+Outcome = Result | bool | int | float | str | None | list[Result]
+"""Anything an evaluator may return for one trace; ``None`` means not applicable."""
+
+
+class Evaluator:
+    """Base of the class form. Override ``evaluate``; override ``evaluate_batch`` to vectorise.
+
+    Configuration parameters are the keyword arguments of ``__init__`` (with defaults),
+    so a TOML ``params`` table is checked against them when the config is loaded.
+    """
+
+    name: str = ""
+    version: str = "1"
+    threshold: float = 0.5
+    source: ResultSource = ResultSource.CODE
+
+    def evaluate(self, trace: Trace) -> Outcome:
+        raise NotImplementedError(f"{type(self).__name__} must implement evaluate()")
+
+    def evaluate_batch(self, traces: Sequence[Trace]) -> list[Outcome]:
+        """Score many traces at once. The default calls ``evaluate`` for each."""
+        return [self.evaluate(trace) for trace in traces]
+
+    @classmethod
+    def is_batched(cls) -> bool:
+        """True when the class has its own vectorised ``evaluate_batch``."""
+        return cls.evaluate_batch is not Evaluator.evaluate_batch
+
+    @classmethod
+    def parameters(cls) -> dict[str, Any]:
+        """Configurable parameters and their defaults, read from ``__init__``."""
+        return _keyword_defaults(cls.__init__, skip={"self"})
+
+    def __repr__(self) -> str:
+        return f"<evaluator {self.name}@{self.version}>"
+
+
+def _keyword_defaults(func: Any, skip: set[str]) -> dict[str, Any]:
+    if func is object.__init__:
+        return {}
+    params: dict[str, Any] = {}
+    for param in inspect.signature(func).parameters.values():
+        if param.name in skip or param.kind is param.VAR_KEYWORD:
+            continue
+        if param.kind in (param.VAR_POSITIONAL, param.POSITIONAL_ONLY):
+            raise EvaluatorDefinitionError(
+                f"{func.__qualname__}: parameter {param.name!r} must be a keyword parameter"
+            )
+        if param.default is param.empty:
+            raise EvaluatorDefinitionError(
+                f"{func.__qualname__}: configuration parameter {param.name!r} needs a default"
+            )
+        params[param.name] = param.default
+    return params
+
+
+def validate_evaluator_class(cls: type[Evaluator]) -> None:
+    """Reject a class that cannot work, at load time rather than on the first trace."""
+    if not cls.name or not isinstance(cls.name, str):
+        raise EvaluatorDefinitionError(f"{cls.__qualname__} has no `name`")
+    if cls.evaluate is Evaluator.evaluate and not cls.is_batched():
+        raise EvaluatorDefinitionError(
+            f"{cls.__qualname__} implements neither evaluate() nor evaluate_batch()"
+        )
+    cls.parameters()

@@ -1,0 +1,114 @@
+"""The evaluator configuration file (TOML): which evaluators run, with what settings.
+
+    [defaults]
+    timeout_seconds = 30
+
+    [evaluators.latency]
+    params = { slo_ms = 1500 }
+
+    [evaluators.latency_strict]      # a second instance of the same evaluator
+    use = "latency"
+    params = { slo_ms = 500 }
+
+    [evaluators.safety]
+    sample_rate = 0.1
+    filter = { status = ["OK"], tags = { env = "prod" } }
+
+    [pricing.gpt-4o]
+    input_per_million = 2.5
+    output_per_million = 10.0
+
+Without a file (or without an ``[evaluators]`` table) the built-in default set runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from evaluators.exceptions import ConfigError
+from schemas import Trace
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TraceFilter(_Strict):
+    """Run only on traces that match every given condition."""
+
+    status: list[str] | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+
+    def matches(self, trace: Trace) -> bool:
+        if self.status is not None and trace.status.value not in {s.upper() for s in self.status}:
+            return False
+        return all(trace.tags.get(key) == value for key, value in self.tags.items())
+
+
+class Defaults(_Strict):
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    sample_rate: float = Field(default=1.0, ge=0, le=1)
+
+
+class EvaluatorSettings(_Strict):
+    """One configured evaluator instance (the TOML table name is its result name)."""
+
+    use: str | None = None
+    enabled: bool = True
+    threshold: float | None = None
+    sample_rate: float | None = Field(default=None, ge=0, le=1)
+    timeout_seconds: float | None = Field(default=None, gt=0)
+    filter: TraceFilter = Field(default_factory=TraceFilter)
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class ModelPrice(_Strict):
+    input_per_million: float = Field(ge=0)
+    output_per_million: float = Field(ge=0)
+
+
+class EvaluatorConfig(_Strict):
+    defaults: Defaults = Field(default_factory=Defaults)
+    evaluators: dict[str, EvaluatorSettings] | None = None
+    pricing: dict[str, ModelPrice] = Field(default_factory=dict)
+
+
+def load_config(path: str | Path | None) -> EvaluatorConfig:
+    """Read and validate a config file; ``None`` gives the defaults.
+
+    Errors name the file and the offending key, never a traceback.
+    """
+    if path is None:
+        return EvaluatorConfig()
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    return parse_config(data, origin=str(path))
+
+
+def parse_config(data: dict[str, Any], origin: str = "<config>") -> EvaluatorConfig:
+    try:
+        return EvaluatorConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"{origin}: {problems}") from None
+
+
+def sample_fraction(trace_id: str) -> float:
+    """A stable number in [0, 1) per trace id: the same traces are sampled on every worker,
+    every replay and by every evaluator with the same rate."""
+    digest = hashlib.blake2b(trace_id.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64

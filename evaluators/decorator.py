@@ -1,0 +1,108 @@
+"""The function form: ``@evaluator`` turns a plain function into an ``Evaluator``.
+
+Parameters are picked by name from the trace (``inputs``, ``outputs``, ``context``,
+``expectations``, ``trace``), as MLflow's ``@scorer`` does, so an MLflow-style scorer runs
+unchanged. Any other parameter is a configuration parameter and must have a default.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from evaluators.base import Evaluator, Outcome, _keyword_defaults
+from evaluators.exceptions import EvaluatorDefinitionError
+from schemas import ResultSource, Trace
+
+TRACE_PARAMETERS = ("inputs", "outputs", "context", "expectations", "trace")
+
+
+def trace_argument(trace: Trace, name: str) -> Any:
+    """The value a function evaluator receives for a trace parameter.
+
+    ``expectations`` is a plain dict (MLflow scorers index it like one).
+    """
+    if name == "trace":
+        return trace
+    if name == "expectations":
+        return trace.expectations.model_dump(exclude_none=True) if trace.expectations else None
+    return getattr(trace, name)
+
+
+class FunctionEvaluator(Evaluator):
+    """Adapter from a function to the ``Evaluator`` interface."""
+
+    def __init__(
+        self,
+        func: Callable[..., Outcome],
+        *,
+        name: str,
+        version: str = "1",
+        threshold: float = 0.5,
+        source: ResultSource = ResultSource.CODE,
+        params: dict[str, Any] | None = None,
+    ) -> None:
+        self.func = func
+        self.name = name
+        self.version = version
+        self.threshold = threshold
+        self.source = ResultSource(source)
+        signature = inspect.signature(func)
+        self._trace_params = [p for p in signature.parameters if p in TRACE_PARAMETERS]
+        self._config_defaults = _keyword_defaults(func, skip=set(TRACE_PARAMETERS))
+        if not self._trace_params:
+            raise EvaluatorDefinitionError(
+                f"evaluator {name!r}: the function takes none of {', '.join(TRACE_PARAMETERS)}"
+            )
+        unknown = set(params or {}) - set(self._config_defaults)
+        if unknown:
+            raise EvaluatorDefinitionError(
+                f"evaluator {name!r} has no parameter {', '.join(sorted(unknown))}"
+            )
+        self._params = dict(params or {})
+
+    def configurable(self) -> dict[str, Any]:
+        """Configuration parameters and their current values."""
+        return {**self._config_defaults, **self._params}
+
+    def with_params(self, **params: Any) -> FunctionEvaluator:
+        """A copy with configuration parameters bound (from the TOML ``params`` table)."""
+        return FunctionEvaluator(
+            self.func,
+            name=self.name,
+            version=self.version,
+            threshold=self.threshold,
+            source=self.source,
+            params={**self._params, **params},
+        )
+
+    def evaluate(self, trace: Trace) -> Outcome:
+        kwargs = {name: trace_argument(trace, name) for name in self._trace_params}
+        return self.func(**kwargs, **self._params)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Outcome:
+        """Calling the decorated function directly still works, as in plain Python."""
+        return self.func(*args, **kwargs)
+
+
+def evaluator(
+    func: Callable[..., Outcome] | None = None,
+    *,
+    name: str | None = None,
+    version: str = "1",
+    threshold: float = 0.5,
+    source: ResultSource | str = ResultSource.CODE,
+) -> Any:
+    """Declare a function evaluator: ``@evaluator`` or ``@evaluator(name=..., version=...)``."""
+
+    def wrap(f: Callable[..., Outcome]) -> FunctionEvaluator:
+        return FunctionEvaluator(
+            f,
+            name=name or f.__name__,
+            version=str(version),
+            threshold=threshold,
+            source=ResultSource(source),
+        )
+
+    return wrap(func) if func is not None else wrap

@@ -1,0 +1,97 @@
+"""Turn whatever an evaluator returned into ``EvaluationResult`` records.
+
+The conventions live here, in one place: bool -> 1/0, number -> score, pass/fail words ->
+1/0, other strings -> label, ``None`` -> a not-applicable result, and ``passed`` is always
+``score >= threshold`` when there is a score.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from evaluators.base import Evaluator, Outcome, Result
+from schemas import NOT_APPLICABLE, EvaluationResult
+
+_PASS_WORDS = {"yes", "pass", "passed", "true", "correct", "ok"}
+_FAIL_WORDS = {"no", "fail", "failed", "false", "incorrect"}
+MAX_TEXT = 2_000
+
+
+def _as_result(value: Any) -> Result:
+    if isinstance(value, Result):
+        return value
+    if value is None:
+        return Result(label=NOT_APPLICABLE)
+    if isinstance(value, bool):
+        return Result(score=1.0 if value else 0.0, label="pass" if value else "fail")
+    if isinstance(value, int | float):
+        if math.isnan(value) or math.isinf(value):
+            raise ValueError(f"evaluator returned a non-finite score {value!r}")
+        return Result(score=float(value))
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in _PASS_WORDS:
+            return Result(score=1.0, label=value)
+        if word in _FAIL_WORDS:
+            return Result(score=0.0, label=value)
+        return Result(label=value)
+    # MLflow's Feedback-like objects: anything with a .value (and maybe .rationale).
+    if hasattr(value, "value"):
+        inner = _as_result(value.value)
+        rationale = getattr(value, "rationale", None)
+        return inner.model_copy(update={"rationale": rationale}) if rationale else inner
+    raise TypeError(f"evaluator returned {type(value).__name__}; expected Result/bool/number/str")
+
+
+def _clip(text: str | None) -> str | None:
+    if text is None or len(text) <= MAX_TEXT:
+        return text
+    return text[: MAX_TEXT - 1] + "…"
+
+
+def to_results(
+    evaluator: Evaluator, outcome: Outcome, threshold: float, latency_ms: float | None
+) -> list[EvaluationResult]:
+    """The records for one trace. Raises on a return value that breaks the contract."""
+    values = outcome if isinstance(outcome, list) else [outcome]
+    records = []
+    for value in values:
+        result = _as_result(value)
+        passed = result.passed if result.score is None else result.score >= threshold
+        records.append(
+            EvaluationResult(
+                evaluator=evaluator.name,
+                evaluator_version=str(evaluator.version),
+                score=result.score,
+                passed=passed,
+                label=result.label,
+                rationale=_clip(result.rationale),
+                latency_ms=latency_ms,
+                source=evaluator.source,
+                span_id=result.span_id,
+                metadata=result.metadata,
+            )
+        )
+    if not records:  # an empty list means "nothing to judge", like None
+        records.append(
+            EvaluationResult(
+                evaluator=evaluator.name,
+                evaluator_version=str(evaluator.version),
+                label=NOT_APPLICABLE,
+                latency_ms=latency_ms,
+                source=evaluator.source,
+            )
+        )
+    return records
+
+
+def error_result(evaluator: Evaluator, error: str, latency_ms: float | None) -> EvaluationResult:
+    """The record for a trace whose evaluator raised or timed out."""
+    return EvaluationResult(
+        evaluator=evaluator.name,
+        evaluator_version=str(evaluator.version),
+        error=_clip(error),
+        latency_ms=latency_ms,
+        source=evaluator.source,
+    )

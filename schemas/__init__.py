@@ -1,0 +1,33 @@
+"""Typed, versioned message models of evalstream. Imports nothing else of ours.
+
+A downstream consumer can ``pip install evalstream`` and use only this package.
+"""
+
+from schemas.dead_letter import DeadLetter
+from schemas.exceptions import SchemaError, TraceValidationError
+from schemas.metrics import EvaluatorAggregate, MetricsRecord
+from schemas.parquet import PARQUET_COLUMNS, PARTITION_COLUMNS, arrow_schema
+from schemas.result import NOT_APPLICABLE, EvaluationResult, ResultSource
+from schemas.scored import ScoredTrace, SourceOffset
+from schemas.trace import Expectations, Span, Trace, TraceStatus, Usage
+
+__all__ = [
+    "NOT_APPLICABLE",
+    "PARQUET_COLUMNS",
+    "PARTITION_COLUMNS",
+    "DeadLetter",
+    "EvaluationResult",
+    "EvaluatorAggregate",
+    "Expectations",
+    "MetricsRecord",
+    "ResultSource",
+    "SchemaError",
+    "ScoredTrace",
+    "SourceOffset",
+    "Span",
+    "Trace",
+    "TraceStatus",
+    "TraceValidationError",
+    "Usage",
+    "arrow_schema",
+]
