@@ -148,7 +148,7 @@ class Registry:
             except Exception as exc:  # a plugin may raise anything while importing
                 error = LoadError(point.name, point.value, f"{type(exc).__name__}: {exc}")
                 self.errors.append(error)
-                log.warning("evaluator plugin %s (%s) skipped: %s", *vars(error).values())
+                log.info("evaluator plugin %s (%s) skipped: %s", *vars(error).values())
         return self
 
 

@@ -1,0 +1,84 @@
+"""Every worker setting, read from ``EVALSTREAM_*`` environment variables.
+
+This class is the single source of truth: docs/configuration.md is generated from it
+(``python -m pipeline.settings_doc``) and a test fails when the two drift apart.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pipeline.exceptions import SettingsError
+
+ENV_PREFIX = "EVALSTREAM_"
+
+
+class Settings(BaseSettings):
+    """Settings of the stream worker and the CLI."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
+
+    bootstrap_servers: str = Field(
+        "127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated host:port."
+    )
+    input_topic: str = Field("traces", description="Topic the worker reads traces from.")
+    scored_topic: str = Field(
+        "scored-traces", description="Topic of scored traces (one message per trace)."
+    )
+    metrics_topic: str = Field("trace-metrics", description="Topic of windowed aggregates.")
+    dlq_topic: str = Field(
+        "traces.dlq", description="Dead-letter topic for messages that cannot be decoded."
+    )
+    parquet_dir: Path = Field(
+        Path("evalstream-data/parquet"), description="Root directory of the Parquet dataset."
+    )
+    consumer_group: str = Field(
+        "evalstream-worker", description="Kafka consumer group (and faust app id) of workers."
+    )
+    config: Path | None = Field(
+        None, description="Path of the evaluator TOML config; unset = default evaluator set."
+    )
+    window_seconds: int = Field(60, gt=0, description="Width of the metrics tumbling windows.")
+    window_lateness_seconds: int = Field(
+        30, ge=0, description="How long a window stays open for out-of-order traces."
+    )
+    batch_size: int = Field(500, gt=0, description="Maximum traces taken from Kafka at once.")
+    batch_timeout_seconds: float = Field(
+        0.5, gt=0, description="Longest wait to fill a batch before processing it."
+    )
+    parquet_flush_rows: int = Field(
+        20_000, gt=0, description="Flush a partition's Parquet buffer at this many rows."
+    )
+    parquet_flush_seconds: float = Field(
+        10.0, gt=0, description="Flush Parquet buffers at least this often (seconds)."
+    )
+    topic_partitions: int = Field(
+        4, gt=0, description="Partitions used when the worker creates a missing topic."
+    )
+    worker_id: str = Field(
+        default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}",
+        description="Name of this worker in metrics records; default hostname-pid.",
+    )
+    log_level: str = Field("WARNING", description="Log level of the worker.")
+
+    @cached_property
+    def bootstrap_list(self) -> list[str]:
+        return [s.strip() for s in self.bootstrap_servers.split(",") if s.strip()]
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit overrides (from CLI flags) on top."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{ENV_PREFIX}{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise SettingsError(f"invalid settings: {problems}") from None

@@ -1,0 +1,1 @@
+"""Where scored traces are written: Parquet files and Kafka topics."""
