@@ -53,7 +53,7 @@ class Settings(BaseSettings):
         0.5, gt=0, description="Longest wait to fill a batch before processing it."
     )
     parquet_flush_rows: int = Field(
-        20_000, gt=0, description="Flush a partition's Parquet buffer at this many rows."
+        20_000, gt=0, description="Flush the Parquet buffers once they hold this many rows."
     )
     parquet_flush_seconds: float = Field(
         10.0, gt=0, description="Flush Parquet buffers at least this often (seconds)."

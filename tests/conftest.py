@@ -1,0 +1,52 @@
+"""Shared fixtures. Tests that use ``kafka_bootstrap`` run against a real Kafka broker:
+the one in env ``EVALSTREAM_BOOTSTRAP_SERVERS`` if set, else a local one started per session.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+from kafka import KafkaAdminClient
+
+from pipeline.broker import free_port, start_broker, stop_broker
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Bootstrap servers of a running broker (started here if env does not name one)."""
+    external = os.environ.get("EVALSTREAM_BOOTSTRAP_SERVERS")
+    if external:
+        yield external
+        return
+    handle = start_broker(port=free_port(), data_dir=tmp_path_factory.mktemp("kafka"))
+    try:
+        yield handle.bootstrap
+    finally:
+        stop_broker(handle)
+
+
+@pytest.fixture
+def new_topic(kafka_bootstrap: str) -> Iterator[Callable[..., str]]:
+    """Factory: ``new_topic(partitions=1) -> name`` of a fresh topic whose leaders are elected."""
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    created: list[str] = []
+
+    def make(partitions: int = 1) -> str:
+        name = f"test-{uuid.uuid4().hex[:12]}"
+        admin.create_topics({name: {"num_partitions": partitions, "replication_factor": 1}})
+        admin.wait_for_topics([name], timeout_ms=15000)
+        created.append(name)
+        return name
+
+    try:
+        yield make
+    finally:
+        # Best effort: names are unique, a leftover topic harms no other test.
+        with contextlib.suppress(Exception):
+            if created:
+                admin.delete_topics(created)
+        admin.close()

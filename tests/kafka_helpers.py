@@ -1,0 +1,66 @@
+"""Small kafka-python helpers for tests that talk to a real broker."""
+
+from __future__ import annotations
+
+import time
+from typing import Literal
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
+
+
+def produce(bootstrap: str, topic: str, values: list[bytes], **config) -> None:
+    """Send *values* to *topic* and wait until every one is acknowledged (acks=all)."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", **config)
+    try:
+        for value in values:
+            producer.send(topic, value)
+        producer.flush(timeout=30)
+    finally:
+        producer.close()
+
+
+def consume_all(
+    bootstrap: str,
+    topic: str,
+    timeout: float = 15,
+    isolation_level: Literal["read_uncommitted", "read_committed"] = "read_uncommitted",
+    **config,
+) -> list[ConsumerRecord]:
+    """Every record of *topic* from the beginning up to its end offsets when called.
+
+    No consumer group (nothing is committed). With read_committed the end offset is the
+    last stable offset, so open transactions do not make this wait for *timeout*.
+    Records are returned per partition in offset order, partitions in ascending order.
+    """
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        isolation_level=isolation_level,
+        **config,
+    )
+    try:
+        deadline = time.monotonic() + timeout
+        partitions = consumer.partitions_for_topic(topic)
+        while not partitions and time.monotonic() < deadline:
+            time.sleep(0.1)
+            partitions = consumer.partitions_for_topic(topic)
+        if not partitions:
+            raise TimeoutError(f"topic {topic!r} not found within {timeout}s")
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        end = consumer.end_offsets(tps)
+        records: dict[TopicPartition, list[ConsumerRecord]] = {tp: [] for tp in tps}
+        while any(consumer.position(tp) < end[tp] for tp in tps):
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"read {sum(map(len, records.values()))} records of {topic!r}"
+                    f" but not up to {end} within {timeout}s"
+                )
+            for tp, batch in consumer.poll(timeout_ms=200).items():
+                records[tp].extend(batch)
+        return [record for tp in tps for record in records[tp]]
+    finally:
+        consumer.close()

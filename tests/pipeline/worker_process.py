@@ -1,0 +1,39 @@
+"""Run ``evalstream worker`` as a real child process for integration tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def worker_env(bootstrap: str, topic: str, parquet_dir: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EVALSTREAM_")}
+    env.update(
+        EVALSTREAM_BOOTSTRAP_SERVERS=bootstrap,
+        EVALSTREAM_INPUT_TOPIC=topic,
+        EVALSTREAM_SCORED_TOPIC=f"{topic}.scored",
+        EVALSTREAM_METRICS_TOPIC=f"{topic}.metrics",
+        EVALSTREAM_DLQ_TOPIC=f"{topic}.dlq",
+        EVALSTREAM_PARQUET_DIR=str(parquet_dir),
+        EVALSTREAM_CONSUMER_GROUP=f"{topic}-workers",
+        **extra,
+    )
+    return env
+
+
+def run_worker(env: dict[str, str], idle: float = 3.0, timeout: float = 240) -> str:
+    """Run a worker until it is idle; return its stderr. Fails the test on a non-zero exit."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "worker", "--stop-when-idle", str(idle)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert done.returncode == 0, f"worker exited {done.returncode}:\n{done.stderr[-4000:]}"
+    return done.stderr
