@@ -9,6 +9,7 @@ same offsets writes the same name, replacing the file instead of duplicating row
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections import defaultdict
@@ -147,6 +148,7 @@ class ParquetSink:
             finally:
                 os.close(dir_fd)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
             raise SinkError(f"cannot write {target}: {exc.strerror or exc}") from exc
         return target
