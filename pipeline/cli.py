@@ -30,7 +30,7 @@ app = typer.Typer(
 )
 app.add_typer(broker_app, name="broker")
 console = Console()
-err_console = Console(stderr=True, highlight=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 _state = {"debug": False}
 
 
@@ -105,6 +105,9 @@ def worker(
 def publish(
     files: list[str] = typer.Argument(..., help="JSONL or JSON files; '-' reads stdin."),
     topic: str | None = typer.Option(None, help="Target topic [default: EVALSTREAM_INPUT_TOPIC]."),
+    app_name: str | None = typer.Option(
+        None, "--app", help="tags.app for traces whose source names no application."
+    ),
 ) -> None:
     """Publish traces from files (ours, or MLflow / Langfuse / OTLP-JSON exports).
 
@@ -116,7 +119,7 @@ def publish(
 
     settings = load_settings()
     target = topic or settings.input_topic
-    records = read_trace_files(files)
+    records = read_trace_files(files, app=app_name)
     with Progress(console=err_console, transient=True) as progress:
         task = progress.add_task(f"publishing to {target}", total=len(records))
         sent = send_all(

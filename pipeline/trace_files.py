@@ -1,7 +1,8 @@
-"""Read trace files for ``evalstream publish``: JSONL, a JSON array, or one JSON object.
+"""Read trace files for ``evalstream publish``.
 
-Files exported by other tools (MLflow, Langfuse, OTLP/JSON) are converted to our trace JSON
-when ``pipeline.ingest`` recognises them. Errors name the file and line, never a traceback.
+Accepted: our trace JSON (JSONL, a JSON array or one object), MLflow trace exports, Langfuse
+exports, OTLP/JSON and OTLP protobuf (``.pb``) files; the foreign formats are converted by
+``pipeline.ingest``. Errors name the file and line, never a traceback.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import orjson
 
 from pipeline.exceptions import InputFileError
+from pipeline.ingest import IngestError, to_traces
 
 
 @dataclass(frozen=True)
@@ -36,60 +38,67 @@ def _read_bytes(path: str) -> bytes:
         raise InputFileError(f"{path}: cannot read: {exc.strerror}") from None
 
 
-def _documents(path: str, data: bytes) -> Iterator[tuple[int, Any]]:
-    """(line number, parsed JSON) pairs: a whole-file document, else one per line."""
+def _documents(path: str, data: bytes) -> Iterator[tuple[str, Any]]:
+    """(location, parsed JSON) pairs: the whole file when it is one document, else each line."""
     stripped = data.strip()
     if not stripped:
         raise InputFileError(f"{path}: file is empty")
-    if stripped[:1] in (b"[", b"{"):
-        try:
-            whole = orjson.loads(stripped)
-        except orjson.JSONDecodeError:
-            whole = None  # JSONL whose lines are objects: parse line by line below
-        if isinstance(whole, list):
-            yield from ((1, item) for item in whole)
-            return
-        if isinstance(whole, dict):
-            yield 1, whole
-            return
+    try:
+        yield path, orjson.loads(stripped)
+        return
+    except orjson.JSONDecodeError as exc:
+        if b"\n" not in stripped:
+            raise InputFileError(f"{path}: invalid JSON: {exc}") from None
     for number, line in enumerate(data.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            yield number, orjson.loads(line)
+            yield f"{path}:{number}", orjson.loads(line)
         except orjson.JSONDecodeError as exc:
             raise InputFileError(f"{path}:{number}: invalid JSON: {exc}") from None
 
 
-def _to_traces(path: str, number: int, document: Any) -> list[dict[str, Any]]:
-    if not isinstance(document, dict):
-        raise InputFileError(
-            f"{path}:{number}: expected a JSON object per trace, got {type(document).__name__}"
-        )
-    if "trace_id" in document:
-        return [document]
+def _convert(where: str, document: Any, app: str | None) -> list[dict[str, Any]]:
     try:
-        from pipeline.ingest.exports import to_traces
-    except ImportError:  # pragma: no cover - the ingest package ships with evalstream
-        to_traces = None
-    if to_traces is not None:
-        from pipeline.exceptions import PipelineError
-
-        try:
-            return to_traces(document)
-        except PipelineError as exc:
-            raise InputFileError(f"{path}:{number}: {exc}") from None
-    raise InputFileError(f"{path}:{number}: object has no trace_id")
+        return to_traces(document, app=app)
+    except IngestError as exc:
+        if isinstance(document, list):  # point at the first item that is not a trace
+            for index, item in enumerate(document):
+                if not isinstance(item, dict) or "trace_id" not in item:
+                    raise InputFileError(f"{where}: item {index}: {exc}") from None
+        raise InputFileError(f"{where}: {exc}") from None
 
 
-def read_trace_files(paths: list[str]) -> list[TraceRecord]:
-    """Every trace of every file, validated as JSON up front so a bad file publishes nothing."""
+def _protobuf_traces(path: str, app: str | None) -> list[dict[str, Any]]:
+    from pipeline.ingest import decode_otlp_proto, spans_to_trace
+    from pipeline.ingest.span_dicts import group_by_trace
+
+    try:
+        spans = decode_otlp_proto(_read_bytes(path))
+    except IngestError as exc:
+        raise InputFileError(f"{path}: {exc}") from None
+    traces = [spans_to_trace(group) for group in group_by_trace(spans)]
+    if app:
+        for trace in traces:
+            trace.setdefault("tags", {}).setdefault("app", app)
+    return traces
+
+
+def read_trace_files(paths: list[str], app: str | None = None) -> list[TraceRecord]:
+    """Every trace of every file, checked up front so a bad file publishes nothing."""
     records: list[TraceRecord] = []
     for path in paths:
-        for number, document in _documents(path, _read_bytes(path)):
-            for trace in _to_traces(path, number, document):
-                trace_id = trace.get("trace_id")
-                if not isinstance(trace_id, str) or not trace_id:
-                    raise InputFileError(f"{path}:{number}: trace_id must be a non-empty string")
-                records.append(TraceRecord(trace_id.encode(), orjson.dumps(trace)))
+        if path.endswith(".pb"):
+            found = [(path, t) for t in _protobuf_traces(path, app)]
+        else:
+            found = [
+                (where, trace)
+                for where, document in _documents(path, _read_bytes(path))
+                for trace in _convert(where, document, app)
+            ]
+        for where, trace in found:
+            trace_id = trace.get("trace_id")
+            if not isinstance(trace_id, str) or not trace_id:
+                raise InputFileError(f"{where}: trace_id must be a non-empty string")
+            records.append(TraceRecord(trace_id.encode(), orjson.dumps(trace)))
     return records
