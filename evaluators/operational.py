@@ -95,10 +95,13 @@ class CostEvaluator(Evaluator):
         if budget_usd <= 0:
             raise ValueError("budget_usd must be positive")
         self.budget_usd = float(budget_usd)
-        table = {
-            name: (float(p["input_per_million"]), float(p["output_per_million"]))
-            for name, p in (prices or {}).items()
-        }
+        try:
+            table = {
+                name: (float(p["input_per_million"]), float(p["output_per_million"]))
+                for name, p in (prices or {}).items()
+            }
+        except KeyError as exc:  # reported as a config error, like any other bad parameter
+            raise ValueError(f"prices: every model needs {exc.args[0]}") from None
         self.prices = PriceTable(table)
 
     def evaluate(self, trace: Trace) -> Outcome:

@@ -20,6 +20,8 @@ MAX_TEXT = 2_000
 
 def _as_result(value: Any) -> Result:
     if isinstance(value, Result):
+        if value.score is not None and not math.isfinite(value.score):
+            raise ValueError(f"evaluator returned a non-finite score {value.score!r}")
         return value
     if value is None:
         return Result(label=NOT_APPLICABLE)
@@ -36,6 +38,9 @@ def _as_result(value: Any) -> Result:
         if word in _FAIL_WORDS:
             return Result(score=0.0, label=value)
         return Result(label=value)
+    # numpy scalars (np.bool_, np.int64) from a vectorised evaluate_batch: plain Python values.
+    if type(value).__module__ == "numpy" and hasattr(value, "item"):
+        return _as_result(value.item())
     # MLflow's Feedback-like objects: anything with a .value (and maybe .rationale).
     if hasattr(value, "value"):
         inner = _as_result(value.value)

@@ -31,7 +31,9 @@ class PriceTable:
     """Looks a model up by exact name, then by longest known prefix (``gpt-4o-2024-08-06``)."""
 
     def __init__(self, prices: Mapping[str, tuple[float, float]] | None = None) -> None:
-        self.prices = {**DEFAULT_PRICES, **(prices or {})}
+        # Keys are matched against the lower-cased model name, so store them lower-cased too.
+        merged = {**DEFAULT_PRICES, **(prices or {})}
+        self.prices = {name.lower(): price for name, price in merged.items()}
         self._by_length = sorted(self.prices, key=len, reverse=True)
 
     def price_of(self, model: str | None) -> tuple[float, float] | None:

@@ -140,6 +140,7 @@ class TraceWorker:
             self.stats.scored += len(scored)
             self._send_metrics(self.windows.closed())
         self._pending_events.extend(events)
+        self._last_activity = time.monotonic()
 
     def _send(self, topic: str, key: bytes | None, value: bytes) -> None:
         producer = self.app.producer
@@ -167,16 +168,32 @@ class TraceWorker:
         self._pending_events.clear()
 
     async def _tick(self) -> None:
-        if self._stream is None or self._stopping:
-            return
+        if self._stream is None or self._stopping or self._lock.locked():
+            return  # not started, stopping, or a batch is in flight
         async with self._lock:
             if self.parquet.should_flush() or (
                 self._pending_events and not self.parquet.buffered_rows
             ):
                 await self._flush()
         idle = time.monotonic() - self._last_activity
-        if self.stop_when_idle is not None and idle >= self.stop_when_idle:
+        waited = self.stop_when_idle is not None and idle >= self.stop_when_idle
+        if waited and await self._caught_up():
             await self._finish()
+
+    async def _caught_up(self) -> bool:
+        """True when every assigned input partition has been read up to its end offset."""
+        if self.app.rebalancing:
+            return False  # the assignment is about to change
+        consumer = self.app.consumer
+        tps = [tp for tp in consumer.assignment() if tp.topic == self.settings.input_topic]
+        if not tps:
+            return True  # more workers than partitions: nothing to wait for
+        ends = await consumer.highwaters(*tps)
+        for tp in tps:
+            position = await consumer.position(tp)
+            if position is None or position < ends.get(tp, 0):
+                return False
+        return True
 
     async def _finish(self) -> None:
         """Flush every sink, close all windows, commit, then stop the worker process."""

@@ -22,14 +22,17 @@ def to_utc_datetime(value: Any) -> Any:
     if isinstance(value, bool):
         raise ValueError("timestamp must be an ISO-8601 string or epoch milliseconds")
     if isinstance(value, int | float):
-        seconds = value / 1000.0 if abs(value) >= 1e11 else float(value)
-        return datetime.fromtimestamp(seconds, tz=UTC)
+        try:
+            seconds = value / 1000.0 if abs(value) >= 1e11 else float(value)
+            return datetime.fromtimestamp(seconds, tz=UTC)
+        except (OverflowError, OSError):  # pydantic reports only ValueError as a field error
+            raise ValueError(f"timestamp {value!r} is out of range") from None
     if isinstance(value, str):
         text = value.strip()
         if text.replace(".", "", 1).isdigit():
             return to_utc_datetime(float(text))
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        return to_utc_datetime(datetime.fromisoformat(text.replace("Z", "+00:00")))
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+        # Offsets are converted, not kept: partitions and windows read the UTC wall clock.
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
     return value

@@ -1,0 +1,137 @@
+"""Tiny, dependency-free NLP for the offline quality evaluators.
+
+The evaluators run on every trace of a stream, so this is regexes, sets and a light suffix
+stemmer rather than a tagger: good enough to compare words, numbers and named entities
+between a question, an answer and a context, at a few microseconds per sentence.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from itertools import pairwise
+
+MAX_CHARS = 300_000
+"""Text beyond this is not read (a 200 KB context still fits; a runaway one is clipped)."""
+
+
+def _wordset(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+STOPWORDS = _wordset(
+    "a an the and or but if then else of at by for with about against between into "
+    "through during before after above below to from up down in out on off over under "
+    "again further once here there when where why how all any both each few more most "
+    "other some such no nor not only own same so than too very s t can will just don "
+    "should now is are was were be been being have has had having do does did doing i me "
+    "my myself we our ours ourselves you your yours yourself yourselves he him his "
+    "himself she her hers herself it its itself they them their theirs themselves what "
+    "which who whom whose this that these those am would could shall may might must also "
+    "as i'm it's that's there's what's let's us one ones get got"
+)
+NEGATIONS = _wordset(
+    "not no never none nobody nothing neither nor cannot can't won't isn't aren't wasn't "
+    "weren't doesn't don't didn't hasn't haven't hadn't shouldn't wouldn't couldn't "
+    "without n't"
+)
+MONTHS = _wordset(
+    "january february march april may june july august september october november "
+    "december jan feb mar apr jun jul aug sep sept oct nov dec"
+)
+NUMBER_WORDS = _wordset(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen "
+    "fourteen fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty "
+    "seventy eighty ninety hundred thousand million billion trillion dozen half first "
+    "second third fourth fifth percent"
+)
+
+_WORD = re.compile(r"\w+(?:'\w+)?", re.UNICODE)
+_SENTENCE = re.compile(r"(?<=[.!?。！？])\s+|\n+")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*")
+_SUFFIXES = ("ational", "ization", "fulness", "ousness", "iveness", "ements", "ement", "ments",
+             "ment", "ingly", "ities", "ation", "ness", "ings", "ally", "ing", "ies", "ied", "ity",
+             "ers", "est", "ed", "er", "es", "ly", "al", "s")  # fmt: skip
+
+
+def clip(text: str) -> str:
+    return text if len(text) <= MAX_CHARS else text[:MAX_CHARS]
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """A crude suffix-stripping stemmer: 'invaded'/'invasion' no, 'invades'/'invaded' yes."""
+    if len(word) <= 3 or not word.isalpha():
+        return word
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens (unicode letters and digits, inner apostrophes kept)."""
+    return _WORD.findall(clip(text).lower())
+
+
+def content_stems(tokens: list[str]) -> list[str]:
+    """Stems of the tokens that carry meaning (no stopwords, no 1-letter tokens)."""
+    return [stem(t) for t in tokens if t not in STOPWORDS and (len(t) > 1 or t.isdigit())]
+
+
+def bigrams(stems: list[str]) -> set[tuple[str, str]]:
+    return set(pairwise(stems))
+
+
+def sentences(text: str) -> list[str]:
+    parts = [s.strip() for s in _SENTENCE.split(clip(text))]
+    return [s for s in parts if s]
+
+
+def numbers(text: str) -> set[str]:
+    """Numbers written with digits, normalised ('1,000' == '1000')."""
+    return {n.replace(",", "").rstrip(".") for n in _NUMBER.findall(text)}
+
+
+def entities(text: str) -> set[str]:
+    """Lower-cased capitalised word runs not at a sentence start: a proxy for named entities."""
+    found = set()
+    for match in _CAPITALISED.findall(text):
+        found.update(w for w in match.lower().split() if w not in STOPWORDS)
+    return found
+
+
+def has_negation(tokens: list[str]) -> bool:
+    return any(t in NEGATIONS or t.endswith("n't") for t in tokens)
+
+
+def answer_type(question_tokens: list[str]) -> str:
+    """What kind of answer a question asks for, from its wh-word (for answer-type matching)."""
+    joined = " ".join(question_tokens[:12])
+    if "how many" in joined or "how much" in joined or "what percentage" in joined:
+        return "number"
+    if any(p in joined for p in ("what year", "which year", "what century", "what decade")):
+        return "date"
+    if "when" in question_tokens[:6]:
+        return "date"
+    if "who" in question_tokens[:6] or "whom" in question_tokens[:6]:
+        return "person"
+    if "where" in question_tokens[:6]:
+        return "place"
+    if "how long" in joined or "how old" in joined or "how far" in joined:
+        return "number"
+    return "other"
+
+
+def type_evidence(sentence: str, tokens: list[str]) -> dict[str, bool]:
+    """Which answer types a sentence could supply."""
+    has_digit = bool(_NUMBER.search(sentence))
+    return {
+        "number": has_digit or any(t in NUMBER_WORDS for t in tokens),
+        "date": any(t in MONTHS for t in tokens)
+        or bool(re.search(r"\b\d{3,4}s?\b|\bcentur|\bdecade", sentence)),
+        "person": bool(entities(sentence)),
+        "place": bool(entities(sentence)),
+        "other": True,
+    }

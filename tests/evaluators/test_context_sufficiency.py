@@ -1,0 +1,76 @@
+"""Context sufficiency: trace context, retriever spans (one result per span), expectations."""
+
+from __future__ import annotations
+
+from evaluators.context_sufficiency import ContextSufficiencyEvaluator
+from schemas import Trace
+
+CONTEXT = (
+    "The Normans were the people who in the 10th and 11th centuries gave their name to "
+    "Normandy, a region in France. Their leader Rollo swore fealty to King Charles III of "
+    "West Francia in 911."
+)
+UNRELATED = "Photosynthesis converts light energy into chemical energy in green plants."
+QUESTION = "In what year did Rollo swear fealty to King Charles III?"
+
+
+def trace(**kw) -> Trace:
+    return Trace(trace_id=kw.pop("trace_id", "t"), **kw)
+
+
+def test_sufficient_vs_unrelated_context():
+    ev = ContextSufficiencyEvaluator()
+    good = ev.evaluate(trace(inputs={"question": QUESTION}, context=[CONTEXT]))
+    bad = ev.evaluate(trace(inputs={"question": QUESTION}, context=[UNRELATED]))
+    assert good.score >= 0.5 > bad.score
+    assert "missing" in bad.rationale and good.span_id is None
+
+
+def test_expected_facts_missing_from_context_fail():
+    ev = ContextSufficiencyEvaluator()
+    exp = {"expected_facts": ["Rollo swore fealty in 911"]}
+    ok = ev.evaluate(trace(inputs=QUESTION, context=[CONTEXT], expectations=exp))
+    missing = ev.evaluate(
+        trace(inputs=QUESTION, context=[CONTEXT.replace("911", "an unknown year")],
+              expectations={"expected_facts": ["The treaty of Saint-Clair-sur-Epte, 911"]})
+    )  # fmt: skip
+    assert ok.metadata["facts_found"] == 1 and ok.score >= 0.5
+    assert missing.metadata["facts_found"] == 0 and missing.score < 0.5
+
+
+def test_one_result_per_retriever_span():
+    ev = ContextSufficiencyEvaluator()
+    spans = [
+        {"span_id": "r1", "span_type": "RETRIEVER", "outputs": [{"page_content": CONTEXT}]},
+        {"span_id": "llm", "span_type": "LLM", "outputs": "whatever"},
+        {"span_id": "r2", "span_type": "RETRIEVER", "outputs": [{"text": UNRELATED}]},
+        {"span_id": "r3", "span_type": "retriever", "outputs": []},
+    ]
+    results = ev.evaluate(
+        trace(inputs={"messages": [{"role": "user", "content": QUESTION}]}, spans=spans)
+    )
+    assert [r.span_id for r in results] == ["r1", "r2", "r3"]
+    assert results[0].score > results[1].score and results[2].score == 0.0
+
+
+def test_not_applicable_and_edge_cases():
+    ev = ContextSufficiencyEvaluator()
+    assert ev.evaluate(trace(inputs=QUESTION)) is None
+    assert ev.evaluate(trace(inputs=None, context=[CONTEXT])) is None
+    long_ctx = CONTEXT + " " + "Unrelated filler text goes here again. " * 6000
+    assert len(long_ctx) > 200_000
+    assert ev.evaluate(trace(inputs=QUESTION, context=[long_ctx])).score >= 0.5
+    r = ev.evaluate(trace(inputs="¿En qué año juró Rollo lealtad?", context=["Rollo juró en 911."]))
+    assert 0.0 <= r.score <= 1.0
+
+
+def test_batch_equals_single():
+    ev = ContextSufficiencyEvaluator()
+    traces = [
+        trace(trace_id="a", inputs=QUESTION, context=[CONTEXT]),
+        trace(trace_id="b", inputs=QUESTION, context=[UNRELATED]),
+        trace(trace_id="c", inputs=QUESTION),
+        trace(trace_id="d", inputs=QUESTION, spans=[
+            {"span_id": "r1", "span_type": "RETRIEVER", "outputs": [CONTEXT]}]),
+    ]  # fmt: skip
+    assert ev.evaluate_batch(traces) == [ev.evaluate(t) for t in traces]
