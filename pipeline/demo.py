@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import orjson
+from pydantic import SecretStr
 from rich.console import Console
 
 from pipeline.broker import BrokerHandle, is_reachable, start_broker, stop_broker
@@ -36,6 +37,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
     """The environment that hands ``settings`` to a child process."""
     env = dict(os.environ)
     for name, value in settings.model_dump().items():
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
         if value is not None:
             env[f"{ENV_PREFIX}{name.upper()}"] = str(value)
     return env

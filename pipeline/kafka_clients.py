@@ -12,6 +12,7 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 
 from pipeline.exceptions import PipelineError
+from pipeline.kafka_security import kafka_python_kwargs
 from pipeline.settings import Settings
 
 
@@ -24,6 +25,7 @@ def _common(settings: Settings) -> dict[str, Any]:
         "bootstrap_servers": settings.bootstrap_list,
         "client_id": "evalstream-cli",
         "bootstrap_timeout_ms": 10_000,
+        **kafka_python_kwargs(settings),
     }
 
 

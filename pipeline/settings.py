@@ -10,8 +10,9 @@ import os
 import socket
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pipeline.exceptions import SettingsError
@@ -66,6 +67,19 @@ class Settings(BaseSettings):
         description="Name of this worker in metrics records; default hostname-pid.",
     )
     log_level: str = Field("WARNING", description="Log level of the worker.")
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="Kafka security protocol of every client."
+    )
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "PLAIN", description="SASL mechanism when the protocol is SASL_*."
+    )
+    sasl_username: str | None = Field(None, description="SASL user name.")
+    sasl_password: SecretStr | None = Field(
+        None, description="SASL password (never logged or shown in errors)."
+    )
+    ssl_cafile: Path | None = Field(None, description="CA bundle to verify the brokers (SSL).")
+    ssl_certfile: Path | None = Field(None, description="Client certificate for mutual TLS.")
+    ssl_keyfile: Path | None = Field(None, description="Private key of the client certificate.")
 
     @cached_property
     def bootstrap_list(self) -> list[str]:

@@ -22,6 +22,7 @@ import orjson
 
 from pipeline.dead_letter import dead_letter_for
 from pipeline.decode import DecodeError, decode_trace
+from pipeline.kafka_security import faust_credentials
 from pipeline.metrics import WindowAggregator
 from pipeline.scoring import Scorer, SourcedTrace
 from pipeline.settings import Settings
@@ -68,6 +69,7 @@ class TraceWorker:
         app = faust.App(
             s.consumer_group,
             broker=[f"kafka://{server}" for server in s.bootstrap_list],
+            broker_credentials=faust_credentials(s),
             value_serializer="raw",
             key_serializer="raw",
             web_enabled=False,
