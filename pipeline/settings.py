@@ -81,6 +81,51 @@ class Settings(BaseSettings):
     ssl_certfile: Path | None = Field(None, description="Client certificate for mutual TLS.")
     ssl_keyfile: Path | None = Field(None, description="Private key of the client certificate.")
 
+    # Ingest: OTLP receiver and span assembler
+    spans_topic: str = Field(
+        "otlp_spans", description="Topic of OTLP spans (receiver, SDK exporter, OTel Collector)."
+    )
+    spans_encoding: Literal["otlp_proto", "otlp_json"] = Field(
+        "otlp_proto", description="Encoding of messages on the spans topic (as the Collector's)."
+    )
+    assembler_enabled: bool = Field(
+        True, description="Run the span assembler (spans topic -> traces) inside the worker."
+    )
+    trace_grace_seconds: float = Field(
+        5.0, ge=0, description="Wait after the root span ends before emitting a trace."
+    )
+    trace_max_wait_seconds: float = Field(
+        300.0, gt=0, description="Emit a trace whose root span never arrives after this long."
+    )
+    receiver_host: str = Field("127.0.0.1", description="Address the OTLP/HTTP receiver binds.")
+    receiver_port: int = Field(4318, gt=0, lt=65536, description="Port of the OTLP receiver.")
+    receiver_token: SecretStr | None = Field(
+        None, description="Bearer token the receiver requires; unset = no auth."
+    )
+    receiver_max_body_bytes: int = Field(
+        8 * 1024 * 1024, gt=0, description="Largest request body the receiver accepts."
+    )
+
+    # App-side SDK (pipeline.client)
+    async_max_workers: int = Field(10, gt=0, description="Sender threads of TraceProducer.")
+    async_max_queue_size: int = Field(
+        1000, gt=0, description="Traces TraceProducer holds in memory before its policy applies."
+    )
+    async_retry_timeout: float = Field(
+        500.0, gt=0, description="How long TraceProducer retries a send before spilling it."
+    )
+    async_queue_full_policy: Literal["block", "spill", "drop"] = Field(
+        "spill", description="What log_trace does when the queue is full."
+    )
+    spill_dir: Path = Field(
+        Path("evalstream-data/spill"), description="Where TraceProducer spills traces to disk."
+    )
+
+    # Optional result export to an OTLP backend
+    otel_results_endpoint: str | None = Field(
+        None, description="OTLP/HTTP traces endpoint that receives evaluation results; unset = off."
+    )
+
     @cached_property
     def bootstrap_list(self) -> list[str]:
         return [s.strip() for s in self.bootstrap_servers.split(",") if s.strip()]
