@@ -6,12 +6,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.evalstream-installed
 PYTEST_ARGS ?=
 
-.PHONY: install jars demo test test-slow lint schemas docs clean
+.PHONY: install jars browser demo test test-slow lint schemas docs clean
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml examples/evalstream-plugin-example/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q -e examples/evalstream-plugin-example
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -22,10 +24,17 @@ jars: install
 demo: jars
 	$(BIN)/evalstream demo
 
+# Headless Chromium for the HTML report test (Debian packages); best effort: the test
+# skips when the browser is absent.
+browser:
+	-@command -v chromium >/dev/null || ($(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver)
+
 # pytest exit code 5 means "no tests collected": not a failure of the project.
-test: jars
+test: jars browser
 	$(BIN)/ruff check .
 	$(BIN)/pytest $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then exit 0; else exit $$rc; fi
+	$(BIN)/pytest -q examples/evalstream-plugin-example
 
 test-slow: jars
 	$(BIN)/pytest -m slow $(PYTEST_ARGS)

@@ -6,6 +6,7 @@ shows the traceback instead.
 
 from __future__ import annotations
 
+import os
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -18,7 +19,9 @@ from rich.progress import Progress
 
 from evaluators.exceptions import EvaluatorError
 from pipeline.broker_cli import broker_app
+from pipeline.evaluators_cli import config_app, evaluators_app
 from pipeline.exceptions import PipelineError
+from pipeline.report import report
 from pipeline.settings import load_settings
 from schemas.exceptions import SchemaError
 
@@ -29,6 +32,9 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 app.add_typer(broker_app, name="broker")
+app.add_typer(evaluators_app, name="evaluators")
+app.add_typer(config_app, name="config")
+app.command("report")(report)
 console = Console()
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 _state = {"debug": False}
@@ -99,6 +105,25 @@ def worker(
         f"consumed {stats.consumed:,}, scored {stats.scored:,},"
         f" dead-lettered {stats.dead_lettered:,}, metrics records {stats.metrics_records:,}"
     )
+    # Everything is committed by now. faust can leave its consumer thread running after a
+    # rebalance that races the shutdown; it must not keep the process alive.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+@app.command()
+def receiver(
+    host: str | None = typer.Option(None, help="[env: EVALSTREAM_RECEIVER_HOST]"),
+    port: int | None = typer.Option(None, help="[env: EVALSTREAM_RECEIVER_PORT]"),
+) -> None:
+    """Run the OTLP/HTTP receiver: POST /v1/traces -> the spans topic.
+
+    Example: [bold]evalstream receiver --host 0.0.0.0 --port 4318[/]
+    """
+    from pipeline.ingest.otlp_http import receiver_command
+
+    receiver_command(host, port)
 
 
 @app.command()

@@ -1,12 +1,13 @@
 """Tumbling-window aggregates per app, in event time (the trace timestamp).
 
-A window closes when the highest timestamp seen passes its end plus the allowed lateness,
-or when the worker stops. A trace that arrives after its window was emitted starts a new
-*revision* of that window covering only the late traces, so counts across records add up.
+The worker collects scored traces here between two commits and drains the collected windows
+into the transaction of that commit: records are partial, mergeable aggregates (see
+``schemas.MetricsRecord``), so a replay after a crash neither loses nor doubles a count.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,7 @@ import numpy as np
 
 from pipeline.scoring import ScoredRecord
 from schemas import EvaluatorAggregate, MetricsRecord, TraceStatus
+from schemas.metrics import LATENCY_BUCKETS_MS
 
 
 @dataclass
@@ -68,17 +70,23 @@ class _Window:
             tally = self.evaluators.setdefault(result.evaluator, _EvaluatorTally())
             tally.add(result.score, result.passed, result.error)
 
+    def histogram(self) -> list[int]:
+        counts = [0] * (len(LATENCY_BUCKETS_MS) + 1)
+        for latency in self.latencies:
+            counts[bisect.bisect_left(LATENCY_BUCKETS_MS, latency)] += 1
+        return counts
+
+
+WindowKey = tuple[str, datetime, int]  # app, window start, source partition
+
 
 class WindowAggregator:
-    """Collects scored records into windows and hands out the closed ones."""
+    """Collects scored records into windows until ``drain`` hands them out."""
 
-    def __init__(self, window_seconds: int, lateness_seconds: int, worker_id: str) -> None:
+    def __init__(self, window_seconds: int, worker_id: str) -> None:
         self.width = timedelta(seconds=window_seconds)
-        self.lateness = timedelta(seconds=lateness_seconds)
         self.worker_id = worker_id
-        self._open: dict[tuple[str, datetime], _Window] = {}
-        self._revisions: dict[tuple[str, datetime], int] = {}
-        self._watermark: datetime | None = None
+        self._open: dict[WindowKey, _Window] = {}
 
     def _window_start(self, ts: datetime) -> datetime:
         epoch = ts.timestamp()
@@ -87,38 +95,31 @@ class WindowAggregator:
 
     def add(self, records: Iterable[ScoredRecord]) -> None:
         for record in records:
-            ts = record.trace.timestamp
-            key = (record.trace.app, self._window_start(ts))
+            key = (
+                record.trace.app,
+                self._window_start(record.trace.timestamp),
+                record.source.partition,
+            )
             self._open.setdefault(key, _Window()).add(record)
-            if self._watermark is None or ts > self._watermark:
-                self._watermark = ts
 
-    def closed(self) -> list[MetricsRecord]:
-        """Windows whose end plus lateness the watermark has passed."""
-        if self._watermark is None:
-            return []
-        horizon = self._watermark - self.lateness
-        keys = [key for key in self._open if key[1] + self.width <= horizon]
-        records = [self._emit(key) for key in sorted(keys, key=lambda k: (k[1], k[0]))]
-        self._forget_revisions_before(horizon - 24 * self.width)
-        return records
+    def __len__(self) -> int:
+        return len(self._open)
 
     def drain(self) -> list[MetricsRecord]:
-        """Every open window, e.g. when the worker stops."""
-        return [self._emit(key) for key in sorted(self._open, key=lambda k: (k[1], k[0]))]
+        """Every collected window as a record, oldest first; the aggregator is empty after."""
+        keys = sorted(self._open, key=lambda k: (k[1], k[0], k[2]))
+        return [self._emit(key) for key in keys]
 
-    def _emit(self, key: tuple[str, datetime]) -> MetricsRecord:
+    def _emit(self, key: WindowKey) -> MetricsRecord:
         window = self._open.pop(key)
-        revision = self._revisions.get(key, -1) + 1
-        self._revisions[key] = revision
-        app, start = key
+        app, start, partition = key
         lat = np.percentile(window.latencies, [50, 95, 99]) if window.latencies else [None] * 3
         return MetricsRecord(
             window_start=start,
             window_end=start + self.width,
             app=app,
             worker_id=self.worker_id,
-            revision=revision,
+            source_partition=partition,
             trace_count=window.traces,
             error_count=window.errors,
             error_rate=window.errors / window.traces,
@@ -128,9 +129,6 @@ class WindowAggregator:
             input_tokens=window.input_tokens,
             output_tokens=window.output_tokens,
             cost_usd=window.cost_usd,
+            latency_histogram=window.histogram(),
             evaluators={name: t.aggregate() for name, t in sorted(window.evaluators.items())},
         )
-
-    def _forget_revisions_before(self, cutoff: datetime) -> None:
-        for key in [k for k in self._revisions if k[1] < cutoff]:
-            del self._revisions[key]

@@ -46,8 +46,17 @@ class Settings(BaseSettings):
         None, description="Path of the evaluator TOML config; unset = default evaluator set."
     )
     window_seconds: int = Field(60, gt=0, description="Width of the metrics tumbling windows.")
-    window_lateness_seconds: int = Field(
-        30, ge=0, description="How long a window stays open for out-of-order traces."
+    processing_guarantee: Literal["exactly_once", "at_least_once"] = Field(
+        "exactly_once",
+        description="exactly_once: outputs and offsets commit in one Kafka transaction.",
+    )
+    session_timeout_seconds: float = Field(
+        30.0,
+        ge=6,
+        description="Consumer-group session timeout: how soon a dead worker's partitions move.",
+    )
+    commit_interval_seconds: float = Field(
+        1.0, gt=0, description="How often scored traces and offsets are committed."
     )
     batch_size: int = Field(500, gt=0, description="Maximum traces taken from Kafka at once.")
     batch_timeout_seconds: float = Field(
@@ -67,6 +76,9 @@ class Settings(BaseSettings):
         description="Name of this worker in metrics records; default hostname-pid.",
     )
     log_level: str = Field("WARNING", description="Log level of the worker.")
+    metrics_port: int = Field(
+        0, ge=0, lt=65536, description="Port of the Prometheus /metrics endpoint; 0 = off."
+    )
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         "PLAINTEXT", description="Kafka security protocol of every client."
     )

@@ -1,10 +1,14 @@
 """The stream worker: a faust-streaming app that scores every trace of the input topic.
 
-Flow of one batch (``noack_take``: faust never acks for us):
-decode -> dead-letter what is bad -> score in a thread -> send scored/metrics messages ->
-buffer Parquet rows. When the Parquet buffer flushes, the sends are awaited, the files are
-renamed into place, and only then are the batch's events acked, so a committed offset always
-means "durable in every sink" (see docs/guarantees.md).
+Two agents share one lock and one commit:
+- ``score-traces`` (input topic): decode, score, send scored traces / dead letters (the
+  sends join the Kafka transaction of their source partition) and ack;
+- ``parquet-sink`` (scored-traces topic, read_committed): buffer rows, write files, ack only
+  after the rename.
+A timer commits every ``commit_interval_seconds``: it sends the window aggregates collected
+since the last commit, waits for every send, and commits offsets (with the transactions
+under exactly-once). faust's own commit timer is switched off, so a commit never lands in
+the middle of a batch. See docs/guarantees.md.
 """
 
 from __future__ import annotations
@@ -14,55 +18,45 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Awaitable, Sequence
+import warnings
 from typing import Any
 
 import faust
-import orjson
+from aiokafka.structs import TopicPartition
 
-from pipeline.dead_letter import dead_letter_for
-from pipeline.decode import DecodeError, decode_trace
+from pipeline import observability as metrics
+from pipeline.ingest.assembler import assembler_idle
 from pipeline.kafka_security import faust_credentials
-from pipeline.metrics import WindowAggregator
-from pipeline.scoring import Scorer, SourcedTrace
+from pipeline.scoring import Scorer
 from pipeline.settings import Settings
-from pipeline.sinks.parquet import ParquetSink
-from schemas import MetricsRecord
+from pipeline.stages import ParquetStage, ScoreStage
+from pipeline.transactions import TransactionalSender
 
 log = logging.getLogger(__name__)
-
-
-class WorkerStats:
-    """Counters printed at the end of a run (and exported as metrics later)."""
-
-    def __init__(self) -> None:
-        self.consumed = 0
-        self.scored = 0
-        self.dead_lettered = 0
-        self.metrics_records = 0
+NEVER = 10**9  # seconds / acks: faust's own commit triggers are disabled
 
 
 class TraceWorker:
-    """State shared by the agent and the timers of one worker process."""
+    """State shared by the agents and the timer of one worker process."""
 
     def __init__(self, settings: Settings, scorer: Scorer, stop_when_idle: float | None) -> None:
         self.settings = settings
-        self.scorer = scorer
         self.stop_when_idle = stop_when_idle
-        self.parquet = ParquetSink(
-            settings.parquet_dir, settings.parquet_flush_rows, settings.parquet_flush_seconds
-        )
-        self.windows = WindowAggregator(
-            settings.window_seconds, settings.window_lateness_seconds, settings.worker_id
-        )
-        self.stats = WorkerStats()
+        self.exactly_once = settings.processing_guarantee == "exactly_once"
         self.app = self._create_app()
-        self._stream: Any = None
-        self._pending_events: list[Any] = []
-        self._pending_sends: list[Awaitable[Any]] = []
+        self.sender = TransactionalSender(self.app, self.exactly_once)
+        self.score = ScoreStage(settings, scorer, self.sender)
+        self.parquet = ParquetStage(settings)
+        self._parquet_stream: Any = None
         self._lock = asyncio.Lock()
         self._last_activity = time.monotonic()
+        self._last_commit = time.monotonic()
+        self._durable: dict[Any, int] = {}  # per partition: processed up to here (exclusive)
+        self._committed: dict[Any, int] = {}
         self._stopping = False
+        self._assigned = asyncio.Event()
+        self._finishing = False
+        self._last_lag_report = 0.0
 
     def _create_app(self) -> faust.App:
         s = self.settings
@@ -76,146 +70,274 @@ class TraceWorker:
             autodiscover=False,
             store="memory://",
             topic_partitions=s.topic_partitions,
-            processing_guarantee="at_least_once",
+            processing_guarantee=s.processing_guarantee,
             consumer_auto_offset_reset="earliest",
             producer_acks=-1,
             producer_linger_ms=5,
             stream_buffer_maxsize=max(4096, 2 * s.batch_size),
-            broker_commit_interval=1.0,
+            broker_commit_interval=NEVER,
+            broker_session_timeout=s.session_timeout_seconds,
+            broker_heartbeat_interval=min(3.0, s.session_timeout_seconds / 3),
+            broker_commit_every=NEVER,
             loghandlers=[],
         )
-        self.input_topic = app.topic(s.input_topic, value_type=bytes, key_type=bytes)
-        self.output_topics = [
-            app.topic(name, value_type=bytes, key_type=bytes, partitions=s.topic_partitions)
-            for name in (s.scored_topic, s.metrics_topic, s.dlq_topic)
-        ]
-        app.agent(self.input_topic, name="score-traces")(self._agent)
-        app.timer(interval=0.5)(self._tick)
+        input_topic = app.topic(s.input_topic, value_type=bytes, key_type=bytes)
+        scored_topic = app.topic(
+            s.scored_topic, value_type=bytes, key_type=bytes, partitions=s.topic_partitions
+        )
+        app.agent(input_topic, name="score-traces")(self._score_agent)
+        app.agent(scored_topic, name="parquet-sink")(self._parquet_agent)
+        if s.assembler_enabled:
+            from pipeline.ingest.assembler import install_assembler
+
+            install_assembler(app, s)
+        app.timer(interval=0.25)(self._tick)
+        app.on_partitions_assigned.connect(self._on_assigned)
+        app.on_partitions_revoked.connect(self._on_revoked)
         app.on_rebalance_complete.connect(self._on_rebalanced)
         return app
 
     async def _on_rebalanced(self, *args: Any, **kwargs: Any) -> None:
         self._last_activity = time.monotonic()
 
-    async def _agent(self, stream: Any) -> None:
-        self._stream = stream
+    async def _on_revoked(self, sender: Any, revoked: Any, **kwargs: Any) -> None:
+        """Commit what is durable before partitions move; roll back what cannot be.
+
+        If the commit fails, the open transactions are aborted and the window aggregates
+        dropped: the events since the last commit are then read again (by us or the new
+        owner) and counted once. Their Parquet files lie past the committed offset and are
+        removed when the partition is assigned.
+        """
+        self._assigned.clear()
+        if self._stopping:
+            return
+        async with self._lock:
+            if self._parquet_stream is not None:
+                self._mark_durable(await self.parquet.flush(self._parquet_stream))
+            try:
+                await self._commit()
+            except Exception as exc:  # the group may already be rebalancing without us
+                log.warning("commit before rebalance failed (%s): rolling back", exc)
+                self.score.windows.drain()
+                await self.sender.drain(raise_errors=False)
+                if self.exactly_once:
+                    producer = self.app.producer
+                    for transactional_id in list(producer._transaction_producers):
+                        await producer.abort_transaction(transactional_id)
+            self._durable = dict(self._committed)
+
+    async def _on_assigned(self, sender: Any, assigned: Any, **kwargs: Any) -> None:
+        """Learn where each assigned partition stands, and drop Parquet files never committed.
+
+        A partition with no committed offset gets its first offset as the durable point, so
+        the next commit pins it: faust drops events it fetched but had not handed out when a
+        rebalance starts, and re-reads only partitions that have a committed offset.
+        The Parquet agent waits until the clean-up is done.
+        """
         s = self.settings
-        for topic in self.output_topics:
-            await topic.maybe_declare()
+        tps = list(assigned)
+        offsets = await asyncio.gather(*(_committed_offset(self.app, tp) for tp in tps))
+        committed = dict(zip(tps, offsets, strict=True))
+        fresh = [tp for tp, offset in committed.items() if offset is None]
+        starts = await self.app.consumer.earliest_offsets(*fresh) if fresh else {}
+        for tp, offset in committed.items():
+            start = offset if offset is not None else starts.get(tp, 0)
+            self._committed[tp] = offset if offset is not None else -1
+            self._durable[tp] = max(self._durable.get(tp, start), start)
+        scored = {tp.partition: o or 0 for tp, o in committed.items() if tp.topic == s.scored_topic}
+        if scored:
+            loop = asyncio.get_running_loop()
+            removed = await loop.run_in_executor(
+                None, ParquetStage.remove_uncommitted, s.parquet_dir, s.scored_topic, scored
+            )
+            if removed:
+                log.warning("removed %d uncommitted Parquet file(s) of %s", removed, s.scored_topic)
+        self._assigned.set()
+
+    async def _score_agent(self, stream: Any) -> None:
+        self._guard_faust_commits()
+        s = self.settings
         async for events in stream.noack_take(s.batch_size, within=s.batch_timeout_seconds):
             async with self._lock:
-                await self._process(events)
+                self._last_activity = time.monotonic()
+                await self.score.process(events)
+                for event in events:
+                    await stream.ack(event)
+                self._mark_durable({event.message.tp: event.message.offset + 1 for event in events})
+                self._last_activity = time.monotonic()
+
+    async def _parquet_agent(self, stream: Any) -> None:
+        self._guard_faust_commits()
+        self._parquet_stream = stream
+        s = self.settings
+        async for events in stream.noack_take(s.batch_size, within=s.batch_timeout_seconds):
+            await self._assigned.wait()  # uncommitted files of these partitions are gone
+            async with self._lock:
+                self._last_activity = time.monotonic()
+                self.parquet.add(events)
                 if self.parquet.should_flush():
-                    await self._flush()
-
-    async def _process(self, events: Sequence[Any]) -> None:
-        self._last_activity = time.monotonic()
-        self.stats.consumed += len(events)
-        good: list[SourcedTrace] = []
-        for event in events:
-            message = event.message
-            try:
-                trace = decode_trace(message.value, int(message.timestamp * 1000))
-            except DecodeError as error:
-                record = dead_letter_for(
-                    error,
-                    message.value,
-                    message.key,
-                    topic=message.topic,
-                    partition=message.partition,
-                    offset=message.offset,
-                )
-                self._send(self.settings.dlq_topic, message.key, record.model_dump_json().encode())
-                self.stats.dead_lettered += 1
-                continue
-            good.append(SourcedTrace(trace, message.topic, message.partition, message.offset))
-        if good:
-            loop = asyncio.get_running_loop()
-            scored = await loop.run_in_executor(None, self.scorer.score, good)
-            for record in scored:
-                message_bytes = orjson.dumps(record.to_message().model_dump(mode="json"))
-                self._send(
-                    self.settings.scored_topic, record.trace.trace_id.encode(), message_bytes
-                )
-            self.parquet.add(scored)
-            self.windows.add(scored)
-            self.stats.scored += len(scored)
-            self._send_metrics(self.windows.closed())
-        self._pending_events.extend(events)
-        self._last_activity = time.monotonic()
-
-    def _send(self, topic: str, key: bytes | None, value: bytes) -> None:
-        producer = self.app.producer
-        self._pending_sends.append(
-            asyncio.ensure_future(producer.send(topic, key, value, None, None, None))
-        )
-
-    def _send_metrics(self, records: list[MetricsRecord]) -> None:
-        for record in records:
-            self._send(
-                self.settings.metrics_topic, record.key.encode(), record.model_dump_json().encode()
-            )
-            self.stats.metrics_records += 1
-
-    async def _flush(self) -> None:
-        """Make everything pending durable, then ack its events (called under the lock)."""
-        if self._pending_sends:
-            delivered = await asyncio.gather(*self._pending_sends)
-            await asyncio.gather(*delivered)
-            self._pending_sends.clear()
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, self.parquet.flush)
-        for event in self._pending_events:
-            await self._stream.ack(event)
-        self._pending_events.clear()
+                    self._mark_durable(await self.parquet.flush(stream))
 
     async def _tick(self) -> None:
-        if self._stream is None or self._stopping or self._lock.locked():
-            return  # not started, stopping, or a batch is in flight
+        if self._stopping or self._lock.locked():
+            return
         async with self._lock:
-            if self.parquet.should_flush() or (
-                self._pending_events and not self.parquet.buffered_rows
-            ):
-                await self._flush()
+            flush_now = self.parquet.should_flush() or (
+                self.app.rebalancing and self.parquet.pending
+            )
+            if self._parquet_stream is not None and flush_now:
+                self._mark_durable(await self.parquet.flush(self._parquet_stream))
+            due = time.monotonic() - self._last_commit >= self.settings.commit_interval_seconds
+            if due and self._uncommitted() and not self.app.rebalancing:
+                await self._commit()
+        if time.monotonic() - self._last_lag_report >= 5.0:
+            self._last_lag_report = time.monotonic()
+            await self._lag()
         idle = time.monotonic() - self._last_activity
         waited = self.stop_when_idle is not None and idle >= self.stop_when_idle
-        if waited and await self._caught_up():
-            await self._finish()
+        ready = waited and not self._lock.locked() and await self._caught_up()
+        if ready and await assembler_idle(self.app):
+            await self.finish()
 
-    async def _caught_up(self) -> bool:
-        """True when every assigned input partition has been read up to its end offset."""
-        if self.app.rebalancing:
-            return False  # the assignment is about to change
+    def _mark_durable(self, offsets: dict[Any, int]) -> None:
+        for tp, offset in offsets.items():
+            if offset > self._durable.get(tp, -1):
+                self._durable[tp] = offset
+
+    def _uncommitted(self) -> dict[Any, int]:
+        assignment = self.app.consumer.assignment()
+        return {
+            tp: offset
+            for tp, offset in self._durable.items()
+            if tp in assignment and offset > self._committed.get(tp, -1)
+        }
+
+    async def _commit(self) -> None:
+        """Windows out, every send acknowledged, then offsets (and transactions) committed.
+
+        The offsets are ours, not faust's: faust commits the highest *contiguous* acked
+        offset, and a transactional topic has gaps (commit markers), so faust would commit
+        short of a Parquet file's end and a replay would write part of the file again.
+        Called with the lock held, so no batch is half-sent while the transaction commits.
+        """
+        started = time.monotonic()
+        self.score.emit_windows()
+        await self.sender.drain()
+        offsets = self._uncommitted()
+        if offsets:
+            consumer = self.app.consumer
+            if self.exactly_once:  # aiokafka wants its own TopicPartition type here
+                native = {TopicPartition(tp.topic, tp.partition): o for tp, o in offsets.items()}
+                await consumer.transactions.commit(native, start_new_transaction=True)
+            else:
+                await consumer._commit(offsets)
+            self._committed.update(offsets)
+        self._last_commit = time.monotonic()
+        metrics.SINK_FLUSH.labels("kafka").observe(self._last_commit - started)
+
+    def _guard_faust_commits(self) -> None:
+        """faust's own commits (while it waits for streams, at shutdown) commit our offsets.
+
+        Unguarded, faust would commit its contiguous-ack offsets, possibly behind ours, and
+        could close a transaction holding half a batch's sends. After ``finish`` nothing is
+        committed any more.
+        """
         consumer = self.app.consumer
-        tps = [tp for tp in consumer.assignment() if tp.topic == self.settings.input_topic]
-        if not tps:
-            return True  # more workers than partitions: nothing to wait for
-        ends = await consumer.highwaters(*tps)
+        if getattr(consumer, "_evalstream_guarded", False):
+            return
+
+        async def guarded_commit(*args: Any, **kwargs: Any) -> bool:
+            if self._stopping:
+                return False
+            async with self._lock:
+                await self._commit()
+            return True
+
+        consumer.commit = guarded_commit
+        consumer._evalstream_guarded = True
+
+    async def _lag(self) -> dict[Any, int]:
+        """Unread messages per assigned input/scored partition (also exported as a gauge)."""
+        consumer = self.app.consumer
+        watched = {self.settings.input_topic, self.settings.scored_topic}
+        tps = [tp for tp in consumer.assignment() if tp.topic in watched]
+        ends = await consumer.highwaters(*tps) if tps else {}
+        lag = {}
         for tp in tps:
             position = await consumer.position(tp)
-            if position is None or position < ends.get(tp, 0):
-                return False
-        return True
+            lag[tp] = max(ends.get(tp, 0) - (position or 0), 0) if position is not None else -1
+            metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(lag[tp], 0))
+        return lag
 
-    async def _finish(self) -> None:
-        """Flush every sink, close all windows, commit, then stop the worker process."""
+    async def _caught_up(self) -> bool:
+        """True when every assigned partition has been read up to its end offset."""
+        if self.app.rebalancing:
+            return False
+        lag = await self._lag()
+        if any(value != 0 for value in lag.values()):
+            return False
+        return not self.parquet.pending and not self._uncommitted()
+
+    async def finish(self) -> None:
+        """Flush Parquet, commit, and stop the process; the lock is kept so nothing new starts."""
+        if self._finishing:
+            return
+        self._finishing = True
+        await self._lock.acquire()
+        if self._parquet_stream is not None:
+            self._mark_durable(await self.parquet.flush(self._parquet_stream))
+        await self._commit()
         self._stopping = True
-        async with self._lock:
-            self._send_metrics(self.windows.drain())
-            await self._flush()
-            await self.app.consumer.commit()
-        log.info("idle for %ss: stopping", self.stop_when_idle)
+        # Events the agents received after this point are neither processed nor committed;
+        # faust must not wait for their acks while it shuts down (a later worker reads them).
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.app.conf.stream_wait_empty = False
+        log.info("stopping after a final commit")
         os.kill(os.getpid(), signal.SIGTERM)
+
+
+async def _committed_offset(app: faust.App, tp: Any) -> int | None:
+    """The group's committed offset of ``tp`` (None when none), asked of the Kafka consumer."""
+    thread = app.consumer._thread  # faust has no public API for a single committed offset
+    return await thread.call_thread(thread._ensure_consumer().committed, tp)
+
+
+class _Worker(faust.Worker):
+    """A faust worker whose SIGTERM / SIGINT first flush and commit what is in flight."""
+
+    trace_worker: TraceWorker
+
+    def _on_sigterm(self) -> None:
+        self._drain_then(signal.SIGTERM)
+
+    def _on_sigint(self) -> None:
+        self._drain_then(signal.SIGINT)
+
+    def _drain_then(self, sig: signal.Signals) -> None:
+        if self.trace_worker._stopping:
+            self._schedule_shutdown(sig)
+            return
+        self.add_future(self.trace_worker.finish())
 
 
 def run_worker(
     settings: Settings, scorer: Scorer, stop_when_idle: float | None = None
-) -> WorkerStats:
-    """Run until stopped (SIGTERM/SIGINT) or idle; returns the counters of the run."""
+) -> ScoreStage:
+    """Run until stopped (SIGTERM/SIGINT) or idle; returns the scoring counters."""
+    from pipeline.kafka_clients import ensure_topics
+
+    # Before faust subscribes: a topic created after the subscription would not be assigned
+    # until the next metadata refresh (minutes).
+    topics = [settings.input_topic, settings.scored_topic, settings.metrics_topic]
+    topics += [settings.dlq_topic] + ([settings.spans_topic] if settings.assembler_enabled else [])
+    ensure_topics(settings, topics, settings.topic_partitions)
     worker = TraceWorker(settings, scorer, stop_when_idle)
-    faust_worker = faust.Worker(
+    metrics.serve_metrics(settings.metrics_port)
+    faust_worker = _Worker(
         worker.app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False
     )
+    faust_worker.trace_worker = worker
     try:
         faust_worker.execute_from_commandline()
     except SystemExit as exit_:
@@ -223,4 +345,4 @@ def run_worker(
             raise
     finally:
         scorer.close()
-    return worker.stats
+    return worker.score

@@ -21,13 +21,35 @@ class EvaluatorAggregate(Message):
     error_count: int = 0
 
 
-class MetricsRecord(Message):
-    """Aggregates of the traces one worker scored in one tumbling window for one app.
+LATENCY_BUCKETS_MS: tuple[float, ...] = (
+    50,
+    100,
+    200,
+    300,
+    500,
+    750,
+    1000,
+    1500,
+    2000,
+    3000,
+    5000,
+    7500,
+    10000,
+    20000,
+    60000,
+)
+"""Upper bounds of ``latency_histogram`` buckets; a last bucket counts everything above."""
 
-    A window is emitted once when event time passes its end (plus allowed lateness) or when
-    the worker stops; traces that arrive later for an emitted window produce another record
-    for the same window with a higher ``revision`` that covers only those late traces.
-    So ``trace_count`` values can be summed; percentiles are exact per record.
+
+class MetricsRecord(Message):
+    """A mergeable partial aggregate of one tumbling window (event time) for one app.
+
+    Each record covers the traces of one source partition that one commit of one worker
+    made durable, and is written in the same Kafka transaction as those traces' offsets, so
+    nothing is counted twice or missed after a crash. A window therefore arrives as several
+    records with the same key (``app|window_start``): sum ``trace_count``, ``error_count``,
+    tokens, cost and ``latency_histogram`` across them; the per-record percentiles are exact
+    for that record only. Per-evaluator means are recoverable as ``mean_score * scored``.
     """
 
     schema_version: int = METRICS_SCHEMA_VERSION
@@ -35,7 +57,7 @@ class MetricsRecord(Message):
     window_end: datetime
     app: str
     worker_id: str
-    revision: int = 0
+    source_partition: int = 0
     trace_count: int
     error_count: int
     error_rate: float
@@ -45,6 +67,7 @@ class MetricsRecord(Message):
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float = 0.0
+    latency_histogram: list[int] = Field(default_factory=list)
     evaluators: dict[str, EvaluatorAggregate] = Field(default_factory=dict)
 
     @property

@@ -1,10 +1,12 @@
 """The Parquet sink: one row per trace x result, Hive-partitioned by ``date=/hour=``.
 
-Rows are buffered and written when a buffer reaches ``flush_rows`` or ``flush_seconds``.
-Each file is written to a temporary name, fsynced and renamed, so a reader never sees half
-a file; its name carries the topic, partition and offset range it covers:
-``date=2026-11-25/hour=14/traces-p3-o000000001200-000000001699.parquet``. Replaying the
-same offsets writes the same name, replacing the file instead of duplicating rows.
+The worker feeds it from the scored-traces topic. Rows are buffered and written when the
+buffer reaches ``flush_rows`` or ``flush_seconds``. Each file is written to a temporary
+name, fsynced and renamed, so a reader never sees half a file; its name carries the
+scored-topic partition and offset range it covers:
+``date=2026-11-25/hour=14/scored-traces-p3-o000000001200-000000001699.parquet``.
+Files past the committed offset are removed when a worker takes a partition over
+(``remove_uncommitted``), so a replay never adds a duplicate row.
 """
 
 from __future__ import annotations
@@ -15,14 +17,15 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.exceptions import SinkError
-from pipeline.scoring import ScoredRecord
 from schemas import PARQUET_COLUMNS, arrow_schema
 from schemas.parquet import PARQUET_SCHEMA_VERSION
 
@@ -43,42 +46,57 @@ def file_name(topic: str, partition: int, first: int, last: int) -> str:
     return f"{topic}-p{partition}-o{first:012d}-{last:012d}.parquet"
 
 
-def _partition_of(record: ScoredRecord) -> tuple[str, str]:
-    ts = record.trace.timestamp
-    return ts.strftime("%Y-%m-%d"), ts.strftime("%H")
+def first_offset_of(path: Path) -> int:
+    """The first offset a data file covers, read from its name."""
+    return int(path.name.rsplit("-o", 1)[1].split("-", 1)[0])
 
 
-def _row_values(record: ScoredRecord) -> Iterable[list]:
-    trace, src = record.trace, record.source
+def remove_uncommitted(root: Path, topic: str, partition: int, committed: int) -> list[Path]:
+    """Delete this partition's files that start at or after the committed offset.
+
+    Such a file was written before a crash or a lost partition, but its offsets were never
+    committed: the records will be read and written again, possibly cut at other offsets, so
+    the old file must go before the replay writes its own.
+    """
+    removed = []
+    for path in Path(root).glob(f"date=*/hour=*/{topic}-p{partition}-o*.parquet"):
+        if first_offset_of(path) >= committed:
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def _row_values(message: dict[str, Any]) -> Iterable[list[Any]]:
+    """Rows of one scored-trace message (see ``schemas.ScoredTrace``), one per result."""
+    source = message["source"]
     head = [
-        trace.trace_id,
-        trace.timestamp,
-        trace.app,
-        trace.model,
-        trace.status.value,
-        trace.latency_ms,
-        trace.input_tokens,
-        trace.output_tokens,
-        record.cost_usd,
+        message["trace_id"],
+        datetime.fromisoformat(message["timestamp"]),
+        message["app"],
+        message.get("model"),
+        message["status"],
+        message.get("latency_ms"),
+        message.get("input_tokens"),
+        message.get("output_tokens"),
+        message.get("cost_usd"),
     ]
-    for r in record.results:
+    tail = [source["topic"], source["partition"], source["offset"], PARQUET_SCHEMA_VERSION]
+    for r in message["results"]:
+        metadata = r.get("metadata")
         yield [
             *head,
-            r.evaluator,
-            r.evaluator_version,
-            r.score,
-            r.passed,
-            r.label,
-            r.rationale,
-            r.error,
-            r.latency_ms,
-            r.source.value,
-            r.span_id,
-            orjson.dumps(r.metadata).decode() if r.metadata else None,
-            src.topic,
-            src.partition,
-            src.offset,
-            PARQUET_SCHEMA_VERSION,
+            r["evaluator"],
+            r.get("evaluator_version", "1"),
+            r.get("score"),
+            r.get("passed"),
+            r.get("label"),
+            r.get("rationale"),
+            r.get("error"),
+            r.get("latency_ms"),
+            r.get("source", "code"),
+            r.get("span_id"),
+            orjson.dumps(metadata).decode() if metadata else None,
+            *tail,
         ]
 
 
@@ -99,18 +117,18 @@ class ParquetSink:
     def buffered_rows(self) -> int:
         return sum(b.rows for b in self._buffers.values())
 
-    def add(self, records: Iterable[ScoredRecord]) -> None:
-        for record in records:
-            src = record.source
-            buf = self._buffers.get((src.topic, src.partition))
-            if buf is None:
-                buf = self._buffers[(src.topic, src.partition)] = _Buffer(src.offset)
-            buf.last_offset = max(buf.last_offset, src.offset)
-            part = buf.columns.setdefault(_partition_of(record), defaultdict(list))
-            for values in _row_values(record):
-                for name, value in zip(COLUMN_NAMES, values, strict=True):
-                    part[name].append(value)
-                buf.rows += 1
+    def add(self, message: dict[str, Any], topic: str, partition: int, offset: int) -> None:
+        """Buffer the rows of one scored-trace message read at ``topic/partition/offset``."""
+        buf = self._buffers.get((topic, partition))
+        if buf is None:
+            buf = self._buffers[(topic, partition)] = _Buffer(offset)
+        buf.last_offset = max(buf.last_offset, offset)
+        stamp = message["timestamp"]  # ISO-8601 in UTC: "2026-11-25T14:05:09.123Z"
+        part = buf.columns.setdefault((stamp[:10], stamp[11:13]), defaultdict(list))
+        for values in _row_values(message):
+            for name, value in zip(COLUMN_NAMES, values, strict=True):
+                part[name].append(value)
+            buf.rows += 1
 
     def should_flush(self) -> bool:
         if self.buffered_rows >= self.flush_rows:
@@ -131,6 +149,9 @@ class ParquetSink:
         self._last_flush = time.monotonic()
         self.files_written += len(written)
         return written
+
+    def discard(self) -> None:
+        self._buffers.clear()
 
     def _write_atomically(self, table: pa.Table, directory: Path, name: str) -> Path:
         target = directory / name

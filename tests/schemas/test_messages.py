@@ -63,7 +63,7 @@ def _metrics() -> MetricsRecord:
         window_end=T0 + timedelta(minutes=1),
         app="bot",
         worker_id="w-1",
-        revision=2,
+        source_partition=2,
         trace_count=10,
         error_count=1,
         error_rate=0.1,
@@ -208,10 +208,10 @@ def test_metrics_key_format() -> None:
     assert other.key == "search|2024-05-01T13:00:00+00:00"
 
 
-def test_metrics_key_is_same_for_every_revision_of_a_window() -> None:
+def test_metrics_key_is_same_for_every_partial_record_of_a_window() -> None:
     first = _metrics()
-    late = first.model_copy(update={"revision": 3, "trace_count": 1})
-    assert late.key == first.key
+    other = first.model_copy(update={"source_partition": 3, "trace_count": 1})
+    assert other.key == first.key
 
 
 def test_metrics_key_of_offset_window_start() -> None:
@@ -232,7 +232,8 @@ def test_metrics_defaults() -> None:
         error_count=0,
         error_rate=0.0,
     )
-    assert (record.revision, record.input_tokens, record.output_tokens) == (0, 0, 0)
+    assert (record.source_partition, record.input_tokens, record.output_tokens) == (0, 0, 0)
+    assert record.latency_histogram == []
     assert record.cost_usd == 0.0 and record.evaluators == {}
     assert record.latency_p50_ms is None
 

@@ -1,0 +1,369 @@
+"""Throughput, latency and memory of the stream worker against a raw aiokafka ceiling.
+
+    .venv/bin/python benchmarks/throughput.py [--traces N] [--quick] [--no-profile]
+
+Starts its own Kafka broker (free port, temp dir; stopped at the end), publishes N realistic
+~1 KB traces (benchmarks/_bench_traces.py) to one 4-partition topic, then measures, each run
+with a fresh consumer group and fresh output topics:
+
+1. baseline: raw aiokafka consume -> orjson decode -> produce (benchmarks/_bench_baseline.py);
+2. the worker with the operational evaluators only (latency, error, token_usage, cost);
+3. the worker with the default evaluator set (+ correctness, safety, context_sufficiency);
+4. two worker processes with the default set on the same 4-partition topic;
+then end-to-end latency of 2 and 3 at half their measured rate (a paced producer thread),
+and a py-spy profile of 3. Prints markdown tables (pasted into docs/performance.md).
+
+How time is measured: a read_committed consumer in this process tails each run's output
+topic. t0 = CreateTime of the first output record (the worker sets it when it sends, so faust
+start-up and group join are excluded); the records of that first send burst are not counted
+(they were processed before t0). t1 = wall time at which the last record became visible to the
+read_committed consumer, so the final transaction commit is included. "sends/s" is the same
+count over [t0, last record CreateTime], i.e. without waiting for the last commit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import platform
+import re
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from aiokafka import AIOKafkaProducer  # noqa: E402
+from kafka import KafkaAdminClient  # noqa: E402
+from kafka.admin import NewTopic  # noqa: E402
+
+from _bench_probe import (  # noqa: E402
+    Pacer, Tail, Usage, first_burst, hottest, inclusive, monitor, percentile, tail,
+)
+from _bench_traces import encoded  # noqa: E402
+from pipeline.broker import free_port, start_broker, stop_broker  # noqa: E402
+
+PARTITIONS = 4
+OPERATIONAL = "[evaluators.latency]\n[evaluators.error]\n[evaluators.token_usage]\n[evaluators.cost]\n"
+
+
+@dataclass
+class Run:
+    name: str
+    traces: int
+    rate: float
+    sends_rate: float
+    window: float
+    cpu: list[float | None]
+    broker_cpu: float | None
+    peak_rss_mb: list[float]
+    exit_codes: list[int | None]
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.tmp = Path(tempfile.mkdtemp(prefix="evalstream-bench-"))
+        self.broker = None
+        self.bootstrap = ""
+        self.admin: KafkaAdminClient | None = None
+        self.seq = 0
+
+    def topics(self, *names: str) -> None:
+        assert self.admin is not None
+        self.admin.create_topics([NewTopic(n, PARTITIONS, 1) for n in names])
+
+    async def publish(self, topic: str, pairs: list[tuple[bytes, bytes]]) -> float:
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap, acks="all", linger_ms=10, max_batch_size=256 * 1024
+        )
+        await producer.start()
+        started = time.monotonic()
+        try:
+            futures = [await producer.send(topic, v, key=k) for k, v in pairs]
+            await asyncio.gather(*futures)
+        finally:
+            await producer.stop()
+        return time.monotonic() - started
+
+    def worker_env(self, name: str, source: str, config: str | None) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("EVALSTREAM_")}
+        env.update(
+            EVALSTREAM_BOOTSTRAP_SERVERS=self.bootstrap,
+            EVALSTREAM_INPUT_TOPIC=source,
+            EVALSTREAM_SCORED_TOPIC=f"{name}.scored",
+            EVALSTREAM_METRICS_TOPIC=f"{name}.metrics",
+            EVALSTREAM_DLQ_TOPIC=f"{name}.dlq",
+            EVALSTREAM_SPANS_TOPIC=f"{name}.spans",
+            EVALSTREAM_PARQUET_DIR=str(self.tmp / name / "parquet"),
+            EVALSTREAM_CONSUMER_GROUP=f"{name}-workers",
+        )
+        if config is not None:
+            path = self.tmp / f"{name}.toml"
+            path.write_text(config)
+            env["EVALSTREAM_CONFIG"] = str(path)
+        return env
+
+    def fresh(self, label: str) -> str:
+        self.seq += 1
+        name = f"b{self.seq}-" + re.sub(r"[^A-Za-z0-9]+", "-", label).strip("-")
+        (self.tmp / name).mkdir(parents=True, exist_ok=True)
+        return name
+
+    async def launch(self, name: str, cmd: list[str], env: dict[str, str], tag: str):
+        log = open(self.tmp / name / f"{tag}.log", "wb")  # noqa: SIM115 - closed by caller
+        proc = await asyncio.create_subprocess_exec(
+            *cmd, env=env, cwd=ROOT, stdout=log, stderr=asyncio.subprocess.STDOUT
+        )
+        usage = Usage()
+        return proc, usage, asyncio.create_task(monitor(proc.pid, usage)), log
+
+    async def throughput(self, label: str, source: str, count: int, config: str | None,
+                         processes: int = 1, baseline: bool = False) -> Run:
+        name = self.fresh(label)
+        out = f"{name}.out" if baseline else f"{name}.scored"
+        self.topics(out, *([] if baseline else [f"{name}.metrics", f"{name}.dlq"]))
+        seen = Tail(target=count)
+        tailer = asyncio.create_task(tail(self.bootstrap, out, PARTITIONS, seen, keep_keys=False))
+        broker_usage = Usage()
+        broker_mon = asyncio.create_task(monitor(self.broker.pid, broker_usage, 0.25))
+        if baseline:
+            cmd = [sys.executable, str(ROOT / "benchmarks" / "_bench_baseline.py"),
+                   self.bootstrap, source, out, f"{name}-group", str(count)]
+            env = dict(os.environ)
+        else:
+            cmd = [sys.executable, "-m", "pipeline.cli", "worker", "--stop-when-idle", "2"]
+            env = self.worker_env(name, source, config)
+        procs = [await self.launch(name, cmd, env, f"p{i}") for i in range(processes)]
+        try:
+            await asyncio.wait_for(seen.reached.wait(), timeout=self.args.run_timeout)
+        except TimeoutError:
+            print(f"  ! {label}: only {seen.count}/{count} records after {self.args.run_timeout}s")
+        codes = []
+        for proc, _, mon, log in procs:
+            try:
+                codes.append(await asyncio.wait_for(proc.wait(), timeout=60))
+            except TimeoutError:
+                proc.terminate()
+                codes.append(await proc.wait())
+            await mon
+            log.close()
+        broker_mon.cancel()
+        tailer.cancel()
+        t0_ms, burst = first_burst(seen.timestamps)
+        t0, t1 = t0_ms / 1000, seen.last_arrival
+        n = seen.count - burst
+        last_send = max(seen.timestamps) / 1000
+        run = Run(
+            name=label,
+            traces=seen.count,
+            rate=n / (t1 - t0),
+            sends_rate=n / max(last_send - t0, 1e-3),
+            window=t1 - t0,
+            cpu=[u.cpu_between(t0, t1) for _, u, _, _ in procs],
+            broker_cpu=broker_usage.cpu_between(t0, t1),
+            peak_rss_mb=[u.peak_rss_mb for _, u, _, _ in procs],
+            exit_codes=codes,
+        )
+        print(f"  {label}: {run.rate:,.0f} traces/s over {run.window:.2f}s"
+              f" (sends {run.sends_rate:,.0f}/s), exit {codes}", flush=True)
+        return run
+
+    async def latency(self, label: str, config: str | None, rate: float, seconds: float,
+                      pairs: list[tuple[bytes, bytes]]) -> dict[str, float]:
+        """p50/p99 produce -> scored record CreateTime, and produce -> read_committed visible."""
+        name = self.fresh(label)
+        source = f"{name}.in"
+        self.topics(source, f"{name}.scored", f"{name}.metrics", f"{name}.dlq")
+        warm = pairs[:50]
+        await self.publish(source, warm)  # the worker proves it is up by scoring these
+        seen = Tail(target=len(warm))
+        tailer = asyncio.create_task(
+            tail(self.bootstrap, f"{name}.scored", PARTITIONS, seen, keep_keys=True)
+        )
+        env = self.worker_env(name, source, config)
+        cmd = [sys.executable, "-m", "pipeline.cli", "worker", "--stop-when-idle", "5"]
+        proc, usage, mon, log = await self.launch(name, cmd, env, "p0")
+        await asyncio.wait_for(seen.reached.wait(), timeout=120)
+        pacer = Pacer(self.bootstrap, source, pairs, rate, seconds, prefix=f"{name}-")
+        seen.target, seen.reached = len(warm) + int(rate * seconds), asyncio.Event()
+        pacer.start()
+        try:
+            await asyncio.wait_for(seen.reached.wait(), timeout=seconds + self.args.run_timeout)
+        except TimeoutError:
+            print(f"  ! {label}: only {seen.count}/{seen.target} records")
+        pacer.join()
+        code = await proc.wait()
+        await mon
+        log.close()
+        tailer.cancel()
+        to_send, to_visible = [], []
+        for key, ts, arrival in zip(seen.keys, seen.timestamps, seen.arrivals, strict=True):
+            sent = pacer.sent_at.get(key)
+            if sent is not None:
+                to_send.append(ts / 1000 - sent)
+                to_visible.append(arrival - sent)
+        result = {
+            "rate": rate, "n": len(to_send), "exit": code, "rss": usage.peak_rss_mb,
+            "send_p50": percentile(to_send, 50), "send_p99": percentile(to_send, 99),
+            "vis_p50": percentile(to_visible, 50), "vis_p99": percentile(to_visible, 99),
+            "vis_max": max(to_visible), "pacer_behind": pacer.behind_max,
+        }
+        print(f"  {label} @ {rate:,.0f}/s: scored p50 {result['send_p50'] * 1000:.0f} ms"
+              f" p99 {result['send_p99'] * 1000:.0f} ms; visible p50"
+              f" {result['vis_p50'] * 1000:.0f} ms p99 {result['vis_p99'] * 1000:.0f} ms", flush=True)
+        return result
+
+    async def profile(self, pairs: list[tuple[bytes, bytes]]) -> tuple[float, Path]:
+        """Config 3 under py-spy (all threads, on-CPU samples), attached once the worker is up."""
+        name = self.fresh("profile")
+        source = f"{name}.in"
+        self.topics(source, f"{name}.scored", f"{name}.metrics", f"{name}.dlq")
+        await self.publish(source, pairs[:50])
+        seen = Tail(target=50)
+        tailer = asyncio.create_task(
+            tail(self.bootstrap, f"{name}.scored", PARTITIONS, seen, keep_keys=False)
+        )
+        env = self.worker_env(name, source, None)
+        cmd = [sys.executable, "-m", "pipeline.cli", "worker", "--stop-when-idle", "3"]
+        proc, usage, mon, log = await self.launch(name, cmd, env, "p0")
+        await asyncio.wait_for(seen.reached.wait(), timeout=120)
+        raw = self.tmp / name / "pyspy.txt"
+        spy = await asyncio.create_subprocess_exec(
+            str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(proc.pid),
+            "--function", "--format", "raw", "--rate", "200", "--output", str(raw),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )
+        await asyncio.sleep(1.0)
+        started = time.monotonic()
+        seen.target, seen.reached = 50 + len(pairs), asyncio.Event()
+        await self.publish(source, pairs)
+        await asyncio.wait_for(seen.reached.wait(), timeout=self.args.run_timeout)
+        elapsed = time.monotonic() - started
+        await proc.wait()
+        await spy.wait()
+        await mon
+        log.close()
+        tailer.cancel()
+        return len(pairs) / elapsed, raw
+
+    async def main(self) -> None:
+        args = self.args
+        print(f"temp dir {self.tmp}; generating {args.traces:,} traces", flush=True)
+        pairs = encoded(args.traces)
+        mean_size = sum(len(v) for _, v in pairs) / len(pairs)
+        self.broker = start_broker(port=free_port(), data_dir=self.tmp / "broker")
+        self.bootstrap = self.broker.bootstrap
+        self.admin = KafkaAdminClient(bootstrap_servers=self.bootstrap)
+        self.topics("traces")
+        publish_s = await self.publish("traces", pairs)
+        print(f"published {len(pairs):,} traces ({mean_size:.0f} B mean) in {publish_s:.1f}s",
+              flush=True)
+        n = args.traces
+        runs = [await self.throughput("1 baseline (raw aiokafka)", "traces", n, None, baseline=True)]
+        runs.append(await self.throughput("2 worker, operational", "traces", n, OPERATIONAL))
+        runs.append(await self.throughput("3 worker, default set", "traces", n, None))
+        runs.append(await self.throughput("4 = 3 with 2 workers", "traces", n, None, processes=2))
+        seconds = 8.0 if args.quick else 15.0
+        lat = {
+            "2": await self.latency("lat-operational", OPERATIONAL, runs[1].rate / 2, seconds, pairs),
+            "3": await self.latency("lat-default", None, runs[2].rate / 2, seconds, pairs),
+        }
+        prof = None
+        if not args.no_profile:
+            prof = await self.profile(pairs)
+        report(args, mean_size, runs, lat, prof)
+
+    def close(self) -> None:
+        if self.admin is not None:
+            self.admin.close()
+        if self.broker is not None:
+            stop_broker(self.broker)
+        if not self.args.keep:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _fmt(values: list[float | None], pattern: str) -> str:
+    return " + ".join("?" if v is None else pattern.format(v) for v in values)
+
+
+def report(args, mean_size, runs: list[Run], lat, prof) -> None:
+    base = runs[0].rate
+    print()
+    print(f"## Results ({dt.date.today()}, `nproc` = {os.cpu_count()}, Python"
+          f" {platform.python_version()}, Kafka 3.9.1, {args.traces:,} traces of"
+          f" {mean_size:.0f} B mean, 4 partitions)\n")
+    print("| run | traces/s (to commit) | x baseline | sends/s | window s | process CPU"
+          " (1.0 = a core) | broker CPU | peak RSS MB | e2e p50 / p99 (scored ts) |"
+          " e2e p50 / p99 (visible, read_committed) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---|---|")
+    for i, run in enumerate(runs):
+        key = {1: "2", 2: "3"}.get(i)
+        latency = visible = "-"
+        if key:
+            r = lat[key]
+            latency = (f"{r['send_p50'] * 1000:.0f} / {r['send_p99'] * 1000:.0f} ms"
+                       f" @ {r['rate']:,.0f}/s")
+            visible = f"{r['vis_p50'] * 1000:.0f} / {r['vis_p99'] * 1000:.0f} ms"
+        print(f"| {run.name} | {run.rate:,.0f} | {run.rate / base:.2f} | {run.sends_rate:,.0f} |"
+              f" {run.window:.2f} | {_fmt(run.cpu, '{:.2f}')} |"
+              f" {'?' if run.broker_cpu is None else f'{run.broker_cpu:.2f}'} |"
+              f" {_fmt(run.peak_rss_mb, '{:.0f}')} | {latency} | {visible} |")
+    two, one = runs[3].rate, runs[2].rate
+    print(f"\n2 workers / 1 worker (default set): {two / one:.2f}x")
+    for key, r in lat.items():
+        print(f"latency run config {key}: {r['n']:,} traces at {r['rate']:,.0f}/s, peak RSS"
+              f" {r['rss']:.0f} MB, visible max {r['vis_max'] * 1000:.0f} ms, pacer behind max"
+              f" {r['pacer_behind'] * 1000:.0f} ms, exit {r['exit']}")
+    if prof is not None:
+        rate, raw = prof
+        samples, rows = hottest(raw, 10)
+        print(f"\n## Profile: config 3 under py-spy (200 Hz, all threads, on-CPU), {rate:,.0f}"
+              f" traces/s while profiled, {samples:,} samples\n")
+        print("| # | function (file) | self % | total % |")
+        print("|---:|---|---:|---:|")
+        for i, (name, self_pct, total_pct) in enumerate(rows, 1):
+            print(f"| {i} | `{name}` | {self_pct:.1f} | {total_pct:.1f} |")
+        needles = [
+            "decode_trace", "_evaluate (evaluators/runner.py)", "evaluate_batch", "to_results",
+            "to_message", "model_dump", "orjson", "_score_agent", "_parquet_agent",
+            "flush (pipeline/sinks/parquet.py)", "aiokafka", "faust", "WindowAggregator",
+            "add (pipeline/metrics.py)", "observability",
+        ]
+        print("\nInclusive % of samples by area:")
+        for needle, pct in inclusive(raw, needles).items():
+            print(f"  {needle:40s} {pct:5.1f}")
+        if args.keep:
+            print(f"raw profile: {raw}")
+
+
+def parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--traces", type=int, default=None, help="default 20,000 (quick 5,000)")
+    parser.add_argument("--quick", action="store_true", help="5,000 traces, 8 s latency phases")
+    parser.add_argument("--no-profile", action="store_true", help="skip the py-spy run")
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, profile)")
+    parser.add_argument("--run-timeout", type=float, default=180.0)
+    args = parser.parse_args()
+    if args.traces is None:
+        args.traces = 5_000 if args.quick else 20_000
+    return args
+
+
+def main() -> None:
+    bench = Bench(parse())
+    try:
+        asyncio.run(bench.main())
+    finally:
+        bench.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""Prometheus metrics of the worker and the receiver, served on ``EVALSTREAM_METRICS_PORT``.
+
+The names are a contract with deploy/grafana (a test checks the dashboard uses only these).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+log = logging.getLogger(__name__)
+
+MESSAGES_CONSUMED = Counter(
+    "evalstream_messages_consumed_total", "Messages read from the input topic."
+)
+TRACES_SCORED = Counter("evalstream_traces_scored_total", "Traces scored by the evaluators.")
+DEAD_LETTERS = Counter(
+    "evalstream_dead_letters_total", "Messages sent to the dead-letter topic.", ["reason"]
+)
+EVALUATOR_LATENCY = Histogram(
+    "evalstream_evaluator_latency_seconds",
+    "Time an evaluator spent per trace.",
+    ["evaluator"],
+    buckets=(0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30),
+)
+EVALUATOR_ERRORS = Counter(
+    "evalstream_evaluator_errors_total",
+    "Results with an error (raised or timed out).",
+    ["evaluator"],
+)
+SINK_FLUSH = Histogram(
+    "evalstream_sink_flush_seconds", "Time to make a sink's pending data durable.", ["sink"]
+)
+SINK_ERRORS = Counter(
+    "evalstream_sink_errors_total", "Failed writes to best-effort sinks.", ["sink"]
+)
+CONSUMER_LAG = Gauge(
+    "evalstream_consumer_lag", "Messages not yet read, per partition.", ["topic", "partition"]
+)
+RECEIVER_REQUESTS = Counter(
+    "evalstream_receiver_requests_total", "OTLP requests answered, by status code.", ["code"]
+)
+RECEIVER_SPANS = Counter("evalstream_receiver_spans_total", "Spans accepted by the receiver.")
+
+
+def serve_metrics(port: int, host: str = "0.0.0.0") -> bool:
+    """Start the /metrics endpoint; a port already taken is logged, not fatal."""
+    if not port:
+        return False
+    try:
+        start_http_server(port, addr=host)
+    except OSError as exc:
+        log.warning("metrics endpoint not started on port %s: %s", port, exc)
+        return False
+    return True

@@ -1,0 +1,170 @@
+"""The two stages of a worker, each a faust agent: score traces, then write Parquet.
+
+``ScoreStage``: input topic -> decode -> evaluators -> scored-traces / dead-letter sends and
+window aggregates. ``ParquetStage``: scored-traces topic -> Parquet files. Scoring is not
+held back by Parquet flushes, and Parquet files are named after the scored topic's offsets,
+which only ever hold committed (read_committed) scored traces.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from pipeline import observability as metrics
+from pipeline.dead_letter import dead_letter_for
+from pipeline.decode import DecodeError, decode_trace
+from pipeline.metrics import WindowAggregator
+from pipeline.scoring import Scorer, SourcedTrace
+from pipeline.settings import Settings
+from pipeline.sinks.parquet import ParquetSink, remove_uncommitted
+from pipeline.transactions import TransactionalSender
+
+log = logging.getLogger(__name__)
+
+
+class ScoreStage:
+    """Scores a batch of input events; its sends join the source partition's transaction."""
+
+    def __init__(self, settings: Settings, scorer: Scorer, sender: TransactionalSender) -> None:
+        self.settings = settings
+        self.scorer = scorer
+        self.sender = sender
+        self.windows = WindowAggregator(settings.window_seconds, settings.worker_id)
+        self.consumed = self.scored = self.dead_lettered = self.metrics_records = 0
+        self.otel = None
+        if settings.otel_results_endpoint:
+            from pipeline.sinks.otel_results import OtlpResultExporter
+
+            self.otel = OtlpResultExporter(settings.otel_results_endpoint)
+
+    async def process(self, events: Sequence[Any]) -> None:
+        self.consumed += len(events)
+        metrics.MESSAGES_CONSUMED.inc(len(events))
+        good: list[SourcedTrace] = []
+        for event in events:
+            message = event.message
+            try:
+                trace = decode_trace(message.value, int(message.timestamp * 1000))
+            except DecodeError as error:
+                record = dead_letter_for(
+                    error,
+                    message.value,
+                    message.key,
+                    topic=message.topic,
+                    partition=message.partition,
+                    offset=message.offset,
+                )
+                self.sender.send(
+                    self.settings.dlq_topic,
+                    message.key,
+                    record.model_dump_json().encode(),
+                    message.topic,
+                    message.partition,
+                )
+                self.dead_lettered += 1
+                metrics.DEAD_LETTERS.labels(error.error_type).inc()
+                continue
+            good.append(SourcedTrace(trace, message.topic, message.partition, message.offset))
+        if not good:
+            return
+        loop = asyncio.get_running_loop()
+        scored = await loop.run_in_executor(None, self.scorer.score, good)
+        topic = self.settings.scored_topic
+        for record in scored:
+            body = orjson.dumps(record.to_message().model_dump(mode="json"))
+            src = record.source
+            self.sender.send(topic, record.trace.trace_id.encode(), body, src.topic, src.partition)
+        self.windows.add(scored)
+        self.scored += len(scored)
+        if self.otel is not None:
+            await self._export_otel(scored)
+        metrics.TRACES_SCORED.inc(len(scored))
+        for record in scored:
+            for result in record.results:
+                if result.error is not None:
+                    metrics.EVALUATOR_ERRORS.labels(result.evaluator).inc()
+                elif result.latency_ms is not None:
+                    metrics.EVALUATOR_LATENCY.labels(result.evaluator).observe(
+                        result.latency_ms / 1000
+                    )
+
+    async def _export_otel(self, scored: list[Any]) -> None:
+        """Best effort: results are already on their way to Kafka and Parquet, so an OTLP
+        backend that is down costs a log line and a metric, not the batch."""
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(None, self.otel.export, scored)
+        except Exception as exc:
+            metrics.SINK_ERRORS.labels("otel").inc()
+            log.warning("OTLP export of %d results failed: %s", len(scored), exc)
+
+    def emit_windows(self) -> None:
+        """Send the windows collected since the last commit (called right before it)."""
+        topic, input_topic = self.settings.metrics_topic, self.settings.input_topic
+        for record in self.windows.drain():
+            self.sender.send(
+                topic,
+                record.key.encode(),
+                record.model_dump_json().encode(),
+                input_topic,
+                record.source_partition,
+            )
+            self.metrics_records += 1
+
+
+class ParquetStage:
+    """Buffers scored traces into Parquet; events are acked only after their file is renamed."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.sink = ParquetSink(
+            settings.parquet_dir, settings.parquet_flush_rows, settings.parquet_flush_seconds
+        )
+        self.pending: list[Any] = []
+        self.rows_skipped = 0
+
+    def add(self, events: Sequence[Any]) -> None:
+        for event in events:
+            message = event.message
+            self.sink.add(
+                orjson.loads(message.value), message.topic, message.partition, message.offset
+            )
+            self.pending.append(event)
+
+    def should_flush(self) -> bool:
+        return bool(self.pending) and self.sink.should_flush()
+
+    async def flush(self, stream: Any) -> dict[Any, int]:
+        """Write every buffered row durably, ack the events, and return, per partition, the
+        offset up to which everything is now durable (last offset + 1)."""
+        if not self.pending:
+            return {}
+        durable: dict[Any, int] = {}
+        for event in self.pending:
+            tp = event.message.tp
+            durable[tp] = max(durable.get(tp, 0), event.message.offset + 1)
+        loop = asyncio.get_running_loop()
+        with metrics.SINK_FLUSH.labels("parquet").time():
+            await loop.run_in_executor(None, self.sink.flush)
+        for event in self.pending:
+            await stream.ack(event)
+        self.pending.clear()
+        return durable
+
+    def discard(self) -> None:
+        """Forget buffered rows (their partitions moved; they will be read again)."""
+        self.sink.discard()
+        self.pending.clear()
+
+    @staticmethod
+    def remove_uncommitted(root: Path, topic: str, committed: dict[int, int]) -> int:
+        """Delete files past each partition's committed offset; returns how many."""
+        return sum(
+            len(remove_uncommitted(root, topic, partition, offset))
+            for partition, offset in committed.items()
+        )

@@ -1,0 +1,68 @@
+"""Run the OTLP receiver as a real child process for integration tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[4]
+_MAIN = (
+    "import sys; from pipeline.settings import load_settings;"
+    " from pipeline.ingest.otlp_http import ReceiverLimits, run_receiver;"
+    " run_receiver(load_settings(), ReceiverLimits(max_inflight_requests=int(sys.argv[1])))"
+)
+
+
+def receiver_env(bootstrap: str, spans_topic: str, port: int, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("EVALSTREAM_", "OTEL_"))}
+    env.update(
+        EVALSTREAM_BOOTSTRAP_SERVERS=bootstrap,
+        EVALSTREAM_SPANS_TOPIC=spans_topic,
+        EVALSTREAM_RECEIVER_PORT=str(port),
+        EVALSTREAM_LOG_LEVEL="INFO",
+        **extra,
+    )
+    return env
+
+
+def start_receiver(env: dict[str, str], max_inflight: int = 64) -> subprocess.Popen[str]:
+    """Start ``run_receiver`` and wait until GET /health answers 200."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _MAIN, str(max_inflight)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{env['EVALSTREAM_RECEIVER_PORT']}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"receiver exited {proc.returncode}: {proc.stderr.read()[-3000:]}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("receiver did not become healthy within 30 s")
+
+
+def stop_receiver(proc: subprocess.Popen[str], timeout: float = 20) -> tuple[int, str]:
+    """SIGTERM (graceful shutdown), then the exit code and stderr."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        _, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, stderr = proc.communicate()
+    return proc.returncode, stderr

@@ -1,0 +1,137 @@
+"""The chaos run shared by the test (N=5,000, K=3) and the benchmark (N=100,000, K=20).
+
+Real processes on a broker of its own: publish N traces, run a worker, SIGKILL it at random
+moments K times (restarting it each time), restart the broker once mid-run, then let a last
+worker finish. Exactly-once means: Parquet holds N x E rows with no duplicate
+(trace_id, evaluator) pair, and the scored topic, read_committed, holds exactly N messages.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+import pandas as pd
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewTopic
+
+from pipeline.broker import free_port, start_broker, stop_broker
+from pipeline.sample_traces import sample_traces
+
+ROOT = Path(__file__).resolve().parents[2]
+OPERATIONAL = """
+[evaluators.latency]
+[evaluators.error]
+[evaluators.token_usage]
+[evaluators.cost]
+"""
+EVALUATORS = 4
+
+
+@dataclass
+class ChaosResult:
+    traces: int
+    kills: int
+    parquet_rows: int
+    duplicate_pairs: int
+    distinct_traces: int
+    scored_messages: int
+    scored_distinct: int
+    seconds: float
+
+
+def _publish(bootstrap: str, topic: str, count: int) -> None:
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20)
+    for trace in sample_traces(count, seed=99, spread_seconds=3600):
+        producer.send(topic, key=trace["trace_id"].encode(), value=orjson.dumps(trace))
+    producer.flush()
+    producer.close()
+
+
+def _count_scored(bootstrap: str, topic: str) -> tuple[int, int]:
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, isolation_level="read_committed", enable_auto_commit=False
+    )
+    tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+    consumer.assign(tps)
+    consumer.seek_to_beginning(*tps)
+    ends = consumer.end_offsets(tps)
+    total, keys = 0, set()
+    deadline = time.monotonic() + 120
+    while any(consumer.position(tp) < ends[tp] for tp in tps) and time.monotonic() < deadline:
+        for batch in consumer.poll(timeout_ms=500).values():
+            total += len(batch)
+            keys.update(record.key for record in batch)
+    consumer.close()
+    return total, len(keys)
+
+
+def run_chaos(workdir: Path, traces: int, kills: int, seed: int = 1) -> ChaosResult:
+    rng = random.Random(seed)
+    started = time.monotonic()
+    handle = start_broker(port=free_port(), data_dir=workdir / "kafka")
+    topic = "chaos"
+    config = workdir / "operational.toml"
+    config.write_text(OPERATIONAL)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EVALSTREAM_")}
+    env.update(
+        EVALSTREAM_BOOTSTRAP_SERVERS=handle.bootstrap,
+        EVALSTREAM_INPUT_TOPIC=topic,
+        EVALSTREAM_SCORED_TOPIC=f"{topic}.scored",
+        EVALSTREAM_METRICS_TOPIC=f"{topic}.metrics",
+        EVALSTREAM_DLQ_TOPIC=f"{topic}.dlq",
+        EVALSTREAM_PARQUET_DIR=str(workdir / "parquet"),
+        EVALSTREAM_CONSUMER_GROUP="chaos-workers",
+        EVALSTREAM_CONFIG=str(config),
+        EVALSTREAM_SESSION_TIMEOUT_SECONDS="6",
+        EVALSTREAM_PARQUET_FLUSH_SECONDS="2",
+        EVALSTREAM_BATCH_SIZE="200",
+        EVALSTREAM_LOG_LEVEL=os.environ.get("CHAOS_LOG_LEVEL", "WARNING"),
+    )
+    command = [sys.executable, "-m", "pipeline.cli", "worker"]
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=handle.bootstrap)
+        admin.create_topics([NewTopic(topic, 4, 1)])
+        admin.close()
+        _publish(handle.bootstrap, topic, traces)
+        broker_restart_at = kills // 2
+        for kill in range(kills):
+            log = (workdir / f"worker-{kill}.log").open("w")
+            worker = subprocess.Popen(command, env=env, cwd=ROOT, stderr=log)
+            time.sleep(rng.uniform(4.0, 9.0))
+            if kill == broker_restart_at:  # the broker goes away under a running worker
+                stop_broker(handle)
+                time.sleep(rng.uniform(1.0, 3.0))
+                handle = start_broker(port=handle.port, data_dir=handle.data_dir)
+                time.sleep(rng.uniform(2.0, 5.0))
+            worker.send_signal(signal.SIGKILL)
+            worker.wait()
+        final_log = workdir / "worker-final.log"
+        with final_log.open("w") as log:
+            final = subprocess.run(
+                [*command, "--stop-when-idle", "8"], env=env, cwd=ROOT, stderr=log, timeout=1800
+            )
+        if final.returncode != 0:
+            tail = final_log.read_text()[-3000:]
+            raise RuntimeError(f"final worker exited {final.returncode}: {tail}")
+        frame = pd.read_parquet(workdir / "parquet", columns=["trace_id", "evaluator"])
+        scored, scored_distinct = _count_scored(handle.bootstrap, f"{topic}.scored")
+        return ChaosResult(
+            traces=traces,
+            kills=kills,
+            parquet_rows=len(frame),
+            duplicate_pairs=int(frame.duplicated(["trace_id", "evaluator"]).sum()),
+            distinct_traces=int(frame["trace_id"].nunique()),
+            scored_messages=scored,
+            scored_distinct=scored_distinct,
+            seconds=time.monotonic() - started,
+        )
+    finally:
+        stop_broker(handle)

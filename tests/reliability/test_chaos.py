@@ -1,0 +1,15 @@
+"""Exactly-once under SIGKILLs and a broker restart (see chaos.py; the big run is a benchmark)."""
+
+from __future__ import annotations
+
+from chaos import EVALUATORS, run_chaos
+
+
+def test_kills_and_a_broker_restart_leave_exactly_one_result_per_trace(tmp_path):
+    result = run_chaos(tmp_path, traces=5000, kills=3)
+    assert result.kills == 3
+    assert result.duplicate_pairs == 0
+    assert result.distinct_traces == 5000
+    assert result.parquet_rows == 5000 * EVALUATORS
+    assert result.scored_distinct == 5000
+    assert result.scored_messages == 5000
