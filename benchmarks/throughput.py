@@ -44,6 +44,8 @@ from aiokafka import AIOKafkaProducer  # noqa: E402
 from kafka import KafkaAdminClient  # noqa: E402
 from kafka.admin import NewTopic  # noqa: E402
 
+import logging  # noqa: E402
+
 from _bench_probe import (  # noqa: E402
     Pacer, Tail, Usage, first_burst, hottest, inclusive, monitor, percentile, tail,
 )
@@ -77,8 +79,19 @@ class Bench:
         self.seq = 0
 
     def topics(self, *names: str) -> None:
+        """Create the topics and wait until every partition has a leader."""
         assert self.admin is not None
         self.admin.create_topics([NewTopic(n, PARTITIONS, 1) for n in names])
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            described = self.admin.describe_topics(list(names))
+            if all(
+                len(t["partitions"]) == PARTITIONS
+                and all(p.get("leader_id", -1) >= 0 for p in t["partitions"])
+                for t in described
+            ):
+                return
+            time.sleep(0.1)
 
     async def publish(self, topic: str, pairs: list[tuple[bytes, bytes]]) -> float:
         producer = AIOKafkaProducer(
@@ -145,14 +158,13 @@ class Bench:
         try:
             await asyncio.wait_for(seen.reached.wait(), timeout=self.args.run_timeout)
         except TimeoutError:
-            print(f"  ! {label}: only {seen.count}/{count} records after {self.args.run_timeout}s")
+            say(f"! {label}: only {seen.count}/{count} records after {self.args.run_timeout}s")
         codes = []
         for proc, _, mon, log in procs:
             try:
                 codes.append(await asyncio.wait_for(proc.wait(), timeout=60))
             except TimeoutError:
-                proc.terminate()
-                codes.append(await proc.wait())
+                codes.append(await stop(proc))
             await mon
             log.close()
         broker_mon.cancel()
@@ -172,8 +184,8 @@ class Bench:
             peak_rss_mb=[u.peak_rss_mb for _, u, _, _ in procs],
             exit_codes=codes,
         )
-        print(f"  {label}: {run.rate:,.0f} traces/s over {run.window:.2f}s"
-              f" (sends {run.sends_rate:,.0f}/s), exit {codes}", flush=True)
+        say(f"{label}: {run.rate:,.0f} traces/s over {run.window:.2f}s"
+              f" (sends {run.sends_rate:,.0f}/s), exit {codes}")
         return run
 
     async def latency(self, label: str, config: str | None, rate: float, seconds: float,
@@ -192,13 +204,14 @@ class Bench:
         cmd = [sys.executable, "-m", "pipeline.cli", "worker", "--stop-when-idle", "5"]
         proc, usage, mon, log = await self.launch(name, cmd, env, "p0")
         await asyncio.wait_for(seen.reached.wait(), timeout=120)
+        say(f"{label}: worker up, pacing {rate:,.0f}/s for {seconds:.0f}s")
         pacer = Pacer(self.bootstrap, source, pairs, rate, seconds, prefix=f"{name}-")
         seen.target, seen.reached = len(warm) + int(rate * seconds), asyncio.Event()
         pacer.start()
         try:
             await asyncio.wait_for(seen.reached.wait(), timeout=seconds + self.args.run_timeout)
         except TimeoutError:
-            print(f"  ! {label}: only {seen.count}/{seen.target} records")
+            say(f"! {label}: only {seen.count}/{seen.target} records")
         pacer.join()
         code = await proc.wait()
         await mon
@@ -216,9 +229,9 @@ class Bench:
             "vis_p50": percentile(to_visible, 50), "vis_p99": percentile(to_visible, 99),
             "vis_max": max(to_visible), "pacer_behind": pacer.behind_max,
         }
-        print(f"  {label} @ {rate:,.0f}/s: scored p50 {result['send_p50'] * 1000:.0f} ms"
+        say(f"{label} @ {rate:,.0f}/s: scored p50 {result['send_p50'] * 1000:.0f} ms"
               f" p99 {result['send_p99'] * 1000:.0f} ms; visible p50"
-              f" {result['vis_p50'] * 1000:.0f} ms p99 {result['vis_p99'] * 1000:.0f} ms", flush=True)
+              f" {result['vis_p50'] * 1000:.0f} ms p99 {result['vis_p99'] * 1000:.0f} ms")
         return result
 
     async def profile(self, pairs: list[tuple[bytes, bytes]]) -> tuple[float, Path]:
@@ -235,10 +248,11 @@ class Bench:
         cmd = [sys.executable, "-m", "pipeline.cli", "worker", "--stop-when-idle", "3"]
         proc, usage, mon, log = await self.launch(name, cmd, env, "p0")
         await asyncio.wait_for(seen.reached.wait(), timeout=120)
+        say("profile: worker up, attaching py-spy (--gil)")
         raw = self.tmp / name / "pyspy.txt"
         spy = await asyncio.create_subprocess_exec(
             str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(proc.pid),
-            "--function", "--format", "raw", "--rate", "200", "--output", str(raw),
+            "--function", "--gil", "--format", "raw", "--rate", "200", "--output", str(raw),
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
         )
         await asyncio.sleep(1.0)
@@ -256,7 +270,8 @@ class Bench:
 
     async def main(self) -> None:
         args = self.args
-        print(f"temp dir {self.tmp}; generating {args.traces:,} traces", flush=True)
+        logging.getLogger("aiokafka").setLevel(logging.ERROR)  # retries while leaders settle
+        say(f"temp dir {self.tmp}; generating {args.traces:,} traces")
         pairs = encoded(args.traces)
         mean_size = sum(len(v) for _, v in pairs) / len(pairs)
         self.broker = start_broker(port=free_port(), data_dir=self.tmp / "broker")
@@ -264,8 +279,7 @@ class Bench:
         self.admin = KafkaAdminClient(bootstrap_servers=self.bootstrap)
         self.topics("traces")
         publish_s = await self.publish("traces", pairs)
-        print(f"published {len(pairs):,} traces ({mean_size:.0f} B mean) in {publish_s:.1f}s",
-              flush=True)
+        say(f"published {len(pairs):,} traces ({mean_size:.0f} B mean) in {publish_s:.1f}s")
         n = args.traces
         runs = [await self.throughput("1 baseline (raw aiokafka)", "traces", n, None, baseline=True)]
         runs.append(await self.throughput("2 worker, operational", "traces", n, OPERATIONAL))
@@ -288,6 +302,23 @@ class Bench:
             stop_broker(self.broker)
         if not self.args.keep:
             shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+async def stop(proc) -> int:
+    """SIGTERM a process that did not exit by itself; SIGKILL it 15 s later."""
+    proc.terminate()
+    try:
+        return await asyncio.wait_for(proc.wait(), timeout=15)
+    except TimeoutError:
+        proc.kill()
+        return await proc.wait()
+
+
+T0 = time.monotonic()
+
+
+def say(text: str) -> None:
+    print(f"[{time.monotonic() - T0:6.1f}s] {text}", flush=True)
 
 
 def _fmt(values: list[float | None], pattern: str) -> str:
@@ -325,7 +356,7 @@ def report(args, mean_size, runs: list[Run], lat, prof) -> None:
     if prof is not None:
         rate, raw = prof
         samples, rows = hottest(raw, 10)
-        print(f"\n## Profile: config 3 under py-spy (200 Hz, all threads, on-CPU), {rate:,.0f}"
+        print(f"\n## Profile: config 3 under py-spy (200 Hz, --gil: the thread holding the GIL), {rate:,.0f}"
               f" traces/s while profiled, {samples:,} samples\n")
         print("| # | function (file) | self % | total % |")
         print("|---:|---|---:|---:|")

@@ -89,7 +89,7 @@ def worker(
         parquet_dir=parquet_dir,
         consumer_group=consumer_group,
     )
-    registry = discover()
+    registry = discover(allow=settings.allowed_plugins)
     for error in registry.errors:
         err_console.print(
             f"[yellow]warning:[/] evaluator plugin {error.name} skipped: {error.reason}"

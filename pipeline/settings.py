@@ -76,6 +76,10 @@ class Settings(BaseSettings):
         description="Name of this worker in metrics records; default hostname-pid.",
     )
     log_level: str = Field("WARNING", description="Log level of the worker.")
+    plugin_allowlist: str | None = Field(
+        None,
+        description="Comma-separated evaluator entry-point names allowed to load; unset = all.",
+    )
     metrics_port: int = Field(
         0, ge=0, lt=65536, description="Port of the Prometheus /metrics endpoint; 0 = off."
     )
@@ -137,6 +141,12 @@ class Settings(BaseSettings):
     otel_results_endpoint: str | None = Field(
         None, description="OTLP/HTTP traces endpoint that receives evaluation results; unset = off."
     )
+
+    @cached_property
+    def allowed_plugins(self) -> list[str] | None:
+        if self.plugin_allowlist is None:
+            return None
+        return [name.strip() for name in self.plugin_allowlist.split(",") if name.strip()]
 
     @cached_property
     def bootstrap_list(self) -> list[str]:

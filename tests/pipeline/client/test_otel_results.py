@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -15,8 +13,6 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # worker_process helpers
 
 from pipeline.scoring import ScoredRecord, SourcedTrace
 from pipeline.sinks.otel_results import OtlpExportError, OtlpResultExporter

@@ -15,8 +15,6 @@ import pytest
 from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
 from kafka_helpers import consume_all
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from worker_process import ROOT, run_worker, worker_env
 
 from pipeline.decode import DecodeError

@@ -17,7 +17,6 @@ import pandas as pd
 import pytest
 from kafka_helpers import consume_all
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent / "apps"))
 from receiver_process import receiver_env, start_receiver, stop_receiver
 from worker_process import ROOT, run_worker, worker_env

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def worker_env(bootstrap: str, topic: str, parquet_dir: Path, **extra: str) -> dict[str, str]:
