@@ -17,7 +17,7 @@ from pipeline.maintenance import apply_retention, compact, parse_duration
 from pipeline.settings import load_settings
 
 ParquetDirOption = typer.Option(
-    None, "--parquet-dir", help="Root of the Parquet dataset [env: EVALSTREAM_PARQUET_DIR]."
+    None, "--parquet-dir", help="Root of the Parquet dataset (env EVALSTREAM_PARQUET_DIR)."
 )
 DryRunOption = typer.Option(False, "--dry-run", help="Show what would change; change nothing.")
 

@@ -193,24 +193,36 @@ def _is_card(digits: str) -> bool:
 _DIGIT_RUN = re.compile(r"\d+", re.ASCII)
 
 
-def _card_spans(m: re.Match[str]) -> list[tuple[int, int]]:
-    """Card numbers inside a candidate digit run: leftmost-longest Luhn-valid group spans.
+# Group layouts (digits per group) in which card numbers are printed, when grouped.
+_CARD_LAYOUTS = frozenset(
+    {(4, 6, 4), (4, 6, 5), (4, 4, 4, 4)}
+    | {(4, 4, 4, k) for k in (1, 2, 3)}
+    | {(4, 4, 4, 4, k) for k in (1, 2, 3)}
+)
 
-    Groups (digit runs between separators) must have at least 3 digits when a card spans
-    several of them, so "1 2 3 4 ..." never forms a card.
+
+def _card_spans(m: re.Match[str]) -> list[tuple[int, int]]:
+    """Card numbers inside a candidate digit run (leftmost-longest valid spans).
+
+    A card is either one run of 13-19 digits or groups in a printed card layout (4-4-4-4,
+    4-6-5, 4-4-4-4-3, ...) with one consistent separator.
     """
+    text = m.group()
     base = m.start()
-    groups = [(g.start(), g.end(), g.group()) for g in _DIGIT_RUN.finditer(m.group())]
+    groups = [g.span() for g in _DIGIT_RUN.finditer(text)]
     spans: list[tuple[int, int]] = []
     i, n = 0, len(groups)
     while i < n:
         best = -1
-        digits = ""
-        for j in range(i, n):
-            group = groups[j][2]
-            if j > i and (len(group) < 3 or len(groups[i][2]) < 3):
-                break
-            digits += group
+        for j in range(i, min(n, i + 5)):
+            start, end = groups[i][0], groups[j][1]
+            if j > i:
+                layout = tuple(e - s for s, e in groups[i : j + 1])
+                if layout not in _CARD_LAYOUTS:
+                    continue
+                if len({text[groups[k][1]] for k in range(i, j)}) != 1:
+                    break
+            digits = text[start:end].replace(" ", "").replace("-", "")
             if len(digits) > 19:
                 break
             if _is_card(digits):
@@ -227,6 +239,11 @@ def _phone_spans(m: re.Match[str]) -> list[tuple[int, int]]:
     text = m.group()
     digits = sum(ch.isdigit() for ch in text)
     return [m.span()] if 8 <= digits <= 15 else []
+
+
+def _ipv6_spans(m: re.Match[str]) -> list[tuple[int, int]]:
+    # Real addresses virtually always contain a digit; "a::b" or "dead::beef" in code do not.
+    return [m.span()] if _ANY_DIGIT.search(m.group()) else []
 
 
 def _secret_span(m: re.Match[str]) -> list[tuple[int, int]]:
@@ -272,7 +289,8 @@ def _builtin_rules(kind: str) -> list[tuple[str, str, _Precheck, _Handler]]:
     if kind == CREDIT_CARD:
         return [(CREDIT_CARD, _CARD_CANDIDATE_RE, _has_digit, _card_spans)]
     if kind == IP:
-        return [(IP, _IPV4_RE, _maybe_ipv4, None), (IP, _IPV6_RE, _maybe_ipv6, None)]
+        # IPv6 first: it includes IPv4-embedded forms (::ffff:10.0.0.1).
+        return [(IP, _IPV6_RE, _maybe_ipv6, _ipv6_spans), (IP, _IPV4_RE, _maybe_ipv4, None)]
     if kind == PHONE:
         return [(PHONE, _PHONE_RE, _has_digit, _phone_spans)]
     if kind == API_KEY:
