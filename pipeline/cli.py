@@ -21,6 +21,7 @@ from evaluators.exceptions import EvaluatorError
 from pipeline.broker_cli import broker_app
 from pipeline.evaluators_cli import config_app, evaluators_app
 from pipeline.exceptions import PipelineError
+from pipeline.maintenance_cli import compact_command, retention_command
 from pipeline.report import report
 from pipeline.settings import load_settings
 from schemas.exceptions import SchemaError
@@ -35,6 +36,8 @@ app.add_typer(broker_app, name="broker")
 app.add_typer(evaluators_app, name="evaluators")
 app.add_typer(config_app, name="config")
 app.command("report")(report)
+app.command("retention")(retention_command)
+app.command("compact")(compact_command)
 console = Console()
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 _state = {"debug": False}
@@ -68,11 +71,11 @@ def worker(
     stop_when_idle: float | None = typer.Option(
         None, help="Exit 0 after flushing and committing once no message came for this long."
     ),
-    config: Path | None = typer.Option(None, help="Evaluator TOML [env: EVALSTREAM_CONFIG]."),
-    bootstrap_servers: str | None = typer.Option(None, help="[env: EVALSTREAM_BOOTSTRAP_SERVERS]"),
-    input_topic: str | None = typer.Option(None, help="[env: EVALSTREAM_INPUT_TOPIC]"),
-    parquet_dir: Path | None = typer.Option(None, help="[env: EVALSTREAM_PARQUET_DIR]"),
-    consumer_group: str | None = typer.Option(None, help="[env: EVALSTREAM_CONSUMER_GROUP]"),
+    config: Path | None = typer.Option(None, help="Evaluator TOML (env EVALSTREAM_CONFIG)."),
+    bootstrap_servers: str | None = typer.Option(None, help="(env EVALSTREAM_BOOTSTRAP_SERVERS)"),
+    input_topic: str | None = typer.Option(None, help="(env EVALSTREAM_INPUT_TOPIC)"),
+    parquet_dir: Path | None = typer.Option(None, help="(env EVALSTREAM_PARQUET_DIR)"),
+    consumer_group: str | None = typer.Option(None, help="(env EVALSTREAM_CONSUMER_GROUP)"),
 ) -> None:
     """Run a stream worker: score every trace of the input topic.
 
@@ -114,8 +117,8 @@ def worker(
 
 @app.command()
 def receiver(
-    host: str | None = typer.Option(None, help="[env: EVALSTREAM_RECEIVER_HOST]"),
-    port: int | None = typer.Option(None, help="[env: EVALSTREAM_RECEIVER_PORT]"),
+    host: str | None = typer.Option(None, help="(env EVALSTREAM_RECEIVER_HOST)"),
+    port: int | None = typer.Option(None, help="(env EVALSTREAM_RECEIVER_PORT)"),
 ) -> None:
     """Run the OTLP/HTTP receiver: POST /v1/traces -> the spans topic.
 
