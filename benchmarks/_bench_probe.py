@@ -102,6 +102,15 @@ async def monitor(pid: int, usage: Usage, interval: float = 0.1) -> None:
         pass
 
 
+async def monitor_machine(usage: Usage, interval: float = 0.25) -> None:
+    """Sample the busy CPU seconds of the whole machine (every process), until cancelled."""
+    while True:
+        cpu = psutil.cpu_times()
+        busy = cpu.user + cpu.nice + cpu.system + cpu.irq + cpu.softirq + cpu.steal
+        usage.samples.append((time.time(), busy))
+        await asyncio.sleep(interval)
+
+
 class Pacer(threading.Thread):
     """Produces ``rate`` traces/s for ``seconds`` (kafka-python, its own thread).
 
@@ -109,8 +118,15 @@ class Pacer(threading.Thread):
     (``lat<i>``) so the tailer can match scored records to their produce time.
     """
 
-    def __init__(self, bootstrap: str, topic: str, pairs: list[tuple[bytes, bytes]],
-                 rate: float, seconds: float, prefix: str) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str,
+        pairs: list[tuple[bytes, bytes]],
+        rate: float,
+        seconds: float,
+        prefix: str,
+    ) -> None:
         super().__init__(daemon=True)
         self.bootstrap, self.topic, self.pairs = bootstrap, topic, pairs
         self.rate, self.seconds, self.prefix = rate, seconds, prefix

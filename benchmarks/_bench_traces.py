@@ -48,17 +48,19 @@ def bench_traces(count: int, seed: int = 11) -> list[dict[str, Any]]:
             trace["inputs"]["messages"].insert(0, {"role": "system", "content": _SYSTEM})
             trace["context"] = [rng.choice(_EXTRA_DOCS)]
         else:
-            trace["inputs"] = {"messages": [{"role": "system", "content": _SYSTEM},
-                                            {"role": "user", "content": trace["inputs"]}]}
+            trace["inputs"] = {
+                "messages": [
+                    {"role": "system", "content": _SYSTEM},
+                    {"role": "user", "content": trace["inputs"]},
+                ]
+            }
         out.append(trace)
     return out
 
 
 def encoded(count: int, seed: int = 11) -> list[tuple[bytes, bytes]]:
     """(key, value) pairs ready to produce: key = trace_id, value = JSON bytes."""
-    return [
-        (t["trace_id"].encode(), orjson.dumps(t)) for t in bench_traces(count, seed=seed)
-    ]
+    return [(t["trace_id"].encode(), orjson.dumps(t)) for t in bench_traces(count, seed=seed)]
 
 
 if __name__ == "__main__":  # size check: python benchmarks/_bench_traces.py

