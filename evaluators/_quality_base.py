@@ -31,6 +31,13 @@ class QualityEvaluator(Evaluator):
         self._judge: Any = None
         if backend == "llm":
             self.source = ResultSource.LLM_JUDGE
+            # Check the judge table now, so a typo fails at config load, not on every trace.
+            from evaluators.judges import load_settings
+
+            try:
+                load_settings(self.judge_kind, self.judge_params)
+            except Exception as exc:  # JudgeConfigError: reported by the registry as bad config
+                raise ValueError(str(exc)) from None
 
     def _llm_judge(self) -> Any:
         if self._judge is None:

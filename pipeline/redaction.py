@@ -144,7 +144,7 @@ _PHONE_NATIONAL_RE = r"""
 (?:
     (?<=\()\d{3}\)[ .-]?\d{3}[ .-]\d{4}
   | (?<=\d)\d{2}[ .-]\d{3}[ .-]\d{4}
-  | (?<=0)\d{1,4}[ .-]\d{3,4}[ .-]?\d{3,4}
+  | (?<=0)[1-9]\d{0,3}[ .-]\d{3,4}[ .-]?\d{3,4}
 )
 (?!\w|[.-]\d)
 """
@@ -492,6 +492,17 @@ class Redactor:
         return self._redact_str(text, counts), counts
 
     def _redact_str(self, text: str, counts: dict[str, int]) -> str:
+        # A replacement can expose a new match next to it (e.g. "a@b.cd.e@f.gh"), so repeat
+        # until nothing changes: the result is a fixed point, which makes redaction
+        # idempotent. Terminates because every replacement shrinks the text outside
+        # placeholders; clean text (the common case) takes exactly one round.
+        while True:
+            redacted = self._redact_round(text, counts)
+            if redacted is text:
+                return text
+            text = redacted
+
+    def _redact_round(self, text: str, counts: dict[str, int]) -> str:
         size = len(text)
         digit: bool | None = None
         for rule in self._rules:

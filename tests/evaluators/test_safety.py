@@ -81,7 +81,11 @@ def test_llm_backend_delegates(monkeypatch):
         def evaluate_batch(self, traces):
             return [None for _ in traces]
 
-    monkeypatch.setitem(sys.modules, "evaluators.judges", types.SimpleNamespace(LLMJudge=FakeJudge))
+    monkeypatch.setitem(
+        sys.modules,
+        "evaluators.judges",
+        types.SimpleNamespace(LLMJudge=FakeJudge, load_settings=lambda kind, params: None),
+    )
     ev = SafetyEvaluator(backend="llm", judge={"model": "m"})
     assert ev.source is ResultSource.LLM_JUDGE
     assert ev.evaluate_batch([trace("a"), trace("b")]) == [None, None]

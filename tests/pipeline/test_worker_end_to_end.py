@@ -41,6 +41,9 @@ def test_thousand_traces_and_ten_bad_messages(kafka_bootstrap, new_topic, tmp_pa
     assert "consumed 1,010, scored 1,000, dead-lettered 10" in stderr
 
     evaluators = [c.name for c in build_evaluators(load_config(None), discover())]
+    # The default set: operational and the three offline quality evaluators.
+    assert {"latency", "error", "token_usage", "cost"} <= set(evaluators)
+    assert {"correctness", "safety", "context_sufficiency"} <= set(evaluators)
     frame = pd.read_parquet(parquet_dir)
     assert len(frame) == 1000 * len(evaluators)
     assert not frame.duplicated(["trace_id", "evaluator", "span_id"]).any()
@@ -50,6 +53,10 @@ def test_thousand_traces_and_ten_bad_messages(kafka_bootstrap, new_topic, tmp_pa
     assert {"date", "hour"} <= set(frame.columns)
     latency = frame[frame["evaluator"] == "latency"]
     assert latency["score"].between(0, 1).all()
+    quality = frame[frame["evaluator"].isin(["correctness", "safety", "context_sufficiency"])]
+    assert quality["score"].notna().sum() > 1000  # real scores, not only "not applicable"
+    assert quality["error"].isna().all()
+    assert (quality.loc[quality["score"].notna(), "rationale"].str.len() > 0).all()
 
     scored = [
         ScoredTrace.model_validate_json(r.value)
