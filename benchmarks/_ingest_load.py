@@ -237,14 +237,11 @@ class TopicContents:
     undecodable: int = 0
 
 
-async def end_offsets(bootstrap: str, topic: str) -> int:
+async def end_offsets(bootstrap: str, topic: str, partitions_n: int) -> int:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
-        if not partitions:
-            await consumer.topics()
-            partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+        partitions = [TopicPartition(topic, p) for p in range(partitions_n)]
         begin = await consumer.beginning_offsets(partitions)
         end = await consumer.end_offsets(partitions)
         return sum(end[tp] - begin[tp] for tp in partitions)
@@ -252,7 +249,9 @@ async def end_offsets(bootstrap: str, topic: str) -> int:
         await consumer.stop()
 
 
-async def scan_topic(bootstrap: str, topic: str, timeout: float = 120) -> TopicContents:
+async def scan_topic(
+    bootstrap: str, topic: str, partitions_n: int, timeout: float = 120
+) -> TopicContents:
     """Every message of ``topic``: keys, and spans counted by decoding each value."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
@@ -265,8 +264,7 @@ async def scan_topic(bootstrap: str, topic: str, timeout: float = 120) -> TopicC
     await consumer.start()
     out = TopicContents()
     try:
-        await consumer.topics()
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+        partitions = [TopicPartition(topic, p) for p in range(partitions_n)]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         end = await consumer.end_offsets(partitions)

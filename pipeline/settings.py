@@ -76,6 +76,15 @@ class Settings(BaseSettings):
         description="Name of this worker in metrics records; default hostname-pid.",
     )
     log_level: str = Field("WARNING", description="Log level of the worker.")
+    redact: str = Field(
+        "none",
+        description="PII redacted from everything written: none, all, or a list of"
+        " email,phone,credit_card,ip,api_key.",
+    )
+    redact_patterns: dict[str, str] = Field(
+        default_factory=dict,
+        description='Extra redaction regexes by name, as JSON: {"ticket": "TCK-[0-9]+"}.',
+    )
     plugin_allowlist: str | None = Field(
         None,
         description="Comma-separated evaluator entry-point names allowed to load; unset = all.",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from pipeline.dead_letter import dead_letter_for
 from pipeline.decode import DecodeError, decode_trace
 from pipeline.exceptions import SinkError
 from pipeline.metrics import WindowAggregator
+from pipeline.redaction import Redactor
 from pipeline.scoring import Scorer, SourcedTrace
 from pipeline.settings import Settings
 from pipeline.sinks.parquet import ParquetSink, remove_uncommitted
@@ -38,6 +40,9 @@ class ScoreStage:
         self.sender = sender
         self.windows = WindowAggregator(settings.window_seconds, settings.worker_id)
         self.consumed = self.scored = self.dead_lettered = self.metrics_records = 0
+        self.redactor = Redactor.from_settings(
+            settings.redact, extra_patterns=settings.redact_patterns or None
+        )
         self.otel = None
         if settings.otel_results_endpoint:
             from pipeline.sinks.otel_results import OtlpResultExporter
@@ -55,7 +60,7 @@ class ScoreStage:
             except DecodeError as error:
                 record = dead_letter_for(
                     error,
-                    message.value,
+                    self._redact_raw(message.value),
                     message.key,
                     topic=message.topic,
                     partition=message.partition,
@@ -78,7 +83,7 @@ class ScoreStage:
         scored = await loop.run_in_executor(None, self.scorer.score, good)
         topic = self.settings.scored_topic
         for record in scored:
-            body = orjson.dumps(record.to_message().model_dump(mode="json"))
+            body = orjson.dumps(self._redact_message(record.to_message().model_dump(mode="json")))
             src = record.source
             self.sender.send(topic, record.trace.trace_id.encode(), body, src.topic, src.partition)
         self.windows.add(scored)
@@ -95,9 +100,36 @@ class ScoreStage:
                         result.latency_ms / 1000
                     )
 
+    def _redact_message(self, message: dict[str, Any]) -> dict[str, Any]:
+        """Redact every free-text part of a scored trace; ids and numbers stay as they are."""
+        if not self.redactor.enabled:
+            return message
+        message["tags"] = self.redactor.redact(message["tags"])
+        message["app"] = self.redactor.redact(message["app"])
+        message["error"] = self.redactor.redact(message["error"])
+        for result in message["results"]:
+            for field in ("rationale", "label", "error", "metadata"):
+                result[field] = self.redactor.redact(result[field])
+        return message
+
+    def _redact_result(self, result: Any) -> dict[str, Any]:
+        fields = ("rationale", "label", "error", "metadata")
+        return {f: self.redactor.redact(getattr(result, f)) for f in fields}
+
+    def _redact_raw(self, raw: bytes | None) -> bytes | None:
+        """With redaction on, a dead letter keeps the redacted text (invalid UTF-8 replaced)."""
+        if raw is None or not self.redactor.enabled:
+            return raw
+        return self.redactor.redact(raw.decode("utf-8", "replace")).encode()
+
     async def _export_otel(self, scored: list[Any]) -> None:
         """Best effort: results are already on their way to Kafka and Parquet, so an OTLP
         backend that is down costs a log line and a metric, not the batch."""
+        if self.redactor.enabled:
+            scored = [
+                replace(r, results=[x.model_copy(update=self._redact_result(x)) for x in r.results])
+                for r in scored
+            ]
         loop = asyncio.get_running_loop()
         try:
             await loop.run_in_executor(None, self.otel.export, scored)

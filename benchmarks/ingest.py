@@ -1,0 +1,467 @@
+"""Throughput and latency of the OTLP/HTTP receiver against a raw aiokafka ceiling.
+
+    .venv/bin/python benchmarks/ingest.py [--seconds 20] [--clients 4] [--spans-per-request 200]
+
+Starts its own Kafka broker (free port, temp dir; stopped at the end) and ``evalstream
+receiver`` in a subprocess (``python -m pipeline.cli receiver``), builds realistic protobuf
+``ExportTraceServiceRequest`` bodies (benchmarks/_ingest_otlp.py: 200 spans over 20 traces,
+GenAI semconv + OpenInference attributes, ~800 B per span, fresh trace ids per request), then:
+
+a. baseline: a raw aiokafka producer (acks=all, idempotent, linger 5 ms: the receiver's
+   settings) publishes the messages the receiver would publish (one per trace id, the
+   receiver's own split and encoding) from ``--clients`` tasks, each awaiting every ack of one
+   "request" before the next; spans/s.
+b. the receiver with ``--clients`` concurrent HTTP clients (aiohttp, keep-alive) posting
+   requests back to back for ``--seconds``: accepted spans/s (200 answers only; 429/503
+   counted apart), request latency p50/p99, ratio to the baseline.
+c. an open-loop sender at half of b's request rate for ``--seconds``: latency p50/p99 measured
+   from each request's scheduled send time.
+d. durability: the spans topic is read back; every trace id of every 200 answer must be there
+   and its message count must equal the traces accepted.
+e. when a target is missed (or with --profile): py-spy on the receiver under the load of b.
+
+Each load phase is preceded by a 2 s warm-up that is not measured. All processes share the
+machine: the load generator (this process), the receiver and the broker compete for the same
+cores, and the CPU each used is reported. Writes its results into docs/performance.md,
+section "Ingest (OTLP receiver)" (between markers; text outside them is kept); --no-docs skips.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import itertools
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from _ingest_load import (  # noqa: E402
+    CpuMeter,
+    LoadStats,
+    TopicContents,
+    baseline,
+    closed_loop,
+    end_offsets,
+    hot_spots,
+    inclusive,
+    paced,
+    percentile,
+    pyspy_record,
+    scan_topic,
+)
+from _ingest_otlp import Template, make_templates, split_messages  # noqa: E402
+from kafka import KafkaAdminClient  # noqa: E402
+from kafka.admin import NewTopic  # noqa: E402
+
+from pipeline.broker import free_port, start_broker, stop_broker  # noqa: E402
+from pipeline.broker_config import DEFAULT_KAFKA_VERSION  # noqa: E402
+
+PARTITIONS = 4
+SPANS_TOPIC = "otlp_spans_bench"
+BASELINE_TOPIC = "otlp_spans_baseline"
+WARMUP = 2.0
+TARGET_SPANS = 10_000
+TARGET_P99_MS = 250.0
+MLFLOW_SPANS = 1_050
+DOC = ROOT / "docs" / "performance.md"
+HEADING = "## Ingest (OTLP receiver)"
+BEGIN, END = "<!-- ingest-bench:begin -->", "<!-- ingest-bench:end -->"
+
+
+def say(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+@dataclass
+class Phase:
+    name: str
+    stats: LoadStats
+    cpu: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Profile:
+    samples: int
+    seconds: int
+    rate_under_profile: float
+    rows: list[tuple[str, float, float]]
+    buckets: list[tuple[str, float]]
+    marks: dict[str, float]
+    raw: Path
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.tmp = Path(tempfile.mkdtemp(prefix="evalstream-ingest-bench-"))
+        self.counter = itertools.count(1)
+        self.broker = None
+        self.receiver: subprocess.Popen | None = None
+        self.accepted: list[tuple[int, int]] = []  # (template, seq) of every 200 answer
+        self.phases: dict[str, Phase] = {}
+        self.profile: Profile | None = None
+        self.durability: dict[str, object] = {}
+
+    # -- processes -------------------------------------------------------------------------
+
+    def start_broker(self) -> None:
+        say("starting Kafka broker")
+        self.broker = start_broker(port=free_port(), data_dir=self.tmp / "broker", heap="1g")
+        admin = KafkaAdminClient(bootstrap_servers=self.broker.bootstrap)
+        try:
+            admin.create_topics([NewTopic(BASELINE_TOPIC, PARTITIONS, 1)])
+        finally:
+            admin.close()
+        say(f"broker up at {self.broker.bootstrap}")
+
+    def start_receiver(self) -> None:
+        assert self.broker is not None
+        self.port = free_port()
+        env = {
+            **os.environ,
+            "EVALSTREAM_BOOTSTRAP_SERVERS": self.broker.bootstrap,
+            "EVALSTREAM_SPANS_TOPIC": SPANS_TOPIC,
+            "EVALSTREAM_TOPIC_PARTITIONS": str(PARTITIONS),
+            "EVALSTREAM_LOG_LEVEL": "WARNING",
+            "EVALSTREAM_METRICS_PORT": "0",
+            "PYTHONUNBUFFERED": "1",
+        }
+        env.pop("EVALSTREAM_RECEIVER_TOKEN", None)
+        self.receiver_log = self.tmp / "receiver.log"
+        with open(self.receiver_log, "wb") as log:
+            self.receiver = subprocess.Popen(
+                [sys.executable, "-m", "pipeline.cli", "receiver", "--port", str(self.port)],
+                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        self.url = f"http://127.0.0.1:{self.port}/v1/traces"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.receiver.poll() is not None:
+                raise SystemExit(f"receiver exited:\n{self.receiver_log.read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as r:
+                    if r.status == 200:
+                        say(f"receiver up on port {self.port} (pid {self.receiver.pid})")
+                        return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise SystemExit("receiver did not become healthy within 60 s")
+
+    def stop_all(self) -> None:
+        if self.receiver is not None and self.receiver.poll() is None:
+            self.receiver.send_signal(signal.SIGTERM)
+            try:
+                self.receiver.wait(40)
+            except subprocess.TimeoutExpired:
+                self.receiver.kill()
+                self.receiver.wait()
+        if self.broker is not None:
+            stop_broker(self.broker)
+        if not self.args.keep:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    # -- phases ----------------------------------------------------------------------------
+
+    def meter(self) -> CpuMeter:
+        assert self.broker is not None and self.receiver is not None
+        return CpuMeter(
+            {"receiver": self.receiver.pid, "broker": self.broker.pid, "load generator": os.getpid()}
+        )
+
+    async def run(self) -> None:
+        args = self.args
+        traces = max(1, min(args.traces_per_request, args.spans_per_request))
+        say(f"building {args.templates} request templates ({args.spans_per_request} spans, "
+            f"{traces} traces each)")  # fmt: skip
+        self.templates: list[Template] = make_templates(
+            args.templates, args.spans_per_request, traces
+        )
+        sizes = [len(t.encoded) for t in self.templates]
+        self.body_bytes = sum(sizes) / len(sizes)
+        self.traces_per_request = traces
+
+        # a. baseline ---------------------------------------------------------------------
+        say(f"a. baseline: raw aiokafka, {args.clients} tasks, {args.seconds:.0f} s")
+        messages = [split_messages(t) for t in self.templates]
+        self.message_bytes = sum(len(v) for m in messages for _, v in m.messages) / sum(
+            len(m.messages) for m in messages
+        )
+        meter = self.meter()
+        meter.start()  # includes the warm-up; only a rough split of CPU
+        stats = await baseline(
+            self.broker.bootstrap, BASELINE_TOPIC, messages, args.clients, args.seconds,
+            WARMUP, self.counter,
+        )  # fmt: skip
+        self.phases["baseline"] = Phase("baseline", stats, meter.stop())
+        say(f"   {stats.spans_per_s:,.0f} spans/s, p99 {1000 * percentile(stats.latencies, 99):.0f} ms")
+
+        # b. receiver, closed loop -------------------------------------------------------
+        say(f"b. receiver: {args.clients} HTTP clients back to back, {args.seconds:.0f} s")
+        warm = await closed_loop(self.url, self.templates, args.clients, WARMUP, self.counter)
+        self.accepted += warm.accepted
+        meter = self.meter()
+        meter.start()
+        stats = await closed_loop(self.url, self.templates, args.clients, args.seconds, self.counter)
+        self.phases["max"] = Phase("max", stats, meter.stop())
+        self.accepted += stats.accepted
+        say(f"   {stats.spans_per_s:,.0f} spans/s, p50 {1000 * percentile(stats.latencies, 50):.0f}"
+            f" ms, p99 {1000 * percentile(stats.latencies, 99):.0f} ms, 429: {stats.too_many},"
+            f" 503: {stats.unavailable}, errors: {stats.errors}")  # fmt: skip
+
+        # c. half rate, open loop ----------------------------------------------------------
+        rate = max(stats.requests_per_s / 2, 0.5)
+        say(f"c. receiver at half rate: {rate:.1f} requests/s open loop, {args.seconds:.0f} s")
+        meter = self.meter()
+        meter.start()
+        half = await paced(self.url, self.templates, rate, args.seconds, self.counter)
+        self.phases["half"] = Phase("half", half, meter.stop())
+        self.accepted += half.accepted
+        say(f"   {half.spans_per_s:,.0f} spans/s, p50 {1000 * percentile(half.latencies, 50):.0f}"
+            f" ms, p99 {1000 * percentile(half.latencies, 99):.0f} ms")  # fmt: skip
+
+        # d. durability -------------------------------------------------------------------
+        say("d. durability: reading the spans topic back")
+        await self.check_durability()
+
+        # e. profile ----------------------------------------------------------------------
+        if args.profile or (not args.no_profile and not self.targets_met()):
+            await self.run_profile()
+
+    async def check_durability(self) -> None:
+        bootstrap = self.broker.bootstrap
+        count = await end_offsets(bootstrap, SPANS_TOPIC, PARTITIONS)
+        contents: TopicContents = await scan_topic(bootstrap, SPANS_TOPIC, PARTITIONS)
+        expected_keys = set()
+        for index, seq in self.accepted:
+            expected_keys.update(self.templates[index].trace_keys(seq))
+        non_200 = sum(
+            p.stats.too_many + p.stats.unavailable + p.stats.other + p.stats.errors
+            for p in self.phases.values()
+            if p.name != "baseline"
+        )
+        missing = len(expected_keys - contents.keys.keys())
+        duplicates = sum(n - 1 for n in contents.keys.values() if n > 1)
+        accepted_spans = sum(self.templates[i].spans for i, _ in self.accepted)
+        self.durability = {
+            "accepted requests": len(self.accepted),
+            "accepted traces": len(expected_keys),
+            "accepted spans": accepted_spans,
+            "topic messages (end offsets)": count,
+            "topic messages read": contents.messages,
+            "topic spans (decoded)": contents.spans,
+            "accepted trace ids missing": missing,
+            "duplicate keys": duplicates,
+            "undecodable": contents.undecodable,
+            "non-200 answers": non_200,
+        }
+        exact = count == len(expected_keys) and contents.spans == accepted_spans
+        self.durability["ok"] = missing == 0 and contents.undecodable == 0 and (exact or non_200)
+        self.durability["exact"] = exact
+        say(f"   {self.durability}")
+
+    def targets_met(self) -> bool:
+        stats = self.phases["max"].stats
+        return (
+            stats.spans_per_s >= TARGET_SPANS
+            and 1000 * percentile(stats.latencies, 99) < TARGET_P99_MS
+        )
+
+    async def run_profile(self) -> None:
+        seconds = int(min(10, max(self.args.seconds, 5)))
+        pyspy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        if not Path(pyspy).exists():
+            say("e. profile skipped: py-spy not found")
+            return
+        raw = self.tmp / "receiver-pyspy.txt"
+        say(f"e. profile: py-spy on the receiver (200 Hz, {seconds} s) under the load of b")
+        assert self.receiver is not None
+        proc = pyspy_record(pyspy, self.receiver.pid, seconds, raw)
+        await asyncio.sleep(0.5)
+        stats = await closed_loop(self.url, self.templates, self.args.clients, seconds, self.counter)
+        _, err = await asyncio.to_thread(proc.communicate)
+        if not raw.exists():
+            say(f"   py-spy failed: {err.decode(errors='replace')[-500:]}")
+            return
+        samples, rows, buckets = hot_spots(raw)
+        marks = inclusive(raw, [
+            "ParseFromString", "split_by_trace", "_scope_for", "CopyFrom", "SerializeToString",
+            "send (aiokafka/producer/producer.py)", "read_body", "data_received",
+        ])  # fmt: skip
+        self.profile = Profile(samples, seconds, stats.spans_per_s, rows, buckets, marks, raw)
+        if self.args.keep or self.args.profile_out:
+            target = Path(self.args.profile_out or raw)
+            if target != raw:
+                shutil.copy(raw, target)
+            say(f"   raw profile: {target}")
+
+    # -- report ----------------------------------------------------------------------------
+
+    def report(self) -> str:
+        args = self.args
+        base = self.phases["baseline"].stats
+        top = self.phases["max"].stats
+        half = self.phases["half"].stats
+
+        def ms(stats: LoadStats, q: float) -> str:
+            return f"{1000 * percentile(stats.latencies, q):.0f}"
+
+        def cpu(phase: str) -> str:
+            c = self.phases[phase].cpu
+            return " / ".join(f"{c.get(k, 0):.2f}" for k in ("receiver", "broker", "load generator"))
+
+        ratio = top.spans_per_s / base.spans_per_s if base.spans_per_s else float("nan")
+        lines = [
+            "| Run | accepted spans/s | requests/s | p50 ms | p99 ms | 429 / 503 / err |"
+            " vs baseline | CPU cores: receiver / broker / load gen |",
+            "|---|---:|---:|---:|---:|---|---:|---|",
+            f"| a. baseline: raw aiokafka, {args.clients} tasks, acks=all + idempotent"
+            f" | {base.spans_per_s:,.0f} | {base.requests_per_s:.1f} | {ms(base, 50)} |"
+            f" {ms(base, 99)} | - | 1.00 | - / {self.phases['baseline'].cpu['broker']:.2f} /"
+            f" {self.phases['baseline'].cpu['load generator']:.2f} |",
+            f"| b. receiver, {args.clients} clients back to back | {top.spans_per_s:,.0f} |"
+            f" {top.requests_per_s:.1f} | {ms(top, 50)} | {ms(top, 99)} |"
+            f" {top.too_many} / {top.unavailable} / {top.errors} | {ratio:.2f} | {cpu('max')} |",
+            f"| c. receiver, open loop at half of b ({half.ok / half.elapsed:.1f} req/s)"
+            f" | {half.spans_per_s:,.0f} | {half.requests_per_s:.1f} | {ms(half, 50)} |"
+            f" {ms(half, 99)} | {half.too_many} / {half.unavailable} / {half.errors} |"
+            f" {half.spans_per_s / base.spans_per_s:.2f} | {cpu('half')} |",
+        ]
+        p99 = 1000 * percentile(top.latencies, 99)
+        verdict_rate = "met" if top.spans_per_s >= TARGET_SPANS else "MISSED"
+        verdict_p99 = "met" if p99 < TARGET_P99_MS else "MISSED"
+        d = self.durability
+        out = [
+            f"Command: `.venv/bin/python benchmarks/ingest.py --seconds {args.seconds:g} "
+            f"--clients {args.clients} --spans-per-request {args.spans_per_request}`",
+            "",
+            f"Machine: {os.cpu_count()} cores (`nproc` = {os.cpu_count()}), "
+            f"{_cpu_model()}, Python {platform.python_version()}, Kafka {DEFAULT_KAFKA_VERSION} "
+            f"(local single-node KRaft broker, 1 GB heap), {dt.date.today().isoformat()}. "
+            "Broker, receiver and load generator share these cores.",
+            "",
+            f"Requests: protobuf `ExportTraceServiceRequest`, {args.spans_per_request} spans over "
+            f"{self.traces_per_request} traces, {self.body_bytes / 1024:.0f} KB "
+            f"({self.body_bytes / args.spans_per_request:.0f} B/span, GenAI semconv + "
+            f"OpenInference attributes), fresh trace ids per request; the receiver publishes "
+            f"one message per trace ({self.message_bytes / 1024:.1f} KB) to a "
+            f"{PARTITIONS}-partition topic. {args.seconds:g} s per run after a {WARMUP:g} s "
+            "warm-up; CPU is in cores (1.00 = one core busy) over the run.",
+            "",
+            *lines,
+            "",
+            f"* Target >= {TARGET_SPANS:,} spans/s accepted durably by one receiver process "
+            f"(10x MLflow's ~{MLFLOW_SPANS:,}): **{verdict_rate}** ({top.spans_per_s:,.0f} "
+            f"spans/s, {top.spans_per_s / MLFLOW_SPANS:.1f}x MLflow).",
+            f"* Target p99 < {TARGET_P99_MS:.0f} ms with {args.clients} concurrent clients "
+            f"sending {args.spans_per_request}-span requests: **{verdict_p99}** ({p99:.0f} ms; "
+            f"at half rate {ms(half, 99)} ms).",
+            f"* Durability: the spans topic holds {d['topic messages (end offsets)']:,} messages "
+            f"/ {d['topic spans (decoded)']:,} spans for {d['accepted traces']:,} accepted "
+            f"traces / {d['accepted spans']:,} accepted spans (all 200 answers, warm-ups "
+            f"included); accepted trace ids missing: {d['accepted trace ids missing']}, "
+            f"duplicates: {d['duplicate keys']}, non-200 answers: {d['non-200 answers']} -> "
+            f"**{'OK' if d['ok'] else 'FAILED'}**"
+            f"{' (exact match)' if d['exact'] else ''}.",
+        ]
+        if self.profile is not None:
+            p = self.profile
+            out += [
+                "",
+                f"Receiver profile (py-spy, 200 Hz, on-CPU samples, {p.seconds} s under the "
+                f"load of b, {p.samples:,} samples; {p.rate_under_profile:,.0f} spans/s while "
+                "sampled). Where the receiver's CPU goes:",
+                "",
+                "| Work | % of samples |",
+                "|---|---:|",
+                *(f"| {name} | {pct:.1f} |" for name, pct in p.buckets),
+                "",
+                "Hottest functions (self = innermost frame, total = anywhere on the stack):",
+                "",
+                "| Function | self % | total % |",
+                "|---|---:|---:|",
+                *(f"| `{name}` | {s:.1f} | {t:.1f} |" for name, s, t in p.rows),
+            ]
+        return "\n".join(out)
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def write_doc(section_body: str) -> None:
+    """Put the results between the markers of our section; append the section if missing.
+
+    The file is re-read right before writing (others edit other sections of it).
+    """
+    generated = f"{BEGIN}\n{section_body}\n{END}"
+    text = DOC.read_text() if DOC.exists() else "# Performance\n"
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        _, tail = rest.split(END, 1)
+        new = head + generated + tail
+    elif HEADING in text:
+        head, rest = text.split(HEADING, 1)
+        new = head + HEADING + "\n\n" + generated + "\n" + rest
+    else:
+        new = text.rstrip("\n") + f"\n\n{HEADING}\n\n{generated}\n"
+    current = DOC.read_text() if DOC.exists() else "# Performance\n"
+    if current != text:  # changed while we worked: start over on the new text
+        return write_doc(section_body)
+    DOC.write_text(new)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=20.0, help="length of each run")
+    parser.add_argument("--clients", type=int, default=4, help="concurrent HTTP clients")
+    parser.add_argument("--spans-per-request", type=int, default=200)
+    parser.add_argument("--traces-per-request", type=int, default=20)
+    parser.add_argument("--templates", type=int, default=8, help="distinct request bodies")
+    parser.add_argument("--profile", action="store_true", help="profile even if targets are met")
+    parser.add_argument("--no-profile", action="store_true", help="never profile")
+    parser.add_argument("--profile-out", help="copy py-spy's raw output here")
+    parser.add_argument("--no-docs", action="store_true", help="do not write docs/performance.md")
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, profile)")
+    args = parser.parse_args()
+
+    bench = Bench(args)
+    started = time.monotonic()
+    try:
+        bench.start_broker()
+        bench.start_receiver()
+        asyncio.run(bench.run())
+    finally:
+        say("stopping receiver and broker")
+        bench.stop_all()
+    report = bench.report()
+    print("\n" + report + "\n")
+    if not args.no_docs:
+        write_doc(report)
+        say(f"results written to {DOC.relative_to(ROOT)} ({HEADING})")
+    say(f"done in {time.monotonic() - started:.0f} s")
+    if not bench.durability.get("ok"):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
