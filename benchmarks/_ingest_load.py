@@ -271,7 +271,8 @@ async def scan_topic(
         deadline = time.monotonic() + timeout
         request = ExportTraceServiceRequest()
         while time.monotonic() < deadline:
-            if all(await consumer.position(tp) >= end[tp] for tp in partitions):
+            positions = [await consumer.position(tp) for tp in partitions]
+            if all(pos >= end[tp] for pos, tp in zip(positions, partitions)):
                 break
             batches = await consumer.getmany(timeout_ms=500)
             for records in batches.values():
@@ -330,11 +331,11 @@ class CpuMeter:
         return self.result
 
 
-def pyspy_record(pyspy: str, pid: int, seconds: int, out: Path, rate: int = 200) -> subprocess.Popen:
-    """Start py-spy on ``pid`` (raw collapsed stacks, on-CPU only); caller waits for it."""
+def pyspy_record(pyspy: str, pid: int, seconds: int, out: Path, rate: int = 100) -> subprocess.Popen:
+    """Start py-spy on ``pid`` (raw collapsed stacks, idle threads dropped); caller waits."""
     return subprocess.Popen(
         [pyspy, "record", "--pid", str(pid), "--duration", str(seconds), "--rate", str(rate),
-         "--format", "raw", "--function", "--nonblocking", "--output", str(out)],
+         "--format", "raw", "--function", "--output", str(out)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )  # fmt: skip
@@ -372,17 +373,28 @@ BUCKETS: list[tuple[str, tuple[str, ...]]] = [
      ("aiohttp/web_protocol.py", "aiohttp/http_parser.py", "aiohttp/web_response.py",
       "aiohttp/http_writer.py", "aiohttp/web_app.py", "aiohttp/web_urldispatcher.py")),
     ("metrics (prometheus counters)", ("prometheus_client",)),
-    ("asyncio event loop: select/epoll, transports, callbacks",
-     ("asyncio/",)),
+    ("asyncio event loop: transports, callbacks, scheduling", ("asyncio/",)),
 ]  # fmt: skip
 
 
-def hot_spots(raw: Path, top: int = 15) -> tuple[int, list[tuple[str, float, float]], list[tuple[str, float]]]:
-    """From py-spy ``--format raw --function``: (samples, top self/total rows, buckets %)."""
+IDLE = "EpollSelector.select"
+
+
+def hot_spots(
+    raw: Path, top: int = 15
+) -> tuple[int, float, list[tuple[str, float, float]], list[tuple[str, float]]]:
+    """From py-spy ``--format raw --function``: (samples, idle %, top rows, buckets).
+
+    Samples whose innermost frame is the event loop's epoll wait are idle (py-spy counts a
+    thread inside a syscall as running); rows and buckets are % of the busy samples. A stack
+    goes to the first specific bucket found from its innermost frame outwards, else to the
+    generic asyncio bucket, else "other".
+    """
     self_n: collections.Counter[str] = collections.Counter()
     total_n: collections.Counter[str] = collections.Counter()
     bucket_n: collections.Counter[str] = collections.Counter()
-    samples = 0
+    samples = idle = 0
+    specific, generic = BUCKETS[:-1], BUCKETS[-1:]
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         if not stack or not count.isdigit():
@@ -392,31 +404,37 @@ def hot_spots(raw: Path, top: int = 15) -> tuple[int, list[tuple[str, float, flo
         if not frames:
             continue
         samples += n
+        if frames[-1].startswith(IDLE):
+            idle += n
+            continue
         short = [_short(f) for f in frames]
         self_n[short[-1]] += n
         for frame in set(short):
             total_n[frame] += n
         label = "other"
-        for frame in reversed(short):
-            hit = next((b for b, needles in BUCKETS if any(s in frame for s in needles)), None)
+        for group in (specific, generic):
+            hit = next(
+                (b for f in reversed(short) for b, needles in group if any(x in f for x in needles)),
+                None,
+            )
             if hit is not None:
                 label = hit
                 break
         bucket_n[label] += n
-    denom = max(samples, 1)
-    rows = [(name, 100 * self_n[name] / denom, 100 * total_n[name] / denom)
+    busy = max(samples - idle, 1)
+    rows = [(name, 100 * self_n[name] / busy, 100 * total_n[name] / busy)
             for name, _ in self_n.most_common(top)]  # fmt: skip
-    buckets = [(name, 100 * n / denom) for name, n in bucket_n.most_common()]
-    return samples, rows, buckets
+    buckets = [(name, 100 * n / busy) for name, n in bucket_n.most_common()]
+    return samples, 100 * idle / max(samples, 1), rows, buckets
 
 
 def inclusive(raw: Path, names: list[str]) -> dict[str, float]:
-    """% of samples with a frame containing each substring anywhere on the stack."""
+    """% of busy samples with a frame containing each substring anywhere on the stack."""
     hits: collections.Counter[str] = collections.Counter()
     samples = 0
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
-        if not count.isdigit():
+        if not count.isdigit() or stack.rsplit(";", 1)[-1].startswith(IDLE):
             continue
         samples += int(count)
         for name in names:

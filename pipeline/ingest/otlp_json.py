@@ -119,13 +119,17 @@ def decode_otlp_json(payload: bytes | str | dict[str, Any]) -> list[dict[str, An
     if not isinstance(resource_spans, list):
         raise IngestError("expected an OTLP/JSON object with a 'resourceSpans' list")
     spans: list[dict[str, Any]] = []
-    for block in resource_spans:
-        resource = key_values((block.get("resource") or {}).get("attributes"))
-        scopes = _get(block, "scopeSpans", "scope_spans")
-        if scopes is None:  # pre-1.0 exporters
-            scopes = _get(block, "instrumentationLibrarySpans", "instrumentation_library_spans")
-        for scope in scopes or []:
-            spans.extend(_span(raw, resource) for raw in scope.get("spans") or [])
+    try:
+        for block in resource_spans:
+            resource = key_values((block.get("resource") or {}).get("attributes"))
+            scopes = _get(block, "scopeSpans", "scope_spans")
+            if scopes is None:  # pre-1.0 exporters
+                scopes = _get(block, "instrumentationLibrarySpans", "instrumentation_library_spans")
+            for scope in scopes or []:
+                spans.extend(_span(raw, resource) for raw in scope.get("spans") or [])
+    except (AttributeError, TypeError, ValueError, KeyError, OverflowError) as exc:
+        # Untrusted input: a wrong type anywhere in the tree is the message's fault.
+        raise IngestError(f"malformed OTLP/JSON span data: {type(exc).__name__}: {exc}") from None
     return spans
 
 
