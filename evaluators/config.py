@@ -76,6 +76,9 @@ class EvaluatorConfig(_Strict):
     defaults: Defaults = Field(default_factory=Defaults)
     evaluators: dict[str, EvaluatorSettings] | None = None
     pricing: dict[str, ModelPrice] = Field(default_factory=dict)
+    alerts: list[dict[str, Any]] = Field(
+        default_factory=list, description="Alert rules; read by `evalstream alerts`."
+    )
 
 
 def load_config(path: str | Path | None) -> EvaluatorConfig:

@@ -114,6 +114,8 @@ def _run(
         raise PipelineError("--start-time/--start-offset/--end-time apply to --from-topic only")
     if start_time and start_offset is not None:
         raise PipelineError("give --start-time or --start-offset, not both")
+    start = parse_time(start_time) if start_time else None
+    end = parse_time(end_time) if end_time else None
     settings = load_settings(config=config, parquet_dir=parquet_dir)
     root = parquet_dir or _default_dir(settings)
     names = [n.strip() for n in evaluators.split(",") if n.strip()] if evaluators else None
@@ -127,8 +129,8 @@ def _run(
                 settings,
                 from_topic,
                 start_offset=start_offset,
-                start_time=parse_time(start_time) if start_time else None,
-                end_time=parse_time(end_time) if end_time else None,
+                start_time=start,
+                end_time=end,
                 chunk_size=chunk_size,
             )
         err.print(f"backfill: {total:,} messages; evaluators: {', '.join(scorer.evaluator_names)}")

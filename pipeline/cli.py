@@ -18,6 +18,8 @@ from rich.markup import escape
 from rich.progress import Progress
 
 from evaluators.exceptions import EvaluatorError
+from pipeline.alerts_cli import alerts_command
+from pipeline.backfill_cli import backfill_command
 from pipeline.broker_cli import broker_app
 from pipeline.evaluators_cli import config_app, evaluators_app
 from pipeline.exceptions import PipelineError
@@ -38,6 +40,8 @@ app.add_typer(config_app, name="config")
 app.command("report")(report)
 app.command("retention")(retention_command)
 app.command("compact")(compact_command)
+app.command("alerts")(alerts_command)
+app.command("backfill")(backfill_command)
 console = Console()
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 _state = {"debug": False}

@@ -61,6 +61,9 @@ evaluators (`latency`, `error`, `token_usage`, `cost`) and the quality evaluator
 (`correctness`, `safety`, `context_sufficiency`) that are installed. With an `[evaluators]`
 table, exactly the listed evaluators run. Unknown keys and unknown parameters are errors
 that name the key, reported before the worker connects to Kafka.
+
+Alert rules (`[[alerts]]` tables) live in the same file and are read by `evalstream alerts`;
+see [alerts.md](alerts.md). `evalstream config check FILE` validates a file without Kafka.
 """
 
 
