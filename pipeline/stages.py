@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,14 @@ from pipeline.sinks.parquet import ParquetSink, remove_uncommitted
 from pipeline.transactions import TransactionalSender
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class Prepared:
+    """A scored batch waiting to be sent: dead letters and (record, message bytes) pairs."""
+
+    dead: list[tuple[Any, bytes]] = field(default_factory=list)
+    scored: list[tuple[Any, bytes]] = field(default_factory=list)
 
 
 class ScoreStage:
@@ -49,9 +57,13 @@ class ScoreStage:
 
             self.otel = OtlpResultExporter(settings.otel_results_endpoint)
 
-    async def process(self, events: Sequence[Any]) -> None:
-        self.consumed += len(events)
-        metrics.MESSAGES_CONSUMED.inc(len(events))
+    async def prepare(self, events: Sequence[Any]) -> Prepared:
+        """Decode, score and serialise a batch; sends nothing, so it runs outside the lock.
+
+        Only ``send`` touches the transaction, so a commit can happen while the next batch
+        is being scored without ever splitting a batch across two commits.
+        """
+        prepared = Prepared()
         good: list[SourcedTrace] = []
         for event in events:
             message = event.message
@@ -66,29 +78,42 @@ class ScoreStage:
                     partition=message.partition,
                     offset=message.offset,
                 )
-                self.sender.send(
-                    self.settings.dlq_topic,
-                    message.key,
-                    record.model_dump_json().encode(),
-                    message.topic,
-                    message.partition,
-                )
-                self.dead_lettered += 1
+                prepared.dead.append((message, record.model_dump_json().encode()))
                 metrics.DEAD_LETTERS.labels(error.error_type).inc()
                 continue
             good.append(SourcedTrace(trace, message.topic, message.partition, message.offset))
-        if not good:
-            return
-        loop = asyncio.get_running_loop()
-        scored = await loop.run_in_executor(None, self.scorer.score, good)
+        if good:
+            loop = asyncio.get_running_loop()
+            prepared.scored = await loop.run_in_executor(None, self._score_and_serialise, good)
+        return prepared
+
+    def _score_and_serialise(self, good: list[SourcedTrace]) -> list[tuple[Any, bytes]]:
+        scored = self.scorer.score(good)
+        return [
+            (
+                record,
+                orjson.dumps(self._redact_message(record.to_message().model_dump(mode="json"))),
+            )
+            for record in scored
+        ]
+
+    async def send(self, events: Sequence[Any], prepared: Prepared) -> None:
+        """Hand a prepared batch to the producer (inside the current transactions)."""
+        self.consumed += len(events)
+        metrics.MESSAGES_CONSUMED.inc(len(events))
+        for message, body in prepared.dead:
+            self.sender.send(
+                self.settings.dlq_topic, message.key, body, message.topic, message.partition
+            )
+        self.dead_lettered += len(prepared.dead)
         topic = self.settings.scored_topic
-        for record in scored:
-            body = orjson.dumps(self._redact_message(record.to_message().model_dump(mode="json")))
+        for record, body in prepared.scored:
             src = record.source
             self.sender.send(topic, record.trace.trace_id.encode(), body, src.topic, src.partition)
+        scored = [record for record, _ in prepared.scored]
         self.windows.add(scored)
         self.scored += len(scored)
-        if self.otel is not None:
+        if self.otel is not None and scored:
             await self._export_otel(scored)
         metrics.TRACES_SCORED.inc(len(scored))
         for record in scored:
@@ -108,8 +133,8 @@ class ScoreStage:
         message["app"] = self.redactor.redact(message["app"])
         message["error"] = self.redactor.redact(message["error"])
         for result in message["results"]:
-            for field in ("rationale", "label", "error", "metadata"):
-                result[field] = self.redactor.redact(result[field])
+            for name in ("rationale", "label", "error", "metadata"):
+                result[name] = self.redactor.redact(result[name])
         return message
 
     def _redact_result(self, result: Any) -> dict[str, Any]:

@@ -56,6 +56,7 @@ class TraceWorker:
         self._stopping = False
         self._assigned = asyncio.Event()
         self._finishing = False
+        self._scoring = False
         self._last_lag_report = 0.0
 
     def _create_app(self) -> faust.App:
@@ -158,9 +159,14 @@ class TraceWorker:
         self._guard_faust_commits()
         s = self.settings
         async for events in stream.noack_take(s.batch_size, within=s.batch_timeout_seconds):
+            self._last_activity = time.monotonic()
+            self._scoring = True
+            try:
+                prepared = await self.score.prepare(events)  # outside the lock: commits go on
+            finally:
+                self._scoring = False
             async with self._lock:
-                self._last_activity = time.monotonic()
-                await self.score.process(events)
+                await self.score.send(events, prepared)
                 for event in events:
                     await stream.ack(event)
                 self._mark_durable({event.message.tp: event.message.offset + 1 for event in events})
@@ -195,7 +201,8 @@ class TraceWorker:
             await self._lag()
         idle = time.monotonic() - self._last_activity
         waited = self.stop_when_idle is not None and idle >= self.stop_when_idle
-        ready = waited and not self._lock.locked() and await self._caught_up()
+        ready = waited and not self._lock.locked() and not self._scoring
+        ready = ready and await self._caught_up()
         if ready and await assembler_idle(self.app):
             await self.finish()
 
@@ -226,14 +233,34 @@ class TraceWorker:
         offsets = self._uncommitted()
         if offsets:
             consumer = self.app.consumer
-            if self.exactly_once:  # aiokafka wants its own TopicPartition type here
-                native = {TopicPartition(tp.topic, tp.partition): o for tp, o in offsets.items()}
-                await consumer.transactions.commit(native, start_new_transaction=True)
+            if self.exactly_once:
+                offsets = await self._commit_transactions(offsets)
             else:
                 await consumer._commit(offsets)
             self._committed.update(offsets)
         self._last_commit = time.monotonic()
         metrics.SINK_FLUSH.labels("kafka").observe(self._last_commit - started)
+
+    async def _commit_transactions(self, offsets: dict[Any, int]) -> dict[Any, int]:
+        """Commit each source partition's transaction with its offsets, all at once.
+
+        Right after a rebalance faust may not have started the producer of a newly assigned
+        partition yet; its offsets wait for the next commit (nothing was sent for it either).
+        Returns the offsets that were committed.
+        """
+        producer = self.app.producer
+        group_id = self.app.conf.id
+        by_id: dict[str, dict[Any, int]] = {}
+        for tp, offset in offsets.items():
+            transactional_id = self.sender.transactional_id(tp.topic, tp.partition)
+            if transactional_id in producer._transaction_producers:
+                native = TopicPartition(tp.topic, tp.partition)  # aiokafka's own type
+                by_id.setdefault(transactional_id, {})[native] = offset
+        await asyncio.gather(
+            *(producer.commit_transactions({tid: tps}, group_id) for tid, tps in by_id.items())
+        )
+        done = {(tp.topic, tp.partition) for tps in by_id.values() for tp in tps}
+        return {tp: o for tp, o in offsets.items() if (tp.topic, tp.partition) in done}
 
     def _guard_faust_commits(self) -> None:
         """faust's own commits (while it waits for streams, at shutdown) commit our offsets.
