@@ -88,16 +88,20 @@ def load_config(path: str | Path | None) -> EvaluatorConfig:
     """
     if path is None:
         return EvaluatorConfig()
+    return parse_config(read_toml(path), origin=str(path))
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """The parsed TOML file; ``ConfigError`` naming the file for any read or syntax problem."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read config file: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    return parse_config(data, origin=str(path))
 
 
 def parse_config(data: dict[str, Any], origin: str = "<config>") -> EvaluatorConfig:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import operator
 import re
-import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -21,6 +20,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from evaluators.config import read_toml
+from evaluators.exceptions import ConfigError
 from pipeline.exceptions import PipelineError
 from schemas import MetricsRecord
 from schemas._base import Message
@@ -120,15 +121,10 @@ class AlertMessage(Message):
 
 def load_alert_rules(path: str | Path) -> list[AlertRule]:
     """The ``[[alerts]]`` array of an evaluator TOML; other tables are not looked at."""
-    path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise AlertConfigError(f"{path}: config file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise AlertConfigError(f"{path}: cannot read config file: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise AlertConfigError(f"{path}: invalid TOML: {exc}") from None
+        data = read_toml(path)
+    except ConfigError as exc:
+        raise AlertConfigError(str(exc)) from None
     return parse_alert_rules(data.get("alerts", []), origin=str(path))
 
 

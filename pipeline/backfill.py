@@ -28,6 +28,7 @@ from pipeline.kafka_security import kafka_python_kwargs
 from pipeline.scoring import Scorer, SourcedTrace
 from pipeline.settings import Settings
 from pipeline.sinks.parquet import ParquetSink
+from pipeline.trace_files import read_input_file
 
 SCORE_BATCH = 500
 MAX_LISTED_BAD = 1000
@@ -185,14 +186,7 @@ def file_chunks(paths: Sequence[Path], chunk_size: int = 5000) -> tuple[int, Ite
     """(lines, chunks) of JSONL files; each file is read up front so a bad path fails early."""
     loaded = []
     for path in paths:
-        try:
-            lines = Path(path).read_bytes().splitlines()
-        except FileNotFoundError:
-            raise InputFileError(f"{path}: no such file") from None
-        except IsADirectoryError:
-            raise InputFileError(f"{path}: is a directory, expected a .jsonl file") from None
-        except OSError as exc:
-            raise InputFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        lines = read_input_file(str(path)).splitlines()
         digest = hashlib.sha256(str(Path(path).resolve()).encode()).hexdigest()[:10]
         loaded.append((f"{Path(path).stem}-{digest}", f"file:{Path(path).name}", lines))
 

@@ -25,7 +25,8 @@ class TraceRecord:
     value: bytes
 
 
-def _read_bytes(path: str) -> bytes:
+def read_input_file(path: str) -> bytes:
+    """The bytes of a file the user named ('-' = stdin), or a one-line ``InputFileError``."""
     if path == "-":
         return sys.stdin.buffer.read()
     try:
@@ -35,7 +36,7 @@ def _read_bytes(path: str) -> bytes:
     except IsADirectoryError:
         raise InputFileError(f"{path}: is a directory, expected a .jsonl or .json file") from None
     except OSError as exc:
-        raise InputFileError(f"{path}: cannot read: {exc.strerror}") from None
+        raise InputFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
 def _documents(path: str, data: bytes) -> Iterator[tuple[str, Any]]:
@@ -74,7 +75,7 @@ def _protobuf_traces(path: str, app: str | None) -> list[dict[str, Any]]:
     from pipeline.ingest.span_dicts import group_by_trace
 
     try:
-        spans = decode_otlp_proto(_read_bytes(path))
+        spans = decode_otlp_proto(read_input_file(path))
     except IngestError as exc:
         raise InputFileError(f"{path}: {exc}") from None
     traces = [spans_to_trace(group) for group in group_by_trace(spans)]
@@ -93,7 +94,7 @@ def read_trace_files(paths: list[str], app: str | None = None) -> list[TraceReco
         else:
             found = [
                 (where, trace)
-                for where, document in _documents(path, _read_bytes(path))
+                for where, document in _documents(path, read_input_file(path))
                 for trace in _convert(where, document, app)
             ]
         for where, trace in found:
