@@ -198,7 +198,10 @@ class TraceWorker:
                 await self._commit()
         if time.monotonic() - self._last_lag_report >= 5.0:
             self._last_lag_report = time.monotonic()
-            await self._lag()
+            try:
+                await self._lag()
+            except Exception as exc:  # a metric must never stop the worker
+                log.warning("consumer lag not measured: %r", exc)
         idle = time.monotonic() - self._last_activity
         waited = self.stop_when_idle is not None and idle >= self.stop_when_idle
         ready = waited and not self._lock.locked() and not self._scoring
@@ -284,15 +287,18 @@ class TraceWorker:
         consumer._evalstream_guarded = True
 
     async def _lag(self) -> dict[Any, int]:
-        """Unread messages per assigned input/scored partition (also exported as a gauge)."""
+        """Unread messages per assigned input/scored partition (also exported as a gauge).
+
+        -1 marks a partition whose end or position is not known yet (e.g. just assigned).
+        """
         consumer = self.app.consumer
         watched = {self.settings.input_topic, self.settings.scored_topic}
         tps = [tp for tp in consumer.assignment() if tp.topic in watched]
         ends = await consumer.highwaters(*tps) if tps else {}
         lag = {}
         for tp in tps:
-            position = await consumer.position(tp)
-            lag[tp] = max(ends.get(tp, 0) - (position or 0), 0) if position is not None else -1
+            position, end = await consumer.position(tp), ends.get(tp)
+            lag[tp] = -1 if position is None or end is None else max(end - position, 0)
             metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(lag[tp], 0))
         return lag
 
@@ -300,7 +306,11 @@ class TraceWorker:
         """True when every assigned partition has been read up to its end offset."""
         if self.app.rebalancing:
             return False
-        lag = await self._lag()
+        try:
+            lag = await self._lag()
+        except Exception as exc:  # e.g. the broker is away: not idle, try again later
+            log.info("cannot tell whether caught up yet: %r", exc)
+            return False
         if any(value != 0 for value in lag.values()):
             return False
         return not self.parquet.pending and not self._uncommitted()
