@@ -60,8 +60,12 @@ class LoadStats:
     finished: float = 0.0
     behind_max: float = 0.0  # paced: how late the sender ever started a request (s)
 
+    elapsed_sum: float = 0.0  # when several runs were added together
+
     @property
     def elapsed(self) -> float:
+        if self.elapsed_sum:
+            return self.elapsed_sum
         return max(self.finished - self.started, 1e-9)
 
     @property
@@ -72,8 +76,15 @@ class LoadStats:
     def requests_per_s(self) -> float:
         return self.ok / self.elapsed
 
-    def merge(self, other: LoadStats) -> None:
+    def add(self, other: LoadStats) -> None:
+        """Fold another run of the same kind into this one (rates over the summed time)."""
+        self.elapsed_sum += other.elapsed  # (only fold into a fresh LoadStats)
+        for name in ("ok", "too_many", "unavailable", "other", "errors", "accepted_spans",
+                     "rejected_spans"):  # fmt: skip
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.latencies.extend(other.latencies)
         self.accepted.extend(other.accepted)
+        self.behind_max = max(self.behind_max, other.behind_max)
 
 
 async def _post(
@@ -93,7 +104,7 @@ async def _post(
             payload = await resp.read()
             status = resp.status
             retry_after = resp.headers.get("Retry-After")
-    except (aiohttp.ClientError, asyncio.TimeoutError):
+    except (TimeoutError, aiohttp.ClientError):
         stats.errors += 1
         return 1.0
     if status == 200:
@@ -178,55 +189,62 @@ async def paced(
     return stats
 
 
-async def baseline(
-    bootstrap: str,
-    topic: str,
-    messages: list[TraceMessages],
-    tasks: int,
-    seconds: float,
-    warmup: float,
-    counter: itertools.count,
-) -> LoadStats:
-    """Raw aiokafka: each task publishes one request's per-trace messages, awaits every ack."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
-        client_id="evalstream-bench-baseline",
-        acks="all",
-        enable_idempotence=True,
-        linger_ms=5,
-    )
-    await producer.start()
-    try:
+class Baseline:
+    """Raw aiokafka: each task publishes one request's per-trace messages, awaits every ack.
 
-        async def run(duration: float, stats: LoadStats) -> None:
-            deadline = time.perf_counter() + duration
+    Same producer settings as the receiver's; ``max_batch_size`` (aiokafka default 16 KiB)
+    only for the what-if variant.
+    """
 
-            async def task() -> None:
-                while (start := time.perf_counter()) < deadline:
-                    seq = next(counter)
-                    index = seq % len(messages)
-                    futures = [
-                        await producer.send(topic, value, key=key)
-                        for key, value in messages[index].for_seq(seq)
-                    ]
-                    await asyncio.gather(*futures)
-                    stats.ok += 1
-                    stats.latencies.append(time.perf_counter() - start)
-                    stats.accepted_spans += messages[index].template.spans
-                    stats.accepted.append((index, seq))
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str,
+        messages: list[TraceMessages],
+        tasks: int,
+        counter: itertools.count,
+        max_batch_size: int | None = None,
+    ) -> None:
+        extra = {} if max_batch_size is None else {"max_batch_size": max_batch_size}
+        self.producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap,
+            client_id="evalstream-bench-baseline",
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=5,
+            **extra,
+        )
+        self.topic, self.messages, self.tasks, self.counter = topic, messages, tasks, counter
 
-            stats.started = time.perf_counter()
-            await asyncio.gather(*(task() for _ in range(tasks)))
-            stats.finished = time.perf_counter()
+    async def start(self) -> None:
+        await self.producer.start()
 
-        warm = LoadStats()
-        await run(warmup, warm)
+    async def stop(self) -> None:
+        await self.producer.stop()
+
+    async def run(self, seconds: float) -> LoadStats:
         stats = LoadStats()
-        await run(seconds, stats)
-        stats.merge(warm)
+        deadline = time.perf_counter() + seconds
+        producer, topic, messages = self.producer, self.topic, self.messages
+
+        async def task() -> None:
+            while (start := time.perf_counter()) < deadline:
+                seq = next(self.counter)
+                index = seq % len(messages)
+                futures = [
+                    await producer.send(topic, value, key=key)
+                    for key, value in messages[index].for_seq(seq)
+                ]
+                await asyncio.gather(*futures)
+                stats.ok += 1
+                stats.latencies.append(time.perf_counter() - start)
+                stats.accepted_spans += messages[index].template.spans
+                stats.accepted.append((index, seq))
+
+        stats.started = time.perf_counter()
+        await asyncio.gather(*(task() for _ in range(self.tasks)))
+        stats.finished = time.perf_counter()
         return stats
-    finally:
-        await producer.stop()
 
 
 @dataclass
@@ -272,7 +290,7 @@ async def scan_topic(
         request = ExportTraceServiceRequest()
         while time.monotonic() < deadline:
             positions = [await consumer.position(tp) for tp in partitions]
-            if all(pos >= end[tp] for pos, tp in zip(positions, partitions)):
+            if all(pos >= end[tp] for pos, tp in zip(positions, partitions, strict=True)):
                 break
             batches = await consumer.getmany(timeout_ms=500)
             for records in batches.values():
@@ -281,7 +299,7 @@ async def scan_topic(
                     out.keys[record.key] += 1
                     try:
                         request.ParseFromString(record.value)
-                    except Exception:  # noqa: BLE001 - counted, reported
+                    except Exception:
                         out.undecodable += 1
                         continue
                     out.spans += sum(
@@ -301,15 +319,8 @@ class CpuMeter:
 
     @staticmethod
     def _cpu(proc: psutil.Process) -> float:
-        total = proc.cpu_times()
-        seconds = total.user + total.system
-        for child in proc.children(recursive=True):  # a JVM launched through a wrapper
-            try:
-                times = child.cpu_times()
-                seconds += times.user + times.system
-            except psutil.NoSuchProcess:
-                pass
-        return seconds
+        total = proc.cpu_times()  # this process only (children are listed separately)
+        return total.user + total.system
 
     @staticmethod
     def _machine() -> float:
@@ -322,16 +333,20 @@ class CpuMeter:
         self.m0 = self._machine()
 
     def stop(self) -> dict[str, float]:
-        """Cores used by each process (1.0 = one core busy), plus 'machine'."""
-        wall = max(time.perf_counter() - self.t0, 1e-9)
-        self.result = {
-            name: (self._cpu(p) - self.c0[name]) / wall for name, p in self.procs.items()
-        }
-        self.result["machine"] = (self._machine() - self.m0) / wall
+        """Cores used by each process (1.0 = one core busy), plus 'machine', over every
+        start()/stop() interval so far."""
+        self.wall = getattr(self, "wall", 0.0) + time.perf_counter() - self.t0
+        self.used = getattr(self, "used", {})
+        for name, p in self.procs.items():
+            self.used[name] = self.used.get(name, 0.0) + self._cpu(p) - self.c0[name]
+        self.used["machine"] = self.used.get("machine", 0.0) + self._machine() - self.m0
+        self.result = {name: v / max(self.wall, 1e-9) for name, v in self.used.items()}
         return self.result
 
 
-def pyspy_record(pyspy: str, pid: int, seconds: int, out: Path, rate: int = 100) -> subprocess.Popen:
+def pyspy_record(
+    pyspy: str, pid: int, seconds: int, out: Path, rate: int = 100
+) -> subprocess.Popen:
     """Start py-spy on ``pid`` (raw collapsed stacks, idle threads dropped); caller waits."""
     return subprocess.Popen(
         [pyspy, "record", "--pid", str(pid), "--duration", str(seconds), "--rate", str(rate),
@@ -377,7 +392,7 @@ BUCKETS: list[tuple[str, tuple[str, ...]]] = [
 ]  # fmt: skip
 
 
-IDLE = "EpollSelector.select"
+IDLE = ("EpollSelector.select", "_worker (")  # epoll wait; an idle executor thread
 
 
 def hot_spots(
@@ -414,7 +429,12 @@ def hot_spots(
         label = "other"
         for group in (specific, generic):
             hit = next(
-                (b for f in reversed(short) for b, needles in group if any(x in f for x in needles)),
+                (
+                    b
+                    for f in reversed(short)
+                    for b, needles in group
+                    if any(x in f for x in needles)
+                ),
                 None,
             )
             if hit is not None:

@@ -25,12 +25,63 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 MARKER_LEN = 8
-_WORDS = (
-    "the refund policy allows returns within thirty days of delivery provided the item is "
-    "unused and in its original packaging customers must include the order number and a "
-    "short description of the problem shipping costs are not refunded unless the item "
-    "arrived damaged or the wrong item was sent premium members get free return labels"
-).split()
+_WORDS = [
+    "the",
+    "refund",
+    "policy",
+    "allows",
+    "returns",
+    "within",
+    "thirty",
+    "days",
+    "of",
+    "delivery",
+    "provided",
+    "the",
+    "item",
+    "is",
+    "unused",
+    "and",
+    "in",
+    "its",
+    "original",
+    "packaging",
+    "customers",
+    "must",
+    "include",
+    "the",
+    "order",
+    "number",
+    "and",
+    "a",
+    "short",
+    "description",
+    "of",
+    "the",
+    "problem",
+    "shipping",
+    "costs",
+    "are",
+    "not",
+    "refunded",
+    "unless",
+    "the",
+    "item",
+    "arrived",
+    "damaged",
+    "or",
+    "the",
+    "wrong",
+    "item",
+    "was",
+    "sent",
+    "premium",
+    "members",
+    "get",
+    "free",
+    "return",
+    "labels",
+]
 _MODELS = ("gpt-4o-mini", "claude-3-5-haiku", "gpt-4.1", "llama-3.1-70b-instruct")
 
 
@@ -152,7 +203,9 @@ def _trace_spans(rng: random.Random, trace_id: bytes, count: int, start_ns: int)
     return spans
 
 
-def _request(rng: random.Random, marker: bytes, spans: int, traces: int) -> ExportTraceServiceRequest:
+def _request(
+    rng: random.Random, marker: bytes, spans: int, traces: int
+) -> ExportTraceServiceRequest:
     request = ExportTraceServiceRequest()
     rs = request.resource_spans.add()
     _attrs_resource = {
@@ -232,8 +285,12 @@ class TraceMessages:
 
 def split_messages(template: Template) -> TraceMessages:
     """The receiver's own split (``split_by_trace`` + ``encode_for_topic``) of a template."""
-    from pipeline.ingest._receiver_codec import PROTOBUF, encode_for_topic, parse_request
-    from pipeline.ingest._receiver_codec import split_by_trace
+    from pipeline.ingest._receiver_codec import (
+        PROTOBUF,
+        encode_for_topic,
+        parse_request,
+        split_by_trace,
+    )
 
     split = split_by_trace(parse_request(template.encoded, PROTOBUF))
     messages = []

@@ -11,9 +11,12 @@ a. baseline: a raw aiokafka producer (acks=all, idempotent, linger 5 ms: the rec
    settings) publishes the messages the receiver would publish (one per trace id, the
    receiver's own split and encoding) from ``--clients`` tasks, each awaiting every ack of one
    "request" before the next; spans/s.
+a2. what-if: the same baseline with ``max_batch_size`` = 1 MiB (aiokafka default 16 KiB).
 b. the receiver with ``--clients`` concurrent HTTP clients (aiohttp, keep-alive) posting
    requests back to back for ``--seconds``: accepted spans/s (200 answers only; 429/503
    counted apart), request latency p50/p99, ratio to the baseline.
+   a, a2 and b run interleaved in ``--rounds`` short rounds (same background load for all).
+b2. the receiver with ``--saturation-clients`` (16) clients: its ceiling, not a target.
 c. an open-loop sender at half of b's request rate for ``--seconds``: latency p50/p99 measured
    from each request's scheduled send time.
 d. durability: the spans topic is read back; every trace id of every 200 answer must be there
@@ -49,10 +52,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from _ingest_load import (  # noqa: E402
+    Baseline,
     CpuMeter,
     LoadStats,
     TopicContents,
-    baseline,
     closed_loop,
     end_offsets,
     hot_spots,
@@ -70,6 +73,7 @@ from pipeline.broker import free_port, start_broker, stop_broker  # noqa: E402
 from pipeline.broker_config import DEFAULT_KAFKA_VERSION  # noqa: E402
 
 PARTITIONS = 4
+BIG_BATCH = 1024 * 1024
 SPANS_TOPIC = "otlp_spans_bench"
 BASELINE_TOPIC = "otlp_spans_baseline"
 WARMUP = 2.0
@@ -78,6 +82,17 @@ TARGET_P99_MS = 250.0
 MLFLOW_SPANS = 1_050
 DOC = ROOT / "docs" / "performance.md"
 HEADING = "## Ingest (OTLP receiver)"
+MARKS = {
+    "OtlpReceiver._publish": "the handler after the body is read (parse, split, encode, send)",
+    "parse_request": "protobuf parse of the request",
+    "split_by_trace": "split per trace",
+    "_scope_for": "  of which `_scope_for` (resource/scope compare + copy)",
+    "encode_for_topic": "per-trace SerializeToString",
+    "AIOKafkaProducer.send": "aiokafka `send()` (partitioner, accumulator)",
+    "aiokafka/producer/sender.py": "aiokafka sender task (produce requests, acks)",
+    "AIOKafkaConnection": "aiokafka connection (socket writes/reads to the broker)",
+    "web_protocol.py": "aiohttp server (HTTP parsing, handler dispatch, responses)",
+}
 BEGIN, END = "<!-- ingest-bench:begin -->", "<!-- ingest-bench:end -->"
 
 
@@ -95,6 +110,7 @@ class Phase:
 @dataclass
 class Profile:
     samples: int
+    idle: float
     seconds: int
     rate_under_profile: float
     rows: list[tuple[str, float, float]]
@@ -114,6 +130,8 @@ class Bench:
         self.phases: dict[str, Phase] = {}
         self.profile: Profile | None = None
         self.durability: dict[str, object] = {}
+        self.background = 0.0
+        self.total_seconds = 0.0
 
     # -- processes -------------------------------------------------------------------------
 
@@ -174,12 +192,36 @@ class Bench:
         if not self.args.keep:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
+    def wait_quiet(self, max_wait: float, threshold: float = 0.5) -> None:
+        """Wait (up to ``max_wait`` s) until other processes use < ``threshold`` cores.
+
+        Shared CI machines run other jobs; numbers taken next to them mean little. The
+        background load seen at the start is reported either way.
+        """
+        deadline = time.monotonic() + max_wait
+        while True:
+            meter = self.meter()
+            meter.start()
+            time.sleep(2)
+            c = meter.stop()
+            other = c["machine"] - sum(v for k, v in c.items() if k != "machine")
+            self.background = max(other, 0.0)
+            if other < threshold or time.monotonic() >= deadline:
+                break
+            say(f"machine busy: other processes use {other:.2f} cores; waiting for quiet")
+            time.sleep(3)
+        say(f"background load: {self.background:.2f} cores used by other processes")
+
     # -- phases ----------------------------------------------------------------------------
 
     def meter(self) -> CpuMeter:
         assert self.broker is not None and self.receiver is not None
         return CpuMeter(
-            {"receiver": self.receiver.pid, "broker": self.broker.pid, "load generator": os.getpid()}
+            {
+                "receiver": self.receiver.pid,
+                "broker": self.broker.pid,
+                "load generator": os.getpid(),
+            }
         )
 
     async def run(self) -> None:
@@ -194,33 +236,77 @@ class Bench:
         self.body_bytes = sum(sizes) / len(sizes)
         self.traces_per_request = traces
 
-        # a. baseline ---------------------------------------------------------------------
-        say(f"a. baseline: raw aiokafka, {args.clients} tasks, {args.seconds:.0f} s")
+        # a, a2, b: interleaved rounds ------------------------------------------------------
+        # The machine may be shared: running the baseline and the receiver in alternating
+        # short rounds exposes them to the same background load.
         messages = [split_messages(t) for t in self.templates]
         self.message_bytes = sum(len(v) for m in messages for _, v in m.messages) / sum(
             len(m.messages) for m in messages
         )
-        meter = self.meter()
-        meter.start()  # includes the warm-up; only a rough split of CPU
-        stats = await baseline(
-            self.broker.bootstrap, BASELINE_TOPIC, messages, args.clients, args.seconds,
-            WARMUP, self.counter,
-        )  # fmt: skip
-        self.phases["baseline"] = Phase("baseline", stats, meter.stop())
-        say(f"   {stats.spans_per_s:,.0f} spans/s, p99 {1000 * percentile(stats.latencies, 99):.0f} ms")
+        bootstrap = self.broker.bootstrap
+        producers = {"baseline": Baseline(bootstrap, BASELINE_TOPIC, messages, args.clients,
+                                          self.counter)}  # fmt: skip
+        if args.big_batches:
+            producers["baseline_big"] = Baseline(
+                bootstrap, BASELINE_TOPIC, messages, args.clients, self.counter, BIG_BATCH
+            )
+        for producer in producers.values():
+            await producer.start()
+        try:
+            say(f"warm-up: {WARMUP:g} s of each")
+            for producer in producers.values():
+                await producer.run(WARMUP)
+            warm = await closed_loop(self.url, self.templates, args.clients, WARMUP, self.counter)
+            self.accepted += warm.accepted
+            runs = {name: producer.run for name, producer in producers.items()}
+            runs["max"] = lambda seconds: closed_loop(
+                self.url, self.templates, args.clients, seconds, self.counter
+            )
+            totals = {name: LoadStats() for name in runs}
+            meters = {name: self.meter() for name in runs}
+            per_round = args.seconds / args.rounds
+            what_if = "what-if baseline (1 MiB batches), " if args.big_batches else ""
+            say(f"a/a2/b: {args.rounds} rounds of {per_round:g} s each: baseline (raw aiokafka,"
+                f" {args.clients} tasks), {what_if}receiver ({args.clients} HTTP clients back"
+                " to back)")  # fmt: skip
+            for i in range(args.rounds):
+                for name, run in runs.items():
+                    meters[name].start()
+                    stats = await run(per_round)
+                    meters[name].stop()
+                    totals[name].add(stats)
+                    if name == "max":
+                        self.accepted += stats.accepted
+                say(f"   round {i + 1}: " + ", ".join(
+                    f"{name} {totals[name].spans_per_s:,.0f} spans/s so far" for name in runs
+                ))  # fmt: skip
+        finally:
+            for producer in producers.values():
+                await producer.stop()
+        for name in runs:
+            self.phases[name] = Phase(name, totals[name], meters[name].result)
+        stats = self.phases["max"].stats
+        for name in runs:
+            st = self.phases[name].stats
+            p50 = 1000 * percentile(st.latencies, 50)
+            say(f"   {name}: {st.spans_per_s:,.0f} spans/s, p50 {p50:.0f}"
+                f" ms, p99 {1000 * percentile(st.latencies, 99):.0f} ms, 429: {st.too_many},"
+                f" 503: {st.unavailable}, errors: {st.errors}")  # fmt: skip
 
-        # b. receiver, closed loop -------------------------------------------------------
-        say(f"b. receiver: {args.clients} HTTP clients back to back, {args.seconds:.0f} s")
-        warm = await closed_loop(self.url, self.templates, args.clients, WARMUP, self.counter)
-        self.accepted += warm.accepted
-        meter = self.meter()
-        meter.start()
-        stats = await closed_loop(self.url, self.templates, args.clients, args.seconds, self.counter)
-        self.phases["max"] = Phase("max", stats, meter.stop())
-        self.accepted += stats.accepted
-        say(f"   {stats.spans_per_s:,.0f} spans/s, p50 {1000 * percentile(stats.latencies, 50):.0f}"
-            f" ms, p99 {1000 * percentile(stats.latencies, 99):.0f} ms, 429: {stats.too_many},"
-            f" 503: {stats.unavailable}, errors: {stats.errors}")  # fmt: skip
+        # b2. saturation ---------------------------------------------------------------------
+        if args.saturation_clients:
+            n = args.saturation_clients
+            say(f"b2. receiver saturation: {n} HTTP clients back to back, {args.seconds:.0f} s")
+            warm = await closed_loop(self.url, self.templates, n, WARMUP, self.counter)
+            self.accepted += warm.accepted
+            meter = self.meter()
+            meter.start()
+            sat = await closed_loop(self.url, self.templates, n, args.seconds, self.counter)
+            self.phases["saturation"] = Phase("saturation", sat, meter.stop())
+            self.accepted += sat.accepted
+            say(f"   {sat.spans_per_s:,.0f} spans/s, p50 {1000 * percentile(sat.latencies, 50):.0f}"
+                f" ms, p99 {1000 * percentile(sat.latencies, 99):.0f} ms, 429: {sat.too_many},"
+                f" 503: {sat.unavailable}")  # fmt: skip
 
         # c. half rate, open loop ----------------------------------------------------------
         rate = max(stats.requests_per_s / 2, 0.5)
@@ -287,21 +373,20 @@ class Bench:
             say("e. profile skipped: py-spy not found")
             return
         raw = self.tmp / "receiver-pyspy.txt"
-        say(f"e. profile: py-spy on the receiver (200 Hz, {seconds} s) under the load of b")
+        say(f"e. profile: py-spy on the receiver (100 Hz, {seconds} s) under the load of b")
         assert self.receiver is not None
         proc = pyspy_record(pyspy, self.receiver.pid, seconds, raw)
         await asyncio.sleep(0.5)
-        stats = await closed_loop(self.url, self.templates, self.args.clients, seconds, self.counter)
+        stats = await closed_loop(
+            self.url, self.templates, self.args.clients, seconds, self.counter
+        )
         _, err = await asyncio.to_thread(proc.communicate)
         if not raw.exists():
             say(f"   py-spy failed: {err.decode(errors='replace')[-500:]}")
             return
-        samples, rows, buckets = hot_spots(raw)
-        marks = inclusive(raw, [
-            "ParseFromString", "split_by_trace", "_scope_for", "CopyFrom", "SerializeToString",
-            "send (aiokafka/producer/producer.py)", "read_body", "data_received",
-        ])  # fmt: skip
-        self.profile = Profile(samples, seconds, stats.spans_per_s, rows, buckets, marks, raw)
+        samples, idle, rows, buckets = hot_spots(raw)
+        marks = inclusive(raw, list(MARKS))
+        self.profile = Profile(samples, idle, seconds, stats.spans_per_s, rows, buckets, marks, raw)
         if self.args.keep or self.args.profile_out:
             target = Path(self.args.profile_out or raw)
             if target != raw:
@@ -319,45 +404,56 @@ class Bench:
         def ms(stats: LoadStats, q: float) -> str:
             return f"{1000 * percentile(stats.latencies, q):.0f}"
 
-        def cpu(phase: str) -> str:
-            c = self.phases[phase].cpu
+        def row(phase: str, label: str) -> str:
+            p = self.phases[phase]
+            st, c = p.stats, p.cpu
+            is_receiver = not phase.startswith("baseline")
             own = sum(c.get(k, 0) for k in ("receiver", "broker", "load generator"))
             other = max(c.get("machine", 0) - own, 0)
-            names = ("receiver", "broker", "load generator") if phase != "baseline" else (
-                "broker", "load generator")
-            return " / ".join(
-                [*([] if phase != "baseline" else ["-"]), *(f"{c.get(k, 0):.2f}" for k in names),
-                 f"{other:.2f}"]
+            receiver_cpu = f"{c['receiver']:.2f}" if is_receiver else "-"
+            cores = f"{receiver_cpu} / {c['broker']:.2f} / {c['load generator']:.2f} / {other:.2f}"
+            us = f"{1e6 * c['receiver'] / max(st.spans_per_s, 1e-9):.0f}" if is_receiver else "-"
+            refused = f"{st.too_many} / {st.unavailable} / {st.errors}" if is_receiver else "-"
+            vs = st.spans_per_s / base.spans_per_s if base.spans_per_s else float("nan")
+            return (
+                f"| {label} | {st.spans_per_s:,.0f} | {st.requests_per_s:.1f} | {ms(st, 50)} |"
+                f" {ms(st, 99)} | {refused} | {vs:.2f} | {us} | {cores} |"
             )
 
-        ratio = top.spans_per_s / base.spans_per_s if base.spans_per_s else float("nan")
         lines = [
             "| Run | accepted spans/s | requests/s | p50 ms | p99 ms | 429 / 503 / err |"
-            " vs baseline | CPU cores: receiver / broker / load gen / other processes |",
-            "|---|---:|---:|---:|---:|---|---:|---|",
-            f"| a. baseline: raw aiokafka, {args.clients} tasks, acks=all + idempotent"
-            f" | {base.spans_per_s:,.0f} | {base.requests_per_s:.1f} | {ms(base, 50)} |"
-            f" {ms(base, 99)} | - | 1.00 | {cpu('baseline')} |",
-            f"| b. receiver, {args.clients} clients back to back | {top.spans_per_s:,.0f} |"
-            f" {top.requests_per_s:.1f} | {ms(top, 50)} | {ms(top, 99)} |"
-            f" {top.too_many} / {top.unavailable} / {top.errors} | {ratio:.2f} | {cpu('max')} |",
-            f"| c. receiver, open loop at half of b ({half.ok / half.elapsed:.1f} req/s)"
-            f" | {half.spans_per_s:,.0f} | {half.requests_per_s:.1f} | {ms(half, 50)} |"
-            f" {ms(half, 99)} | {half.too_many} / {half.unavailable} / {half.errors} |"
-            f" {half.spans_per_s / base.spans_per_s:.2f} | {cpu('half')} |",
-        ]
+            " vs baseline | receiver CPU µs/span | CPU cores: receiver / broker / load gen /"
+            " other processes |",
+            "|---|---:|---:|---:|---:|---|---:|---:|---|",
+            row("baseline", f"a. baseline: raw aiokafka, {args.clients} tasks, acks=all +"
+                " idempotent, linger 5 ms (the receiver's producer settings)"),
+        ]  # fmt: skip
+        if "baseline_big" in self.phases:
+            lines.append(row("baseline_big", "a2. what-if: baseline with max_batch_size = 1 MiB"
+                             " (aiokafka default: 16 KiB)"))  # fmt: skip
+        lines.append(row("max", f"**b. receiver, {args.clients} HTTP clients back to back**"))
+        half_rate = half.ok / half.elapsed
+        lines.append(row("half", f"c. receiver, open loop at half of b ({half_rate:.1f}"
+                         f" req/s; latency from the scheduled send time; sender at most"
+                         f" {1000 * half.behind_max:.0f} ms late)"))  # fmt: skip
+        if "saturation" in self.phases:
+            n = args.saturation_clients
+            lines.append(row("saturation", f"b2. receiver, {n} HTTP clients back to back"))
         p99 = 1000 * percentile(top.latencies, 99)
         verdict_rate = "met" if top.spans_per_s >= TARGET_SPANS else "MISSED"
         verdict_p99 = "met" if p99 < TARGET_P99_MS else "MISSED"
         d = self.durability
         out = [
             f"Command: `.venv/bin/python benchmarks/ingest.py --seconds {args.seconds:g} "
-            f"--clients {args.clients} --spans-per-request {args.spans_per_request}`",
+            f"--clients {args.clients} --spans-per-request {args.spans_per_request}"
+            f"{' --profile' if args.profile else ''}` (total {self.total_seconds:.0f} s)",
             "",
             f"Machine: {os.cpu_count()} cores (`nproc` = {os.cpu_count()}), "
             f"{_cpu_model()}, Python {platform.python_version()}, Kafka {DEFAULT_KAFKA_VERSION} "
             f"(local single-node KRaft broker, 1 GB heap), {dt.date.today().isoformat()}. "
-            "Broker, receiver and load generator share these cores.",
+            "Broker, receiver and load generator share these cores; other processes used "
+            f"{self.background:.2f} cores just before the runs (the last CPU column shows "
+            "them during each run).",
             "",
             f"Requests: protobuf `ExportTraceServiceRequest`, {args.spans_per_request} spans over "
             f"{self.traces_per_request} traces, {self.body_bytes / 1024:.0f} KB "
@@ -387,13 +483,20 @@ class Bench:
             p = self.profile
             out += [
                 "",
-                f"Receiver profile (py-spy, 200 Hz, on-CPU samples, {p.seconds} s under the "
-                f"load of b, {p.samples:,} samples; {p.rate_under_profile:,.0f} spans/s while "
-                "sampled). Where the receiver's CPU goes:",
+                f"Receiver profile (py-spy, 100 Hz, {p.seconds} s under the load of b, "
+                f"{p.samples:,} samples, {p.idle:.0f}% of them idle in epoll; "
+                f"{p.rate_under_profile:,.0f} spans/s while sampled). Shares of the busy "
+                "samples; each sample is counted once, in the innermost matching bucket:",
                 "",
-                "| Work | % of samples |",
+                "| Work | % of busy samples |",
                 "|---|---:|",
                 *(f"| {name} | {pct:.1f} |" for name, pct in p.buckets),
+                "",
+                "Inclusive (anywhere on the stack):",
+                "",
+                "| Code | % of busy samples |",
+                "|---|---:|",
+                *(f"| {MARKS[k]} (`{k}`) | {v:.1f} |" for k, v in p.marks.items()),
                 "",
                 "Hottest functions (self = innermost frame, total = anywhere on the stack):",
                 "",
@@ -442,10 +545,26 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4, help="concurrent HTTP clients")
     parser.add_argument("--spans-per-request", type=int, default=200)
     parser.add_argument("--traces-per-request", type=int, default=20)
+    parser.add_argument(
+        "--rounds", type=int, default=4,
+        help="a, a2 and b run interleaved in this many rounds (fair under background load)",
+    )  # fmt: skip
     parser.add_argument("--templates", type=int, default=8, help="distinct request bodies")
     parser.add_argument("--profile", action="store_true", help="profile even if targets are met")
     parser.add_argument("--no-profile", action="store_true", help="never profile")
     parser.add_argument("--profile-out", help="copy py-spy's raw output here")
+    parser.add_argument(
+        "--wait-quiet", type=float, default=120.0,
+        help="wait up to this long for other processes to use < 0.5 cores before starting",
+    )  # fmt: skip
+    parser.add_argument(
+        "--saturation-clients", type=int, default=16,
+        help="extra run with this many clients to find the receiver's ceiling (0 = skip)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--no-big-batches", dest="big_batches", action="store_false",
+        help="skip the what-if baseline with max_batch_size = 1 MiB",
+    )  # fmt: skip
     parser.add_argument("--no-docs", action="store_true", help="do not write docs/performance.md")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, profile)")
     args = parser.parse_args()
@@ -455,10 +574,12 @@ def main() -> None:
     try:
         bench.start_broker()
         bench.start_receiver()
+        bench.wait_quiet(args.wait_quiet)
         asyncio.run(bench.run())
     finally:
         say("stopping receiver and broker")
         bench.stop_all()
+    bench.total_seconds = time.monotonic() - started
     report = bench.report()
     print("\n" + report + "\n")
     if not args.no_docs:
