@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
+from kafka_helpers import consume_all, produce
 from typer.testing import CliRunner
 
 from pipeline.broker import (
@@ -27,7 +28,6 @@ from pipeline.broker import (
 )
 from pipeline.broker_cli import broker_app
 from pipeline.exceptions import PipelineError
-from tests.kafka_helpers import consume_all, produce
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

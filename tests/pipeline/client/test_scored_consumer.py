@@ -7,12 +7,12 @@ import uuid
 import pytest
 from kafka import KafkaAdminClient
 from kafka_helpers import produce
+from worker_process import run_worker, worker_env
 
 from pipeline.client import ScoredTraceConsumer, TraceProducer
 from pipeline.sample_traces import sample_traces
 from pipeline.settings import load_settings
 from schemas import ScoredTrace
-from tests.pipeline.worker_process import run_worker, worker_env
 
 COUNT = 60
 

@@ -16,11 +16,11 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from worker_process import run_worker, worker_env
 
 from pipeline.client import KafkaSpanExporter
 from pipeline.ingest import decode_otlp_json
 from pipeline.settings import load_settings
-from tests.pipeline.worker_process import run_worker, worker_env
 
 
 def _emit_two_traces(exporter: KafkaSpanExporter) -> set[str]:
