@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from evaluators._quality_nlp import stem, words
+from evaluators import _quality_model
+from evaluators._quality_nlp import first_tokens
 from evaluators.base import Evaluator, Outcome
 from schemas import ResultSource, Trace
 
@@ -29,6 +30,7 @@ class QualityEvaluator(Evaluator):
         self.backend = backend
         self.judge_params = dict(judge or {})
         self._judge: Any = None
+        self._models: dict[str, Any] = {}
         if backend == "llm":
             self.source = ResultSource.LLM_JUDGE
             # Check the judge table now, so a typo fails at config load, not on every trace.
@@ -46,6 +48,14 @@ class QualityEvaluator(Evaluator):
             self._judge = LLMJudge(kind=self.judge_kind, **self.judge_params)
         return self._judge
 
+    def _model(self, name: str) -> Any:
+        """``_quality_model.load(name)``, looked up once per evaluator (no lock per batch)."""
+        models = self.__dict__.setdefault("_models", {})  # also if a subclass skipped __init__
+        model = models.get(name)
+        if model is None:
+            model = models[name] = _quality_model.load(name)
+        return model
+
     def evaluate(self, trace: Trace) -> Outcome:
         return self.evaluate_batch([trace])[0]
 
@@ -62,12 +72,7 @@ def surface(stems: list[str], text: str, limit: int = 6) -> str:
     """Stems shown as the words the text used ('normand' -> 'Normandy'), comma-separated."""
     if not stems:
         return "none"
-    wanted = set(stems[:limit])
-    seen: dict[str, str] = {}
-    for token in words(text):
-        s = stem(token)
-        if s in wanted and s not in seen:
-            seen[s] = token
+    seen = first_tokens(text)  # stem -> its first token in the text
     shown = [seen.get(s, s) for s in stems[:limit]]
     more = f" (+{len(stems) - limit})" if len(stems) > limit else ""
     return ", ".join(shown) + more

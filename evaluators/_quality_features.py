@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from evaluators import _quality_model
 from evaluators._quality_nlp import (
     answer_type,
     bigrams,
-    content_stems,
     entities,
     has_negation,
     numbers,
     sentences,
+    text_stems,
     type_evidence,
     words,
 )
@@ -33,6 +34,13 @@ def idf(stem: str) -> float:
     return table["idf"].get(stem, table["default"])
 
 
+def _idf_table() -> Callable[[str], float]:
+    """``idf`` with the table looked up once (per feature call: training may reload it)."""
+    table = _quality_model.load("idf")
+    get, default = table["idf"].get, table["default"]
+    return lambda stem: get(stem, default)
+
+
 @dataclass
 class Evidence:
     """What a feature function found, for the rationale."""
@@ -42,9 +50,22 @@ class Evidence:
     best_sentence: str = ""
 
 
-def _weighted(found: set[str], wanted: list[str]) -> float:
+def _weighted(found: set[str], wanted: list[str], idf: Callable[[str], float] = idf) -> float:
     total = sum(idf(s) for s in wanted)
     return sum(idf(s) for s in wanted if s in found) / total if total else 0.0
+
+
+class _Weights:
+    """``_weighted(found, wanted)`` for one ``wanted`` list and many ``found`` sets."""
+
+    def __init__(self, wanted: list[str], idf: Callable[[str], float]) -> None:
+        self.pairs = [(s, idf(s)) for s in wanted]
+        self.total = sum(w for _, w in self.pairs)  # same order as _weighted: same float
+
+    def __call__(self, found: set[str]) -> float:
+        if not self.total:
+            return 0.0
+        return sum(w for s, w in self.pairs if s in found) / self.total
 
 
 def _ratio(part: int, whole: int) -> float:
@@ -53,37 +74,40 @@ def _ratio(part: int, whole: int) -> float:
 
 def sufficiency_features(question: str, docs: list[str]) -> tuple[dict[str, float], Evidence]:
     """Does the context hold the question's words, and a sentence that could answer it?"""
+    idf = _idf_table()
     q_tokens = words(question)
-    q_stems = list(dict.fromkeys(content_stems(q_tokens)))
-    q_bigrams = bigrams(content_stems(q_tokens))
+    q_content = text_stems(question)
+    q_stems = list(dict.fromkeys(q_content))
+    q_bigrams = bigrams(q_content)
+    q_weighted = _Weights(q_stems, idf)
     q_numbers, q_entities = numbers(question), entities(question)
     kind = answer_type(q_tokens)
     sent_texts = [s for doc in docs for s in sentences(doc)]
-    sent_stems = [set(content_stems(words(s))) for s in sent_texts]
+    sent_stems = [set(text_stems(s)) for s in sent_texts]
     all_stems = set().union(*sent_stems) if sent_stems else set()
     context_text = "\n".join(docs)
     ctx_numbers = numbers(context_text)
     ctx_lower = context_text.lower()
     best, best_i, second = 0.0, -1, 0.0
     for i, stems in enumerate(sent_stems):
-        cover = _weighted(stems, q_stems)
+        cover = q_weighted(stems)
         if cover > best:
             best, best_i, second = cover, i, best
         elif cover > second:
             second = cover
     window = 0.0
     for i in range(len(sent_stems) - 1):
-        window = max(window, _weighted(sent_stems[i] | sent_stems[i + 1], q_stems))
+        window = max(window, q_weighted(sent_stems[i] | sent_stems[i + 1]))
     best_stems = sent_stems[best_i] if best_i >= 0 else set()
     best_text = sent_texts[best_i] if best_i >= 0 else ""
-    best_bigrams = bigrams(content_stems(words(best_text)))
+    best_bigrams = bigrams(text_stems(best_text))
     evidence_types = type_evidence(best_text, words(best_text)) if best_text else {}
     missing = [s for s in q_stems if s not in all_stems]
     missing_idf = [idf(s) for s in missing]
-    ctx_bigrams = bigrams(content_stems(words(context_text))) if q_bigrams else set()
+    ctx_bigrams = bigrams(text_stems(context_text)) if q_bigrams else set()
     feats = {
         "coverage": _ratio(len(q_stems) - len(missing), len(q_stems)),
-        "coverage_idf": _weighted(all_stems, q_stems),
+        "coverage_idf": q_weighted(all_stems),
         "best_sentence_idf": best,
         "second_sentence_idf": second,
         "window_idf": window,
@@ -126,8 +150,8 @@ def _char_trigrams(text: str) -> set[str]:
 def reference_features(answer: str, expected: str, question: str = "") -> tuple[dict, Evidence]:
     """How well does ``answer`` agree with ``expected`` (words, numbers, entities, negation)?"""
     a_tokens, e_tokens = words(answer), words(expected)
-    q_stems = set(content_stems(words(question)))
-    a_stems, e_stems = set(content_stems(a_tokens)), list(dict.fromkeys(content_stems(e_tokens)))
+    q_stems = set(text_stems(question))
+    a_stems, e_stems = set(text_stems(answer)), list(dict.fromkeys(text_stems(expected)))
     # words the question already contains say nothing about the answer being right
     e_new = [s for s in e_stems if s not in q_stems] or e_stems
     a_norm, e_norm = normalise(answer), normalise(expected)
@@ -140,7 +164,7 @@ def reference_features(answer: str, expected: str, question: str = "") -> tuple[
     missing = [s for s in e_new if s not in a_stems]
     feats = {
         "recall": _ratio(len(e_new) - len(missing), len(e_new)),
-        "recall_idf": _weighted(a_stems, e_new),
+        "recall_idf": _weighted(a_stems, e_new, _idf_table()),
         "token_f1": 2 * precision * recall / (precision + recall) if common else 0.0,
         "contains": float(bool(e_norm) and f" {e_norm} " in f" {a_norm} "),
         "char_jaccard": _ratio(len(a_tri & e_tri), len(a_tri | e_tri)),
@@ -157,15 +181,18 @@ def reference_features(answer: str, expected: str, question: str = "") -> tuple[
 
 def grounding_features(answer: str, context: str, question: str = "") -> tuple[dict, Evidence]:
     """Is what the answer adds to the question supported by the context?"""
+    idf = _idf_table()
     a_tokens = words(answer)
-    q_stems = set(content_stems(words(question)))
-    a_stems = list(dict.fromkeys(content_stems(a_tokens)))
+    q_stems = set(text_stems(question))
+    a_content = text_stems(answer)
+    a_stems = list(dict.fromkeys(a_content))
     novel = [s for s in a_stems if s not in q_stems]
-    sent_stems = [set(content_stems(words(s))) for s in sentences(context)]
+    sent_stems = [set(text_stems(s)) for s in sentences(context)]
     ctx = set().union(*sent_stems) if sent_stems else set()
-    best = max((_weighted(s, a_stems) for s in sent_stems), default=0.0)
-    a_bigrams = bigrams(content_stems(a_tokens))
-    ctx_bigrams = bigrams(content_stems(words(context))) if a_bigrams else set()
+    a_weighted = _Weights(a_stems, idf)
+    best = max((a_weighted(s) for s in sent_stems), default=0.0)
+    a_bigrams = bigrams(a_content)
+    ctx_bigrams = bigrams(text_stems(context)) if a_bigrams else set()
     a_numbers, a_ent = numbers(answer), entities(answer)
     ctx_lower = context.lower()
     unsupported = [s for s in novel if s not in ctx]
@@ -173,7 +200,7 @@ def grounding_features(answer: str, context: str, question: str = "") -> tuple[d
     feats = {
         "support": _ratio(len(a_stems) - sum(s not in ctx for s in a_stems), len(a_stems)),
         "support_novel": _ratio(len(novel) - len(unsupported), len(novel)) if novel else 1.0,
-        "support_idf": _weighted(ctx, novel or a_stems),
+        "support_idf": _weighted(ctx, novel or a_stems, idf),
         "best_sentence_idf": best,
         "bigram_support": _ratio(len(a_bigrams & ctx_bigrams), len(a_bigrams)) if a_bigrams else 1,
         "n_unsupported": float(len(unsupported)),

@@ -100,6 +100,14 @@ _TOXIC_CUES: dict[str, str] = {
 }
 
 
+_PREFILTERED = frozenset({"toxicity"})
+"""Groups whose cues rarely fire: one alternation of all their patterns rules most texts out.
+
+(For the other groups most texts hit some cue, so the extra pass costs more than it saves.
+The alternation only answers "any cue?": which ones still takes a search per cue, since
+alternatives that match at the same place shadow each other.)"""
+
+
 @cache
 def _compiled(group: str) -> list[tuple[str, re.Pattern[str]]]:
     table = {
@@ -110,12 +118,39 @@ def _compiled(group: str) -> list[tuple[str, re.Pattern[str]]]:
     return [(name, re.compile(pattern, re.IGNORECASE)) for name, pattern in table.items()]
 
 
+@cache
+def _compiled_lower(group: str) -> tuple[list[tuple[str, re.Pattern[str]]], re.Pattern[str] | None]:
+    """Case-sensitive twins of the patterns, for lower-cased ASCII text (about 2x faster).
+
+    Exact: every pattern is lower case, and on ASCII text ``IGNORECASE`` matching is the same
+    as matching the lower-cased text (``str.lower`` keeps ASCII lengths, ``\\w`` and ``\\b``).
+    """
+    compiled = _compiled(group)
+    assert not any(c.isupper() for _, p in compiled for c in p.pattern), group
+    exact = [(name, re.compile(p.pattern)) for name, p in compiled]
+    anyone = None
+    if group in _PREFILTERED:
+        anyone = re.compile("|".join(f"(?:{p.pattern})" for _, p in compiled))
+    return exact, anyone
+
+
 def cues(text: str, group: str) -> list[str]:
     """Names of the cues of ``group`` ("request" | "refusal" | "toxicity") found in text."""
-    return [name for name, pattern in _compiled(group) if pattern.search(text)]
+    if text.isascii():
+        patterns, anyone = _compiled_lower(group)
+        text = text.lower()
+        if anyone is not None and anyone.search(text) is None:
+            return []
+    else:
+        patterns = _compiled(group)
+    return [name for name, pattern in patterns if pattern.search(text)]
 
 
-def with_cues(text: str, group: str) -> str:
-    """The text plus one pseudo-word per cue found, for the hashed text models."""
-    found = cues(text, group)
+def with_cues(text: str, group: str, found: list[str] | None = None) -> str:
+    """The text plus one pseudo-word per cue found, for the hashed text models.
+
+    ``found``: the cues of exactly this text and group, when the caller already has them.
+    """
+    if found is None:
+        found = cues(text, group)
     return text + "".join(f" zzcue{group}{name.replace('_', '')}" for name in found)

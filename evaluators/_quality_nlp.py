@@ -70,14 +70,58 @@ def stem(word: str) -> str:
     return word
 
 
+CACHE_TEXTS = 4096
+"""Texts whose tokens are kept (LRU): the three evaluators read the same question / answer /
+context, and a stream repeats its prompts and documents."""
+CACHE_MAX_CHARS = 1000
+"""Longer texts are tokenised every time (a document is cached sentence by sentence), which
+bounds the caches to some tens of MB even when every entry is a distinct long text."""
+
+
+@lru_cache(maxsize=CACHE_TEXTS)
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(_WORD.findall(clip(text).lower()))
+
+
 def words(text: str) -> list[str]:
     """Lower-cased word tokens (unicode letters and digits, inner apostrophes kept)."""
-    return _WORD.findall(clip(text).lower())
+    if len(text) > CACHE_MAX_CHARS:
+        return _WORD.findall(clip(text).lower())
+    return list(_words(text))
 
 
 def content_stems(tokens: list[str]) -> list[str]:
     """Stems of the tokens that carry meaning (no stopwords, no 1-letter tokens)."""
     return [stem(t) for t in tokens if t not in STOPWORDS and (len(t) > 1 or t.isdigit())]
+
+
+@lru_cache(maxsize=CACHE_TEXTS)
+def _text_stems(text: str) -> tuple[str, ...]:
+    return tuple(content_stems(_words(text)))
+
+
+def text_stems(text: str) -> list[str]:
+    """``content_stems(words(text))``, cached per text like ``words``."""
+    if len(text) > CACHE_MAX_CHARS:
+        return content_stems(words(text))
+    return list(_text_stems(text))
+
+
+def _first_tokens(text: str) -> dict[str, str]:
+    seen: dict[str, str] = {}
+    for token in words(text):
+        seen.setdefault(stem(token), token)
+    return seen
+
+
+_first_tokens_cached = lru_cache(maxsize=CACHE_TEXTS)(_first_tokens)
+
+
+def first_tokens(text: str) -> dict[str, str]:
+    """Stem -> the first token of the text with that stem (read-only: it may be shared)."""
+    if len(text) > CACHE_MAX_CHARS:
+        return _first_tokens(text)
+    return _first_tokens_cached(text)
 
 
 def bigrams(stems: list[str]) -> set[tuple[str, str]]:

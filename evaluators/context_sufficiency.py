@@ -15,9 +15,8 @@ from __future__ import annotations
 import numpy as np
 
 from evaluators import _quality_features as qf
-from evaluators import _quality_model
 from evaluators._quality_base import QualityEvaluator, quote, surface
-from evaluators._quality_nlp import content_stems, words
+from evaluators._quality_nlp import text_stems
 from evaluators.base import Outcome, Result
 from evaluators.text import documents, question_text
 from schemas import Expectations, Trace
@@ -48,10 +47,10 @@ def _facts(expectations: Expectations | None) -> list[str]:
 
 def fact_coverage(facts: list[str], docs: list[str]) -> tuple[float, list[str]]:
     """Share of facts whose content words are (mostly) in the context, and the missing ones."""
-    ctx = set(content_stems(words("\n".join(docs))))
+    ctx = set(text_stems("\n".join(docs)))
     missing = []
     for fact in facts:
-        stems = set(content_stems(words(fact)))
+        stems = set(text_stems(fact))
         if stems and len(stems & ctx) / len(stems) < FACT_FOUND:
             missing.append(fact)
     return 1.0 - len(missing) / len(facts), missing
@@ -79,7 +78,7 @@ class ContextSufficiencyEvaluator(QualityEvaluator):
         computed = [qf.sufficiency_features(q, docs) for _, _, q, docs in scored]
         probs: dict[int, float] = {}
         if scored:
-            model = _quality_model.load("context_sufficiency")
+            model = self._model("context_sufficiency")
             x = np.array([[f[k] for k in model.features] for f, _ in computed])
             probs = {id(j): float(p) for j, p in zip(scored, model.predict(x), strict=True)}
         by_trace: dict[int, list[Result]] = {}

@@ -81,7 +81,7 @@ class CorrectnessEvaluator(QualityEvaluator):
     def _score_reference(self, pairs: list, questions: list[str], outcomes: list) -> None:
         if not pairs:
             return
-        model = _quality_model.load("correctness_reference")
+        model = self._model("correctness_reference")
         computed = [qf.reference_features(a, e, questions[i]) for i, _, e, a in pairs]
         probs = model.predict(_matrix(model, [f for f, _ in computed]))
         by_trace: dict[int, list] = {}
@@ -93,7 +93,7 @@ class CorrectnessEvaluator(QualityEvaluator):
     def _score_grounded(self, rows: list, questions: list[str], outcomes: list) -> None:
         if not rows:
             return
-        model = _quality_model.load("correctness_grounding")
+        model = self._model("correctness_grounding")
         computed = [qf.grounding_features(a, "\n".join(ctx), questions[i]) for i, a, ctx in rows]
         probs = model.predict(_matrix(model, [f for f, _ in computed]))
         for (i, answer, _), (feats, ev), p in zip(rows, computed, probs, strict=True):
