@@ -12,9 +12,6 @@ worker process from a distribution installed on its ``PYTHONPATH``.
 from __future__ import annotations
 
 import inspect
-import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint
 from pathlib import Path
@@ -145,6 +142,7 @@ def _install_scorer_distribution(root) -> None:
 
 def test_scorers_run_in_a_real_worker(kafka_bootstrap, new_topic, tmp_path):
     from kafka_helpers import produce  # tests/ helpers, on sys.path via the root conftest
+    from worker_process import run_worker, worker_env
 
     site = tmp_path / "site"
     site.mkdir()
@@ -153,28 +151,15 @@ def test_scorers_run_in_a_real_worker(kafka_bootstrap, new_topic, tmp_path):
     config.write_text("".join(f"[evaluators.{f.__name__}]\n" for f in SCORERS), encoding="utf-8")
     topic = new_topic(partitions=1)
     produce(kafka_bootstrap, topic, [orjson.dumps(t) for t in TRACES])
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EVALSTREAM_")}
-    env.update(
-        EVALSTREAM_BOOTSTRAP_SERVERS=kafka_bootstrap,
-        EVALSTREAM_INPUT_TOPIC=topic,
-        EVALSTREAM_SCORED_TOPIC=f"{topic}.scored",
-        EVALSTREAM_METRICS_TOPIC=f"{topic}.metrics",
-        EVALSTREAM_DLQ_TOPIC=f"{topic}.dlq",
-        EVALSTREAM_PARQUET_DIR=str(tmp_path / "parquet"),
-        EVALSTREAM_CONSUMER_GROUP=f"{topic}-workers",
+    env = worker_env(
+        kafka_bootstrap,
+        topic,
+        tmp_path / "parquet",
         EVALSTREAM_CONFIG=str(config),
         PYTHONPATH=str(site),
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", "worker", "--stop-when-idle", "3"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
-    assert "evaluators: exact_match, is_short, word_overlap, my_scorer" in done.stderr
+    stderr = run_worker(env)
+    assert "evaluators: exact_match, is_short, word_overlap, my_scorer" in stderr
 
     frame = pd.read_parquet(tmp_path / "parquet").sort_values(["evaluator", "trace_id"])
     assert frame["error"].isna().all(), frame["error"].dropna().tolist()
