@@ -358,6 +358,14 @@ class _Worker(faust.Worker):
         self.add_future(self.trace_worker.finish())
 
 
+class _StartupNoise(logging.Filter):
+    """Drop aiokafka's 'coordinator not available' error while a new group is being created:
+    the broker answers that until the group's coordinator is elected, and the client retries."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "GroupCoordinatorNotAvailableError" not in record.getMessage()
+
+
 def run_worker(
     settings: Settings, scorer: Scorer, stop_when_idle: float | None = None
 ) -> ScoreStage:
@@ -370,6 +378,7 @@ def run_worker(
     topics += [settings.dlq_topic] + ([settings.spans_topic] if settings.assembler_enabled else [])
     ensure_topics(settings, topics, settings.topic_partitions)
     worker = TraceWorker(settings, scorer, stop_when_idle)
+    logging.getLogger("aiokafka.consumer.group_coordinator").addFilter(_StartupNoise())
     metrics.serve_metrics(settings.metrics_port)
     faust_worker = _Worker(
         worker.app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False
