@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from evaluators import EvaluationRunner, Registry, build_evaluators, discover, load_config
+from evaluators import EvaluationRunner, Registry, build_evaluators, discover
 from evaluators.config import EvaluatorConfig
 from evaluators.pricing import PriceTable
 from schemas import EvaluationResult, ScoredTrace, SourceOffset, Trace
@@ -69,10 +69,6 @@ class Scorer:
                 for name, p in config.pricing.items()
             }
         )
-
-    @classmethod
-    def from_config_file(cls, path: str | None) -> Scorer:
-        return cls(load_config(path))
 
     @property
     def evaluator_names(self) -> list[str]:

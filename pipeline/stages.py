@@ -184,7 +184,6 @@ class ParquetStage:
             settings.parquet_dir, settings.parquet_flush_rows, settings.parquet_flush_seconds
         )
         self.pending: list[Any] = []
-        self.rows_skipped = 0
 
     def add(self, events: Sequence[Any]) -> None:
         for event in events:
@@ -232,11 +231,6 @@ class ParquetStage:
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
-
-    def discard(self) -> None:
-        """Forget buffered rows (their partitions moved; they will be read again)."""
-        self.sink.discard()
-        self.pending.clear()
 
     @staticmethod
     def remove_uncommitted(root: Path, topic: str, committed: dict[int, int]) -> int:

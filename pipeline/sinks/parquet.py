@@ -150,9 +150,6 @@ class ParquetSink:
         self.files_written += len(written)
         return written
 
-    def discard(self) -> None:
-        self._buffers.clear()
-
     def _write_atomically(self, table: pa.Table, directory: Path, name: str) -> Path:
         target = directory / name
         tmp = directory / f".{name}.tmp"

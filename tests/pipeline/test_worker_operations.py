@@ -6,26 +6,15 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 
 import orjson
 import pandas as pd
 from kafka_helpers import consume_all, produce
+from prometheus_helpers import scrape
 from worker_process import ROOT, run_worker, worker_env
 
 from pipeline.broker import free_port
 from pipeline.sample_traces import sample_traces
-
-
-def scrape(port: int) -> dict[str, float]:
-    """Metric samples by full name with labels, e.g. 'evalstream_traces_scored_total'."""
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-    samples = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, _, value = line.rpartition(" ")
-            samples[name] = float(value)
-    return samples
 
 
 def test_metrics_endpoint_and_graceful_sigterm(kafka_bootstrap, new_topic, tmp_path):

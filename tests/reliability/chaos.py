@@ -19,8 +19,9 @@ from pathlib import Path
 
 import orjson
 import pandas as pd
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
+from kafka_helpers import consume_all
 
 from pipeline.broker import free_port, start_broker, stop_broker
 from pipeline.sample_traces import sample_traces
@@ -53,24 +54,6 @@ def _publish(bootstrap: str, topic: str, count: int) -> None:
         producer.send(topic, key=trace["trace_id"].encode(), value=orjson.dumps(trace))
     producer.flush()
     producer.close()
-
-
-def _count_scored(bootstrap: str, topic: str) -> tuple[int, int]:
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap, isolation_level="read_committed", enable_auto_commit=False
-    )
-    tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
-    consumer.assign(tps)
-    consumer.seek_to_beginning(*tps)
-    ends = consumer.end_offsets(tps)
-    total, keys = 0, set()
-    deadline = time.monotonic() + 120
-    while any(consumer.position(tp) < ends[tp] for tp in tps) and time.monotonic() < deadline:
-        for batch in consumer.poll(timeout_ms=500).values():
-            total += len(batch)
-            keys.update(record.key for record in batch)
-    consumer.close()
-    return total, len(keys)
 
 
 def run_chaos(workdir: Path, traces: int, kills: int, seed: int = 1) -> ChaosResult:
@@ -122,7 +105,10 @@ def run_chaos(workdir: Path, traces: int, kills: int, seed: int = 1) -> ChaosRes
             tail = final_log.read_text()[-3000:]
             raise RuntimeError(f"final worker exited {final.returncode}: {tail}")
         frame = pd.read_parquet(workdir / "parquet", columns=["trace_id", "evaluator"])
-        scored, scored_distinct = _count_scored(handle.bootstrap, f"{topic}.scored")
+        records = consume_all(
+            handle.bootstrap, f"{topic}.scored", timeout=300, isolation_level="read_committed"
+        )
+        scored, scored_distinct = len(records), len({record.key for record in records})
         return ChaosResult(
             traces=traces,
             kills=kills,

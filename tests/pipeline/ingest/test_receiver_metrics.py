@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import sys
-import urllib.request
 from pathlib import Path
 
 import httpx
 import orjson
+from prometheus_helpers import scrape
 
 from pipeline.broker import free_port
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "apps"))
 from receiver_process import receiver_env, start_receiver, stop_receiver
-
-
-def _scrape(port: int) -> dict[str, float]:
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-    return {
-        line.rpartition(" ")[0]: float(line.rpartition(" ")[2])
-        for line in text.splitlines()
-        if line and not line.startswith("#")
-    }
 
 
 def test_receiver_metrics(kafka_bootstrap, new_topic):
@@ -44,7 +35,7 @@ def test_receiver_metrics(kafka_bootstrap, new_topic):
         ok = httpx.post(url, content=body, headers={"Content-Type": "application/json"})
         bad = httpx.post(url, content=b"{nope", headers={"Content-Type": "application/json"})
         assert (ok.status_code, bad.status_code) == (200, 400)
-        samples = _scrape(metrics_port)
+        samples = scrape(metrics_port)
         assert samples['evalstream_receiver_requests_total{code="200"}'] == 1
         assert samples['evalstream_receiver_requests_total{code="400"}'] == 1
         assert samples["evalstream_receiver_spans_total"] == 2
