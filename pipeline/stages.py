@@ -115,7 +115,6 @@ class ScoreStage:
         self.scored += len(scored)
         if self.otel is not None and scored:
             await self._export_otel(scored)
-        metrics.TRACES_SCORED.inc(len(scored))
         for record in scored:
             for result in record.results:
                 if result.error is not None:
@@ -124,6 +123,9 @@ class ScoreStage:
                     metrics.EVALUATOR_LATENCY.labels(result.evaluator).observe(
                         result.latency_ms / 1000
                     )
+        # Last, so a scrape that sees N traces scored also sees their per-evaluator figures
+        # (the /metrics server reads from another thread).
+        metrics.TRACES_SCORED.inc(len(scored))
 
     def _redact_message(self, message: dict[str, Any]) -> dict[str, Any]:
         """Redact every free-text part of a scored trace; ids and numbers stay as they are."""
