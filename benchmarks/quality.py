@@ -1,6 +1,7 @@
 """Quality benchmark of the offline evaluators on the held-out test splits (not a test).
 
     .venv/bin/python benchmarks/quality.py
+    .venv/bin/python benchmarks/quality.py --only SQuAD --no-doc    # some rows, doc untouched
 
 Prints, per evaluator and dataset: ROC-AUC, macro-F1 at the evaluator's default threshold,
 precision / recall of the failure class and median ms per trace (batch mode), beside two
@@ -11,6 +12,7 @@ Datasets: ``$EVALSTREAM_DATASETS_DIR`` or ``<project root>/../shared/datasets``.
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import os
 import platform
@@ -175,7 +177,11 @@ TASKS = [  # evaluator, dataset label, loader, trace kind, score picker, baselin
 ]  # fmt: skip
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default="", help="run the rows whose dataset label contains this")
+    parser.add_argument("--no-doc", action="store_true", help=f"do not rewrite {DOC.name}")
+    args = parser.parse_args(argv)
     if not datasets.available():
         print(f"datasets not found at {datasets.datasets_dir()}; set EVALSTREAM_DATASETS_DIR")
         return 0
@@ -186,6 +192,8 @@ def main() -> int:
     lines = [header, "|" + "---|" * 11]
     extra = []
     for cls, label, loader, kind, pick, baseline in TASKS:
+        if args.only.lower() not in label.lower():
+            continue
         test, train = loader("test"), loader("train")
         y = np.array([r["label"] for r in test])
         scores, ms = _run(cls(), [_trace(i, r, kind) for i, r in enumerate(test)], pick)
@@ -211,7 +219,8 @@ def main() -> int:
                 extra.append(f"- requests, {group}: flagged as harmful {flagged:.1%} "
                              f"(overlap baseline {bflag:.1%})")  # fmt: skip
     print("\n".join(extra))
-    _write_doc(lines, extra)
+    if not args.no_doc and not args.only:
+        _write_doc(lines, extra)
     return 0
 
 
