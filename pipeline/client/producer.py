@@ -276,8 +276,12 @@ class TraceProducer:
             for item in due:
                 self._send(item)
             if now >= next_sync:
-                self._spill.sync()
-                next_sync = now + 0.2
+                try:
+                    self._spill.sync()
+                    next_sync = now + 0.2
+                except OSError as exc:  # disk full, permissions: keep the lines, retry later
+                    log.error("cannot write the spill file in %s: %s", self._spill.directory, exc)
+                    next_sync = now + 5.0
 
     # -- shared with the link thread -----------------------------------------------------
 

@@ -26,48 +26,62 @@ SEGMENT_GLOB = "spill-*.jsonl"
 class SpillStore:
     """Append-only JSON-lines segments under one directory.
 
-    ``append`` is cheap (a buffered write under a lock) because it runs in the caller's thread;
-    ``sync`` (flush + fsync) runs in a background thread every few hundred milliseconds.
+    ``append`` runs in the application's thread, so it does no I/O at all: it adds the line to
+    an in-memory list under a lock. ``sync`` (write + fsync) runs in a background thread every
+    few hundred milliseconds, and ``rotate`` / ``close`` write what is left first.
     """
 
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
-        self._lock = threading.Lock()  # guards the active file for appends
-        self._sync_lock = threading.Lock()  # serialises fsync with rotation
+        self._lock = threading.Lock()  # guards the buffered lines
+        self._sync_lock = threading.Lock()  # guards the active file: writes, fsync, rotation
         self._file: BinaryIO | None = None
         self._path: Path | None = None
-        self._unsynced = 0
+        self._buffered: list[bytes] = []  # appended, not yet written to the active segment
         self._dir_synced = True
 
     def append(self, line: bytes) -> None:
         with self._lock:
+            self._buffered.append(line if line.endswith(b"\n") else line + b"\n")
+
+    def _write_buffered(self) -> BinaryIO | None:
+        """Move buffered lines into the active segment (opened on demand); sync lock held."""
+        with self._lock:
+            lines, self._buffered = self._buffered, []
+        if not lines:
+            return None
+        data = memoryview(b"".join(lines))
+        written = 0
+        try:
             if self._file is None:
                 self._open()
             assert self._file is not None
-            self._file.write(line if line.endswith(b"\n") else line + b"\n")
-            self._unsynced += 1
+            while written < len(data):  # unbuffered file: a short write is possible
+                written += self._file.write(data[written:]) or 0
+        except OSError:
+            with self._lock:  # keep the unwritten bytes for the next try: nothing lost or doubled
+                self._buffered.insert(0, bytes(data[written:]))
+            raise
+        return self._file
 
     def _open(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         name = f"spill-{time.time_ns():020d}-{os.getpid()}-{uuid.uuid4().hex[:8]}.jsonl"
         path = self.directory / name
-        handle = open(path, "ab")  # noqa: SIM115 - kept open across calls, closed in rotate
+        handle = open(path, "ab", buffering=0)  # noqa: SIM115 - kept open, closed in rotate
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         self._file, self._path, self._dir_synced = handle, path, False
 
     @property
     def has_active(self) -> bool:
-        return self._file is not None
+        return self._file is not None or bool(self._buffered)
 
     def sync(self) -> None:
-        """Make every appended line durable (flush to the OS, then fsync)."""
+        """Make every appended line durable (write to the active segment, then fsync)."""
         with self._sync_lock:
-            with self._lock:
-                handle = self._file
-                if handle is None or not self._unsynced:
-                    return
-                handle.flush()
-                self._unsynced = 0
+            handle = self._write_buffered()
+            if handle is None:
+                return
             os.fsync(handle.fileno())
             if not self._dir_synced:  # the new file's directory entry must survive too
                 _fsync_dir(self.directory)
@@ -76,11 +90,10 @@ class SpillStore:
     def rotate(self) -> None:
         """Close the active segment (durably) so that it can be replayed."""
         with self._sync_lock:
-            with self._lock:
-                handle, self._file, self._path = self._file, None, None
+            self._write_buffered()
+            handle, self._file, self._path = self._file, None, None
             if handle is None:
                 return
-            handle.flush()
             os.fsync(handle.fileno())
             _fsync_dir(self.directory)
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
