@@ -34,6 +34,7 @@ from pipeline.transactions import TransactionalSender
 
 log = logging.getLogger(__name__)
 NEVER = 10**9  # seconds / acks: faust's own commit triggers are disabled
+COMMIT_TIMER = "evalstream-commit-tick"  # the 0.25 s timer that flushes Parquet and commits
 
 
 class TraceWorker:
@@ -92,7 +93,7 @@ class TraceWorker:
             from pipeline.ingest.assembler import install_assembler
 
             install_assembler(app, s)
-        app.timer(interval=0.25)(self._tick)
+        app.timer(interval=0.25, name=COMMIT_TIMER)(self._tick)
         app.on_partitions_assigned.connect(self._on_assigned)
         app.on_partitions_revoked.connect(self._on_revoked)
         app.on_rebalance_complete.connect(self._on_rebalanced)
@@ -358,12 +359,21 @@ class _Worker(faust.Worker):
         self.add_future(self.trace_worker.finish())
 
 
-class _StartupNoise(logging.Filter):
-    """Drop aiokafka's 'coordinator not available' error while a new group is being created:
-    the broker answers that until the group's coordinator is elected, and the client retries."""
+class _ExpectedNoise(logging.Filter):
+    """Drop two log lines that describe normal operation, not a problem:
+
+    - aiokafka's 'coordinator not available' error while a new group is being created: the
+      broker answers that until the group's coordinator is elected, and the client retries;
+    - mode's 'Timer evalstream-commit-tick is overlapping' warning: the worker's 0.25 s tick
+      runs the Parquet flush and the transaction commit, which may take longer; ticks never
+      run concurrently (a tick that finds the commit lock taken returns at once).
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "GroupCoordinatorNotAvailableError" not in record.getMessage()
+        message = record.getMessage()
+        if "GroupCoordinatorNotAvailableError" in message:
+            return False
+        return not ("is overlapping" in message and COMMIT_TIMER in message)
 
 
 def run_worker(
@@ -378,7 +388,8 @@ def run_worker(
     topics += [settings.dlq_topic] + ([settings.spans_topic] if settings.assembler_enabled else [])
     ensure_topics(settings, topics, settings.topic_partitions)
     worker = TraceWorker(settings, scorer, stop_when_idle)
-    logging.getLogger("aiokafka.consumer.group_coordinator").addFilter(_StartupNoise())
+    for name in ("aiokafka.consumer.group_coordinator", "mode.timers"):
+        logging.getLogger(name).addFilter(_ExpectedNoise())
     metrics.serve_metrics(settings.metrics_port)
     faust_worker = _Worker(
         worker.app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False

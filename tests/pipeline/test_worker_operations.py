@@ -57,3 +57,20 @@ def test_metrics_endpoint_and_graceful_sigterm(kafka_bootstrap, new_topic, tmp_p
     assert not frame.duplicated(["trace_id", "evaluator", "span_id"]).any()
     scored = consume_all(kafka_bootstrap, f"{topic}.scored", isolation_level="read_committed")
     assert len(scored) == 300
+
+
+def test_expected_noise_filter_drops_only_known_lines():
+    import logging
+
+    from pipeline.worker import COMMIT_TIMER, _ExpectedNoise
+
+    def record(name: str, msg: str, *args) -> logging.LogRecord:
+        return logging.LogRecord(name, logging.WARNING, __file__, 1, msg, args, None)
+
+    noise = _ExpectedNoise()
+    overlap = "Timer %s is overlapping (interval=%r runtime=%r)"
+    assert not noise.filter(record("mode.timers", overlap, COMMIT_TIMER, 0.25, 0.4))
+    assert noise.filter(record("mode.timers", overlap, "some_user_timer", 1.0, 2.0))
+    coordinator = "Group Coordinator Request failed: [Error 15] GroupCoordinatorNotAvailableError"
+    assert not noise.filter(record("aiokafka.consumer.group_coordinator", coordinator))
+    assert noise.filter(record("aiokafka.consumer.group_coordinator", "Heartbeat failed"))
