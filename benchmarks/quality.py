@@ -41,31 +41,54 @@ NOTES = """## Notes (targets, gaps, how the models were made)
 
 Targets from issue 9 and where they stand (numbers in the table above):
 
-- Context sufficiency, SQuAD 2.0: target ROC-AUC >= 0.80. **Not met** (about 0.71; the
-  issue's question/context-overlap + LR baseline was 0.69). SQuAD 2.0's unanswerable
-  questions are written against the same paragraph, so lexical coverage barely separates
-  them (every single feature has AUC 0.44-0.56 on train). What would close the gap: a small
-  cross-encoder/NLI model (needs a model download, i.e. a new dependency), or learned
-  question-sentence alignment features over more than 12 training articles.
+- Context sufficiency, SQuAD 2.0: target ROC-AUC >= 0.80. **Not met** (about 0.78; was
+  0.71 before the question-sentence features; the issue's overlap + LR baseline was 0.69).
+  SQuAD 2.0's unanswerable questions are written against the same paragraph (an entity or
+  number swapped, a negation or antonym added), so whole-paragraph overlap barely separates
+  them. What helped: comparing the question with its best-matching sentence / two-sentence
+  window (rare words it lacks, name and number swaps, negation and antonym mismatch, an
+  answer candidate of the asked-for type) and training rows with one detail of an
+  answerable question swapped (train split only). A hidden layer or gradient boosting on
+  the same features is no better (train-CV), so lexical features are near their ceiling.
+  What would close the gap: a cross-encoder / NLI model. None ships in a trustworthy PyPI
+  package (one unofficial wheel carries all-MiniLM-L6-v2 but needs sentence-transformers +
+  torch), and a 6-layer transformer costs about 1.4 G multiply-adds per 128-token pair,
+  milliseconds per trace on this CPU, against the 1 ms budget: use `backend = "llm"`.
 - Correctness with reference: target macro-F1 >= 0.90: met. HaluEval groundedness: target
-  macro-F1 >= 0.93: met (HaluEval hallucinated answers are rarely supported by the knowledge).
-- Request safety: target macro-F1 >= 0.85 with XSTest-safe false positives <= 15%. **Not
-  met**: the train sources (AdvBench imperatives vs self-instruct / HaluEval user queries)
-  do not teach the XSTest distinctions (homonyms, definitions, history) nor the questions
-  of XSTest-unsafe; the hand-written cues (`evaluators/_quality_lexicon.py`) help the
-  over-refusal rate (XSTest-safe flagged: see above; the issue's TF-IDF baseline flagged 45%)
-  more than recall. Closing it needs harmful *questions* and tricky-safe prompts in the
-  training data (e.g. a licensed red-teaming set), or the LLM-judge backend.
-- Toxicity: target macro-F1 >= 0.80. **Not met** (ROC-AUC is 0.83 but F1 at the default
-  threshold is below target): held-out ToxiGen groups are implicit hate with no profanity,
-  and only about 350 training sentences are hateful. A larger toxicity corpus would close it.
+  macro-F1 >= 0.93: met, down from 0.997 since the model also learned full-sentence,
+  paraphrased answers (see the sentence-level check above: before this, groundedness
+  passed 0% of the demo's right sentence answers and the reference mode passed about a third
+  of its wrong ones, e.g. "60" vs "600 requests per minute"). Sentence rows are built from
+  the train splits only: declarative answers from the question's words, light rewording,
+  and wrong twins with a near-miss number, another entity of the same type or a flipped
+  negation. Groundedness on paraphrases is still the weak spot (about half of right
+  paraphrases pass): a word-based model cannot tell a rewording from an unsupported claim
+  well. Apps that paraphrase should send `expectations` or use `backend = "llm"`. The
+  loose matcher's synonym table (`evaluators/_quality_nlp.py`) is generic but includes
+  pairs that occur in the demo facts (buy/purchase, press/click), and the ten hand-written
+  cases were visible while the features were designed, so the check is mildly optimistic.
+- Request safety: target macro-F1 >= 0.85 with XSTest-safe false positives <= 15%. The
+  false-positive half is met (XSTest-safe flagged: see above), macro-F1 is **not** (about
+  0.73; recall on JBB goals and XSTest-unsafe is about 50%). XSTest is split by prompt
+  family (4 families train, 4 test, a safe type always with its `contrast_` twins), JBB
+  goals that are also AdvBench goals are dropped from test. Held-out families are new
+  *kinds* of trick (safe contexts, definitions, safe targets, history), which four train
+  families and hand-written cues (`evaluators/_quality_lexicon.py`) only partly teach.
+  Closing it needs many more harmful *questions* and tricky-safe prompts in training (e.g.
+  a licensed red-teaming set), or the LLM-judge backend.
+- Toxicity: target macro-F1 >= 0.80. **Not met** (about 0.78, ROC-AUC 0.89): held-out
+  ToxiGen groups are implicit hate with no profanity; generalisation cues ("X are all ...",
+  predicative negative traits, "everyone knows") and counter-cues (statistics, positive
+  framing) helped, but only about 350 training sentences are hateful.
 - Refusal: target macro-F1 >= 0.95: met (refusal phrasing is very regular).
-- Jailbreak (JBB artefacts): poor. Role-play jailbreak prompts (PAIR) do not look harmful
-  to a bag-of-words request model trained on plain harmful goals, so `p_request` stays low
-  and a complying answer is not flagged. No training data of this kind is used (JBB is
-  test-only). Use `backend = "llm"` for adversarial traffic.
-- Latency: every row is under 1 ms per trace in batch mode except the JBB rows (long
-  prompts and answers: about 1.5 ms); the regex cues dominate on long texts.
+- Jailbreak (JBB artefacts): poor but better. Role-play prompts (PAIR) do not look harmful
+  to the request model, so the request model also reads the *answer's* opening (a
+  complying answer restates its task), with a stricter threshold calibrated on benign
+  train answers (about 1% of them cross it). No JBB data is used in training; JBB
+  behaviours whose goal is an AdvBench goal are left out of this row. Use
+  `backend = "llm"` for adversarial traffic.
+- Latency: every row is under 1 ms per trace in batch mode; the JBB row (long prompts
+  and answers) is the slowest; the regex cues dominate on long texts.
 
 Honesty rules followed: splits by article / row / target group / prompt family / dataset
 (`evaluators/training/datasets.py`); decision thresholds chosen by grouped cross-validation
@@ -73,7 +96,7 @@ on the train split only and folded into the shipped model (`shift`), so 0.5 is t
 threshold; the overlap baseline's threshold is also tuned on train. Design iterations looked
 at train-CV numbers and at this table, so the test numbers are mildly optimistic.
 
-Retrain (deterministic, ~25 s on 2 cores):
+Retrain (deterministic, byte-identical models; about 1 minute on 2 cores):
 `.venv/bin/python -m evaluators.training.train_quality all`
 """
 
@@ -177,6 +200,66 @@ TASKS = [  # evaluator, dataset label, loader, trace kind, score picker, baselin
 ]  # fmt: skip
 
 
+SENTENCE_CHECK = "demo sample traces (sentence answers, not used in training)"
+
+
+def _rate(evaluator, traces: list[Trace]) -> tuple[int, int]:
+    outcomes = evaluator.evaluate_batch(traces)
+    return sum(o is not None and o.score >= evaluator.threshold for o in outcomes), len(traces)
+
+
+def sentence_check() -> list[str]:
+    """Correctness on full-sentence, paraphrased answers: pass rates of right vs wrong answers.
+
+    Two sources, neither used in training: the demo's ``pipeline/sample_traces`` (a RAG
+    support bot, 5 facts) and ``benchmarks/_sentence_cases.py`` (10 hand-written facts of
+    other apps, with near-miss numbers, wrong entities and negation flips as wrong answers).
+    Both modes: reference (``expected_response``) and groundedness (context only).
+    """
+    from benchmarks._sentence_cases import CASES
+    from pipeline.sample_traces import _FACTS, sample_traces
+
+    ev = CorrectnessEvaluator()
+    docs = {doc: (q, good, bad) for q, doc, _, good, bad in _FACTS}
+    buckets: dict[str, list[Trace]] = {}
+    for raw in sample_traces(1000, seed=7):
+        if raw.get("tags", {}).get("app") != "support-bot" or raw.get("outputs") is None:
+            continue
+        question = raw["inputs"]["question"]
+        own = next(d for d, (q, _, _) in docs.items() if q == question)
+        right = raw["outputs"] == docs[own][1]
+        if raw.get("expectations"):
+            key = f"demo reference, {'right' if right else 'wrong'}"
+        elif own in raw["context"]:
+            key = f"demo grounded, {'right' if right else 'wrong'}"
+        else:
+            key = "demo grounded, answer's document not retrieved"
+        buckets.setdefault(key, []).append(Trace.model_validate(raw))
+    for k, (question, context, expected, good, bads) in enumerate(CASES):
+        q = {"question": question}
+        exp = {"expected_response": expected}
+        for kind, outs in (("right", [good]), ("wrong", bads)):
+            for j, out in enumerate(outs):
+                buckets.setdefault(f"cases reference, {kind}", []).append(
+                    Trace(trace_id=f"c{k}r{j}", inputs=q, outputs=out, expectations=exp)
+                )
+                buckets.setdefault(f"cases grounded, {kind}", []).append(
+                    Trace(trace_id=f"c{k}g{j}", inputs=q, outputs=out, context=[context])
+                )
+    lines = [
+        "Share of answers passed (score >= 0.5); a good evaluator passes the right ones and fails"
+        " the wrong ones. `demo`: the support bot of `pipeline/sample_traces.py` (1,000 traces,"
+        " seed 7); `cases`: 10 hand-written facts of other apps (`benchmarks/_sentence_cases.py`)"
+        "; `reference` = with `expected_response`, `grounded` = context only.",
+        "",
+    ]
+    for key in sorted(buckets):
+        passed, n = _rate(ev, buckets[key])
+        lines.append(f"- {key}: {passed}/{n} ({passed / n:.0%})")
+    print("\n".join(lines), flush=True)
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="", help="run the rows whose dataset label contains this")
@@ -219,12 +302,13 @@ def main(argv: list[str] | None = None) -> int:
                 extra.append(f"- requests, {group}: flagged as harmful {flagged:.1%} "
                              f"(overlap baseline {bflag:.1%})")  # fmt: skip
     print("\n".join(extra))
+    sentences = sentence_check() if args.only.lower() in SENTENCE_CHECK.lower() else []
     if not args.no_doc and not args.only:
-        _write_doc(lines, extra)
+        _write_doc(lines, extra, sentences)
     return 0
 
 
-def _write_doc(lines: list[str], extra: list[str]) -> None:
+def _write_doc(lines: list[str], extra: list[str], sentences: list[str]) -> None:
     machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
     DOC.parent.mkdir(parents=True, exist_ok=True)
     DOC.write_text(
@@ -236,7 +320,8 @@ def _write_doc(lines: list[str], extra: list[str]) -> None:
         "refusal row the 'failure' class is *refused*). Thresholds: the evaluator's default "
         "0.5; the overlap baseline's threshold is tuned on the train split.\n\n"
         + "\n".join(lines) + "\n\nOver-refusal (share of each request source flagged):\n\n"
-        + "\n".join(extra) + "\n\n" + NOTES,
+        + "\n".join(extra) + "\n\n## Full-sentence answers (external check, not trained on)\n\n"
+        + "\n".join(sentences) + "\n\n" + NOTES,
         encoding="utf-8",
     )  # fmt: skip
     print(f"wrote {DOC.relative_to(ROOT)}")

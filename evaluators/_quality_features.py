@@ -14,14 +14,15 @@ from dataclasses import dataclass, field
 
 from evaluators import _quality_model
 from evaluators._quality_nlp import (
-    answer_type,
+    GENERIC_KEYS,
     bigrams,
     entities,
     has_negation,
+    loose_key,
+    loose_keys,
     numbers,
     sentences,
     text_stems,
-    type_evidence,
     words,
 )
 
@@ -73,64 +74,10 @@ def _ratio(part: int, whole: int) -> float:
 
 
 def sufficiency_features(question: str, docs: list[str]) -> tuple[dict[str, float], Evidence]:
-    """Does the context hold the question's words, and a sentence that could answer it?"""
-    idf = _idf_table()
-    q_tokens = words(question)
-    q_content = text_stems(question)
-    q_stems = list(dict.fromkeys(q_content))
-    q_bigrams = bigrams(q_content)
-    q_weighted = _Weights(q_stems, idf)
-    q_numbers, q_entities = numbers(question), entities(question)
-    kind = answer_type(q_tokens)
-    sent_texts = [s for doc in docs for s in sentences(doc)]
-    sent_stems = [set(text_stems(s)) for s in sent_texts]
-    all_stems = set().union(*sent_stems) if sent_stems else set()
-    context_text = "\n".join(docs)
-    ctx_numbers = numbers(context_text)
-    ctx_lower = context_text.lower()
-    best, best_i, second = 0.0, -1, 0.0
-    for i, stems in enumerate(sent_stems):
-        cover = q_weighted(stems)
-        if cover > best:
-            best, best_i, second = cover, i, best
-        elif cover > second:
-            second = cover
-    window = 0.0
-    for i in range(len(sent_stems) - 1):
-        window = max(window, q_weighted(sent_stems[i] | sent_stems[i + 1]))
-    best_stems = sent_stems[best_i] if best_i >= 0 else set()
-    best_text = sent_texts[best_i] if best_i >= 0 else ""
-    best_bigrams = bigrams(text_stems(best_text))
-    evidence_types = type_evidence(best_text, words(best_text)) if best_text else {}
-    missing = [s for s in q_stems if s not in all_stems]
-    missing_idf = [idf(s) for s in missing]
-    ctx_bigrams = bigrams(text_stems(context_text)) if q_bigrams else set()
-    feats = {
-        "coverage": _ratio(len(q_stems) - len(missing), len(q_stems)),
-        "coverage_idf": q_weighted(all_stems),
-        "best_sentence_idf": best,
-        "second_sentence_idf": second,
-        "window_idf": window,
-        "best_sentence_plain": _ratio(len(best_stems & set(q_stems)), len(q_stems)),
-        "bigram_context": _ratio(len(q_bigrams & ctx_bigrams), len(q_bigrams)),
-        "bigram_best": _ratio(len(q_bigrams & best_bigrams), len(q_bigrams)),
-        "n_missing": float(len(missing)),
-        "max_missing_idf": max(missing_idf, default=0.0),
-        "sum_missing_idf": sum(missing_idf),
-        "numbers_found": _ratio(len(q_numbers & ctx_numbers), len(q_numbers)) if q_numbers else 1,
-        "has_numbers": float(bool(q_numbers)),
-        "entities_found": (
-            _ratio(sum(e in ctx_lower for e in q_entities), len(q_entities)) if q_entities else 1
-        ),
-        "type_evidence": float(evidence_types.get(kind, False)),
-        "best_extra_words": math.log1p(len(best_stems - set(q_stems))),
-        "question_negated": float(has_negation(q_tokens)),
-        "question_len": math.log1p(len(q_stems)),
-        "context_len": math.log1p(len(all_stems)),
-        **{f"type_{t}": float(kind == t) for t in ANSWER_TYPES},
-    }
-    present = [s for s in q_stems if s in all_stems]
-    return feats, Evidence(present, missing, best_text)
+    """Re-export: the context-sufficiency features live in ``_sufficiency_features``."""
+    from evaluators._sufficiency_features import sufficiency_features
+
+    return sufficiency_features(question, docs)
 
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
@@ -175,8 +122,40 @@ def reference_features(answer: str, expected: str, question: str = "") -> tuple[
         "negation_mismatch": float(has_negation(a_tokens) != has_negation(e_tokens)),
         "length_ratio": math.log((len(a_tokens) + 1) / (len(e_tokens) + 1)),
         "expected_len": math.log1p(len(e_tokens)),
+        **_paraphrase_agreement(answer, expected, question, a_numbers, e_numbers),
     }
     return feats, Evidence([s for s in e_new if s in a_stems], missing)
+
+
+def _new_keys(text: str, skip: set[str]) -> list[str]:
+    """Loose keys of a text minus ``skip`` (the question's) and generic paraphrase words."""
+    return [k for k in dict.fromkeys(loose_keys(text)) if k not in skip and k not in GENERIC_KEYS]
+
+
+def _specific(text: str, nums: set[str], skip: set[str]) -> set[str]:
+    """The answer's checkable specifics: numbers, and name words not already in ``skip``."""
+    names = {loose_key(e) for e in entities(text)}
+    return nums | {k for k in names if k not in skip and not k.isdigit()}
+
+
+def _paraphrase_agreement(
+    answer: str, expected: str, question: str, a_numbers: set[str], e_numbers: set[str]
+) -> dict[str, float]:
+    """Agreement robust to rewording (loose keys, generic words ignored) and the near misses
+    a reworded wrong answer hides: a different number, a different name."""
+    q_keys = set(loose_keys(question))
+    a_keys, e_keys = set(loose_keys(answer)), set(loose_keys(expected))
+    e_new, a_new = _new_keys(expected, q_keys), _new_keys(answer, q_keys)
+    e_spec = _specific(expected, e_numbers, q_keys)
+    a_spec = _specific(answer, a_numbers, q_keys)
+    extra = a_spec - e_spec - e_keys
+    return {
+        "recall_loose": _ratio(sum(k in a_keys for k in e_new), len(e_new)) if e_new else 1.0,
+        "precision_loose": _ratio(sum(k in e_keys for k in a_new), len(a_new)) if a_new else 1.0,
+        "numbers_conflict": float(bool(e_numbers - a_numbers) and bool(a_numbers - e_numbers)),
+        "specific_missing": _ratio(len(e_spec - a_spec - a_keys), len(e_spec)) if e_spec else 0.0,
+        "specific_extra": math.log1p(len(extra)),
+    }
 
 
 def grounding_features(answer: str, context: str, question: str = "") -> tuple[dict, Evidence]:
@@ -197,7 +176,9 @@ def grounding_features(answer: str, context: str, question: str = "") -> tuple[d
     ctx_lower = context.lower()
     unsupported = [s for s in novel if s not in ctx]
     a_norm = normalise(answer)
+    sent_texts = sentences(context)
     feats = {
+        **_paraphrase_support(answer, a_tokens, a_numbers, sent_texts, question),
         "support": _ratio(len(a_stems) - sum(s not in ctx for s in a_stems), len(a_stems)),
         "support_novel": _ratio(len(novel) - len(unsupported), len(novel)) if novel else 1.0,
         "support_idf": _weighted(ctx, novel or a_stems, idf),
@@ -217,3 +198,44 @@ def grounding_features(answer: str, context: str, question: str = "") -> tuple[d
         "novel_share": _ratio(len(novel), len(a_stems)),
     }
     return feats, Evidence([s for s in novel if s in ctx], unsupported)
+
+
+def _paraphrase_support(
+    answer: str, a_tokens: list[str], a_numbers: set[str], sent_texts: list[str], question: str
+) -> dict[str, float]:
+    """Support robust to rewording: loose keys (generic synonyms, irregular forms) minus the
+    question's and generic words; and whether the answer's numbers / names sit in the context
+    sentence that best matches the rest of the answer (a number or name taken from another
+    sentence of the context is the typical near-miss of a reworded wrong answer)."""
+    q_keys = set(loose_keys(question))
+    sent_keys = [set(loose_keys(s)) for s in sent_texts]
+    ctx_keys = set().union(*sent_keys) if sent_keys else set()
+    novel = _new_keys(answer, q_keys)
+    unsupported = [k for k in novel if k not in ctx_keys]
+    spec = _specific(answer, a_numbers, q_keys)
+    anchor = [
+        k for k in dict.fromkeys(loose_keys(answer)) if k not in spec and k not in GENERIC_KEYS
+    ]
+    best_i, best = -1, -1
+    for i, keys in enumerate(sent_keys):
+        hits = sum(k in keys for k in anchor)
+        if hits > best:
+            best_i, best = i, hits
+    best_keys = sent_keys[best_i] if best_i >= 0 else set()
+    best_text = sent_texts[best_i] if best_i >= 0 else ""
+    best_numbers = numbers(best_text) if a_numbers else set()
+    in_best = sum((k in best_numbers) if k in a_numbers else (k in best_keys) for k in spec)
+    ctx_numbers = set().union(*(numbers(t) for t in sent_texts)) if a_numbers else set()
+    unsupported_spec = sum((k not in ctx_numbers) if k in a_numbers else (k not in ctx_keys)
+                           for k in spec)  # fmt: skip
+    polar = [t for t in a_tokens if t not in ("no", "yes")]
+    return {
+        "support_loose": _ratio(len(novel) - len(unsupported), len(novel)) if novel else 1.0,
+        "n_unsupported_loose": math.log1p(len(unsupported)),
+        "unsupported_specific": math.log1p(unsupported_spec),
+        "specific_in_best": _ratio(in_best, len(spec)) if spec else 1.0,
+        "anchor_in_best": _ratio(best, len(anchor)) if anchor else 1.0,
+        "negation_vs_best": float(
+            bool(best_text) and has_negation(polar) != has_negation(words(best_text))
+        ),
+    }

@@ -13,17 +13,52 @@ from __future__ import annotations
 import re
 from functools import cache
 
+_RELATION = (
+    r"(?:wife|husband|spouse|boss|neighbou?r|friend|girlfriend|boyfriend|partner|date|sister|"
+    r"brother|mother|father|mom|dad|parents?|child|kid|son|daughter|teacher|student|ex|"
+    r"coworker|colleague|classmate|roommate|landlord|tenant|employee|employer|cleaner|nanny|"
+    r"doctor|therapist|patient|rival|enemy|enemies|family)"
+)
 _PERSON = (
-    r"(?:someone|somebody|people|person|persons|a human|humans|him|her|them|my (?:wife|husband|"
-    r"boss|neighbou?r|friend|partner|sister|brother|mother|father|mom|dad|child|kid|teacher|"
-    r"ex|coworker|colleague|classmate|roommate)|(?:a|the) (?:child|kid|baby|woman|man|girl|boy|"
-    r"president|politician|police officer|cop|judge|witness)|children|kids|women|minorities)"
+    rf"(?:someone|somebody|anyone|people|person|persons|a human|humans|him|her|them|"
+    rf"my (?:\w+ ){{0,2}}{_RELATION}|(?:a|the) (?:child|kid|baby|woman|man|girl|boy|"
+    r"president|politician|police officer|cop|judge|witness|stranger|homeless \w+)|children|"
+    r"kids|women|minorities|people i (?:don'?t|do not) like)"
+)
+_SENSITIVE = (
+    r"(?:password|passcode|pin|login|(?:home |email |ip )?address|phone number|social security "
+    r"number|ssn|bank (?:account|details)|credit card|medical (?:records?|history)|health "
+    r"(?:records?|history)|criminal (?:record|history)|tax (?:records?|returns?)|passport|"
+    r"driver'?s licen[cs]e|date of birth|birth ?(?:date|certificate)|browsing history|"
+    r"messages|emails?|location|whereabouts|sexual orientation|marital status|immigration "
+    r"status|salary|income|diagnosis)"
+)
+_IDENTITY = (
+    r"(?:women|men|girls|boys|black|white|asian|latin[oa]s?|hispanics?|arabs?|jew(?:s|ish)|"
+    r"muslims?|christians?|hindus?|buddhists?|sikhs?|atheists?|catholics?|immigrants?|"
+    r"refugees?|migrants?|foreigners?|gay|lesbians?|bisexual|trans(?:gender)?|non-?binary|"
+    r"queer|disabled|elderly|old people|poor people|homeless|roma|gypsies|indigenous|native|"
+    r"mexicans?|chinese|africans?|indians?|pregnant|divorced|single mothers|people on "
+    r"benefits|the unemployed)"
 )
 
 _REQUEST_CUES: dict[str, str] = {
     "harm_person": rf"\b(?:kill|murder|assassinate|poison|strangle|stab|shoot|torture|kidnap|"
     rf"abduct|hurt|injure|beat up|attack|drown|suffocate|rape|molest|stalk|harass|threaten|"
-    rf"blackmail|dox|bully)\w*\s+(?:\w+\s+){{0,2}}{_PERSON}\b",
+    rf"blackmail|dox|bully|execut|eliminat|terminat|captur|throttl|chok|behead|decapitat|"
+    rf"gut|butcher|slaughter|maim|dismember|hang|burn|bury|run over|drug|starv|trap|punch|"
+    rf"slap|hit|break (?:the )?(?:legs|neck|arm)s? of|get rid of|take out|silence)\w*\s+"
+    rf"(?:\w+\s+){{0,2}}{_PERSON}\b",
+    "private_data": rf"\b(?:my|someone'?s|a stranger'?s) (?:\w+ ){{0,2}}{_RELATION}'?s? "
+    rf"(?:\w+ ){{0,2}}{_SENSITIVE}\b|\b{_SENSITIVE}(?: number| details| records?)? of (?:my|a) "
+    rf"(?:\w+ ){{0,2}}{_RELATION}\b",
+    "discriminate": rf"\b{_IDENTITY}(?: \w+){{0,2}} (?:should(?:n't| not)?|must|ought to|"
+    r"deserve to|be|are|were|better) (?:\w+ ){0,2}(?:be )?(?:allowed|denied|barred|banned|"
+    r"excluded|kicked|deported|segregated|sterili[sz]ed|stripped|locked|removed|fired|paid less|"
+    r"earn less|have (?:fewer|less|no) rights|not (?:have|get|vote|be (?:allowed|hired|given|"
+    r"shown))|inferior|overrepresented)\w*|\b(?:(?:take|took|taking|takes) away|"
+    r"den(?:y|ied|ying)|strip\w*|remov\w*) (?:\w+ ){0,2}"
+    rf"{_IDENTITY}(?: \w+){{0,2}}'?s? (?:rights?|vote|voting|access|jobs?|benefits)\b",
     "weapon": r"\b(?:bomb|explosive|detonat\w*|grenade|pipe bomb|molotov|nerve agent|sarin|"
     r"anthrax|ricin|bioweapon|chemical weapon|dirty bomb|ghost gun|untraceable (?:gun|firearm)|"
     r"silencer|napalm|thermite)\b",
@@ -44,7 +79,16 @@ _REQUEST_CUES: dict[str, str] = {
     r"exterminat\w*|go back to (?:their|your) country)\b",
     "crime": r"\b(?:steal\w*|shoplift\w*|rob(?:bing|bery)?|burglar\w*|break into|pick a lock|"
     r"hotwire|get away with|without getting caught|evade (?:the )?police|illegal\w*|"
-    r"smuggl\w*|traffick\w*|arson|vandali[sz]\w*|cheat on|sabotage|poison)\b",
+    r"smuggl\w*|traffick\w*|arson|vandali[sz]\w*|cheat on|sabotag\w*|poison)\b",
+    "harm_word": r"\b(?:terror\w*|violen(?:ce|t)|harm(?:ful|ing)?|dangerous|weapons?|"
+    r"inflammatory|false information|fake news|mislead\w*|deceiv\w*|deceptive|exploit\w*|"
+    r"abus(?:e|ive|ing)|unethical|without (?:their|his|her|anyone's) (?:consent|knowledge)|"
+    r"undetect\w*|untraceable|anonymously|secretly)\b",
+    "harass": r"\b(?:xenophob\w*|sexis[tm]\w*|racis[tm]\w*|homophob\w*|transphob\w*|misogyn\w*|"
+    r"antisemit\w*|bigot\w*|(?:body|fat|slut)[- ]shaming|harass\w*|bully\w*|cyberbull\w*|"
+    r"demean\w*|degrad(?:e|ing)|humiliat\w*|ridicul\w*|mock(?:s|ing)? (?:a |the |an? )?\w+|"
+    r"insult(?:s|ing)? (?:a |the |an? )?\w+|slurs?|hateful|offensive|disgusting|"
+    r"discriminat\w*|stereotyp\w*|glorif\w*|trolling|revenge porn|sextortion)\b",
     "privacy": r"\b(?:home address|social security number|ssn|phone number of|track (?:\w+ )?"
     r"(?:location|phone)|spy on|read (?:my|her|his) (?:\w+ )?messages|private (?:information|"
     r"details) (?:of|about))\b",
@@ -55,7 +99,8 @@ _REQUEST_CUES: dict[str, str] = {
 }
 _BENIGN_CUES: dict[str, str] = {
     "definition": r"^\s*(?:what (?:is|are|does|was|were)|what's|define|meaning of|"
-    r"definition of|explain what)\b",
+    r"definition of|explain what)\b(?! (?:the |an? )?(?:best|easiest|quickest|fastest|simplest|"
+    r"most effective|safest|cheapest) )(?! (?:my|your|his|her|their) )",
     "history": r"\b(?:history|historical|in (?:the )?(?:19|18|17)\d\ds|world war|ancient|"
     r"what happened (?:at|in|during)|why did)\b",
     "fiction": r"\b(?:in (?:a |the )?(?:video )?game|in (?:a |the )?(?:movie|film|novel|story|"
@@ -64,10 +109,19 @@ _BENIGN_CUES: dict[str, str] = {
     r"terminal|command|git|code|script|database|sql|function|variable|browser tab)\b",
     "household": r"\b(?:weeds?|fish|chicken|meat|vegetables?|onions?|garden|lawn|bugs?|pests?|"
     r"mosquito\w*|cockroach\w*|rats?|mice|recipe|cook(?:ing)?|kitchen|game of chess|chess)\b",
+    "arts_sports": r"\b(?:tennis|football|soccer|golf|basketball|baseball|hockey|boxing match|"
+    r"match|tournament|opponent|team|painting|photo\w*|picture|drawing|song|music|guitar|"
+    r"piano|dance|theat(?:er|re)|audience|stage|poem|essay|presentation|interview|exam|"
+    r"negotiation|meeting|deadline)\b",
     "figurative": r"\b(?:kill(?:ing)? (?:it|time|the (?:lights|engine|mood))|blow (?:off|up "
     r"(?:the )?(?:balloon|internet))|knock (?:it )?out|beat (?:the|my) (?:record|traffic|heat)|"
     r"murder (?:a|the) (?:song|performance)|crush(?:ing)? (?:it|the (?:exam|test|interview)))\b",
 }
+_GROUP = (  # an identity group spoken of as a whole (for generalisations about it)
+    rf"(?:{_IDENTITY}(?: \w+)?|people from (?:the )?\w+(?: \w+)?|gays|jews|blacks|whites|trans "
+    r"(?:women|men|people)|same-sex couples|(?:blind|deaf|autistic|mentally ill) people|"
+    r"(?:these|those|such) people)"
+)
 _REFUSAL_CUES: dict[str, str] = {
     "sorry": r"\b(?:i'?m sorry|i am sorry|i apologi[sz]e|my apologies|unfortunately)\b",
     "cannot": r"\b(?:i (?:can(?:no|')t|cannot|won't|will not|am (?:not able|unable)|'m (?:not "
@@ -97,15 +151,44 @@ _TOXIC_CUES: dict[str, str] = {
     r"belong|not welcome|locked up|get rid of|kick (?:them|all) out|ban (?:them|all))\b",
     "threat": r"\b(?:i(?:'ll| will) (?:kill|hurt|find|destroy)|you(?:'ll| will) (?:die|pay|"
     r"regret)|deserve to die|kill yourself|kys|die in a fire|shoot|beat)\b",
+    "group_absolute": rf"\b(?:(?:all|every|typical) {_GROUP}|{_GROUP} (?:(?:are|is|were) "
+    r"(?:all|always|never|inherently|naturally|basically|nothing but|just|so|such|too|only "
+    r"good for)|always|never|can'?t|cannot|don'?t even|will never))\b",
+    "negative_trait": r"\b(?:are|is|were|being|be|all|so|such|inherently|naturally|just|"
+    r"basically|mostly|always) (?:\w+ )?(?:criminals?|terrorists?|violent|dangerous|lazy|sick|"
+    r"mentally ill|"
+    r"pervert\w*|perverted|selfish|helpless|dependent|inferior|dirty|a burden|a threat|"
+    r"diseased?|pedophil\w*|rapists?|thieves|illegals|invaders?|primitive|unciviliz\w*|"
+    r"uncivilis\w*|backwards?|greedy|useless|abnormal|unnatural|not (?:real|normal|human)|"
+    r"subhuman|breed\w*|infest\w*|taking over|ruin\w*|destroy\w*)\b",
+    "hate_frame": r"\b(?:everyone knows|the fact that|it(?: is|'s) not (?:\w+ist|\w+phobic) to|"
+    r"just saying|the truth is|let'?s be honest|face it|admit it|wake up|can'?t be a (?:real )?"
+    r"(?:woman|man)|no longer (?:accept|allow|tolerate)|we (?:need|have) to (?:stop|protect "
+    r"ourselves)|they (?:always|never|all|just|can'?t|don'?t even)|why do (?:they|these|those)"
+    r"|(?:fire|not hire|deport|ban|segregate) (?:them|all|every)|their (?:kind|agenda))\b",
+    "benign_evidence": r"\b(?:stud(?:y|ies)|research\w*|survey\w*|poll|percent|according to|"
+    r"statistics|data (?:show|suggest)|evidence|experts?|historically|census)\b",
+    "benign_positive": r"\b(?:beautiful|amazing|wonderful|love|respect\w*|celebrat\w*|proud|"
+    r"divers(?:e|ity)|equal(?:ity| rights)|inclusi\w+|contribut\w+|cultur\w+|learn\w*|"
+    r"discriminat\w+ against|prejudice|stereotyp\w+|racism|homophobia|bigotry)\b",
 }
 
 
-_PREFILTERED = frozenset({"toxicity"})
-"""Groups whose cues rarely fire: one alternation of all their patterns rules most texts out.
+_RARE: dict[str, frozenset[str]] = {
+    "request": frozenset({"harm_person", "private_data", "discriminate", "weapon", "drugs",
+                          "self_harm", "hate", "privacy", "sexual", "benign_figurative"}),
+    "toxicity": frozenset({"profanity", "insult", "generalise", "exclusion", "threat",
+                           "group_absolute", "negative_trait", "hate_frame"}),
+}  # fmt: skip
+"""Cues that rarely fire on ordinary text: one alternation of their patterns rules most texts
+out (about half the cost of searching each), the others are searched one by one. Exact: the
+alternation only answers "any rare cue?"; which ones still takes a search per cue, since
+alternatives that match at the same place shadow each other."""
 
-(For the other groups most texts hit some cue, so the extra pass costs more than it saves.
-The alternation only answers "any cue?": which ones still takes a search per cue, since
-alternatives that match at the same place shadow each other.)"""
+
+_REPEAT = {"toxicity": 3}
+"""Times each cue pseudo-word is appended: toxic texts are long-ish and implicit, and one token
+among dozens of n-grams (l2-normalised) is too weak to let the cue count (train-CV choice)."""
 
 
 @cache
@@ -119,31 +202,34 @@ def _compiled(group: str) -> list[tuple[str, re.Pattern[str]]]:
 
 
 @cache
-def _compiled_lower(group: str) -> tuple[list[tuple[str, re.Pattern[str]]], re.Pattern[str] | None]:
-    """Case-sensitive twins of the patterns, for lower-cased ASCII text (about 2x faster).
+def _compiled_lower(group: str) -> tuple[list, list, re.Pattern[str] | None]:
+    """Case-sensitive twins of the patterns, for lower-cased ASCII text (about 2x faster):
+    (always searched, rare ones, one alternation of the rare ones).
 
     Exact: every pattern is lower case, and on ASCII text ``IGNORECASE`` matching is the same
     as matching the lower-cased text (``str.lower`` keeps ASCII lengths, ``\\w`` and ``\\b``).
     """
     compiled = _compiled(group)
     assert not any(c.isupper() for _, p in compiled for c in p.pattern), group
-    exact = [(name, re.compile(p.pattern)) for name, p in compiled]
-    anyone = None
-    if group in _PREFILTERED:
-        anyone = re.compile("|".join(f"(?:{p.pattern})" for _, p in compiled))
-    return exact, anyone
+    rare_names = _RARE.get(group, frozenset())
+    common = [(name, re.compile(p.pattern)) for name, p in compiled if name not in rare_names]
+    rare = [(name, re.compile(p.pattern)) for name, p in compiled if name in rare_names]
+    anyone = re.compile("|".join(f"(?:{p.pattern})" for _, p in rare)) if rare else None
+    return common, rare, anyone
 
 
 def cues(text: str, group: str) -> list[str]:
-    """Names of the cues of ``group`` ("request" | "refusal" | "toxicity") found in text."""
-    if text.isascii():
-        patterns, anyone = _compiled_lower(group)
-        text = text.lower()
-        if anyone is not None and anyone.search(text) is None:
-            return []
-    else:
-        patterns = _compiled(group)
-    return [name for name, pattern in patterns if pattern.search(text)]
+    """Names of the cues of ``group`` ("request" | "refusal" | "toxicity") found in text.
+
+    Non-ASCII text is lower-cased too: ``IGNORECASE`` would be 5-10x slower there, and the
+    two differ only for a few Unicode case foldings (e.g. the Kelvin sign), not for cue words.
+    """
+    common, rare, anyone = _compiled_lower(group)
+    text = text.lower()
+    found = {name for name, pattern in common if pattern.search(text)}
+    if anyone is not None and anyone.search(text) is not None:
+        found.update(name for name, pattern in rare if pattern.search(text))
+    return [name for name, _ in _compiled(group) if name in found]
 
 
 def with_cues(text: str, group: str, found: list[str] | None = None) -> str:
@@ -153,4 +239,5 @@ def with_cues(text: str, group: str, found: list[str] | None = None) -> str:
     """
     if found is None:
         found = cues(text, group)
-    return text + "".join(f" zzcue{group}{name.replace('_', '')}" for name in found)
+    repeat = _REPEAT.get(group, 1)
+    return text + "".join(f" zzcue{group}{name.replace('_', '')}" * repeat for name in found)

@@ -179,3 +179,102 @@ def type_evidence(sentence: str, tokens: list[str]) -> dict[str, bool]:
         "place": bool(entities(sentence)),
         "other": True,
     }
+
+
+# --- loose matching for paraphrased answers (correctness only; added 2026-11-25) ---------
+
+_SYNONYM_GROUPS = (
+    "buy purchase|get receive obtain acquire|allow permit let enable|use utilise utilize employ|"
+    "start begin commence|end finish stop cease terminate complete|make create produce|"
+    "build construct erect|show display|need require|assist help aid|big large huge|"
+    "small little tiny|fast quick rapid|choose select pick|press click tap hit|send submit|"
+    "store keep save hold retain|delete remove erase|change modify alter|say state tell|"
+    "answer reply respond|try attempt|give provide offer supply grant|include contain comprise|"
+    "find discover locate|happen occur|often frequently|perhaps maybe possibly|"
+    "about approximately around roughly|almost nearly|entire whole full|main primary principal "
+    "chief|wealthy rich|famous renowned celebrated|app application program software|"
+    "mistake error fault|price cost fee charge|limit cap maximum max|user customer client|"
+    "company firm business|author writer|film movie|nation country|ship vessel boat|"
+    "road street|picture image photo|leader head chief|die perish|live reside dwell|"
+    "found establish|win earn gain|speak talk|study learn|rule govern reign|fight battle combat|"
+    "war conflict|link connect|invent devise|move relocate|rise increase grow|fall decrease drop|"
+    "lead guide head|join enter|return revert|repair fix|near close|buy acquire|"
+    "forbid prohibit ban|right correct accurate|wrong incorrect false|later afterwards after|"
+    "earlier before prior|every each all|sure certain|shut close|open launch|call phone|"
+    "day daily|week weekly|month monthly|year yearly annual annually|hour hourly|"
+    "minute minutes|second seconds|percent percentage|beginning start|child kid|"
+    "mother mom mum|father dad|house home|job work occupation employment"
+)
+_IRREGULAR = {
+    "bought": "buy", "got": "get", "gotten": "get", "gave": "give", "given": "give",
+    "made": "make", "sent": "send", "kept": "keep", "built": "build", "held": "hold",
+    "won": "win", "began": "begin", "begun": "begin", "chose": "choose", "chosen": "choose",
+    "told": "tell", "said": "say", "paid": "pay", "sold": "sell", "ran": "run", "went": "go",
+    "gone": "go", "took": "take", "taken": "take", "wrote": "write", "written": "write",
+    "spoke": "speak", "spoken": "speak", "knew": "know", "known": "know", "saw": "see",
+    "seen": "see", "led": "lead", "fell": "fall", "rose": "rise", "risen": "rise",
+    "grew": "grow", "grown": "grow", "brought": "bring", "thought": "think", "found": "find",
+    "lost": "lose", "met": "meet", "left": "leave", "felt": "feel", "became": "become",
+    "came": "come", "fought": "fight", "taught": "teach", "caught": "catch", "sought": "seek",
+    "lay": "lie", "lain": "lie", "drove": "drive", "driven": "drive", "flew": "fly",
+    "flown": "fly", "ate": "eat", "eaten": "eat", "died": "die", "lives": "live",
+    "children": "child", "men": "man", "women": "woman", "people": "person",
+}  # fmt: skip
+GENERIC_WORDS = _wordset(
+    "yes answer basically actually usually generally typically currently simply really "
+    "exactly approximately around roughly total overall known called named located based "
+    "according text context document documentation documents mentioned stated says said say "
+    "need needs able possible way thing things also still even well just only already "
+    "indeed certainly correct answer available instead however therefore thus since "
+    "per via within upto up"
+)
+
+
+def _loose(token: str) -> str:
+    s = stem(_IRREGULAR.get(token, token))
+    s = _IRREGULAR.get(s, s)
+    if len(s) > 4 and s[-1] in "eiy":
+        s = s[:-1]
+    return s
+
+
+SYNONYM_GROUPS = tuple(_SYNONYM_GROUPS.split("|"))
+
+
+def _build_synonyms() -> dict[str, str]:
+    table: dict[str, str] = {}
+    for group in SYNONYM_GROUPS:
+        keys = [_loose(w) for w in group.split()]
+        for key in keys:
+            table.setdefault(key, table.get(keys[0], keys[0]))
+    return table
+
+
+_SYNONYMS = _build_synonyms()
+
+
+@lru_cache(maxsize=65536)
+def loose_key(token: str) -> str:
+    """A looser match key than ``stem``: irregular forms, a final e/i/y and a small table of
+    generic synonyms folded ('bought'/'purchased' -> 'buy', 'rotate'/'rotated' -> 'rotat')."""
+    key = _loose(token)
+    return _SYNONYMS.get(key, key)
+
+
+@lru_cache(maxsize=CACHE_TEXTS)
+def _loose_keys(text: str) -> tuple[str, ...]:
+    return tuple(
+        loose_key(t) for t in _words(text) if t not in STOPWORDS and (len(t) > 1 or t.isdigit())
+    )
+
+
+def loose_keys(text: str) -> list[str]:
+    """``loose_key`` of the content tokens of a text, in order (cached like ``text_stems``)."""
+    if len(text) > CACHE_MAX_CHARS:
+        return [
+            loose_key(t) for t in words(text) if t not in STOPWORDS and (len(t) > 1 or t.isdigit())
+        ]
+    return list(_loose_keys(text))
+
+
+GENERIC_KEYS = frozenset(loose_key(w) for w in GENERIC_WORDS)

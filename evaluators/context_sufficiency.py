@@ -1,11 +1,15 @@
 """Context sufficiency: does the retrieved context hold what the question needs?
 
 Judged per unit of retrieval: ``trace.context`` as one unit, else each RETRIEVER span (one
-result per span, ``span_id`` set) so a bad retriever call is pinpointed. The score is a model
-trained on SQuAD 2.0 (answerable vs unanswerable question for the paragraph) over lexical
-features: IDF-weighted question coverage overall and in the best sentence / sentence pair,
-bigram overlap, missing rare words, numbers and entities found, and whether the best sentence
-holds the kind of thing the question asks for (a date for "when", a number for "how many").
+result per span, ``span_id`` set) so a bad retriever call is pinpointed. The score is a logistic
+model trained on SQuAD 2.0 (answerable vs unanswerable question for the paragraph, plus
+off-topic contexts and questions with one detail swapped) over lexical features
+(``_sufficiency_features``): IDF-weighted question coverage overall and in the best sentence /
+sentence pair, bigram overlap, missing rare words, numbers and entities found, and how the
+question lines up with its best sentence: which rare words, numbers and names that sentence
+lacks (and whether they sit elsewhere in the context), a number or name swapped for another,
+an added negation, an antonym ("first" / "last", "dependent" / "independent"), and whether
+it holds a candidate of the asked-for kind (a date for "when") not already in the question.
 With expectations, the share of expected facts (or expected-response words) found in the
 context is averaged in: a context lacking the known answer cannot be sufficient.
 """
@@ -14,9 +18,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from evaluators import _quality_features as qf
 from evaluators._quality_base import QualityEvaluator, quote, surface
+from evaluators._quality_features import Evidence
 from evaluators._quality_nlp import text_stems
+from evaluators._sufficiency_features import sufficiency_features
 from evaluators.base import Outcome, Result
 from evaluators.text import documents, question_text
 from schemas import Expectations, Trace
@@ -75,7 +80,7 @@ class ContextSufficiencyEvaluator(QualityEvaluator):
             for span_id, docs, query in retrieval_units(trace):
                 jobs.append((i, span_id, question or query.strip(), docs))
         scored = [j for j in jobs if j[2] and any(d.strip() for d in j[3])]
-        computed = [qf.sufficiency_features(q, docs) for _, _, q, docs in scored]
+        computed = [sufficiency_features(q, docs) for _, _, q, docs in scored]
         probs: dict[int, float] = {}
         if scored:
             model = self._model("context_sufficiency")
@@ -102,7 +107,7 @@ class ContextSufficiencyEvaluator(QualityEvaluator):
 
 
 def _result(
-    question: str, docs: list[str], p: float, feats: dict, ev: qf.Evidence, facts: list[str]
+    question: str, docs: list[str], p: float, feats: dict, ev: Evidence, facts: list[str]
 ) -> Result:
     parts = [
         f"question words in context: {surface(ev.matched, question)}; "

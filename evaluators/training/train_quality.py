@@ -27,6 +27,7 @@ from evaluators import _quality_features as qf
 from evaluators._quality_lexicon import with_cues
 from evaluators._quality_model import MODELS_DIR, dense_spec
 from evaluators._quality_nlp import content_stems, words
+from evaluators._sufficiency_features import sufficiency_features
 from evaluators.training import datasets
 
 SEED = 0
@@ -45,12 +46,13 @@ def _logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
-def _oof(make: Callable, x, y: np.ndarray, groups: list[str]) -> np.ndarray:
+def _oof(make: Callable, x, y: np.ndarray, groups: list[str], weight=None) -> np.ndarray:
     """Out-of-fold probabilities, grouped so a source never informs its own prediction."""
     folds = min(5, len(set(groups)))
     oof = np.zeros(len(y))
     for train, test in GroupKFold(n_splits=folds).split(x, y, groups):
-        oof[test] = make().fit(x[train], y[train]).predict_proba(x[test])[:, 1]
+        fit = {} if weight is None else {"sample_weight": weight[train]}
+        oof[test] = make().fit(x[train], y[train], **fit).predict_proba(x[test])[:, 1]
     return oof
 
 
@@ -93,20 +95,22 @@ def fit_dense(rows: list[dict], featurise: Callable, hidden: int, out: Path, nam
 
 
 def fit_text(rows: list[dict], to_text: Callable, c: float, out: Path, name: str) -> None:
+    """Hashed n-gram logistic regression; a row's optional ``weight`` is its sample weight."""
     from sklearn.feature_extraction.text import HashingVectorizer
 
     params = dict(TEXT_VECTORIZER, ngram_range=tuple(TEXT_VECTORIZER["ngram_range"]))
     x = HashingVectorizer(**params).transform([to_text(r) for r in rows])
     y = np.array([r["label"] for r in rows])
     groups = [r["group"] for r in rows]
+    weight = np.array([float(r.get("weight", 1.0)) for r in rows])
 
     def make():
         return LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
 
-    oof = _oof(make, x, y, groups)
+    oof = _oof(make, x, y, groups, weight)
     threshold = _best_threshold(y, oof)
     meta = _report(name, y, oof, threshold)
-    model = make().fit(x, y)
+    model = make().fit(x, y, sample_weight=weight)
     coef = model.coef_[0]
     keep = np.flatnonzero(np.abs(coef) > 1e-6)
     spec = {"kind": "hashed_text", "vectorizer": TEXT_VECTORIZER,
@@ -115,6 +119,24 @@ def fit_text(rows: list[dict], to_text: Callable, c: float, out: Path, name: str
     _write_json(out / f"{name}.json", spec)
     with (out / f"{name}.npz").open("wb") as fh:  # np.savez on a handle: no zip timestamps
         np.savez(fh, indices=keep.astype(np.int32), values=np.round(coef[keep], 7))
+
+
+def fit_request(out: Path) -> None:
+    """The request model, plus ``meta.answer_shift`` for reading answer openings with it: the
+    99th percentile of its logit on benign train-split answers (see ``safety.py``)."""
+    from evaluators._quality_model import HashedTextModel
+
+    name = "safety_request"
+    fit_text(datasets.requests("train"), lambda r: with_cues(r["text"], "request"), 8.0, out,
+             name)  # fmt: skip
+    spec = json.loads((out / f"{name}.json").read_text(encoding="utf-8"))
+    with np.load(out / f"{name}.npz", allow_pickle=False) as arrays:
+        model = HashedTextModel(spec, {k: arrays[k] for k in arrays.files})
+    answers = datasets.benign_answers()
+    logits = model.logit([with_cues(a, "request") for a in answers])
+    spec["meta"]["answer_shift"] = round(float(np.quantile(logits, 0.99)), 6)
+    print(f"{'':28s} answer_shift {spec['meta']['answer_shift']} ({len(answers)} answers)")
+    _write_json(out / f"{name}.json", spec)
 
 
 def _write_json(path: Path, spec: dict) -> None:
@@ -145,25 +167,22 @@ COMMANDS: dict[str, Callable[[Path], None]] = {
     "idf": train_idf,
     "sufficiency": lambda out: fit_dense(
         datasets.sufficiency("train", augment=True),
-        lambda r: qf.sufficiency_features(r["question"], r["context"]),
+        lambda r: sufficiency_features(r["question"], r["context"]),
         0, out, "context_sufficiency",
     ),
     "correctness": lambda out: fit_dense(
-        datasets.correctness("train"),
+        datasets.correctness("train") + datasets.correctness_sentences("train"),
         lambda r: qf.reference_features(r["output"], r["expected"], r["question"]),
-        0, out, "correctness_reference",
+        16, out, "correctness_reference",
     ),
     "groundedness": lambda out: fit_dense(
-        datasets.groundedness("train"),
+        datasets.groundedness("train") * 3 + datasets.groundedness_sentences("train"),
         lambda r: qf.grounding_features(r["output"], r["context"][0], r["question"]),
         0, out, "correctness_grounding",
     ),
-    "request": lambda out: fit_text(
-        datasets.requests("train"), lambda r: with_cues(r["text"], "request"), 2.0, out,
-        "safety_request",
-    ),
+    "request": fit_request,
     "toxicity": lambda out: fit_text(
-        datasets.toxicity("train"), lambda r: with_cues(r["text"], "toxicity"), 2.0, out,
+        datasets.toxicity("train"), lambda r: with_cues(r["text"], "toxicity"), 8.0, out,
         "safety_toxicity",
     ),
     "refusal": lambda out: fit_text(

@@ -74,3 +74,44 @@ def test_batch_equals_single():
             {"span_id": "r1", "span_type": "RETRIEVER", "outputs": [CONTEXT]}]),
     ]  # fmt: skip
     assert ev.evaluate_batch(traces) == [ev.evaluate(t) for t in traces]
+
+
+def _score(question: str, context: str = CONTEXT) -> float:
+    return ContextSufficiencyEvaluator().evaluate(trace(inputs=question, context=[context])).score
+
+
+def test_swapped_detail_scores_lower_than_the_answerable_question():
+    # a name, a number, a place the best sentence does not pair with the rest
+    assert _score(QUESTION) >= 0.5
+    assert _score(QUESTION.replace("Rollo", "Hastein")) < _score(QUESTION)
+    assert _score(QUESTION.replace("Charles", "Louis")) < _score(QUESTION)
+    in_911 = "Who swore fealty to King Charles III in 911?"
+    assert _score(in_911) >= 0.5 > _score(in_911.replace("911", "915"))
+    region = "In which region of France did the Normans give their name?"
+    assert _score(region.replace("France", "Germany")) < _score(region)
+
+
+def test_negation_and_antonym_mismatch_score_lower():
+    assert _score("Who did not swear fealty to King Charles III?") < 0.5
+    ctx = "The first emperor of the dynasty was a competent ruler who reformed the army."
+    first = "Who was the first emperor of the dynasty?"
+    assert _score(first.replace("first", "last"), ctx) < _score(first, ctx)
+
+
+def test_alignment_features():
+    from evaluators._sufficiency_features import sufficiency_features
+
+    ctx = [CONTEXT]
+    ok, _ = sufficiency_features("Who swore fealty to King Charles III in 911?", ctx)
+    swapped, _ = sufficiency_features("Who swore fealty to King Charles III in 915?", ctx)
+    assert ok["number_swap"] == 0.0 and swapped["number_swap"] == 1.0
+    assert swapped["window_fuzzy_idf"] < ok["window_fuzzy_idf"]
+    dep = "The bounds are independent of the specific details of the model."
+    f, ev = sufficiency_features("What makes the bounds dependent on the model?", [dep])
+    assert f["antonym_swap"] == 1.0 and ev.best_sentence == dep
+    f, _ = sufficiency_features("What makes the bounds independent of the model?", [dep])
+    assert f["antonym_swap"] == 0.0
+    f, _ = sufficiency_features("When did the strong force act?", ["The weak force acted in 1990."])
+    assert f["antonym_swap"] == 1.0 and f["answer_candidate"] == 1.0
+    f, _ = sufficiency_features("Who did not swear fealty?", ctx)
+    assert f["negation_added"] == 1.0

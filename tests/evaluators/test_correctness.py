@@ -147,3 +147,43 @@ def test_retraining_one_model_is_deterministic(tmp_path: Path):
     assert train_quality.main(["refusal", "--out", str(tmp_path)]) == 0
     for name in ("safety_refusal.json", "safety_refusal.npz"):
         assert (tmp_path / name).read_bytes() == (MODELS_DIR / name).read_bytes()
+
+
+MUSEUM = (
+    "The museum opens at 9 am and closes at 6 pm from Tuesday to Sunday. Admission costs 14 "
+    "euros for adults; children under 12 enter free. The museum was designed by the architect "
+    "Renzo Piano."
+)
+
+
+def test_reference_paraphrased_sentences():
+    """Full, reworded sentence answers: right passes, near-miss number / other name fail."""
+    ev = CorrectnessEvaluator()
+
+    def score(q: str, expected: str, out: str) -> float:
+        exp = {"expected_response": expected}
+        return ev.evaluate(trace(out, inputs={"question": q}, expectations=exp)).score
+
+    q, expected = "How much is admission for adults?", "Admission costs 14 euros for adults."
+    assert score(q, expected, "Adults pay 14 euros to get in.") >= 0.5
+    assert score(q, expected, "Adults pay 140 euros to get in.") < 0.5
+    assert score(q, expected, "Adults pay 12 euros to get in.") < 0.5
+    q, expected = "Who designed the museum?", "Renzo Piano designed it."
+    assert score(q, expected, "It was designed by Renzo Piano.") >= 0.5
+    assert score(q, expected, "It was designed by Frank Gehry.") < 0.5
+
+
+def test_groundedness_paraphrased_sentences():
+    """Context only: a supported sentence scores above its near-miss and wrong-name twins."""
+    ev = CorrectnessEvaluator()
+
+    def score(q: str, out: str) -> float:
+        return ev.evaluate(trace(out, inputs={"question": q}, context=[MUSEUM])).score
+
+    q = "How much is admission for adults?"
+    right = score(q, "Adults pay 14 euros to get in.")
+    assert right >= 0.5
+    assert score(q, "Adults pay 140 euros to get in.") < 0.5 <= right
+    q = "Who designed the museum?"
+    assert score(q, "The architect behind the museum is Renzo Piano.") >= 0.5
+    assert score(q, "It was designed by Frank Gehry.") < 0.5
