@@ -9,11 +9,13 @@ with ``log_trace`` under the default ``spill`` policy; 1.5 s in, the broker is s
 Kafka, and the topic is read back to check that each trace id is there exactly once.
 
 Baseline, measured in the same run, paired call by call: right before each ``log_trace`` the
-same thread times the least an enqueue can cost (``orjson.dumps`` of the trace + a deque
-append). Both see the same moments of the machine, so a slow baseline call marks a moment
-when the thread could not run (CPU taken by the broker or other processes, a GIL hand-over)
-rather than work done by ``log_trace``. Garbage-collector passes are recorded with
-``gc.callbacks`` and attributed to the calls they fell into.
+same thread does the same CPU work without the hand-off (validate the trace with the schema
+model, serialize it, append the bytes to a deque). Both see the same moments of the machine
+and are exposed to preemption for about as long, so a slow baseline call marks a moment when
+the thread could not run (the GIL handed to another thread for the interpreter's 5 ms switch
+interval, CPU taken by the broker or other processes) rather than waiting done by
+``log_trace``. Garbage-collector passes are recorded with ``gc.callbacks`` and attributed to
+the calls they fell into.
 
 Writes its table into docs/sdk.md between markers (``--no-docs`` skips).
 """
@@ -45,6 +47,7 @@ from pipeline.broker import free_port, start_broker, stop_broker  # noqa: E402
 from pipeline.client import TraceProducer  # noqa: E402
 from pipeline.sample_traces import sample_traces  # noqa: E402
 from pipeline.settings import load_settings  # noqa: E402
+from schemas import Trace  # noqa: E402
 
 DOC = ROOT / "docs" / "sdk.md"
 BEGIN, END = "<!-- sdk-latency-bench:begin -->", "<!-- sdk-latency-bench:end -->"
@@ -56,6 +59,7 @@ class Calls:
     """Wall durations of one kind of call, plus which of them contained a GC pass."""
 
     durations: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # the thread's own CPU time in the call
     with_gc: set[int] = field(default_factory=set)
 
     def pct(self, q: float) -> float:
@@ -128,16 +132,17 @@ def run_round(total: int, outage: float) -> dict:
         traces = sample_traces(total, seed=11)  # made on the fly, as an application would
 
         def app() -> None:
-            perf = time.perf_counter
+            perf, cpu = time.perf_counter, time.thread_time
             for _ in range(0, total, 70):
                 for trace in itertools.islice(traces, 70):
                     t0 = perf()
-                    sink.append(orjson.dumps(trace))
-                    t1 = perf()
+                    sink.append(Trace.model_validate(trace).model_dump_json().encode())
+                    t1, c1 = perf(), cpu()
                     producer.log_trace(trace)
-                    t2 = perf()
+                    t2, c2 = perf(), cpu()
                     floor.durations.append(t1 - t0)
                     ours.durations.append(t2 - t1)
+                    ours.cpu.append(c2 - c1)
                     starts.append((t0, t1))
                 time.sleep(0.1)
 
@@ -177,6 +182,11 @@ def run_round(total: int, outage: float) -> dict:
         "unique": len(ids),
         "messages": sum(ids.values()),
         "delivered_s": delivered_s,
+        "slow_calls": [
+            f"{(starts[i][1] - starts[0][0]):.2f} s: {ours.durations[i] * 1000:.2f} ms wall, "
+            f"{ours.cpu[i] * 1000:.2f} ms CPU, GC pass inside: {i in ours.with_gc}"
+            for i in ours.slow()
+        ],
     }
 
 
@@ -197,7 +207,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--outage", type=float, default=10.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-docs", action="store_true")
+    parser.add_argument("--verbose", action="store_true", help="list every call over 5 ms")
+    parser.add_argument(
+        "--switch-interval-ms",
+        type=float,
+        default=None,
+        help="what-if: sys.setswitchinterval for the run (an application-wide knob; default 5)",
+    )
+    parser.add_argument(
+        "--gc-freeze",
+        action="store_true",
+        help="what-if: gc.freeze() after start-up, so collections skip the start-up heap",
+    )
     args = parser.parse_args(argv)
+    if args.switch_interval_ms is not None:
+        sys.setswitchinterval(args.switch_interval_ms / 1000)
+    if args.gc_freeze:
+        gc.freeze()
     header = (
         "| round | log_trace p50 ms | p99 ms | max ms | calls > 5 ms | baseline p99 ms "
         "| baseline max ms | baseline calls > 5 ms | spilled | messages / unique ids |\n"
@@ -213,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
             f"   gc passes {result['gc_passes']} (full: {result['gc_full']}), all delivered "
             f"{result['delivered_s']:.1f} s after the first trace; {result['stats']}"
         )
+        if args.verbose:
+            print("\n".join(f"   slow call at {line}" for line in result["slow_calls"]))
     if not args.no_docs:
         _write_doc(args, header, rows)
     return 0 if ok else 1
@@ -221,9 +249,12 @@ def main(argv: list[str] | None = None) -> int:
 def _write_doc(args: argparse.Namespace, header: str, rows: list[str]) -> None:
     load = os.getloadavg()[0]
     machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+    knobs = (f" --switch-interval-ms {args.switch_interval_ms:g}" if args.switch_interval_ms
+             else "") + (" --gc-freeze" if args.gc_freeze else "")  # fmt: skip
     body = (
         f"Measured by `.venv/bin/python benchmarks/sdk_latency.py --traces {args.traces} "
-        f"--outage {args.outage:g} --rounds {args.rounds}` on {dt.date.today().isoformat()} "
+        f"--outage {args.outage:g} --rounds {args.rounds}{knobs}` on "
+        f"{dt.date.today().isoformat()} "
         f"({machine}; load average {load:.1f} at the end). Broker stopped for {args.outage:g} s "
         "1.5 s into each round; default `spill` policy, queue 1,000, 10 sender threads.\n\n"
         f"{header}\n" + "\n".join(rows) + "\n"

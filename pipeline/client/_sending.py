@@ -90,8 +90,8 @@ class ReplaySender:
         return True
 
     def _replay_due(self) -> bool:
-        q = self.owner._queue
-        if q.qsize() > q.maxsize // 2:  # live traffic first
+        owner = self.owner
+        if len(owner._inbox) > owner._max_queue // 2:  # live traffic first
             return False
         if not (self.spill.has_active or self.spill.segments()):
             return False
@@ -100,7 +100,9 @@ class ReplaySender:
     def _send_chunk(self, lines: list[bytes]) -> bool:
         owner = self.owner
         sends: list[tuple[bytes, Any]] = []
-        for line in lines:
+        for n, line in enumerate(lines, 1):
+            if n % 16 == 0:
+                time.sleep(0)  # hand the GIL to the application's threads now and then
             try:
                 key = str(orjson.loads(line)["trace_id"]).encode()
             except (orjson.JSONDecodeError, KeyError, TypeError):

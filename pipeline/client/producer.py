@@ -5,15 +5,23 @@ Modelled on MLflow's async trace logging (worker threads, a bounded queue, retri
 with a limit, ``spill`` to disk and replay later, or ``drop`` and count), and every trace ends
 up acknowledged by Kafka, in a spill file, or counted in ``stats()``.
 
-Threads: the caller only validates and puts on a ``queue.Queue``. ``async_max_workers`` sender
-threads hand traces to kafka-python, at most ``max_in_flight`` unacknowledged so memory stays
-bounded while Kafka is down. A maintenance thread fsyncs the spill file and re-sends failed
-traces with exponential backoff; a link thread connects to Kafka and replays spill segments.
+Threads: the caller only validates, serializes and appends to an in-memory inbox (a
+``collections.deque``); it takes no lock that a background thread could hold, so it never
+waits for one (a background thread paused by the interpreter while holding a shared lock
+stalled ``log_trace`` for up to 22 ms before: benchmarks/sdk_latency.py). A dispatcher thread
+moves traces from the inbox to ``async_max_workers`` sender threads that hand them to
+kafka-python, at most ``max_in_flight`` unacknowledged so memory stays bounded while Kafka is
+down. A maintenance thread writes and fsyncs the spill file, logs overflows and re-sends
+failed traces with exponential backoff; a link thread connects to Kafka and replays spill
+segments. The threads that call kafka-python's ``send`` (CPU work under the GIL) yield the GIL
+after every send or every few sends: a thread that keeps the GIL makes a waiting thread wait
+for the interpreter's whole 5 ms switch interval.
 """
 
 from __future__ import annotations
 
 import atexit
+import collections
 import contextlib
 import heapq
 import itertools
@@ -29,6 +37,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from pipeline.client._counters import ThreadCounter
 from pipeline.client._kafka import producer_config
 from pipeline.client._sending import Item, ReplaySender
 from pipeline.client.exceptions import ProducerClosedError, QueueFullError
@@ -82,7 +91,9 @@ class TraceProducer:
         self.policy: Policy = queue_full_policy or s.async_queue_full_policy
         self.retry_timeout = retry_timeout if retry_timeout is not None else s.async_retry_timeout
         size = max_queue_size or s.async_max_queue_size
-        self._queue: queue.Queue[Item] = queue.Queue(size)
+        self._max_queue = size
+        self._inbox: collections.deque[Item] = collections.deque()  # appended by the caller
+        self._queue: queue.Queue[Item] = queue.Queue()  # dispatched, bounded by the permits
         self._permits = threading.BoundedSemaphore(max_in_flight or size)
         self._block_timeout = block_timeout
         self._drop_log_every = drop_log_every
@@ -91,6 +102,9 @@ class TraceProducer:
         self._config = producer_config(s, "evalstream-sdk", **dict(kafka_config or {}))
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
+        self._overflowed = {"spilled": ThreadCounter(), "dropped": ThreadCounter()}
+        self._overflow_reason = ""
+        self._overflow_logged = 0
         self._pending: dict[int, Item] = {}
         self._retries: list[tuple[float, int, Item]] = []
         self._seq = itertools.count()
@@ -104,6 +118,7 @@ class TraceProducer:
             for i in range(max_workers or s.async_max_workers)
         ]
         self._threads.append(threading.Thread(target=self._maintain, daemon=True))
+        self._threads.append(threading.Thread(target=self._dispatch, daemon=True))
         self._link_thread = threading.Thread(target=self._link.run, daemon=True)
         for thread in [*self._threads, self._link_thread]:
             thread.start()
@@ -124,45 +139,50 @@ class TraceProducer:
         except ValidationError as exc:
             raise TraceValidationError(f"invalid trace: {exc}") from None
         item = Item(next(self._seq), model.trace_id.encode(), model.model_dump_json().encode())
-        try:
-            self._queue.put_nowait(item)
-            return model.trace_id
-        except queue.Full:
-            pass
-        if self.policy == "block":
-            try:
-                self._queue.put(item, timeout=self._block_timeout)
-            except queue.Full:
-                raise QueueFullError(
-                    f"{self._queue.maxsize} traces waited {self._block_timeout}s for Kafka at"
-                    f" {self._config['bootstrap_servers']}; set async_queue_full_policy=spill"
-                    " to keep them on disk instead"
-                ) from None
+        if len(self._inbox) < self._max_queue:
+            self._inbox.append(item)  # atomic under the GIL: no lock, no wait
+        elif self.policy == "block":
+            self._wait_for_room(item)
         else:
             self._overflow([item], "queue full")
         return model.trace_id
 
+    def _wait_for_room(self, item: Item) -> None:
+        deadline = time.monotonic() + self._block_timeout
+        while len(self._inbox) >= self._max_queue:
+            if time.monotonic() >= deadline:
+                raise QueueFullError(
+                    f"{self._max_queue} traces waited {self._block_timeout}s for Kafka at"
+                    f" {self._config['bootstrap_servers']}; set async_queue_full_policy=spill"
+                    " to keep them on disk instead"
+                )
+            time.sleep(0.001)
+        self._inbox.append(item)
+
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every trace logged so far is acknowledged by Kafka or durably spilled."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        done = self._queue.all_tasks_done
-        with done:
-            while self._queue.unfinished_tasks:
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    break
-                done.wait(remaining)
+        while not self._drained():
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            time.sleep(0.005)
         self._spill.sync()
-        return self._queue.unfinished_tasks == 0
+        return self._drained()
+
+    def _drained(self) -> bool:
+        # the dispatcher puts an item on the queue before it leaves the inbox: never in neither
+        return not self._inbox and not self._queue.unfinished_tasks
 
     def stats(self) -> ProducerStats:
         with self._lock:
             counts = dict(self._counts)
             in_flight = len(self._pending)
+        for kind, counter in self._overflowed.items():
+            counts[kind] = counter.value
         return ProducerStats(
             **{k: counts.get(k, 0) for k in ("sent", "retried", "spilled", "replayed")},
             **{k: counts.get(k, 0) for k in ("dropped", "failed")},
-            queued=self._queue.qsize(),
+            queued=len(self._inbox) + self._queue.qsize(),
             in_flight=in_flight,
             spill_files=len(self._spill.segments()) + self._spill.has_active,
         )
@@ -179,7 +199,8 @@ class TraceProducer:
         self._stop.set()
         for thread in self._threads:
             thread.join(2)
-        leftovers = []
+        leftovers = list(self._inbox)
+        self._inbox.clear()
         with contextlib.suppress(queue.Empty):
             while True:
                 leftovers.append(self._queue.get_nowait())
@@ -196,6 +217,7 @@ class TraceProducer:
             self._retries.clear()
             self._pending.clear()
         self._overflow(leftovers, "producer closed before Kafka acknowledged them")
+        self._log_overflow()
         self._spill.close()
         stats = self.stats()
         if stats.spilled or stats.dropped or stats.failed:
@@ -209,19 +231,33 @@ class TraceProducer:
 
     # -- background threads --------------------------------------------------------------
 
-    def _send_loop(self) -> None:
+    def _dispatch(self) -> None:
+        """Inbox -> sender queue, one permit per trace; polls, since the caller never signals."""
+        idle = 0.001
         while not self._stop.is_set():
             if not self._ready.wait(0.2) or not self._permits.acquire(timeout=0.2):
                 continue
+            while not self._inbox and not self._stop.is_set():
+                time.sleep(idle)
+                idle = min(idle * 2, 0.02)  # 1 ms while busy, 20 ms once idle
+            if not self._inbox:
+                self._permits.release()
+                continue
+            idle = 0.001
+            self._queue.put(self._inbox[0])  # on the queue before it leaves the inbox
+            self._inbox.popleft()
+
+    def _send_loop(self) -> None:
+        while not self._stop.is_set():
             try:
                 item = self._queue.get(timeout=0.2)
             except queue.Empty:
-                self._permits.release()
                 continue
             item.first_try = item.first_try or time.monotonic()
             with self._lock:
                 self._pending[item.seq] = item
             self._send(item)
+            time.sleep(0)  # hand the GIL over: the application's thread is waiting for it
 
     def _send(self, item: Item) -> None:
         try:
@@ -275,6 +311,7 @@ class TraceProducer:
                     due.append(heapq.heappop(self._retries)[2])
             for item in due:
                 self._send(item)
+            self._log_overflow()
             if now >= next_sync:
                 try:
                     self._spill.sync()
@@ -290,18 +327,25 @@ class TraceProducer:
             self._counts[name] += n
 
     def _overflow(self, items: list[Item], reason: str) -> None:
-        """Spill ``items`` (``drop``: count them); log the first time and every N-th time."""
+        """Spill ``items`` (``drop``: count them); lock-free, as the caller's thread runs it.
+
+        The maintenance thread logs it (``_log_overflow``): logging takes a handler lock.
+        """
         if not items:
             return
         kind = "dropped" if self.policy == "drop" else "spilled"
         if kind == "spilled":
             for item in items:
                 self._spill.append(item.value)
-        with self._lock:
-            before = self._counts[kind]
-            self._counts[kind] += len(items)
-        if before == 0 or before // self._drop_log_every != (before + len(items)) // (
-            self._drop_log_every
-        ):
+        self._overflowed[kind].add(len(items))
+        self._overflow_reason = reason
+
+    def _log_overflow(self) -> None:
+        """Log the first overflow and then every ``drop_log_every``-th."""
+        kind = "dropped" if self.policy == "drop" else "spilled"
+        total = self._overflowed[kind].value
+        logged, every = self._overflow_logged, self._drop_log_every
+        if total and (logged == 0 or total // every != logged // every):
+            self._overflow_logged = total
             where = f" to {self._spill.directory}" if kind == "spilled" else ""
-            log.warning("%s %d traces so far%s: %s", kind, before + len(items), where, reason)
+            log.warning("%s %d traces so far%s: %s", kind, total, where, self._overflow_reason)

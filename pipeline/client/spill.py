@@ -10,6 +10,7 @@ most one chunk.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import fcntl
 import os
@@ -26,28 +27,29 @@ SEGMENT_GLOB = "spill-*.jsonl"
 class SpillStore:
     """Append-only JSON-lines segments under one directory.
 
-    ``append`` runs in the application's thread, so it does no I/O at all: it adds the line to
-    an in-memory list under a lock. ``sync`` (write + fsync) runs in a background thread every
-    few hundred milliseconds, and ``rotate`` / ``close`` write what is left first.
+    ``append`` runs in the application's thread, so it does no I/O and takes no lock: it adds
+    the line to an in-memory deque (atomic under the GIL). ``sync`` (write + fsync) runs in a
+    background thread every few hundred milliseconds; ``rotate`` / ``close`` write what is
+    left first.
     """
 
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
-        self._lock = threading.Lock()  # guards the buffered lines
         self._sync_lock = threading.Lock()  # guards the active file: writes, fsync, rotation
         self._file: BinaryIO | None = None
         self._path: Path | None = None
-        self._buffered: list[bytes] = []  # appended, not yet written to the active segment
+        self._buffered: collections.deque[bytes] = collections.deque()  # not yet written
         self._dir_synced = True
 
     def append(self, line: bytes) -> None:
-        with self._lock:
-            self._buffered.append(line if line.endswith(b"\n") else line + b"\n")
+        self._buffered.append(line if line.endswith(b"\n") else line + b"\n")
 
     def _write_buffered(self) -> BinaryIO | None:
         """Move buffered lines into the active segment (opened on demand); sync lock held."""
-        with self._lock:
-            lines, self._buffered = self._buffered, []
+        lines = []
+        with contextlib.suppress(IndexError):  # drained from the left, appended on the right
+            while True:
+                lines.append(self._buffered.popleft())
         if not lines:
             return None
         data = memoryview(b"".join(lines))
@@ -58,9 +60,8 @@ class SpillStore:
             assert self._file is not None
             while written < len(data):  # unbuffered file: a short write is possible
                 written += self._file.write(data[written:]) or 0
-        except OSError:
-            with self._lock:  # keep the unwritten bytes for the next try: nothing lost or doubled
-                self._buffered.insert(0, bytes(data[written:]))
+        except OSError:  # keep the unwritten bytes for the next try: nothing lost or doubled
+            self._buffered.appendleft(bytes(data[written:]))
             raise
         return self._file
 
