@@ -77,6 +77,7 @@ def first_burst(timestamps: list[int], gap_ms: int = 3) -> tuple[int, int]:
 class Usage:
     peak_rss_mb: float = 0.0
     samples: list[tuple[float, float]] = field(default_factory=list)  # (wall, cpu seconds)
+    rss_mb: list[tuple[float, float]] = field(default_factory=list)  # (wall, current RSS)
 
     def cpu_between(self, t0: float, t1: float) -> float | None:
         """Average CPU use in [t0, t1] as a fraction of one core (from the nearest samples)."""
@@ -94,9 +95,12 @@ async def monitor(pid: int, usage: Usage, interval: float = 0.1) -> None:
         while proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
             cpu = proc.cpu_times()
             usage.samples.append((time.time(), cpu.user + cpu.system))
-            match = re.search(r"VmHWM:\s+(\d+) kB", status.read_text())
+            text = status.read_text()
+            match = re.search(r"VmHWM:\s+(\d+) kB", text)
             rss = int(match.group(1)) / 1024 if match else proc.memory_info().rss / 2**20
             usage.peak_rss_mb = max(usage.peak_rss_mb, rss)
+            if match := re.search(r"VmRSS:\s+(\d+) kB", text):
+                usage.rss_mb.append((time.time(), int(match.group(1)) / 1024))
             await asyncio.sleep(interval)
     except (psutil.NoSuchProcess, FileNotFoundError, ProcessLookupError):
         pass

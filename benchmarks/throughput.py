@@ -1,6 +1,8 @@
 """Throughput, latency and memory of the stream worker against a raw aiokafka ceiling.
 
     .venv/bin/python benchmarks/throughput.py [--traces N] [--quick] [--no-profile]
+    .venv/bin/python benchmarks/throughput.py --latency-knobs   # defaults vs LOW_LATENCY only
+    .venv/bin/python benchmarks/throughput.py --memory-run --traces 1000000 --run-timeout 3600
 
 Starts its own Kafka broker (free port, temp dir; stopped at the end), publishes N realistic
 ~1 KB traces (benchmarks/_bench_traces.py) to one 4-partition topic, then measures, each run
@@ -63,6 +65,11 @@ from kafka.admin import NewTopic  # noqa: E402
 from pipeline.broker import free_port, start_broker, stop_broker  # noqa: E402
 
 PARTITIONS = 4
+# the worker's commit timer ticks every 0.25 s: a shorter commit interval would not commit sooner
+LOW_LATENCY = {
+    "EVALSTREAM_COMMIT_INTERVAL_SECONDS": "0.25",
+    "EVALSTREAM_BATCH_TIMEOUT_SECONDS": "0.1",
+}
 OPERATIONAL = "".join(
     f"[evaluators.{name}]\n" for name in ("latency", "error", "token_usage", "cost")
 )
@@ -90,6 +97,7 @@ class Bench:
         self.bootstrap = ""
         self.admin: KafkaAdminClient | None = None
         self.seq = 0
+        self.last_usages: list = []  # the Usage of each process of the last throughput run
 
     def topics(self, *names: str) -> None:
         """Create the topics and wait until every partition has a leader."""
@@ -185,6 +193,7 @@ class Bench:
             cmd = [sys.executable, "-m", "pipeline.cli", "worker", "--stop-when-idle", "2"]
             env = self.worker_env(name, source, config) | (extra or {})
         procs = [await self.launch(name, cmd, env, f"p{i}") for i in range(processes)]
+        self.last_usages = [usage for _, usage, _, _ in procs]
         if not await until_done(seen, [p for p, *_ in procs], self.args.run_timeout):
             say(f"! {label}: only {seen.count}/{count} records (processes exited or timeout)")
         codes = []
@@ -227,6 +236,7 @@ class Bench:
         rate: float,
         seconds: float,
         pairs: list[tuple[bytes, bytes]],
+        extra: dict[str, str] | None = None,
     ) -> dict[str, float]:
         """p50/p99 produce -> scored record CreateTime, and produce -> read_committed visible."""
         name = self.fresh(label)
@@ -238,7 +248,7 @@ class Bench:
         tailer = asyncio.create_task(
             tail(self.bootstrap, f"{name}.scored", PARTITIONS, seen, keep_keys=True)
         )
-        env = self.worker_env(name, source, config)
+        env = {**self.worker_env(name, source, config), **(extra or {})}
         cmd = [sys.executable, "-m", "pipeline.cli", "worker", "--stop-when-idle", "5"]
         proc, usage, mon, log = await self.launch(name, cmd, env, "p0")
         await asyncio.wait_for(seen.reached.wait(), timeout=120)
@@ -279,6 +289,40 @@ class Bench:
             f" {result['vis_p50'] * 1000:.0f} ms p99 {result['vis_p99'] * 1000:.0f} ms"
         )
         return result
+
+    async def memory_run(self, n: int) -> None:
+        """RSS of one worker (default set) over a backlog of ``n`` traces, sampled over time."""
+        run = await self.throughput("3 default set, memory run", "traces", n, None)
+        [usage] = self.last_usages
+        start = usage.rss_mb[0][0]
+        step = max(len(usage.rss_mb) // 12, 1)
+        series = ", ".join(f"{t - start:.0f}s {mb:.0f}" for t, mb in usage.rss_mb[::step])
+        say(f"RSS MB over time: {series}; last {usage.rss_mb[-1][1]:.0f}")
+        say(f"peak RSS {usage.peak_rss_mb:.0f} MB over {run.traces:,} traces ({run.rate:,.0f}/s)")
+
+    async def latency_knobs(self, pairs: list[tuple[bytes, bytes]], n: int) -> None:
+        """What-if: the default set (exactly-once) with the defaults vs LOW_LATENCY settings.
+
+        Each setting's max rate is measured first; its latency phase paces half of that rate.
+        """
+        seconds = 8.0 if self.args.quick else 15.0
+        rows = []
+        for tag, extra in (("defaults", {}), ("low-latency", LOW_LATENCY)):
+            run = await self.throughput(f"3 default set, {tag}", "traces", n, None, extra=extra)
+            lat = await self.latency(f"lat-{tag}", None, run.rate / 2, seconds, pairs, extra)
+            rows.append((tag, run.rate, lat))
+        say(
+            "| settings | max traces/s | paced at | scored p50 / p99 ms | visible p50 / p99 / max"
+            " ms |\n|---|---|---|---|---|"
+        )
+        for tag, rate, lat in rows:
+            used = LOW_LATENCY if tag != "defaults" else {}
+            knobs = ", ".join(f"{k[11:].lower()}={v}" for k, v in used.items()) or tag
+            say(
+                f"| {knobs} | {rate:,.0f} | {lat['rate']:,.0f}/s | {lat['send_p50'] * 1000:.0f} /"
+                f" {lat['send_p99'] * 1000:.0f} | {lat['vis_p50'] * 1000:.0f} /"
+                f" {lat['vis_p99'] * 1000:.0f} / {lat['vis_max'] * 1000:.0f} |"
+            )
 
     async def profile(self, pairs: list[tuple[bytes, bytes]]) -> tuple[float, Path]:
         """Config 3 under py-spy (all threads, on-CPU samples), attached once the worker is up."""
@@ -338,6 +382,12 @@ class Bench:
         publish_s = await self.publish("traces", pairs)
         say(f"published {len(pairs):,} traces ({mean_size:.0f} B mean) in {publish_s:.1f}s")
         n = args.traces
+        if args.latency_knobs:
+            await self.latency_knobs(pairs, n)
+            return
+        if args.memory_run:
+            await self.memory_run(n)
+            return
         base = "1 baseline (raw aiokafka)"
         runs = [await self.throughput(base, "traces", n, None, baseline=True)]
         runs.append(await self.throughput("2 worker, operational", "traces", n, OPERATIONAL))
@@ -487,6 +537,16 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--no-profile", action="store_true", help="skip the py-spy run")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, profile)")
     parser.add_argument("--run-timeout", type=float, default=180.0)
+    parser.add_argument(
+        "--memory-run",
+        action="store_true",
+        help="only: one worker (default set) over --traces, RSS sampled over time",
+    )
+    parser.add_argument(
+        "--latency-knobs",
+        action="store_true",
+        help="only: default set with default vs low-latency settings (max rate, then latency)",
+    )
     args = parser.parse_args()
     if args.traces is None:
         args.traces = 5_000 if args.quick else 20_000
