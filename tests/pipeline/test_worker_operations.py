@@ -74,3 +74,24 @@ def test_expected_noise_filter_drops_only_known_lines():
     coordinator = "Group Coordinator Request failed: [Error 15] GroupCoordinatorNotAvailableError"
     assert not noise.filter(record("aiokafka.consumer.group_coordinator", coordinator))
     assert noise.filter(record("aiokafka.consumer.group_coordinator", "Heartbeat failed"))
+
+
+def test_forget_acked_below_trims_fausts_ack_bookkeeping():
+    from collections import defaultdict
+    from types import SimpleNamespace
+
+    from intervaltree import IntervalTree
+
+    from pipeline.worker import forget_acked_below
+
+    consumer = SimpleNamespace(
+        _acked=defaultdict(list), _acked_index=defaultdict(set), _gap=defaultdict(IntervalTree)
+    )
+    consumer._acked["a"] = [5, 3, 9, 4, 12]
+    consumer._acked_index["a"] = {3, 4, 5, 9, 12}
+    consumer._gap["a"].addi(6, 8)  # a transaction marker's offsets
+    consumer._gap["a"].addi(10, 11)
+    forget_acked_below(consumer, {"a": 10, "b": 7})
+    assert consumer._acked["a"] == [12] and consumer._acked_index["a"] == {12}
+    assert sorted((i.begin, i.end) for i in consumer._gap["a"]) == [(10, 11)]
+    assert "b" not in consumer._acked  # partitions faust has no record of are left alone
