@@ -41,10 +41,11 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition  # noqa: E402
+from kafka import KafkaConsumer, TopicPartition  # noqa: E402
 
 from pipeline.broker import free_port, start_broker, stop_broker  # noqa: E402
 from pipeline.client import TraceProducer  # noqa: E402
+from pipeline.kafka_clients import ensure_topics  # noqa: E402
 from pipeline.sample_traces import sample_traces  # noqa: E402
 from pipeline.settings import load_settings  # noqa: E402
 from schemas import Trace  # noqa: E402
@@ -88,15 +89,6 @@ class GcWatch:
         return any(start <= t0 and t0 + d <= start + duration for t0, d, _ in self.passes)
 
 
-def _create_topic(bootstrap: str, topic: str) -> None:
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        admin.create_topics({topic: {"num_partitions": 4, "replication_factor": 1}})
-        admin.wait_for_topics([topic], timeout_ms=15000)
-    finally:
-        admin.close()
-
-
 def _count_ids(bootstrap: str, topic: str) -> collections.Counter[str]:
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
     try:
@@ -122,9 +114,10 @@ def run_round(total: int, outage: float) -> dict:
     watch = GcWatch()
     ours, floor, starts = Calls(), Calls(), []
     try:
-        _create_topic(handle.bootstrap, "traces")
+        settings = load_settings(bootstrap_servers=handle.bootstrap)
+        ensure_topics(settings, ["traces"], partitions=4)
         producer = TraceProducer(
-            load_settings(bootstrap_servers=handle.bootstrap),
+            settings,
             topic="traces",
             spill_dir=tmp / "spill",
         )

@@ -1,4 +1,5 @@
-"""Lexical features shared by the correctness and context-sufficiency models.
+"""Lexical features of the correctness models, and helpers shared with the context-sufficiency
+features (``_sufficiency_features``).
 
 The same functions compute the features for training (``evaluators/training``) and at run
 time, so the shipped models never see a feature computed differently. Each returns a dict
@@ -71,13 +72,6 @@ class _Weights:
 
 def _ratio(part: int, whole: int) -> float:
     return part / whole if whole else 0.0
-
-
-def sufficiency_features(question: str, docs: list[str]) -> tuple[dict[str, float], Evidence]:
-    """Re-export: the context-sufficiency features live in ``_sufficiency_features``."""
-    from evaluators._sufficiency_features import sufficiency_features
-
-    return sufficiency_features(question, docs)
 
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
@@ -166,7 +160,8 @@ def grounding_features(answer: str, context: str, question: str = "") -> tuple[d
     a_content = text_stems(answer)
     a_stems = list(dict.fromkeys(a_content))
     novel = [s for s in a_stems if s not in q_stems]
-    sent_stems = [set(text_stems(s)) for s in sentences(context)]
+    sent_texts = sentences(context)
+    sent_stems = [set(text_stems(s)) for s in sent_texts]
     ctx = set().union(*sent_stems) if sent_stems else set()
     a_weighted = _Weights(a_stems, idf)
     best = max((a_weighted(s) for s in sent_stems), default=0.0)
@@ -176,7 +171,6 @@ def grounding_features(answer: str, context: str, question: str = "") -> tuple[d
     ctx_lower = context.lower()
     unsupported = [s for s in novel if s not in ctx]
     a_norm = normalise(answer)
-    sent_texts = sentences(context)
     feats = {
         **_paraphrase_support(answer, a_tokens, a_numbers, sent_texts, question),
         "support": _ratio(len(a_stems) - sum(s not in ctx for s in a_stems), len(a_stems)),

@@ -81,16 +81,21 @@ class HashedTextModel:
         return sigmoid(self.logit(texts))
 
 
-@cache
-def _load(name: str) -> DenseModel | HashedTextModel | dict[str, Any]:
-    spec = json.loads((MODELS_DIR / f"{name}.json").read_text(encoding="utf-8"))
+def read_model(directory: Path, name: str) -> DenseModel | HashedTextModel | dict[str, Any]:
+    """``<directory>/<name>.json`` (and ``.npz``) as a model, or the plain table it holds."""
+    spec = json.loads((directory / f"{name}.json").read_text(encoding="utf-8"))
     kind = spec.get("kind")
     if kind == "dense":
         return DenseModel(spec)
     if kind == "hashed_text":
-        with np.load(MODELS_DIR / f"{name}.npz", allow_pickle=False) as arrays:
+        with np.load(directory / f"{name}.npz", allow_pickle=False) as arrays:
             return HashedTextModel(spec, {k: arrays[k] for k in arrays.files})
     return spec
+
+
+@cache
+def _load(name: str) -> DenseModel | HashedTextModel | dict[str, Any]:
+    return read_model(MODELS_DIR, name)
 
 
 def load(name: str) -> Any:

@@ -80,7 +80,7 @@ _PAIRS = (
     "united divided|together apart|connected disconnected|attract repel|absorb emit|"
     "absorbed emitted|acid base|solid liquid|liquid gas|active passive|static dynamic|"
     "minority majority|dominant recessive|victim perpetrator|winner loser|parent child|"
-    "parents children|teacher student|employer employee|buyer seller|import export"
+    "parents children|teacher student|employer employee|buyer seller"
 )
 ANTONYM_WORDS: dict[str, set[str]] = {}
 """word -> its opposites (a small generic table)."""

@@ -14,8 +14,9 @@ from __future__ import annotations
 import hashlib
 import random
 import re
+from collections import Counter
 
-from evaluators._quality_nlp import SYNONYM_GROUPS, numbers
+from evaluators._quality_nlp import STOPWORDS, SYNONYM_GROUPS, numbers
 
 _WH = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how"}
 _HOW = {"many", "much", "long", "old", "far", "often", "large", "big", "tall", "high"}
@@ -183,10 +184,6 @@ def corrupt(sentence: str, answer: str, passage: str, spans: list[str], rng: ran
 
 def plain_vocabulary(texts: list[str], min_count: int = 3) -> list[str]:
     """Lower-case words (4+ letters, not stopwords) used in at least ``min_count`` texts."""
-    from collections import Counter
-
-    from evaluators._quality_nlp import STOPWORDS
-
     counts: Counter[str] = Counter()
     for text in texts:
         counts.update({w for w in re.findall(r"\b[a-z]{4,}\b", text) if w not in STOPWORDS})

@@ -28,8 +28,10 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from evaluators._quality_lexicon import cues
 from evaluators._quality_nlp import entities, numbers
 from evaluators._sufficiency_features import ANTONYM_WORDS
+from evaluators.training import _sentences as sent
 
 TEST_SHARE = 0.35
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -203,8 +205,6 @@ def correctness_sentences(split: str) -> list[dict]:
     negation flip (``_sentences.corrupt``). HaluEval: right answer vs the hallucinated one (or a
     corrupted right one), both as sentences. See ``evaluators/training/_sentences.py``.
     """
-    from evaluators.training import _sentences as sent
-
     rows: list[dict] = []
     vocab: list[str] = []  # unknown-synonym noise (groundedness) made right answers fail here
     for title, context, answerable in _squad_answerable(split):
@@ -245,8 +245,6 @@ def groundedness_sentences(split: str) -> list[dict]:
     SQuAD (every second answerable question): the gold span as a sentence vs its corruption
     (another number / span of the same paragraph, negation), against the paragraph.
     """
-    from evaluators.training import _sentences as sent
-
     rows: list[dict] = []
     vocab = _question_vocabulary(split)
     halu = list(_halueval_rows(split))
@@ -282,8 +280,6 @@ def groundedness_sentences(split: str) -> list[dict]:
 
 def _question_vocabulary(split: str) -> list[str]:
     """Plain words of the split's SQuAD + HaluEval questions (paraphrase noise, see above)."""
-    from evaluators.training import _sentences as sent
-
     texts = [qa["question"] for _, _, qas in _squad_answerable(split) for qa in qas]
     texts += [row["question"] for _, row in _halueval_rows(split)]
     return sent.plain_vocabulary(texts)
@@ -339,8 +335,6 @@ def requests(split: str) -> list[dict]:
         # weight 3: the few minimal pairs must count against ~2000 rows of plain style
         rows.append({"group": group, "text": r["prompt"], "label": int(not safe), "weight": 3})
     if split == "train":
-        from evaluators._quality_lexicon import cues
-
         for i, r in enumerate(_csv(root / "advbench/harmful_behaviors.csv")):
             # CV groups: by harm topic (the goal's first cue), a goal and its question together,
             # so cross-validation sees unseen topics as the test sets do

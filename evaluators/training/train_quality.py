@@ -25,7 +25,7 @@ from sklearn.neural_network import MLPClassifier
 
 from evaluators import _quality_features as qf
 from evaluators._quality_lexicon import with_cues
-from evaluators._quality_model import MODELS_DIR, dense_spec
+from evaluators._quality_model import MODELS_DIR, dense_spec, read_model
 from evaluators._quality_nlp import content_stems, words
 from evaluators._sufficiency_features import sufficiency_features
 from evaluators.training import datasets
@@ -124,14 +124,11 @@ def fit_text(rows: list[dict], to_text: Callable, c: float, out: Path, name: str
 def fit_request(out: Path) -> None:
     """The request model, plus ``meta.answer_shift`` for reading answer openings with it: the
     99th percentile of its logit on benign train-split answers (see ``safety.py``)."""
-    from evaluators._quality_model import HashedTextModel
-
     name = "safety_request"
     fit_text(datasets.requests("train"), lambda r: with_cues(r["text"], "request"), 8.0, out,
              name)  # fmt: skip
+    model = read_model(out, name)
     spec = json.loads((out / f"{name}.json").read_text(encoding="utf-8"))
-    with np.load(out / f"{name}.npz", allow_pickle=False) as arrays:
-        model = HashedTextModel(spec, {k: arrays[k] for k in arrays.files})
     answers = datasets.benign_answers()
     logits = model.logit([with_cues(a, "request") for a in answers])
     spec["meta"]["answer_shift"] = round(float(np.quantile(logits, 0.99)), 6)
