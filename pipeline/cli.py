@@ -73,7 +73,9 @@ def _main(
 @app.command()
 def worker(
     stop_when_idle: float | None = typer.Option(
-        None, help="Exit 0 after flushing and committing once no message came for this long."
+        None,
+        help="Exit 0 after flushing and committing once no message came for this long"
+        " (past that, a warning each minute says what keeps it running).",
     ),
     config: Path | None = typer.Option(None, help="Evaluator TOML (env EVALSTREAM_CONFIG)."),
     bootstrap_servers: str | None = typer.Option(None, help="(env EVALSTREAM_BOOTSTRAP_SERVERS)"),

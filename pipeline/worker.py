@@ -25,7 +25,7 @@ import faust
 from aiokafka.structs import TopicPartition
 
 from pipeline import observability as metrics
-from pipeline.ingest.assembler import assembler_idle
+from pipeline.ingest.assembler import assembler_for, assembler_idle
 from pipeline.kafka_security import faust_credentials
 from pipeline.scoring import Scorer
 from pipeline.settings import Settings
@@ -35,6 +35,7 @@ from pipeline.transactions import TransactionalSender
 log = logging.getLogger(__name__)
 NEVER = 10**9  # seconds / acks: faust's own commit triggers are disabled
 COMMIT_TIMER = "evalstream-commit-tick"  # the 0.25 s timer that flushes Parquet and commits
+BUSY_REPORT_SECONDS = 60.0  # with --stop-when-idle: how often to say why the worker keeps running
 
 
 class TraceWorker:
@@ -59,6 +60,7 @@ class TraceWorker:
         self._finishing = False
         self._scoring = False
         self._last_lag_report = 0.0
+        self._last_busy_report = time.monotonic()
 
     def _create_app(self) -> faust.App:
         s = self.settings
@@ -137,7 +139,7 @@ class TraceWorker:
         The Parquet agent waits until the clean-up is done.
         """
         s = self.settings
-        tps = list(assigned)
+        tps = [tp for tp in assigned if tp.topic in self._committed_topics()]
         offsets = await asyncio.gather(*(_committed_offset(self.app, tp) for tp in tps))
         committed = dict(zip(tps, offsets, strict=True))
         fresh = [tp for tp, offset in committed.items() if offset is None]
@@ -195,6 +197,7 @@ class TraceWorker:
             if self._parquet_stream is not None and flush_now:
                 self._mark_durable(await self.parquet.flush(self._parquet_stream))
             due = time.monotonic() - self._last_commit >= self.settings.commit_interval_seconds
+            self._take_assembler_progress()
             if due and self._uncommitted() and not self.app.rebalancing:
                 await self._commit()
         if time.monotonic() - self._last_lag_report >= 5.0:
@@ -205,10 +208,30 @@ class TraceWorker:
                 log.warning("consumer lag not measured: %r", exc)
         idle = time.monotonic() - self._last_activity
         waited = self.stop_when_idle is not None and idle >= self.stop_when_idle
-        ready = waited and not self._lock.locked() and not self._scoring
-        ready = ready and await self._caught_up()
-        if ready and await assembler_idle(self.app):
+        if not waited or self._lock.locked() or self._scoring:
+            return
+        busy = await self._still_busy()
+        if busy is None and not await assembler_idle(self.app):
+            busy = "the span assembler holds traces not emitted yet or spans not read"
+        if busy is None:
             await self.finish()
+        elif time.monotonic() - self._last_busy_report >= BUSY_REPORT_SECONDS:
+            self._last_busy_report = time.monotonic()
+            log.warning("no new input for %.0f s, but not stopping yet: %s", idle, busy)
+
+    def _committed_topics(self) -> set[str]:
+        """Topics whose offsets this worker commits: what its agents read, not table changelogs.
+
+        faust also assigns changelog partitions (a table's active and standby copies); their
+        offsets are never committed, so tracking them would keep the worker from ever idling.
+        """
+        s = self.settings
+        return {s.input_topic, s.scored_topic} | ({s.spans_topic} if s.assembler_enabled else set())
+
+    def _take_assembler_progress(self) -> None:
+        assembler = assembler_for(self.app)
+        if assembler is not None:
+            self._mark_durable(assembler.take_acked())
 
     def _mark_durable(self, offsets: dict[Any, int]) -> None:
         for tp, offset in offsets.items():
@@ -234,6 +257,7 @@ class TraceWorker:
         started = time.monotonic()
         self.score.emit_windows()
         await self.sender.drain()
+        self._take_assembler_progress()
         offsets = self._uncommitted()
         if offsets:
             consumer = self.app.consumer
@@ -304,18 +328,28 @@ class TraceWorker:
             metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(lag[tp], 0))
         return lag
 
-    async def _caught_up(self) -> bool:
-        """True when every assigned partition has been read up to its end offset."""
+    async def _still_busy(self) -> str | None:
+        """Why the worker cannot stop yet (for ``--stop-when-idle``); None when it can.
+
+        It can when every assigned partition has been read to its end offset, every row is
+        in Parquet and every offset is committed.
+        """
         if self.app.rebalancing:
-            return False
+            return "the consumer group is rebalancing"
         try:
             lag = await self._lag()
         except Exception as exc:  # e.g. the broker is away: not idle, try again later
-            log.info("cannot tell whether caught up yet: %r", exc)
-            return False
-        if any(value != 0 for value in lag.values()):
-            return False
-        return not self.parquet.pending and not self._uncommitted()
+            return f"cannot tell whether caught up ({exc!r})"
+        behind = {f"{tp.topic}[{tp.partition}]": n for tp, n in lag.items() if n != 0}
+        if behind:
+            return f"partitions not read to their end (-1: end unknown): {behind}"
+        if self.parquet.pending:
+            return "rows not written to Parquet yet"
+        uncommitted = self._uncommitted()
+        if uncommitted:
+            names = sorted(f"{tp.topic}[{tp.partition}]" for tp in uncommitted)
+            return f"offsets not committed yet: {names}"
+        return None
 
     async def finish(self) -> None:
         """Flush Parquet, commit, and stop the process; the lock is kept so nothing new starts."""

@@ -78,6 +78,7 @@ class SpanAssembler:
             help="Spans per trace id until the trace is emitted (evalstream assembler).",
         )
         self.lock = asyncio.Lock()
+        self._acked_up_to: dict[Any, int] = {}  # spans partition -> next offset to read
         self.emitted = 0
         self.dead_lettered = 0
         app.agent(self.topic, name="assemble-spans")(self._agent)
@@ -111,6 +112,17 @@ class SpanAssembler:
             await asyncio.gather(*writes)  # a failure raises: nothing acked, all re-read
             for event in events:
                 await stream.ack(event)
+                tp, end = event.message.tp, event.message.offset + 1
+                self._acked_up_to[tp] = max(self._acked_up_to.get(tp, 0), end)
+
+    def take_acked(self) -> dict[Any, int]:
+        """Spans offsets whose spans are safe in the table's changelog, since the last call.
+
+        The worker commits them with its own offsets: it replaces faust's commit path, so
+        without this the spans topic would be re-read from the start after every restart.
+        """
+        acked, self._acked_up_to = self._acked_up_to, {}
+        return acked
 
     async def _absorb(self, message: Any) -> list[Any]:
         """Merge one message's spans into the table; returns the pending writes."""

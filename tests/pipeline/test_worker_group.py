@@ -51,7 +51,11 @@ def test_two_workers_split_partitions_and_score_each_trace_once(
         wait_for_members(kafka_bootstrap, f"{topic}-workers", 2)
         produce(kafka_bootstrap, topic, [orjson.dumps(t) for t in sample_traces(2000, seed=5)])
         for w in workers:
-            w.wait(timeout=180)
+            try:
+                w.wait(timeout=180)
+            except subprocess.TimeoutExpired:
+                tails = [log.read_text()[-3000:] for log in logs]
+                pytest.fail(f"a worker did not stop when idle; logs:\n{tails}")
     finally:
         for w in workers:
             w.kill()

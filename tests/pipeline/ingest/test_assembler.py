@@ -207,6 +207,16 @@ def test_worker_assembles_dedupes_waits_dead_letters_and_versions(
         for r in consume_all(kafka_bootstrap, f"{topic}.dlq")
     ]
     assert [(d.source_topic, d.error_type) for d in dead] == [(spans, "invalid_otlp")]
+    # The spans read are committed, so a restarted worker does not read them all again.
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    try:
+        group = env["EVALSTREAM_CONSUMER_GROUP"]
+        committed = admin.list_group_offsets({group: None})[group]
+    finally:
+        admin.close()
+    per_partition = [r.partition for r in consume_all(kafka_bootstrap, spans)]
+    ends = {p: per_partition.count(p) for p in set(per_partition)}
+    assert {tp.partition: o.offset for tp, o in committed.items() if tp.topic == spans} == ends
 
 
 def test_pending_spans_survive_a_killed_worker(kafka_bootstrap, new_topic, tmp_path, traces_dir):
