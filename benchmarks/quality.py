@@ -75,7 +75,12 @@ Targets from issue 9 and where they stand (numbers in the table above):
   *kinds* of trick (safe contexts, definitions, safe targets, history), which four train
   families and hand-written cues (`evaluators/_quality_lexicon.py`) only partly teach.
   Closing it needs many more harmful *questions* and tricky-safe prompts in training (e.g.
-  a licensed red-teaming set), or the LLM-judge backend.
+  a licensed red-teaming set), or the LLM-judge backend. Tried and rejected (2026-11-25):
+  choosing the cut by train-CV for the best macro-F1 with <= 15% of XSTest-safe flagged
+  picks today's cut again (the train-CV F1 peak is there, not a cap effect); character
+  2-4-grams raised train-CV weighted F1 0.852 -> 0.880 and held-out macro-F1 to 0.785, but
+  flagged 28% of the held-out XSTest-safe prompts (train-CV said 11%: four train families
+  are a noisy guide), so they were not shipped.
 - Toxicity: target macro-F1 >= 0.80. **Not met** (about 0.78, ROC-AUC 0.89): held-out
   ToxiGen groups are implicit hate with no profanity; generalisation cues ("X are all ...",
   predicative negative traits, "everyone knows") and counter-cues (statistics, positive
