@@ -15,7 +15,9 @@ and are exposed to preemption for about as long, so a slow baseline call marks a
 the thread could not run (the GIL handed to another thread for the interpreter's 5 ms switch
 interval, CPU taken by the broker or other processes) rather than waiting done by
 ``log_trace``. Garbage-collector passes are recorded with ``gc.callbacks`` and attributed to
-the calls they fell into.
+the calls they fell into. ``--control`` adds a round without the SDK after each round (no
+producer, so none of its threads; the same application thread doing only the baseline work):
+whatever tail that shows is the interpreter's and the machine's, not the SDK's.
 
 Writes its table into docs/sdk.md between markers (``--no-docs`` skips).
 """
@@ -108,7 +110,9 @@ def _count_ids(bootstrap: str, topic: str) -> collections.Counter[str]:
         consumer.close()
 
 
-def run_round(total: int, outage: float) -> dict:
+def run_round(total: int, outage: float, with_sdk: bool = True) -> dict:
+    """One round; ``with_sdk=False`` is the control: no TraceProducer (so none of its
+    threads), the application thread does only the baseline work, the broker still runs."""
     tmp = Path(tempfile.mkdtemp(prefix="sdk-latency-"))
     handle = start_broker(port=free_port(), data_dir=tmp / "kafka")
     watch = GcWatch()
@@ -116,11 +120,10 @@ def run_round(total: int, outage: float) -> dict:
     try:
         settings = load_settings(bootstrap_servers=handle.bootstrap)
         ensure_topics(settings, ["traces"], partitions=4)
-        producer = TraceProducer(
-            settings,
-            topic="traces",
-            spill_dir=tmp / "spill",
+        producer = (
+            TraceProducer(settings, topic="traces", spill_dir=tmp / "spill") if with_sdk else None
         )
+        log_trace = producer.log_trace if producer is not None else lambda trace: None
         sink: collections.deque[bytes] = collections.deque(maxlen=1000)
         traces = sample_traces(total, seed=11)  # made on the fly, as an application would
 
@@ -131,7 +134,7 @@ def run_round(total: int, outage: float) -> dict:
                     t0 = perf()
                     sink.append(Trace.model_validate(trace).model_dump_json().encode())
                     t1, c1 = perf(), cpu()
-                    producer.log_trace(trace)
+                    log_trace(trace)
                     t2, c2 = perf(), cpu()
                     floor.durations.append(t1 - t0)
                     ours.durations.append(t2 - t1)
@@ -150,14 +153,15 @@ def run_round(total: int, outage: float) -> dict:
         thread.join()
         gc.callbacks.remove(watch)
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
+        while producer is not None and time.monotonic() < deadline:
             stats = producer.stats()
             if stats.sent + stats.replayed >= total and not stats.spill_files:
                 break
             time.sleep(0.2)
         delivered_s = time.monotonic() - began
-        stats = producer.stats()
-        producer.close()
+        stats = producer.stats() if producer is not None else None
+        if producer is not None:
+            producer.close()
         ids = _count_ids(handle.bootstrap, "traces")
     finally:
         stop_broker(handle)
@@ -202,6 +206,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-docs", action="store_true")
     parser.add_argument("--verbose", action="store_true", help="list every call over 5 ms")
     parser.add_argument(
+        "--control",
+        action="store_true",
+        help="also run each round without the SDK (no producer, so none of its threads): the"
+        " baseline work alone, as control columns",
+    )
+    parser.add_argument(
         "--switch-interval-ms",
         type=float,
         default=None,
@@ -222,6 +232,14 @@ def main(argv: list[str] | None = None) -> int:
         "| baseline max ms | baseline calls > 5 ms | spilled | messages / unique ids |\n"
         "|---|---|---|---|---|---|---|---|---|---|"
     )
+    if args.control:
+        top, rule = header.split("\n")
+        header = (
+            top
+            + " control p99 ms | control max ms | control calls > 5 ms |\n"
+            + rule
+            + "---|---|---|"
+        )
     rows, ok = [], True
     for n in range(1, args.rounds + 1):
         result = run_round(args.traces, args.outage)
@@ -234,6 +252,15 @@ def main(argv: list[str] | None = None) -> int:
         )
         if args.verbose:
             print("\n".join(f"   slow call at {line}" for line in result["slow_calls"]))
+        if args.control:
+            alone = run_round(args.traces, args.outage, with_sdk=False)["floor"]
+            slow_gc = sum(i in alone.with_gc for i in alone.slow())
+            control = (
+                f" {alone.pct(0.99):.3f} | {alone.pct(1.0):.2f} "
+                f"| {len(alone.slow())} ({slow_gc} in a GC pass) |"
+            )
+            rows[-1] += control
+            print(f"   control without the SDK (p99 ms | max ms | calls > 5 ms):{control}")
     if not args.no_docs:
         _write_doc(args, header, rows)
     return 0 if ok else 1
@@ -243,7 +270,8 @@ def _write_doc(args: argparse.Namespace, header: str, rows: list[str]) -> None:
     load = os.getloadavg()[0]
     machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
     knobs = (f" --switch-interval-ms {args.switch_interval_ms:g}" if args.switch_interval_ms
-             else "") + (" --gc-freeze" if args.gc_freeze else "")  # fmt: skip
+             else "") + (" --gc-freeze" if args.gc_freeze else "") + (
+             " --control" if args.control else "")  # fmt: skip
     body = (
         f"Measured by `.venv/bin/python benchmarks/sdk_latency.py --traces {args.traces} "
         f"--outage {args.outage:g} --rounds {args.rounds}{knobs}` on "
