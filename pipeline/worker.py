@@ -25,7 +25,7 @@ import faust
 from aiokafka.structs import TopicPartition
 
 from pipeline import observability as metrics
-from pipeline.ingest.assembler import assembler_for, assembler_idle
+from pipeline.ingest.assembler import assembler_idle, install_assembler
 from pipeline.kafka_security import faust_credentials
 from pipeline.scoring import Scorer
 from pipeline.settings import Settings
@@ -92,9 +92,7 @@ class TraceWorker:
         app.agent(input_topic, name="score-traces")(self._score_agent)
         app.agent(scored_topic, name="parquet-sink")(self._parquet_agent)
         if s.assembler_enabled:
-            from pipeline.ingest.assembler import install_assembler
-
-            install_assembler(app, s)
+            install_assembler(app, s, on_durable=self._mark_durable)
         app.timer(interval=0.25, name=COMMIT_TIMER)(self._tick)
         app.on_partitions_assigned.connect(self._on_assigned)
         app.on_partitions_revoked.connect(self._on_revoked)
@@ -139,7 +137,8 @@ class TraceWorker:
         The Parquet agent waits until the clean-up is done.
         """
         s = self.settings
-        tps = [tp for tp in assigned if tp.topic in self._committed_topics()]
+        topics = self._committed_topics()
+        tps = [tp for tp in assigned if tp.topic in topics]
         offsets = await asyncio.gather(*(_committed_offset(self.app, tp) for tp in tps))
         committed = dict(zip(tps, offsets, strict=True))
         fresh = [tp for tp, offset in committed.items() if offset is None]
@@ -197,7 +196,6 @@ class TraceWorker:
             if self._parquet_stream is not None and flush_now:
                 self._mark_durable(await self.parquet.flush(self._parquet_stream))
             due = time.monotonic() - self._last_commit >= self.settings.commit_interval_seconds
-            self._take_assembler_progress()
             if due and self._uncommitted() and not self.app.rebalancing:
                 await self._commit()
         if time.monotonic() - self._last_lag_report >= 5.0:
@@ -228,11 +226,6 @@ class TraceWorker:
         s = self.settings
         return {s.input_topic, s.scored_topic} | ({s.spans_topic} if s.assembler_enabled else set())
 
-    def _take_assembler_progress(self) -> None:
-        assembler = assembler_for(self.app)
-        if assembler is not None:
-            self._mark_durable(assembler.take_acked())
-
     def _mark_durable(self, offsets: dict[Any, int]) -> None:
         for tp, offset in offsets.items():
             if offset > self._durable.get(tp, -1):
@@ -257,7 +250,6 @@ class TraceWorker:
         started = time.monotonic()
         self.score.emit_windows()
         await self.sender.drain()
-        self._take_assembler_progress()
         offsets = self._uncommitted()
         if offsets:
             consumer = self.app.consumer

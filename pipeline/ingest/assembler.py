@@ -21,6 +21,7 @@ import asyncio
 import logging
 import time
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import faust
@@ -41,6 +42,7 @@ TABLE_NAME = "span-assembler"
 TICK_SECONDS = 1.0
 BATCH, BATCH_SECONDS = 500, 0.2
 _assemblers: weakref.WeakKeyDictionary[Any, SpanAssembler] = weakref.WeakKeyDictionary()
+OnDurable = Callable[[dict[Any, int]], None]
 
 
 def decode_spans(raw: bytes | None, encoding: str) -> list[dict[str, Any]]:
@@ -66,8 +68,11 @@ def decode_spans(raw: bytes | None, encoding: str) -> list[dict[str, Any]]:
 class SpanAssembler:
     """Table, agent and timer of the assembler on one faust app."""
 
-    def __init__(self, app: faust.App, settings: Settings, partitions: int) -> None:
+    def __init__(
+        self, app: faust.App, settings: Settings, partitions: int, on_durable: OnDurable
+    ) -> None:
         self.app = app
+        self.on_durable = on_durable
         self.settings = settings
         self.timing = state.Timing(settings.trace_grace_seconds, settings.trace_max_wait_seconds)
         self.topic = app.topic(settings.spans_topic, value_type=bytes, key_type=bytes)
@@ -78,7 +83,6 @@ class SpanAssembler:
             help="Spans per trace id until the trace is emitted (evalstream assembler).",
         )
         self.lock = asyncio.Lock()
-        self._acked_up_to: dict[Any, int] = {}  # spans partition -> next offset to read
         self.emitted = 0
         self.dead_lettered = 0
         app.agent(self.topic, name="assemble-spans")(self._agent)
@@ -112,17 +116,7 @@ class SpanAssembler:
             await asyncio.gather(*writes)  # a failure raises: nothing acked, all re-read
             for event in events:
                 await stream.ack(event)
-                tp, end = event.message.tp, event.message.offset + 1
-                self._acked_up_to[tp] = max(self._acked_up_to.get(tp, 0), end)
-
-    def take_acked(self) -> dict[Any, int]:
-        """Spans offsets whose spans are safe in the table's changelog, since the last call.
-
-        The worker commits them with its own offsets: it replaces faust's commit path, so
-        without this the spans topic would be re-read from the start after every restart.
-        """
-        acked, self._acked_up_to = self._acked_up_to, {}
-        return acked
+            self.on_durable({event.message.tp: event.message.offset + 1 for event in events})
 
     async def _absorb(self, message: Any) -> list[Any]:
         """Merge one message's spans into the table; returns the pending writes."""
@@ -234,10 +228,15 @@ class SpanAssembler:
         )
 
 
-def install_assembler(app: faust.App, settings: Settings) -> None:
-    """Register the assembler's topic, table, agent and timer on the worker's faust app."""
+def install_assembler(app: faust.App, settings: Settings, on_durable: OnDurable) -> None:
+    """Register the assembler's topic, table, agent and timer on the worker's faust app.
+
+    ``on_durable`` gets, after each batch, the spans offsets (next to read, per partition)
+    whose spans are safe in the table's changelog: the worker commits them with its own
+    offsets (it replaces faust's commit path, so nothing else would).
+    """
     partitions = spans_topic_partitions(settings)
-    _assemblers[app] = SpanAssembler(app, settings, partitions)
+    _assemblers[app] = SpanAssembler(app, settings, partitions, on_durable)
 
 
 def assembler_for(app: faust.App) -> SpanAssembler | None:
