@@ -90,9 +90,14 @@ def words(text: str) -> list[str]:
     return list(_words(text))
 
 
+def is_content(token: str) -> bool:
+    """A token that carries meaning: no stopword, no 1-letter token (a digit is kept)."""
+    return token not in STOPWORDS and (len(token) > 1 or token.isdigit())
+
+
 def content_stems(tokens: list[str]) -> list[str]:
     """Stems of the tokens that carry meaning (no stopwords, no 1-letter tokens)."""
-    return [stem(t) for t in tokens if t not in STOPWORDS and (len(t) > 1 or t.isdigit())]
+    return [stem(t) for t in tokens if is_content(t)]
 
 
 @lru_cache(maxsize=CACHE_TEXTS)
@@ -263,17 +268,13 @@ def loose_key(token: str) -> str:
 
 @lru_cache(maxsize=CACHE_TEXTS)
 def _loose_keys(text: str) -> tuple[str, ...]:
-    return tuple(
-        loose_key(t) for t in _words(text) if t not in STOPWORDS and (len(t) > 1 or t.isdigit())
-    )
+    return tuple(loose_key(t) for t in _words(text) if is_content(t))
 
 
 def loose_keys(text: str) -> list[str]:
     """``loose_key`` of the content tokens of a text, in order (cached like ``text_stems``)."""
     if len(text) > CACHE_MAX_CHARS:
-        return [
-            loose_key(t) for t in words(text) if t not in STOPWORDS and (len(t) > 1 or t.isdigit())
-        ]
+        return [loose_key(t) for t in words(text) if is_content(t)]
     return list(_loose_keys(text))
 
 

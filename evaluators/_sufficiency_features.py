@@ -125,18 +125,20 @@ _NEG_PREFIXES = ("un", "in", "im", "ir", "il", "non", "dis")
 
 def _prefix_antonym(word: str, others: set[str]) -> bool:
     """'dependent' vs 'independent', 'legal' vs 'illegal': one is the other negated."""
-    for other in (word, *(p + word for p in _NEG_PREFIXES)):
-        if other != word and other in others:
-            return True
-    for p in _NEG_PREFIXES:
-        if word.startswith(p) and len(word) - len(p) >= 4 and word[len(p) :] in others:
-            return True
-    return False
+    if any(p + word in others for p in _NEG_PREFIXES):
+        return True
+    return any(
+        word.startswith(p) and len(word) - len(p) >= 4 and word[len(p) :] in others
+        for p in _NEG_PREFIXES
+    )
+
+
+PREFIX_LETTERS = 5
+"""Stems cut to this many letters: 'invasion' / 'invaded', 'electricity' / 'electric' meet."""
 
 
 def _prefixes(stems: list[str] | set[str]) -> set[str]:
-    """Stems cut to 5 letters: 'invasion' / 'invaded' and 'electricity' / 'electric' meet."""
-    return {s[:5] for s in stems}
+    return {s[:PREFIX_LETTERS] for s in stems}
 
 
 MAX_ORDER_WORDS = 40
@@ -231,9 +233,9 @@ def sufficiency_features(question: str, docs: list[str]) -> tuple[dict[str, floa
     q_neg, best_neg = has_negation(q_tokens), has_negation(best_tokens)
     antonym = _antonym_swap(q_token_set, best_token_set)
     win_prefixes = _prefixes(win_stems)
-    fuzzy_missing = [s for s in q_stems if s[:5] not in win_prefixes]
+    fuzzy_missing = [s for s in q_stems if s[:PREFIX_LETTERS] not in win_prefixes]
     ctx_prefixes = _prefixes(all_stems)
-    ctx_fuzzy_missing = [idf(s) for s in q_stems if s[:5] not in ctx_prefixes]
+    ctx_fuzzy_missing = [idf(s) for s in q_stems if s[:PREFIX_LETTERS] not in ctx_prefixes]
     win_numbers = numbers(win_text)
     win_entities = entities(win_text)
     feats = {

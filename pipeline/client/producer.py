@@ -333,16 +333,21 @@ class TraceProducer:
         """
         if not items:
             return
-        kind = "dropped" if self.policy == "drop" else "spilled"
+        kind = self._overflow_kind
         if kind == "spilled":
             for item in items:
                 self._spill.append(item.value)
         self._overflowed[kind].add(len(items))
         self._overflow_reason = reason
 
+    @property
+    def _overflow_kind(self) -> str:
+        """What happens to a trace that does not fit: ``dropped`` under ``drop``, else spilled."""
+        return "dropped" if self.policy == "drop" else "spilled"
+
     def _log_overflow(self) -> None:
         """Log the first overflow and then every ``drop_log_every``-th."""
-        kind = "dropped" if self.policy == "drop" else "spilled"
+        kind = self._overflow_kind
         total = self._overflowed[kind].value
         logged, every = self._overflow_logged, self._drop_log_every
         if total and (logged == 0 or total // every != logged // every):
