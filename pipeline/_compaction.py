@@ -64,8 +64,8 @@ from pipeline._maintenance_layout import (
     hour_dirs,
     maintenance_lock,
     parse_data_file,
-    resolve_now,
 )
+from pipeline.clock import resolve_now
 from pipeline.sinks.parquet import file_name
 
 ROW_KEY = ("trace_id", "evaluator", "kafka_topic", "kafka_partition", "kafka_offset")

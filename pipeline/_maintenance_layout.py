@@ -113,10 +113,6 @@ def hour_dirs(root: Path) -> list[HourDir]:
     return sorted(found, key=lambda h: h.start)
 
 
-def resolve_now(now: datetime | None) -> datetime:
-    return now if now is not None else datetime.now(UTC)
-
-
 def file_mtime(path: Path) -> datetime | None:
     try:
         return datetime.fromtimestamp(path.stat().st_mtime, UTC)

@@ -20,8 +20,8 @@ from pipeline._maintenance_layout import (
     file_mtime,
     hour_dirs,
     maintenance_lock,
-    resolve_now,
 )
+from pipeline.clock import resolve_now
 
 
 @dataclass

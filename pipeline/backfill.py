@@ -16,7 +16,7 @@ import glob
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from kafka import KafkaConsumer, TopicPartition
@@ -75,17 +75,6 @@ class BackfillReport:
     overlapping: list[Path] = field(default_factory=list)
     bad: list[BadMessage] = field(default_factory=list)
     bad_count: int = 0
-
-
-def parse_time(text: str) -> datetime:
-    """ISO-8601; a naive time is UTC (as trace timestamps are)."""
-    try:
-        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise PipelineError(
-            f"invalid time {text!r}: use ISO-8601, e.g. 2026-11-25T12:00Z"
-        ) from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def backfill_config(config: EvaluatorConfig, names: Sequence[str] | None) -> EvaluatorConfig:

@@ -20,10 +20,10 @@ from pipeline.backfill import (
     backfill_config,
     file_chunks,
     load_backfill_config,
-    parse_time,
     run_backfill,
     topic_chunks,
 )
+from pipeline.clock import parse_time
 from pipeline.exceptions import PipelineError
 from pipeline.settings import Settings, load_settings
 

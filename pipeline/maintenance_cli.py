@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from pipeline.clock import parse_time
 from pipeline.exceptions import PipelineError
 from pipeline.maintenance import apply_retention, compact, parse_duration
 from pipeline.settings import load_settings
@@ -20,6 +21,11 @@ ParquetDirOption = typer.Option(
     None, "--parquet-dir", help="Root of the Parquet dataset (env EVALSTREAM_PARQUET_DIR)."
 )
 DryRunOption = typer.Option(False, "--dry-run", help="Show what would change; change nothing.")
+NowOption = typer.Option(
+    None,
+    "--now",
+    help="Judge ages against this time (ISO-8601, UTC) instead of the clock: reproducible runs.",
+)
 
 
 def _size(n: int) -> str:
@@ -47,6 +53,7 @@ def retention_command(
     ),
     dry_run: bool = DryRunOption,
     parquet_dir: Path | None = ParquetDirOption,
+    now: str | None = NowOption,
 ) -> None:
     """Delete whole hour partitions older than a cutoff (by directory name, in UTC).
 
@@ -57,7 +64,8 @@ def retention_command(
     console = Console(highlight=False, soft_wrap=True)
     try:
         age = parse_duration(older_than)
-        report = apply_retention(_root(parquet_dir), age, dry_run=dry_run)
+        at = parse_time(now) if now else None
+        report = apply_retention(_root(parquet_dir), age, now=at, dry_run=dry_run)
     except PipelineError as exc:
         raise _fail(exc) from None
     verb = "would delete" if dry_run else "deleted"
@@ -77,6 +85,7 @@ def compact_command(
         "2h", "--min-age", help="Only hours that ended, and files written, this long ago."
     ),
     dry_run: bool = DryRunOption,
+    now: str | None = NowOption,
 ) -> None:
     """Merge the small files of closed hours into one file per topic-partition.
 
@@ -87,7 +96,8 @@ def compact_command(
     console = Console(highlight=False, soft_wrap=True)
     try:
         age = parse_duration(min_age)
-        report = compact(_root(parquet_dir), age, dry_run=dry_run)
+        at = parse_time(now) if now else None
+        report = compact(_root(parquet_dir), age, now=at, dry_run=dry_run)
     except PipelineError as exc:
         raise _fail(exc) from None
     remove, merge_verb = ("would remove", "would merge") if dry_run else ("removed", "merged")

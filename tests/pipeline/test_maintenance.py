@@ -30,6 +30,7 @@ from schemas import EvaluationResult, Trace
 TOPIC = "scored"
 NOW = datetime(2026, 11, 25, 15, 20, tzinfo=UTC)
 OLD_DAY = datetime(2026, 11, 24, tzinfo=UTC)
+AT_NOW = ["--now", NOW.isoformat()]  # the CLI judges ages against NOW, not the real clock
 
 app = typer.Typer()
 app.command("retention")(retention_command)
@@ -160,7 +161,7 @@ def test_retention_keeps_a_write_in_progress(tmp_path):
     hour_files(tmp_path, [(OLD_DAY, 9)])
     hour = tmp_path / "date=2026-11-24" / "hour=09"
     (hour / ".x.parquet.tmp").write_bytes(b"half")
-    report = apply_retention(tmp_path, timedelta(days=1), now=datetime.now(UTC))
+    report = apply_retention(tmp_path, timedelta(days=1), now=NOW)
     assert report.files == 1 and [p.name for p in report.hours[0].kept] == [".x.parquet.tmp"]
     assert [p.name for p in hour.iterdir()] == [".x.parquet.tmp"]
 
@@ -169,7 +170,8 @@ def test_retention_dry_run_deletes_nothing_and_lists_sizes(tmp_path):
     hour_files(tmp_path, [(OLD_DAY, 9), (NOW.replace(hour=0), 15)])
     before = sorted(tmp_path.rglob("date=*"))
     done = CliRunner().invoke(
-        app, ["retention", "--older-than", "1d", "--dry-run", "--parquet-dir", str(tmp_path)]
+        app,
+        ["retention", "--older-than", "1d", "--dry-run", "--parquet-dir", str(tmp_path), *AT_NOW],
     )
     assert done.exit_code == 0, done.output
     assert sorted(tmp_path.rglob("date=*")) == before
@@ -181,7 +183,7 @@ def test_retention_dry_run_deletes_nothing_and_lists_sizes(tmp_path):
         in (lines[1])
     )
     done = CliRunner().invoke(
-        app, ["retention", "--older-than", "1d", "--parquet-dir", str(tmp_path)]
+        app, ["retention", "--older-than", "1d", "--parquet-dir", str(tmp_path), *AT_NOW]
     )
     assert done.exit_code == 0 and "deleted 1 partition(s), 1 file(s)" in done.stdout
     assert not (tmp_path / "date=2026-11-24").exists()
@@ -236,13 +238,15 @@ def test_compact_is_idempotent_and_dry_run_changes_nothing(tmp_path):
 
 
 def test_compact_command(tmp_path):
-    old_dataset(tmp_path, partitions=(0,))  # the CLI runs on the real clock: hours closed
-    done = CliRunner().invoke(app, ["compact", "--parquet-dir", str(tmp_path), "--dry-run"])
+    old_dataset(tmp_path, partitions=(0,))
+    done = CliRunner().invoke(
+        app, ["compact", "--parquet-dir", str(tmp_path), "--dry-run", *AT_NOW]
+    )
     assert done.exit_code == 0, done.output
     assert "would merge 9 file(s) into 3; would remove 0 leftover file(s); 0 skipped" in (
         done.stdout
     )
-    done = CliRunner().invoke(app, ["compact", "--parquet-dir", str(tmp_path)])
+    done = CliRunner().invoke(app, ["compact", "--parquet-dir", str(tmp_path), *AT_NOW])
     assert done.exit_code == 0, done.output
     assert "merged 9 file(s) into 3; removed 0 leftover file(s); 0 skipped" in done.stdout
     assert len(list((tmp_path / "date=2026-11-24").rglob("*.parquet"))) == 3
