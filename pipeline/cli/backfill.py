@@ -18,6 +18,7 @@ from evaluators.exceptions import EvaluatorError
 from pipeline.clock import parse_time
 from pipeline.exceptions import PipelineError
 from pipeline.settings import Settings, load_settings
+from pipeline.sinks.encode import RecordEncoder
 from pipeline.tools.backfill import (
     BackfillReport,
     backfill_config,
@@ -35,13 +36,12 @@ def _default_dir(settings: Settings) -> Path:
     return settings.parquet_dir.parent / "backfill"
 
 
-def _send_dead_letters(settings: Settings, report: BackfillReport) -> int:
-    from pipeline.decode.dead_letter import dead_letter_for
+def _send_dead_letters(settings: Settings, encoder: RecordEncoder, report: BackfillReport) -> int:
     from pipeline.decode.trace import DecodeError
     from pipeline.kafka.clients import publish
 
     letters = [
-        dead_letter_for(
+        encoder.dead_letter(
             DecodeError(bad.reason, "backfill"),
             bad.raw,
             bad.key,
@@ -51,9 +51,7 @@ def _send_dead_letters(settings: Settings, report: BackfillReport) -> int:
         )
         for bad in report.bad
     ]
-    return publish(
-        settings, settings.dlq_topic, ((None, d.model_dump_json().encode()) for d in letters)
-    )
+    return publish(settings, settings.dlq_topic, ((None, body) for body in letters))
 
 
 def backfill_command(
@@ -120,6 +118,7 @@ def _run(
     root = parquet_dir or _default_dir(settings)
     names = [n.strip() for n in evaluators.split(",") if n.strip()] if evaluators else None
     evaluator_config = backfill_config(load_backfill_config(settings.config), names)
+    encoder = RecordEncoder.create(settings)
     scorer = Scorer(evaluator_config, discover(allow=settings.allowed_plugins))
     try:
         if from_files:
@@ -143,11 +142,11 @@ def _run(
         with Progress(*columns, console=err, transient=True) as progress:
             task = progress.add_task("re-scoring", total=total)
             report = run_backfill(
-                scorer, chunks, root, on_progress=lambda n: progress.advance(task, n)
+                scorer, chunks, root, encoder, on_progress=lambda n: progress.advance(task, n)
             )
     finally:
         scorer.close()
     if dlq and report.bad:
-        sent = _send_dead_letters(settings, report)
+        sent = _send_dead_letters(settings, encoder, report)
         err.print(f"sent {sent} bad messages to {settings.dlq_topic}")
     return report, root

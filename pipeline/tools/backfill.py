@@ -5,9 +5,9 @@ line numbers) of ``chunk_size``, and each chunk is written through ``ParquetSink
 name derived from the source and the offsets it holds
 (``backfill-<topic>-p<P>-o<first>-<last>.parquet``). The same run twice cuts the same chunks,
 writes the same names, and the atomic rename replaces the earlier file: no duplicate row.
-Rows come from ``ScoredRecord.to_message()`` + ``ParquetSink.add``, exactly like the worker's,
-so the schema cannot drift. No consumer group and no faust: nothing here moves a worker's
-offsets.
+Rows come from ``RecordEncoder.scored_row`` + ``ParquetSink.add``, exactly like the worker's,
+so the schema cannot drift and the rows are redacted the same way. No consumer group and no
+faust: nothing here moves a worker's offsets.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from pipeline.exceptions import InputFileError, PipelineError
 from pipeline.ingest.files.trace_files import read_input_file
 from pipeline.kafka.security import kafka_python_kwargs
 from pipeline.settings import Settings
+from pipeline.sinks.encode import RecordEncoder
 from pipeline.sinks.parquet import ParquetSink
 
 SCORE_BATCH = 500
@@ -200,6 +201,7 @@ def run_backfill(
     scorer: Scorer,
     chunks: Iterator[Chunk],
     root: Path,
+    encoder: RecordEncoder,
     *,
     on_progress: Callable[[int], None] | None = None,
 ) -> BackfillReport:
@@ -218,8 +220,8 @@ def run_backfill(
         report.read += len(chunk.messages)
         for i in range(0, len(good), SCORE_BATCH):
             for record in scorer.score(good[i : i + SCORE_BATCH]):
-                message = record.to_message().model_dump(mode="json")
-                sink.add(message, f"backfill-{chunk.label}", chunk.partition, record.source.offset)
+                row = encoder.scored_row(record)
+                sink.add(row, f"backfill-{chunk.label}", chunk.partition, record.source.offset)
                 report.scored += 1
         report.rows += sink.buffered_rows
         written = sink.flush()

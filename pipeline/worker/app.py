@@ -29,6 +29,7 @@ from pipeline.evaluate.scorer import Scorer
 from pipeline.ingest.assembler.stage import assembler_idle, install_assembler
 from pipeline.kafka.security import faust_credentials
 from pipeline.settings import Settings
+from pipeline.sinks.encode import RecordEncoder
 from pipeline.sinks.kafka import TransactionalSender
 from pipeline.worker.stages import ParquetStage, ScoreStage
 
@@ -47,7 +48,7 @@ class TraceWorker:
         self.exactly_once = settings.processing_guarantee == "exactly_once"
         self.app = self._create_app()
         self.sender = TransactionalSender(self.app, self.exactly_once)
-        self.score = ScoreStage(settings, scorer, self.sender)
+        self.score = ScoreStage(settings, scorer, self.sender, RecordEncoder.create(settings))
         self.parquet = ParquetStage(settings)
         self._parquet_stream: Any = None
         self._lock = asyncio.Lock()

@@ -11,20 +11,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from pipeline import prometheus
-from pipeline.decode.dead_letter import dead_letter_for
 from pipeline.decode.trace import DecodeError, decode_trace
 from pipeline.evaluate.scorer import Scorer, SourcedTrace
 from pipeline.evaluate.windows import WindowAggregator
 from pipeline.exceptions import SinkError
-from pipeline.redaction.redactor import Redactor
 from pipeline.settings import Settings
+from pipeline.sinks.encode import RecordEncoder
 from pipeline.sinks.kafka import TransactionalSender
 from pipeline.sinks.parquet import ParquetSink, remove_uncommitted
 
@@ -42,15 +41,19 @@ class Prepared:
 class ScoreStage:
     """Scores a batch of input events; its sends join the source partition's transaction."""
 
-    def __init__(self, settings: Settings, scorer: Scorer, sender: TransactionalSender) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        scorer: Scorer,
+        sender: TransactionalSender,
+        encoder: RecordEncoder,
+    ) -> None:
         self.settings = settings
         self.scorer = scorer
         self.sender = sender
+        self.encoder = encoder
         self.windows = WindowAggregator(settings.window_seconds, settings.worker_id)
         self.consumed = self.scored = self.dead_lettered = self.metrics_records = 0
-        self.redactor = Redactor.from_settings(
-            settings.redact, extra_patterns=settings.redact_patterns or None
-        )
         self.otel = None
         if settings.otel_results_endpoint:
             from pipeline.sinks.otel import OtlpResultExporter
@@ -70,15 +73,15 @@ class ScoreStage:
             try:
                 trace = decode_trace(message.value, int(message.timestamp * 1000))
             except DecodeError as error:
-                record = dead_letter_for(
+                body = self.encoder.dead_letter(
                     error,
-                    self._redact_raw(message.value),
+                    message.value,
                     message.key,
                     topic=message.topic,
                     partition=message.partition,
                     offset=message.offset,
                 )
-                prepared.dead.append((message, record.model_dump_json().encode()))
+                prepared.dead.append((message, body))
                 prometheus.DEAD_LETTERS.labels(error.error_type).inc()
                 continue
             good.append(SourcedTrace(trace, message.topic, message.partition, message.offset))
@@ -89,13 +92,7 @@ class ScoreStage:
 
     def _score_and_serialise(self, good: list[SourcedTrace]) -> list[tuple[Any, bytes]]:
         scored = self.scorer.score(good)
-        return [
-            (
-                record,
-                orjson.dumps(self._redact_message(record.to_message().model_dump(mode="json"))),
-            )
-            for record in scored
-        ]
+        return [(record, self.encoder.scored(record)) for record in scored]
 
     async def send(self, events: Sequence[Any], prepared: Prepared) -> None:
         """Hand a prepared batch to the producer (inside the current transactions)."""
@@ -127,36 +124,10 @@ class ScoreStage:
         # (the /metrics server reads from another thread).
         prometheus.TRACES_SCORED.inc(len(scored))
 
-    def _redact_message(self, message: dict[str, Any]) -> dict[str, Any]:
-        """Redact every free-text part of a scored trace; ids and numbers stay as they are."""
-        if not self.redactor.enabled:
-            return message
-        message["tags"] = self.redactor.redact(message["tags"])
-        message["app"] = self.redactor.redact(message["app"])
-        message["error"] = self.redactor.redact(message["error"])
-        for result in message["results"]:
-            for name in ("rationale", "label", "error", "metadata"):
-                result[name] = self.redactor.redact(result[name])
-        return message
-
-    def _redact_result(self, result: Any) -> dict[str, Any]:
-        fields = ("rationale", "label", "error", "metadata")
-        return {f: self.redactor.redact(getattr(result, f)) for f in fields}
-
-    def _redact_raw(self, raw: bytes | None) -> bytes | None:
-        """With redaction on, a dead letter keeps the redacted text (invalid UTF-8 replaced)."""
-        if raw is None or not self.redactor.enabled:
-            return raw
-        return self.redactor.redact(raw.decode("utf-8", "replace")).encode()
-
     async def _export_otel(self, scored: list[Any]) -> None:
         """Best effort: results are already on their way to Kafka and Parquet, so an OTLP
         backend that is down costs a log line and a metric, not the batch."""
-        if self.redactor.enabled:
-            scored = [
-                replace(r, results=[x.model_copy(update=self._redact_result(x)) for x in r.results])
-                for r in scored
-            ]
+        scored = self.encoder.for_otel(scored)
         loop = asyncio.get_running_loop()
         try:
             await loop.run_in_executor(None, self.otel.export, scored)
@@ -168,13 +139,8 @@ class ScoreStage:
         """Send the windows collected since the last commit (called right before it)."""
         topic, input_topic = self.settings.metrics_topic, self.settings.input_topic
         for record in self.windows.drain():
-            self.sender.send(
-                topic,
-                record.key.encode(),
-                record.model_dump_json().encode(),
-                input_topic,
-                record.source_partition,
-            )
+            key, value = self.encoder.window(record)
+            self.sender.send(topic, key, value, input_topic, record.source_partition)
             self.metrics_records += 1
 
 

@@ -27,7 +27,6 @@ from typing import Any
 import faust
 import orjson
 
-from pipeline.decode.dead_letter import dead_letter_for
 from pipeline.decode.trace import DecodeError
 from pipeline.ingest.assembler import state
 from pipeline.ingest.exceptions import IngestError
@@ -35,6 +34,7 @@ from pipeline.ingest.spans.dicts import group_by_trace
 from pipeline.ingest.spans.otlp import decode_otlp_json, decode_otlp_proto
 from pipeline.ingest.spans_topic import spans_topic_partitions
 from pipeline.settings import Settings
+from pipeline.sinks.encode import RecordEncoder
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +69,17 @@ class SpanAssembler:
     """Table, agent and timer of the assembler on one faust app."""
 
     def __init__(
-        self, app: faust.App, settings: Settings, partitions: int, on_durable: OnDurable
+        self,
+        app: faust.App,
+        settings: Settings,
+        partitions: int,
+        on_durable: OnDurable,
+        encoder: RecordEncoder,
     ) -> None:
         self.app = app
         self.on_durable = on_durable
         self.settings = settings
+        self.encoder = encoder  # dead letters are written redacted, like the worker's
         self.timing = state.Timing(settings.trace_grace_seconds, settings.trace_max_wait_seconds)
         self.topic = app.topic(settings.spans_topic, value_type=bytes, key_type=bytes)
         self.table = app.Table(
@@ -139,7 +145,7 @@ class SpanAssembler:
         return writes
 
     async def _dead_letter(self, error: DecodeError, message: Any) -> Any:
-        record = dead_letter_for(
+        body = self.encoder.dead_letter(
             error,
             message.value,
             message.key,
@@ -148,9 +154,7 @@ class SpanAssembler:
             offset=message.offset,
         )
         self.dead_lettered += 1
-        return await self._send(
-            self.settings.dlq_topic, message.key, record.model_dump_json().encode()
-        )
+        return await self._send(self.settings.dlq_topic, message.key, body)
 
     async def _send(self, topic: str, key: bytes | None, value: bytes) -> Any:
         return await self.app.producer.send(topic, key, value, None, None, None)
@@ -214,7 +218,7 @@ class SpanAssembler:
     async def _unbuildable(self, key: str, entry: dict[str, Any], exc: Exception) -> Any:
         error = DecodeError(f"cannot build a trace from the spans: {exc!r}", "assembly")
         raw = orjson.dumps(list(entry["spans"].values()))
-        record = dead_letter_for(
+        body = self.encoder.dead_letter(
             error,
             raw,
             key.encode(),
@@ -223,9 +227,7 @@ class SpanAssembler:
             offset=0,
         )
         self.dead_lettered += 1
-        return await self._send(
-            self.settings.dlq_topic, key.encode(), record.model_dump_json().encode()
-        )
+        return await self._send(self.settings.dlq_topic, key.encode(), body)
 
 
 def install_assembler(app: faust.App, settings: Settings, on_durable: OnDurable) -> None:
@@ -236,7 +238,8 @@ def install_assembler(app: faust.App, settings: Settings, on_durable: OnDurable)
     offsets (it replaces faust's commit path, so nothing else would).
     """
     partitions = spans_topic_partitions(settings)
-    _assemblers[app] = SpanAssembler(app, settings, partitions, on_durable)
+    encoder = RecordEncoder.create(settings)
+    _assemblers[app] = SpanAssembler(app, settings, partitions, on_durable, encoder)
 
 
 def assembler_for(app: faust.App) -> SpanAssembler | None:

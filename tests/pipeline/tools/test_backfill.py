@@ -3,6 +3,7 @@ nothing, JSONL files, evaluator subsets, and one-line errors."""
 
 from __future__ import annotations
 
+import base64
 import os
 from datetime import UTC, datetime, timedelta
 
@@ -12,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 import typer
 from kafka import KafkaProducer
+from kafka_helpers import consume_all
 from typer.testing import CliRunner
 
 from pipeline.cli.backfill import backfill_command
@@ -140,6 +142,33 @@ def test_jsonl_file(env, tmp_path):
     (name,) = {p.name for p in root.rglob("*.parquet")}
     assert name.startswith("backfill-old-traces-")
     assert name.endswith("-p0-o000000000001-000000000032.parquet")
+
+
+def test_redaction_covers_backfill_parquet_and_dead_letters(
+    env, kafka_bootstrap, new_topic, tmp_path
+):
+    """Backfill writes through the same encoder as the worker: nothing planted gets out."""
+    email, card, key = "jane.doe@example.com", "4111 1111 1111 1111", "sk-" + "aB3" * 16
+    planted = f"mail {email}, card {card}, key {key}"
+    topic, dlq = new_topic(), new_topic()
+    traces = [
+        {"trace_id": f"b-{i}", "status": "ERROR", "error": planted, "tags": {"user": planted}}
+        for i in range(5)
+    ]
+    publish(kafka_bootstrap, topic, [*map(orjson.dumps, traces), f'{{"x": "{planted}"'.encode()])
+    root = tmp_path / "bf"
+    redacting = env | {"EVALSTREAM_REDACT": "all", "EVALSTREAM_DLQ_TOPIC": dlq}
+    args = ["--from-topic", topic, "--parquet-dir", str(root), *SUBSET, "--dlq"]
+    result = backfill(redacting, *args)
+    assert result.exit_code == 0, result.output
+    assert "sent 1 bad messages" in result.stderr
+    parquet_text = frame(root).astype(str).to_csv()
+    (letter,) = [orjson.loads(r.value) for r in consume_all(kafka_bootstrap, dlq)]
+    dead_raw = base64.b64decode(letter["raw_base64"]).decode()
+    for text in (parquet_text, dead_raw):
+        assert [s for s in (email, card, key) if s in text] == []
+        assert "[REDACTED:email]" in text and "[REDACTED:api_key]" in text
+    assert len(frame(root)) == 10  # 5 traces x 2 evaluators
 
 
 @pytest.mark.parametrize(
