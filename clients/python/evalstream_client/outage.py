@@ -36,18 +36,20 @@ class KafkaHealth:
         self._clock = clock
         self._lock = threading.Lock()
         self._outage_start: float | None = None
-        self._last_line = 0.0
+        self._last_line = float("-inf")  # when the last line was logged
+        self._announced = False  # the current outage has had a line
         self._at_last_line: dict[str, int] = {}
         self._at_start: dict[str, int] = {}
         self._last_error = ""
-        self.lines = 0  # outage lines logged (for tests and stats)
+        self._held_back = 0  # kafka-python warnings folded into our lines (kafka_logs)
+        self.lines = 0  # outage lines logged
 
     @property
     def in_outage(self) -> bool:
         return self._outage_start is not None
 
     def ok(self) -> None:
-        """Kafka answered: end the outage (one line) if there was one."""
+        """Kafka answered: end the outage, with one line if the outage was announced."""
         self.healthy = True
         if self._outage_start is None:
             return
@@ -55,7 +57,11 @@ class KafkaHealth:
             if self._outage_start is None:
                 return
             lasted, self._outage_start = self._clock() - self._outage_start, None
-            during = _delta(self._counts(), self._at_start)
+            if not self._announced:  # a blip between two lines: the next line counts it
+                return
+            self._announced = False
+            self._last_line = self._clock()
+            during = _delta(self._counts(), self._at_start) | self._take_held_back()
         self._log(
             logging.WARNING,
             "%s answers again after %.0f s; during the outage: %s",
@@ -72,18 +78,32 @@ class KafkaHealth:
             if self._outage_start is not None:
                 return
             now = self._clock()
-            self._outage_start = self._last_line = now
-            self._at_start = self._at_last_line = dict(self._counts())
+            self._outage_start = now
+            self._at_start = dict(self._counts())
+            if now - self._last_line < self.interval:  # flapping: report() tells, in time
+                return
+            self._last_line, self._at_last_line, self._announced = now, self._at_start, True
+            self._take_held_back()  # counted in the outage line's text, not double
         self._log(
             logging.WARNING,
-            "%s is not reachable (%s); traces wait in memory and on disk"
-            " and are sent when it is back",
+            "%s: %s; traces wait in memory and on disk until Kafka answers",
             self.where,
             self._last_error,
         )
 
+    def held_back(self, record: logging.LogRecord) -> None:
+        """A kafka-python warning from one of our threads: counted, and an outage sign."""
+        with self._lock:
+            self._held_back += 1
+        self.trouble(f"{record.name}: {record.getMessage()}")
+
+    def _take_held_back(self) -> dict[str, int]:
+        held, self._held_back = self._held_back, 0
+        return {"kafka-python warnings held back": held}
+
     def report(self) -> None:
-        """At most one line per ``interval`` while the outage lasts: what happened meanwhile."""
+        """At most one line per ``interval`` while the outage lasts: what happened meanwhile
+        (called every few hundred milliseconds by a maintenance thread)."""
         if self._outage_start is None or self._clock() - self._last_line < self.interval:
             return
         with self._lock:
@@ -91,16 +111,19 @@ class KafkaHealth:
                 return
             now = self._clock()
             counts = dict(self._counts())
-            since, self._at_last_line, self._last_line = self._at_last_line, counts, now
+            since, self._at_last_line = self._at_last_line, counts
+            elapsed = now - self._last_line
+            self._last_line, self._announced = now, True
             lasted, error = now - self._outage_start, self._last_error
+            delta = _delta(counts, since) | self._take_held_back()
         self._log(
             logging.WARNING,
-            "%s unreachable for %.0f s (%s); in the last %.0f s: %s",
+            "%s: trouble for %.0f s (last: %s); in the last %.0f s: %s",
             self.where,
             lasted,
             error,
-            self.interval,
-            _describe(_delta(counts, since)),
+            elapsed,
+            _describe(delta),
         )
 
     def _log(self, level: int, message: str, *args: object) -> None:

@@ -39,7 +39,9 @@ from evalstream_client.exceptions import (
     QueueFullError,
     TraceNotDeliveredError,
 )
+from evalstream_client.kafka_compat import close_producer
 from evalstream_client.kafka_config import producer_config
+from evalstream_client.kafka_logs import GATE
 from evalstream_client.link import ReplaySender
 from evalstream_client.outage import KafkaHealth
 from evalstream_client.overflow import Overflow
@@ -49,6 +51,7 @@ from evalstream_client.stats import DeliveryCounters, ProducerStats
 from schemas import Trace, TraceValidationError
 
 log = logging.getLogger(__name__)
+_instances = itertools.count(1)  # client ids: evalstream-sdk-1, -2, ... (log attribution)
 CLOSE_SLACK = 0.4  # close(timeout) returns within timeout + 0.5 s: the steps after the flush
 
 
@@ -82,7 +85,9 @@ class TraceProducer:
         self.sync_timeout = s.sync_timeout if sync_timeout is None else sync_timeout
         self._max_queue = max_queue_size or s.async_max_queue_size
         self._block_timeout = block_timeout
-        self._config = producer_config(s, "evalstream-sdk", **dict(kafka_config or {}))
+        client_id = f"evalstream-sdk-{next(_instances)}"
+        self._config = producer_config(s, client_id, **dict(kafka_config or {}))
+        self._thread_prefix = f"{self._config['client_id']}-"  # kafka-python's thread too
         interval = s.outage_log_interval if outage_log_interval is None else outage_log_interval
         self._inbox: collections.deque[Item] = collections.deque()  # appended by the caller
         self._seq = itertools.count()
@@ -119,25 +124,28 @@ class TraceProducer:
             replay_interval=replay_interval,
         )
         self._threads = [
-            threading.Thread(
-                target=self._delivery.send_loop,
-                args=(self._stop,),
-                name=f"evalstream-sender-{i}",
-                daemon=True,
-            )
+            self._thread(self._delivery.send_loop, f"sender-{i}", self._stop)
             for i in range(max_workers or s.async_max_workers)
         ]
-        self._threads.append(threading.Thread(target=self._maintain, daemon=True))
-        self._threads.append(threading.Thread(target=self._dispatch, daemon=True))
-        self._link_thread = threading.Thread(target=self._link.run, daemon=True)
+        self._threads += [self._thread(self._maintain, "maintenance")]
+        self._threads += [self._thread(self._dispatch, "dispatch")]
+        self._link_thread = self._thread(self._link.run, "link")
+        GATE.register(self._thread_prefix, self._health)
         for thread in [*self._threads, self._link_thread]:
             thread.start()
         atexit.register(self.close)
 
+    def _thread(self, target: Any, name: str, *args: Any) -> threading.Thread:
+        name = self._thread_prefix + name
+        return threading.Thread(target=target, args=args, name=name, daemon=True)
+
     def _connect(self) -> Any:
         from kafka import KafkaProducer  # imported here: importing the SDK stays cheap
 
-        return KafkaProducer(**self._config)
+        GATE.attach()  # kafka-python's loggers exist once its modules are imported
+        producer = KafkaProducer(**self._config)
+        GATE.attach()
+        return producer
 
     # -- the caller's side ---------------------------------------------------------------
 
@@ -237,15 +245,15 @@ class TraceProducer:
                 leftovers.append(self._delivery.queue.get_nowait())
                 self._delivery.queue.task_done()
         producer = self._link.producer
-        if producer is not None:
-            with contextlib.suppress(Exception):  # a timed-out flush inside close is expected
-                producer.close(timeout=max(deadline - time.monotonic() - 0.1, 0))
+        if producer is not None:  # unacknowledged records come back through the errbacks
+            close_producer(producer, deadline - time.monotonic() - 0.15)
         self._delivery.wait_resolved(deadline)  # errbacks of aborted batches may still run
         self._link_thread.join(max(deadline - time.monotonic(), 0))
         leftovers += self._delivery.take_unresolved()
         self._overflow.take(leftovers, "producer closed before Kafka acknowledged them")
         self._overflow.log_progress()
         self._spill.close()
+        GATE.unregister(self._thread_prefix, self._health)
         stats = self.stats()
         if stats.spilled or stats.dropped or stats.failed:
             log.warning("TraceProducer closed: %s", stats)

@@ -39,12 +39,16 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         " (opentelemetry-sdk and opentelemetry-exporter-otlp-proto-common)"
     ) from exc
 
+from evalstream_client.kafka_compat import close_producer
 from evalstream_client.kafka_config import producer_config
+from evalstream_client.kafka_logs import GATE
 from evalstream_client.link import ReplaySender
 from evalstream_client.outage import KafkaHealth
 from evalstream_client.settings import ClientSettings
 from evalstream_client.spill import SpillStore
 from evalstream_client.stats import DeliveryCounters
+
+_instances = itertools.count(1)  # client ids: evalstream-span-exporter-1, -2, ...
 
 
 def span_line(key: bytes, value: bytes) -> bytes:
@@ -78,7 +82,9 @@ class KafkaSpanExporter(SpanExporter):
         if self.encoding not in ("otlp_proto", "otlp_json"):
             raise ValueError(f"unknown spans encoding {self.encoding!r}")
         self.timeout = timeout
-        self._config = producer_config(s, "evalstream-span-exporter", **dict(kafka_config or {}))
+        client_id = f"evalstream-span-exporter-{next(_instances)}"
+        self._config = producer_config(s, client_id, **dict(kafka_config or {}))
+        self._thread_prefix = f"{self._config['client_id']}-"  # kafka-python's thread too
         self._counters = DeliveryCounters()
         self._spill = SpillStore(Path(spill_dir) if spill_dir else Path(s.spill_dir) / "spans")
         where = f"Kafka at {','.join(self._config['bootstrap_servers'])} (topic {self.topic})"
@@ -106,13 +112,18 @@ class KafkaSpanExporter(SpanExporter):
     def _connect(self) -> Any:
         from kafka import KafkaProducer  # imported here: importing the SDK stays cheap
 
-        return KafkaProducer(**self._config)
+        GATE.attach()  # kafka-python's loggers exist once its modules are imported
+        producer = KafkaProducer(**self._config)
+        GATE.attach()
+        return producer
 
     def _start(self) -> None:
         """The link thread starts on first export: creating the exporter contacts no broker."""
         with self._lock:
             if self._link_thread is None:
-                self._link_thread = threading.Thread(target=self._link.run, daemon=True)
+                GATE.register(self._thread_prefix, self._health)
+                name = self._thread_prefix + "link"
+                self._link_thread = threading.Thread(target=self._link.run, name=name, daemon=True)
                 self._link_thread.start()
 
     def encode(self, spans: Sequence[ReadableSpan]) -> bytes:
@@ -216,15 +227,15 @@ class KafkaSpanExporter(SpanExporter):
         self._shutdown = True
         self._stop.set()
         producer = self._link.producer
-        if producer is not None:
-            with contextlib.suppress(Exception):  # a timed-out flush inside close is expected
-                producer.close(timeout=self.timeout)
+        if producer is not None:  # unacknowledged messages come back through the errbacks
+            close_producer(producer, self.timeout)
         if self._link_thread is not None:
             self._link_thread.join(1.0)
         with self._lock:
             unresolved, self._pending = list(self._pending.values()), {}
         self._spill_messages(unresolved, sync=False)
         self._spill.close()
+        GATE.unregister(self._thread_prefix, self._health)
 
 
 def _otlp_json(request: Any) -> bytes:
