@@ -68,6 +68,7 @@ class ReplaySender:
         self.probe_interval = probe_interval
         self.producer: Any = None
         self.ready = threading.Event()
+        self.tried = threading.Event()  # the first connection attempt is over, either way
         self._last_try = 0.0
 
     def run(self) -> None:
@@ -95,9 +96,11 @@ class ReplaySender:
             producer = self.producer_factory()
         except (KafkaError, OSError) as exc:  # no broker yet, DNS, timeouts: retried
             self.health.trouble(exc)
+            self.tried.set()
             return False
         except Exception as exc:  # a configuration error: loud every time, still retried
             log.error("cannot create the Kafka producer: %r", exc)
+            self.tried.set()
             return False
         if self.stop.is_set():
             producer.close(timeout=0)
@@ -106,6 +109,7 @@ class ReplaySender:
         self.on_connected(producer)
         self.health.ok()
         self.ready.set()
+        self.tried.set()
         return True
 
     def _replay_due(self) -> bool:

@@ -70,9 +70,15 @@ class KafkaHealth:
             _describe(during),
         )
 
-    def trouble(self, error: object) -> None:
-        """A retriable failure (connect, send, replay): the first one of an outage is logged."""
-        self.healthy = False
+    def trouble(self, error: object, *, unhealthy: bool = True) -> None:
+        """A retriable failure (connect, send, replay): the first one of an outage is logged.
+
+        ``unhealthy=False`` for a mere sign of trouble (a kafka-python warning): it is logged
+        and counted like the rest, but only the SDK's own failures make ``healthy`` False,
+        which is what holds replays back and makes the span exporter spill without trying.
+        """
+        if unhealthy:
+            self.healthy = False
         with self._lock:
             self._last_error = _short(error)
             if self._outage_start is not None:
@@ -95,7 +101,7 @@ class KafkaHealth:
         """A kafka-python warning from one of our threads: counted, and an outage sign."""
         with self._lock:
             self._held_back += 1
-        self.trouble(f"{record.name}: {record.getMessage()}")
+        self.trouble(f"{record.name}: {record.getMessage()}", unhealthy=False)
 
     def _take_held_back(self) -> dict[str, int]:
         held, self._held_back = self._held_back, 0

@@ -25,7 +25,6 @@ import contextlib
 import itertools
 import logging
 import queue
-import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -40,19 +39,14 @@ from evalstream_client.exceptions import (
     TraceNotDeliveredError,
 )
 from evalstream_client.kafka_compat import close_producer
-from evalstream_client.kafka_config import producer_config
-from evalstream_client.kafka_logs import GATE
-from evalstream_client.link import ReplaySender
-from evalstream_client.outage import KafkaHealth
 from evalstream_client.overflow import Overflow
+from evalstream_client.parts import KafkaParts
 from evalstream_client.settings import ClientSettings, Policy
-from evalstream_client.spill import SpillStore
-from evalstream_client.stats import DeliveryCounters, ProducerStats
+from evalstream_client.stats import ProducerStats
 from schemas import Trace, TraceValidationError
 
 log = logging.getLogger(__name__)
-_instances = itertools.count(1)  # client ids: evalstream-sdk-1, -2, ... (log attribution)
-CLOSE_SLACK = 0.4  # close(timeout) returns within timeout + 0.5 s: the steps after the flush
+CLOSE_SLACK = 0.4  # close(timeout) returns within timeout + 0.5 s: the steps after the wait
 
 
 class TraceProducer:
@@ -85,18 +79,21 @@ class TraceProducer:
         self.sync_timeout = s.sync_timeout if sync_timeout is None else sync_timeout
         self._max_queue = max_queue_size or s.async_max_queue_size
         self._block_timeout = block_timeout
-        client_id = f"evalstream-sdk-{next(_instances)}"
-        self._config = producer_config(s, client_id, **dict(kafka_config or {}))
-        self._thread_prefix = f"{self._config['client_id']}-"  # kafka-python's thread too
         interval = s.outage_log_interval if outage_log_interval is None else outage_log_interval
+        parts = KafkaParts.create(
+            s,
+            client_name="evalstream-sdk",
+            topic=self.topic,
+            spill_dir=Path(spill_dir or s.spill_dir),
+            kafka_config=kafka_config,
+            outage_log_interval=interval,
+        )
+        self._parts = parts
+        self._config, self._stop, self._spill = parts.config, parts.stop, parts.spill
+        self._counters, self._health = parts.counters, parts.health
         self._inbox: collections.deque[Item] = collections.deque()  # appended by the caller
         self._seq = itertools.count()
-        self._stop = threading.Event()
         self._closed = False
-        self._counters = DeliveryCounters()
-        self._spill = SpillStore(Path(spill_dir or s.spill_dir))
-        where = f"Kafka at {','.join(self._config['bootstrap_servers'])} (topic {self.topic})"
-        self._health = KafkaHealth(where, self._counters.snapshot, interval)
         self._overflow = Overflow(
             self.policy == "drop",
             self._spill,
@@ -112,40 +109,22 @@ class TraceProducer:
             max_in_flight=max_in_flight or self._max_queue,
             retry_timeout=self.retry_timeout,
         )
-        self._link = ReplaySender(
-            self._stop,
-            self._connect,
-            self._spill,
-            self._counters,
-            self._health,
-            topic=self.topic,
+        self._link = parts.replay_sender(
             on_connected=self._delivery.attach,
             busy=lambda: len(self._inbox) > self._max_queue // 2,  # live traffic first
             replay_interval=replay_interval,
         )
         self._threads = [
-            self._thread(self._delivery.send_loop, f"sender-{i}", self._stop)
+            parts.thread(self._delivery.send_loop, f"sender-{i}", self._stop)
             for i in range(max_workers or s.async_max_workers)
         ]
-        self._threads += [self._thread(self._maintain, "maintenance")]
-        self._threads += [self._thread(self._dispatch, "dispatch")]
-        self._link_thread = self._thread(self._link.run, "link")
-        GATE.register(self._thread_prefix, self._health)
+        self._threads += [parts.thread(self._maintain, "maintenance")]
+        self._threads += [parts.thread(self._dispatch, "dispatch")]
+        self._link_thread = parts.thread(self._link.run, "link")
+        parts.watch_logs()
         for thread in [*self._threads, self._link_thread]:
             thread.start()
         atexit.register(self.close)
-
-    def _thread(self, target: Any, name: str, *args: Any) -> threading.Thread:
-        name = self._thread_prefix + name
-        return threading.Thread(target=target, args=args, name=name, daemon=True)
-
-    def _connect(self) -> Any:
-        from kafka import KafkaProducer  # imported here: importing the SDK stays cheap
-
-        GATE.attach()  # kafka-python's loggers exist once its modules are imported
-        producer = KafkaProducer(**self._config)
-        GATE.attach()
-        return producer
 
     # -- the caller's side ---------------------------------------------------------------
 
@@ -204,13 +183,16 @@ class TraceProducer:
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every trace logged so far is acknowledged by Kafka or durably spilled."""
+        self._wait_drained(timeout)
+        self._spill.sync()
+        return self._drained()
+
+    def _wait_drained(self, timeout: float | None) -> None:
         deadline = None if timeout is None else time.monotonic() + timeout
         while not self._drained():
             if deadline is not None and time.monotonic() >= deadline:
-                break
+                return
             time.sleep(0.005)
-        self._spill.sync()
-        return self._drained()
 
     def _drained(self) -> bool:
         # the dispatcher puts an item on the queue before it leaves the inbox: never in neither
@@ -232,7 +214,7 @@ class TraceProducer:
             return
         self._closed = True
         atexit.unregister(self.close)
-        self.flush(timeout)
+        self._wait_drained(timeout)  # no fsync here: the spill store's close does it, bounded
         deadline = time.monotonic() + CLOSE_SLACK
         self._delivery.closing = True
         self._stop.set()
@@ -252,11 +234,28 @@ class TraceProducer:
         leftovers += self._delivery.take_unresolved()
         self._overflow.take(leftovers, "producer closed before Kafka acknowledged them")
         self._overflow.log_progress()
-        self._spill.close()
-        GATE.unregister(self._thread_prefix, self._health)
+        self._close_spill(deadline + 0.05)
+        self._parts.unwatch_logs()
         stats = self.stats()
         if stats.spilled or stats.dropped or stats.failed:
             log.warning("TraceProducer closed: %s", stats)
+
+    def _close_spill(self, deadline: float) -> None:
+        """Write what is left to the OS here, and fsync it in a non-daemon thread waited for
+        until ``deadline`` at most: an fsync can take seconds on a busy disk."""
+
+        def finish() -> None:
+            try:
+                self._spill.close()
+            except OSError as exc:
+                log.error("cannot write the spill file in %s: %s", self._spill.directory, exc)
+
+        with contextlib.suppress(OSError):  # the finisher retries and reports it
+            self._spill.write_pending(timeout=deadline - time.monotonic())
+        finisher = self._parts.thread(finish, "close-spill")
+        finisher.daemon = False
+        finisher.start()
+        finisher.join(max(deadline - time.monotonic(), 0.01))
 
     def __enter__(self) -> TraceProducer:
         return self

@@ -40,15 +40,8 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     ) from exc
 
 from evalstream_client.kafka_compat import close_producer
-from evalstream_client.kafka_config import producer_config
-from evalstream_client.kafka_logs import GATE
-from evalstream_client.link import ReplaySender
-from evalstream_client.outage import KafkaHealth
+from evalstream_client.parts import KafkaParts
 from evalstream_client.settings import ClientSettings
-from evalstream_client.spill import SpillStore
-from evalstream_client.stats import DeliveryCounters
-
-_instances = itertools.count(1)  # client ids: evalstream-span-exporter-1, -2, ...
 
 
 def span_line(key: bytes, value: bytes) -> bytes:
@@ -82,24 +75,19 @@ class KafkaSpanExporter(SpanExporter):
         if self.encoding not in ("otlp_proto", "otlp_json"):
             raise ValueError(f"unknown spans encoding {self.encoding!r}")
         self.timeout = timeout
-        client_id = f"evalstream-span-exporter-{next(_instances)}"
-        self._config = producer_config(s, client_id, **dict(kafka_config or {}))
-        self._thread_prefix = f"{self._config['client_id']}-"  # kafka-python's thread too
-        self._counters = DeliveryCounters()
-        self._spill = SpillStore(Path(spill_dir) if spill_dir else Path(s.spill_dir) / "spans")
-        where = f"Kafka at {','.join(self._config['bootstrap_servers'])} (topic {self.topic})"
-        self._health = KafkaHealth(where, self._counters.snapshot, s.outage_log_interval)
-        self._stop = threading.Event()
-        self._link = ReplaySender(
-            self._stop,
-            self._connect,
-            self._spill,
-            self._counters,
-            self._health,
+        parts = KafkaParts.create(
+            s,
+            client_name="evalstream-span-exporter",
             topic=self.topic,
-            decode_line=decode_span_line,
-            on_tick=self._tick,
-            replay_interval=replay_interval,
+            spill_dir=Path(spill_dir) if spill_dir else Path(s.spill_dir) / "spans",
+            kafka_config=kafka_config,
+            outage_log_interval=s.outage_log_interval,
+        )
+        self._parts = parts
+        self._counters, self._spill, self._health = parts.counters, parts.spill, parts.health
+        self._stop = parts.stop
+        self._link = parts.replay_sender(
+            decode_line=decode_span_line, on_tick=self._tick, replay_interval=replay_interval
         )
         self._link_thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -109,21 +97,12 @@ class KafkaSpanExporter(SpanExporter):
         self._ids = itertools.count()
         self._shutdown = False
 
-    def _connect(self) -> Any:
-        from kafka import KafkaProducer  # imported here: importing the SDK stays cheap
-
-        GATE.attach()  # kafka-python's loggers exist once its modules are imported
-        producer = KafkaProducer(**self._config)
-        GATE.attach()
-        return producer
-
     def _start(self) -> None:
         """The link thread starts on first export: creating the exporter contacts no broker."""
         with self._lock:
             if self._link_thread is None:
-                GATE.register(self._thread_prefix, self._health)
-                name = self._thread_prefix + "link"
-                self._link_thread = threading.Thread(target=self._link.run, name=name, daemon=True)
+                self._parts.watch_logs()
+                self._link_thread = self._parts.thread(self._link.run, "link")
                 self._link_thread.start()
 
     def encode(self, spans: Sequence[ReadableSpan]) -> bytes:
@@ -161,10 +140,7 @@ class KafkaSpanExporter(SpanExporter):
     def _producer(self, deadline: float) -> Any:
         """The connected producer; the first export waits for the first connection attempt."""
         self._start()
-        while not self._link.ready.is_set() and not self._health.in_outage:
-            if time.monotonic() >= deadline:
-                break
-            time.sleep(0.01)
+        self._link.tried.wait(max(deadline - time.monotonic(), 0))
         return self._link.producer
 
     def _send(self, producer: Any, key: bytes, value: bytes) -> Any:
@@ -235,7 +211,7 @@ class KafkaSpanExporter(SpanExporter):
             unresolved, self._pending = list(self._pending.values()), {}
         self._spill_messages(unresolved, sync=False)
         self._spill.close()
-        GATE.unregister(self._thread_prefix, self._health)
+        self._parts.unwatch_logs()
 
 
 def _otlp_json(request: Any) -> bytes:
