@@ -21,6 +21,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 from evalstream_client.outage import KafkaHealth
@@ -35,41 +36,31 @@ def trace_line(line: bytes) -> tuple[bytes, bytes]:
     return str(json.loads(line)["trace_id"]).encode(), line.rstrip(b"\n")
 
 
+def _nothing(*_args: Any) -> None:
+    return None
+
+
+@dataclass(eq=False)
 class ReplaySender:
     """Body of a link thread (``run``); ``ready`` is set once ``producer`` is connected."""
 
-    def __init__(
-        self,
-        stop: threading.Event,
-        producer_factory: Callable[[], Any],
-        spill: SpillStore,
-        counters: DeliveryCounters,
-        health: KafkaHealth,
-        *,
-        topic: str,
-        on_connected: Callable[[Any], None] = lambda producer: None,
-        busy: Callable[[], bool] = lambda: False,
-        decode_line: Callable[[bytes], tuple[bytes, bytes]] = trace_line,
-        on_tick: Callable[[], None] = lambda: None,
-        replay_interval: float = 1.0,
-        probe_interval: float = 5.0,
-    ) -> None:
-        self.stop = stop
-        self.producer_factory = producer_factory
-        self.spill = spill
-        self.counters = counters
-        self.health = health
-        self.topic = topic
-        self.on_connected = on_connected
-        self.busy = busy
-        self.decode_line = decode_line
-        self.on_tick = on_tick
-        self.replay_interval = replay_interval
-        self.probe_interval = probe_interval
-        self.producer: Any = None
-        self.ready = threading.Event()
-        self.tried = threading.Event()  # the first connection attempt is over, either way
-        self._last_try = 0.0
+    stop: threading.Event
+    producer_factory: Callable[[], Any]
+    spill: SpillStore
+    counters: DeliveryCounters
+    health: KafkaHealth
+    _: KW_ONLY
+    topic: str
+    on_connected: Callable[[Any], None] = _nothing
+    busy: Callable[[], bool] = bool  # bool() is False: never busy
+    decode_line: Callable[[bytes], tuple[bytes, bytes]] = trace_line
+    on_tick: Callable[[], None] = _nothing
+    replay_interval: float = 1.0
+    probe_interval: float = 5.0
+    producer: Any = field(default=None, init=False)
+    ready: threading.Event = field(default_factory=threading.Event, init=False)
+    tried: threading.Event = field(default_factory=threading.Event, init=False)  # 1st attempt over
+    _last_try: float = field(default=0.0, init=False)
 
     def run(self) -> None:
         backoff = 0.5
