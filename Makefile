@@ -9,9 +9,10 @@ PYTEST_ARGS ?=
 .PHONY: install jars browser demo test test-slow lint schemas docs clean
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-$(STAMP): pyproject.toml examples/evalstream-plugin-example/pyproject.toml
+$(STAMP): pyproject.toml clients/python/pyproject.toml examples/evalstream-plugin-example/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e "clients/python[otel]"  # the SDK + schemas: a dependency
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	$(BIN)/python -m pip install -q -e examples/evalstream-plugin-example
 	touch $(STAMP)

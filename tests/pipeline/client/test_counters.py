@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from pipeline.client._counters import ThreadCounter
+from evalstream_client._counters import ThreadCounter
 
 
 def test_many_threads_add_up_exactly() -> None:

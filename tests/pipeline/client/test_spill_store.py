@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.client.spill import SpillStore
+from evalstream_client.spill import SpillStore
 
 
 def _lines(store: SpillStore) -> list[bytes]:

@@ -73,6 +73,20 @@ class SpillStore:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         self._file, self._path, self._dir_synced = handle, path, False
 
+    def write_pending(self, timeout: float) -> bool:
+        """Hand the buffered lines to the OS (no fsync), if the file is free within ``timeout``.
+
+        For a bounded ``close()``: written lines survive the process, and the fsync (which
+        can take seconds on a busy disk) may follow in another thread.
+        """
+        if not self._sync_lock.acquire(timeout=max(timeout, 0)):
+            return False
+        try:
+            self._write_buffered()
+        finally:
+            self._sync_lock.release()
+        return True
+
     @property
     def has_active(self) -> bool:
         return self._file is not None or bool(self._buffered)

@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from pipeline.client.producer import TraceProducer
+from evalstream_client.producer import TraceProducer
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])

@@ -24,8 +24,8 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, T
 from kafka.errors import CommitFailedError, KafkaError
 from pydantic import ValidationError
 
-from pipeline.client._kafka import consumer_config
-from pipeline.settings import Settings, load_settings
+from evalstream_client.kafka_config import consumer_config
+from evalstream_client.settings import ClientSettings
 from schemas import ScoredTrace
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ class ScoredTraceConsumer:
 
     def __init__(
         self,
-        settings: Settings | None = None,
+        settings: Any = None,  # ClientSettings, or a look-alike such as the worker's Settings
         *,
         group_id: str = "evalstream-sdk",
         topic: str | None = None,
@@ -67,7 +67,7 @@ class ScoredTraceConsumer:
         commit_interval: float = 5.0,
         kafka_config: Mapping[str, Any] | None = None,
     ) -> None:
-        s = settings or load_settings()
+        s = ClientSettings.coerce(settings)
         self.topic = topic or s.scored_topic
         self.evaluators = {evaluators} if isinstance(evaluators, str) else evaluators
         self.evaluators = set(self.evaluators) if self.evaluators is not None else None
