@@ -26,6 +26,7 @@ from pipeline.exceptions import PipelineError
 from pipeline.maintenance_cli import compact_command, retention_command
 from pipeline.report import report
 from pipeline.settings import load_settings
+from pipeline.tools.ui.cli import register as register_ui_commands
 from schemas.exceptions import SchemaError
 
 app = typer.Typer(
@@ -42,6 +43,7 @@ app.command("retention")(retention_command)
 app.command("compact")(compact_command)
 app.command("alerts")(alerts_command)
 app.command("backfill")(backfill_command)
+register_ui_commands(app)
 console = Console()
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 _state = {"debug": False}

@@ -1,0 +1,1 @@
+"""Tools people run beside the stream: today the web UI (more move here with the new layout)."""
