@@ -97,6 +97,21 @@ def create_app(store: Store, token: str | None = None) -> Starlette:
     return app
 
 
+def warm_up(store: Store) -> None:
+    """Read every footer, count the hours of the unfiltered list and index trace and session
+    ids, so the first person to click does not pay for it (run in a background thread)."""
+    from pipeline.tools.ui.filters import TraceQuery
+    from pipeline.tools.ui.key_index import hours_with
+    from pipeline.tools.ui.trace_list import list_traces
+
+    list_traces(store, TraceQuery())
+    if store.available("traces"):
+        hours_with(store, "traces", "trace_id", "")
+        hours_with(store, "traces", "session_id", "")
+    else:
+        hours_with(store, "results", "trace_id", "")
+
+
 def app_for(results_dir: Path, token: str | None = None, threads: int = 2) -> Starlette:
     """The app over the datasets beside ``results_dir`` (the worker's Parquet directory)."""
     return create_app(Store(Datasets.beside(results_dir), threads=threads), token)

@@ -41,10 +41,12 @@ def ui(
 
     Example: [bold]evalstream ui --data-dir demo-output/parquet[/]
     """
+    import threading
+
     import uvicorn
     from rich.console import Console
 
-    from pipeline.tools.ui.app import app_for
+    from pipeline.tools.ui.app import app_for, warm_up
     from pipeline.tools.ui.settings import UISettings
 
     settings = UISettings()
@@ -59,6 +61,7 @@ def ui(
     err.print(f"  results: {len(store.files('results'))} files; trace content: {stored}")
     if bind_host not in ("127.0.0.1", "localhost", "::1") and not token:
         err.print("[yellow]warning:[/] listening beyond this machine without EVALSTREAM_UI_TOKEN")
+    threading.Thread(target=warm_up, args=(store,), name="ui-warm-up", daemon=True).start()
     uvicorn.run(app, host=bind_host, port=bind_port, log_level="warning")
 
 

@@ -25,6 +25,8 @@ class DataFile:
     path: str
     hour_start: datetime
     """Start of the ``date=/hour=`` partition the file is in (UTC)."""
+    signature: tuple[int, int] = (0, 0)
+    """(size, mtime ns): a replayed file replaced under the same name gets a new one."""
 
 
 def _partition_start(date_dir: str, hour_dir: str) -> datetime | None:
@@ -60,22 +62,26 @@ class Dataset:
                 if start is None:
                     continue
                 with os.scandir(hour.path) as entries:
-                    out.extend(
-                        DataFile(e.path, start)
-                        for e in entries
-                        if e.name.endswith(".parquet") and not e.name.startswith((".", "_"))
-                    )
+                    for e in entries:
+                        if e.name.endswith(".parquet") and not e.name.startswith((".", "_")):
+                            stat = e.stat()
+                            out.append(DataFile(e.path, start, (stat.st_size, stat.st_mtime_ns)))
         return sorted(out, key=lambda f: (f.hour_start, f.path))
 
 
 def in_range(
-    files: list[DataFile], since: datetime | None = None, until: datetime | None = None
-) -> list[str]:
-    """Paths of the files whose partition can hold timestamps in [since, until]."""
+    files: list[DataFile],
+    since: datetime | None = None,
+    until: datetime | None = None,
+    hours: frozenset[datetime] | None = None,
+) -> list[DataFile]:
+    """The files whose partition can hold timestamps in [since, until] (and is in ``hours``)."""
     return [
-        f.path
+        f
         for f in files
-        if not (since and f.hour_start + HOUR <= since) and not (until and f.hour_start > until)
+        if not (since and f.hour_start + HOUR <= since)
+        and not (until and f.hour_start > until)
+        and (hours is None or f.hour_start in hours)
     ]
 
 

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from pipeline.tools.ui.filters import TimeRange
+from pipeline.tools.ui.hourly import HOUR_SQL, by_hour, hour_of
 from pipeline.tools.ui.store import Source, Store
 
 BUCKETS = (60, 300, 900, 1800, 3600, 7200, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 86400)
@@ -94,9 +95,18 @@ def overview(store: Store, scope: TimeRange) -> dict[str, Any]:
 def apps(store: Store, scope: TimeRange | None = None) -> list[str]:
     """Every app of the period, whatever app is selected (for the app menu)."""
     scope = scope or TimeRange()
-    results = store.source("results", scope.since, scope.until)
-    rows = store.rows(f"SELECT DISTINCT app FROM {results.sql} ORDER BY app", results.params)
-    return [r["app"] for r in rows]
+
+    def distinct(hours: frozenset[datetime]) -> dict[datetime, list[str]]:
+        results = store.source("results", hours=hours)
+        rows = store.rows(
+            f"SELECT {HOUR_SQL} AS hour, list(DISTINCT app) AS apps FROM {results.sql} GROUP BY 1",
+            results.params,
+        )
+        return {hour_of(r["hour"]): r["apps"] for r in rows}
+
+    per_hour = by_hour(store, ("results",), "apps", distinct, since=scope.since,
+                       until=scope.until, empty=[])  # fmt: skip
+    return sorted({app for names in per_hour.values() for app in names})
 
 
 def latest_timestamp(store: Store) -> datetime | None:
@@ -109,21 +119,60 @@ def latest_timestamp(store: Store) -> datetime | None:
     return store.value(f"SELECT max(timestamp) FROM {results.sql}", results.params)
 
 
+ADDITIVE = ("evaluations", "passed", "failed", "errors", "not_applicable", "judged",
+            "score_sum", "scored", "latency_sum", "timed")  # fmt: skip
+
+
+def _evaluator_hours(store: Store, scope: TimeRange):
+    def aggregate(hours: frozenset[datetime]) -> dict[datetime, list[dict[str, Any]]]:
+        results = store.source("results", scope.since, scope.until, hours)
+        sql, params = _filtered(results, scope)
+        rows = store.rows(
+            f"SELECT {HOUR_SQL} AS hour, evaluator, list(DISTINCT evaluator_version) AS versions,"
+            " any_value(source) AS source, count(*) AS evaluations,"
+            " count(*) FILTER (passed) AS passed, count(*) FILTER (NOT passed) AS failed,"
+            " count(error) AS errors, count(*) FILTER (label = 'not_applicable')"
+            " AS not_applicable, count(passed) AS judged, coalesce(sum(score), 0) AS score_sum,"
+            " count(score) AS scored, coalesce(sum(eval_latency_ms), 0) AS latency_sum,"
+            f" count(eval_latency_ms) AS timed FROM {sql} GROUP BY 1, 2",
+            params,
+        )
+        out: dict[datetime, list[dict[str, Any]]] = {}
+        for row in rows:
+            out.setdefault(hour_of(row.pop("hour")), []).append(row)
+        return out
+
+    key = ("evaluators", scope.query_string())
+    return by_hour(store, ("results",), key, aggregate, since=scope.since, until=scope.until,
+                   empty=[])  # fmt: skip
+
+
 def evaluators(store: Store, scope: TimeRange | None = None) -> list[dict[str, Any]]:
-    """Per evaluator: evaluations, passed, failed, errors, not applicable, mean score."""
+    """Per evaluator: evaluations, passed, failed, errors, not applicable, mean score, pass
+    rate and mean evaluation latency; summed from remembered per-hour counts."""
     scope = scope or TimeRange()
-    results = store.source("results", scope.since, scope.until)
-    sql, params = _filtered(results, scope)
-    return store.rows(
-        "SELECT evaluator, string_agg(DISTINCT evaluator_version, ',') AS versions,"
-        " any_value(source) AS source, count(*) AS evaluations,"
-        " count(*) FILTER (passed) AS passed, count(*) FILTER (NOT passed) AS failed,"
-        " count(error) AS errors, count(*) FILTER (label = 'not_applicable') AS not_applicable,"
-        " avg(score) AS mean_score, avg(passed::INT) AS pass_rate,"
-        " quantile_cont(eval_latency_ms, 0.95) AS p95_ms"
-        f" FROM {sql} GROUP BY evaluator ORDER BY evaluator",
-        params,
-    )
+    totals: dict[str, dict[str, Any]] = {}
+    for rows in _evaluator_hours(store, scope).values():
+        for row in rows:
+            total = totals.setdefault(
+                row["evaluator"],
+                {"evaluator": row["evaluator"], "versions": set(), "source": row["source"],
+                 **dict.fromkeys(ADDITIVE, 0)},
+            )  # fmt: skip
+            total["versions"] |= set(row["versions"])
+            for name in ADDITIVE:
+                total[name] += row[name]
+    out = []
+    for name in sorted(totals):
+        t = totals[name]
+        out.append({
+            "evaluator": name, "versions": ",".join(sorted(t["versions"])), "source": t["source"],
+            **{k: t[k] for k in ("evaluations", "passed", "failed", "errors", "not_applicable")},
+            "mean_score": t["score_sum"] / t["scored"] if t["scored"] else None,
+            "pass_rate": t["passed"] / t["judged"] if t["judged"] else None,
+            "mean_ms": t["latency_sum"] / t["timed"] if t["timed"] else None,
+        })  # fmt: skip
+    return out
 
 
 def evaluator_detail(store: Store, name: str, scope: TimeRange) -> dict[str, Any]:

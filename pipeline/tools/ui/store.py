@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -58,6 +59,30 @@ def _utc(value: Any) -> Any:
     return value
 
 
+class Memo:
+    """A bounded, thread-safe memory of facts derived from immutable files (counts, indexes);
+    keys name the files' signatures, so a replaced file is never answered from memory."""
+
+    def __init__(self, size: int = 50_000) -> None:
+        self.size = size
+        self._items: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: Any, value: Any) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
 @dataclass(frozen=True)
 class Source:
     """A dataset as a SQL relation: ``sql`` holds one ``?`` bound to ``params``."""
@@ -77,7 +102,13 @@ class Store:
         self._con = duckdb.connect(config={"threads": threads})
         self._con.execute("SET parquet_metadata_cache = true")
         self._columns: dict[str, frozenset[str]] = {}
+        self.memo = Memo()
         self._lock = threading.Lock()
+
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """The shared connection; callers take a ``cursor()`` per thread."""
+        return self._con
 
     def close(self) -> None:
         self._con.close()
@@ -106,10 +137,15 @@ class Store:
         return files
 
     def source(
-        self, name: str, since: datetime | None = None, until: datetime | None = None
+        self,
+        name: str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        hours: frozenset[datetime] | None = None,
     ) -> Source:
-        """The dataset ``name`` restricted to the partitions that can hold [since, until]."""
-        paths = in_range(self.files(name), since, until)
+        """The dataset ``name`` restricted to the partitions that can hold [since, until]
+        (and, given ``hours``, to those hour partitions)."""
+        paths = [f.path for f in in_range(self.files(name), since, until, hours)]
         contract = CONTRACTS[name]
         present: set[str] = set()
         for path in paths:

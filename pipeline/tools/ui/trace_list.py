@@ -1,4 +1,4 @@
-"""The filtered, sorted, paginated trace list: one SQL query for the page and its total.
+"""The filtered, sorted, paginated trace list: matching traces per hour, then one page.
 
 Which dataset drives the list depends on the filters, to read as little as possible: with a
 result filter (evaluator, passed, label) or the score sort, the results rows are grouped per
@@ -14,6 +14,8 @@ from typing import Any
 
 from pipeline.tools.ui.exceptions import BadQueryError
 from pipeline.tools.ui.filters import SORT_COLUMNS, TraceQuery
+from pipeline.tools.ui.hourly import HOUR_SQL, by_hour, hour_of
+from pipeline.tools.ui.key_index import hours_with
 from pipeline.tools.ui.store import Source, Store
 
 LIST_RESULT_COLUMNS = "trace_id, evaluator, score, passed, label, error, span_id, trace_version"
@@ -49,7 +51,8 @@ def _trace_conditions(query: TraceQuery) -> tuple[list[str], list[Any]]:
     return conditions, params
 
 
-def _content_condition(query: TraceQuery, traces: Source) -> tuple[list[str], list[Any]]:
+def _content_filters(query: TraceQuery) -> tuple[list[str], list[Any]]:
+    """Conditions on the ``traces`` dataset's own columns (session, free text)."""
     inner, params = [], []
     if query.session is not None:
         inner.append("session_id = ?")
@@ -57,6 +60,12 @@ def _content_condition(query: TraceQuery, traces: Source) -> tuple[list[str], li
     if query.q is not None:
         inner.append(r"(inputs_json ILIKE ? ESCAPE '\' OR outputs_json ILIKE ? ESCAPE '\')")
         params += [like_pattern(query.q)] * 2
+    return inner, params
+
+
+def _content_condition(query: TraceQuery, traces: Source) -> tuple[list[str], list[Any]]:
+    """The content filters as a condition on another dataset's rows."""
+    inner, params = _content_filters(query)
     if not inner:
         return [], []
     sql = f"trace_id IN (SELECT trace_id FROM {traces.sql} WHERE {' AND '.join(inner)})"
@@ -67,45 +76,110 @@ def _where(conditions: list[str]) -> str:
     return f"WHERE {' AND '.join(conditions)}" if conditions else ""
 
 
-def _has_versions(store: Store, traces: Source) -> bool:
-    return bool(store.value(f"SELECT max(trace_version) > 1 FROM {traces.sql}", traces.params))
+def _has_versions(store: Store) -> bool:
+    """Whether any trace has a second version (then the list keeps the latest of each)."""
+    files = store.files("traces")
+    key = ("versions", tuple((f.path, f.signature) for f in files))
+    cached = store.memo.get(key)
+    if cached is None:
+        traces = store.source("traces")
+        cached = bool(
+            store.value(f"SELECT max(trace_version) > 1 FROM {traces.sql}", traces.params)
+        )
+        store.memo.put(key, cached)
+    return cached
 
 
-def _candidates(store: Store, query: TraceQuery) -> tuple[str, list[Any], bool]:
-    """SQL of one row per matching trace, its parameters, and whether content is stored."""
-    results = store.source("results", query.since, query.until)
-    traces = store.source("traces", query.since, query.until)
+@dataclass(frozen=True)
+class Candidates:
+    """One row per matching trace (``rows_sql``) and matching traces per hour (``count_sql``);
+    both take ``params``."""
+
+    rows_sql: str
+    count_sql: str
+    params: list[Any]
+    datasets: tuple[str, ...]
+    stored: bool
+
+
+def _candidates(
+    store: Store, query: TraceQuery, hours: frozenset[datetime] | None = None
+) -> Candidates:
+    results = store.source("results", query.since, query.until, hours)
+    traces = store.source("traces", query.since, query.until, hours)
     if query.needs_content and not traces.available:
         raise BadQueryError(
             "the session and free-text filters need the stored traces, and this data"
             " directory has no traces dataset"
         )
     conditions, params = _trace_conditions(query)
-    content, content_params = _content_condition(query, traces)
+    hour = f"{HOUR_SQL} AS hour"
     if query.filters_results or not traces.available:
         for column in ("evaluator", "passed", "label"):
             value = getattr(query, column)
             if value is not None:
                 conditions.append(f"{column} = ?")
                 params.append(value)
-        sql = (
+        content, content_params = _content_condition(query, traces)
+        extra = ("traces",) if content else ()
+        where = f"FROM {results.sql} {_where(conditions + content)}"
+        return Candidates(
             "SELECT trace_id, max(timestamp) AS timestamp, any_value(app) AS app,"
             " any_value(model) AS model, any_value(status) AS status,"
             " any_value(latency_ms) AS latency_ms, any_value(cost_usd) AS cost_usd,"
             " NULL::VARCHAR AS session_id, max(trace_version) AS trace_version,"
-            f" min(score) AS score FROM {results.sql} {_where(conditions + content)}"
-            " GROUP BY trace_id"
+            f" min(score) AS score {where} GROUP BY trace_id",
+            f"SELECT {hour}, count(DISTINCT trace_id) AS n {where} GROUP BY 1",
+            [*results.params, *params, *content_params],
+            ("results", *extra),
+            traces.available,
         )
-        return sql, [*results.params, *params, *content_params], traces.available
-    latest = ""
-    if _has_versions(store, traces):
-        latest = " QUALIFY trace_version = max(trace_version) OVER (PARTITION BY trace_id)"
-    sql = (
+    content, content_params = _content_filters(query)
+    where = f"FROM {traces.sql} {_where(conditions + content)}"
+    versions = _has_versions(store)
+    latest = " QUALIFY trace_version = max(trace_version) OVER (PARTITION BY trace_id)"
+    return Candidates(
         "SELECT trace_id, timestamp, app, model, status, latency_ms, cost_usd, session_id,"
-        f" trace_version, NULL::DOUBLE AS score FROM {traces.sql}"
-        f" {_where(conditions + content)}{latest}"
+        f" trace_version, NULL::DOUBLE AS score {where}{latest if versions else ''}",
+        f"SELECT {hour}, {'count(DISTINCT trace_id)' if versions else 'count(*)'} AS n {where}"
+        " GROUP BY 1",
+        [*traces.params, *params, *content_params],
+        ("traces",),
+        True,
     )
-    return sql, [*traces.params, *params, *content_params], True
+
+
+def _filter_key(query: TraceQuery) -> str:
+    return query.model_copy(update={"sort": "time", "order": "desc", "offset": 0}).query_string()
+
+
+def hour_counts(
+    store: Store, query: TraceQuery, allowed: frozenset[datetime] | None = None
+) -> dict[datetime, int]:
+    """Matching traces per hour partition, each hour counted once per filter (``hourly``):
+    paging and a live worker's new files only cost the hours that changed."""
+
+    def count(hours: frozenset[datetime]) -> dict[datetime, int]:
+        part = _candidates(store, query, hours)
+        return {hour_of(r["hour"]): int(r["n"]) for r in store.rows(part.count_sql, part.params)}
+
+    datasets = _candidates(store, query, allowed).datasets
+    return by_hour(store, datasets, ("count", _filter_key(query)), count, since=query.since,
+                   until=query.until, allowed=allowed, empty=0)  # fmt: skip
+
+
+def _page_hours(counts: dict[datetime, int], query: TraceQuery) -> tuple[frozenset, int]:
+    """For the time sort: the hours that hold the page's rows, and how many rows to skip."""
+    skip, chosen, held = query.offset, [], 0
+    for hour in sorted(counts, reverse=query.order == "desc"):
+        if not chosen and skip >= counts[hour]:
+            skip -= counts[hour]
+            continue
+        chosen.append(hour)
+        held += counts[hour]
+        if held - skip >= query.limit:
+            break
+    return frozenset(chosen), skip
 
 
 def _attach_results(store: Store, rows: list[dict[str, Any]]) -> None:
@@ -132,21 +206,33 @@ def _attach_results(store: Store, rows: list[dict[str, Any]]) -> None:
         row["results"] = by_trace[row["trace_id"]]
 
 
+def _allowed_hours(store: Store, query: TraceQuery) -> frozenset[datetime] | None:
+    """A session lives in a few hours: the session index names them, the rest is skipped."""
+    if query.session is None or not store.available("traces"):
+        return None
+    return hours_with(store, "traces", "session_id", query.session)
+
+
 def list_traces(store: Store, query: TraceQuery) -> TracePage:
-    sql, params, stored = _candidates(store, query)
+    allowed = _allowed_hours(store, query)
+    counts = hour_counts(store, query, allowed)
+    total = sum(counts.values())
     column = SORT_COLUMNS[query.sort]
     order = "ASC" if query.order == "asc" else "DESC"
-    rows = store.rows(
-        f"SELECT *, count(*) OVER () AS total FROM ({sql})"
-        f" ORDER BY {column} {order} NULLS LAST, trace_id LIMIT ? OFFSET ?",
-        [*params, query.limit, query.offset],
-    )
-    # Past the last page the window has nothing to count over: count separately.
-    total = rows[0]["total"] if rows else store.value(f"SELECT count(*) FROM ({sql})", params)
-    for row in rows:
-        del row["total"]
+    if query.sort == "time":  # read only the hours the page's rows are in
+        hours, skip = _page_hours(counts, query)
+        plan = _candidates(store, query, hours) if hours else None
+    else:
+        plan, skip = _candidates(store, query, allowed), query.offset
+    rows = []
+    if plan is not None and total > query.offset:
+        rows = store.rows(
+            f"SELECT * FROM ({plan.rows_sql})"
+            f" ORDER BY {column} {order} NULLS LAST, trace_id LIMIT ? OFFSET ?",
+            [*plan.params, query.limit, skip],
+        )
     _attach_results(store, rows)
-    return TracePage(rows, int(total or 0), stored)
+    return TracePage(rows, total, store.available("traces"))
 
 
 def iso(value: datetime | None) -> str | None:

@@ -78,3 +78,39 @@ def make_client(results_dir: Path, token: str | None = None):
 def client(ui_results_dir):
     with make_client(ui_results_dir) as c:
         yield c
+
+
+@pytest.fixture(scope="module")
+def ui_server(ui_results_dir):
+    """``evalstream ui`` as a real process on a free loopback port; yields its base URL."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from pipeline.broker import free_port
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EVALSTREAM_")}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.cli", "ui", "--data-dir", str(ui_results_dir),
+         "--port", str(port)], env=env, stderr=subprocess.PIPE, text=True,
+        cwd=Path(__file__).resolve().parents[4],
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            server.kill()
+            pytest.fail(f"evalstream ui did not start: {server.communicate()[1][-2000:]}")
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -20,7 +20,9 @@ def traces(ui_results_dir) -> pd.DataFrame:
 def _all(client, query: str) -> list[dict]:
     out, offset = [], 0
     while True:
-        page = client.get(f"/api/traces?{query}&limit=100&offset={offset}").json()
+        answer = client.get(f"/api/traces?{query}&limit=100&offset={offset}")
+        assert answer.status_code == 200, answer.text
+        page = answer.json()
         out += page["traces"]
         offset += 100
         if offset >= page["total"]:

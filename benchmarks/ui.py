@@ -1,0 +1,136 @@
+"""Latency of `evalstream ui` over a 1,000,000-trace data directory.
+
+    .venv/bin/python benchmarks/ui.py [--traces 1000000] [--data DIR] [--requests 40]
+
+Generates results + traces + spans (benchmarks/_ui_data.py: 7 results and 3 spans a trace, 48
+hour partitions x 4 Kafka partitions, random trace ids; reused when DIR already holds them),
+starts the real `evalstream ui` process on a free loopback port, and times HTTP requests
+from this process, one at a time, with a keep-alive client: wall time from sending the request
+to the last byte of the answer. Each endpoint gets ``--requests`` requests with varying
+pages, filters and trace ids; the first request after start (which reads every file footer
+and builds the hour counts) and the first trace lookup (which builds the trace-id index) are
+reported apart as "cold". Prints a markdown table (pasted into docs/ui.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import pyarrow.parquet as pq
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from _ui_data import EVALUATORS, generate  # noqa: E402
+
+from pipeline.broker import free_port  # noqa: E402
+
+
+def _data(directory: Path, count: int) -> Path:
+    results = directory / "parquet"
+    marker = directory / f"generated-{count}"
+    if marker.exists():
+        print(f"reusing {directory}")
+        return results
+    started = time.perf_counter()
+    generate(results, count)
+    marker.touch()
+    files = sum(1 for _ in directory.rglob("*.parquet"))
+    size = sum(p.stat().st_size for p in directory.rglob("*.parquet")) / 1e6
+    print(f"generated {count:,} traces in {time.perf_counter() - started:.0f} s"
+          f" ({files} files, {size:,.0f} MB)")  # fmt: skip
+    return results
+
+
+def _start(results: Path, port: int) -> tuple[subprocess.Popen, float]:
+    started = time.perf_counter()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.cli", "ui", "--data-dir", str(results),
+         "--port", str(port)], cwd=ROOT, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    for _ in range(600):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return server, time.perf_counter() - started
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    server.kill()
+    raise SystemExit("the UI did not answer /health within 30 s")
+
+
+def _timed(client: httpx.Client, path: str) -> float:
+    started = time.perf_counter()
+    answer = client.get(path)
+    elapsed = (time.perf_counter() - started) * 1000
+    if answer.status_code != 200:
+        raise SystemExit(f"{path}: {answer.status_code} {answer.text[:200]}")
+    return elapsed
+
+
+def _cases(ids: list[str], n: int, rng: random.Random) -> dict[str, list[str]]:
+    page = lambda: rng.randrange(0, 100) * 50  # noqa: E731
+    return {
+        "list, newest first (API)": [f"/api/traces?offset={page()}" for _ in range(n)],
+        "list, newest first (HTML page)": [f"/traces?offset={page()}" for _ in range(n)],
+        "filter: evaluator failed": [
+            f"/api/traces?evaluator={EVALUATORS[i % len(EVALUATORS)]}&passed=false"
+            f"&offset={page()}" for i in range(n)],
+        "filter: app + status + model": [
+            f"/api/traces?app={rng.choice(['chat', 'search'])}&status=ERROR"
+            f"&model={rng.choice(['gpt-4o', 'gpt-4o-mini'])}&offset={rng.randrange(0, 5) * 50}"
+            for _ in range(n)],
+        "filter: evaluator failed, app, last 6 h": [
+            f"/api/traces?evaluator=correctness&passed=false&app=chat"
+            f"&since=2026-11-27T04:00:00Z&offset={rng.randrange(0, 10) * 50}" for _ in range(n)],
+        "filter: session": [f"/api/traces?session=session-{rng.randrange(50_000)}"
+                            for _ in range(n)],
+        "filter: free text": [f"/api/traces?q={rng.choice(['refund', 'Python', 'haiku'])}"
+                              f"&offset={rng.randrange(0, 20) * 50}" for _ in range(n)],
+        "sort: latency (whole dataset)": [f"/api/traces?sort=latency&offset={page()}"
+                                          for _ in range(n)],
+        "detail (API)": [f"/api/traces/{rng.choice(ids)}" for _ in range(n)],
+        "detail (HTML page)": [f"/traces/{rng.choice(ids)}" for _ in range(n)],
+    }  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--traces", type=int, default=1_000_000)
+    parser.add_argument("--data", type=Path, default=None, help="Data directory to (re)use.")
+    parser.add_argument("--requests", type=int, default=40)
+    args = parser.parse_args()
+    directory = args.data or Path(tempfile.mkdtemp(prefix="evalstream-ui-bench-"))
+    results = _data(directory, args.traces)
+    ids = pq.read_table(directory / "traces", columns=["trace_id"])["trace_id"].to_pylist()
+    rng = random.Random(5)
+    port = free_port()
+    server, startup = _start(results, port)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+            cold_list = _timed(client, "/api/traces")
+            cold_detail = _timed(client, f"/api/traces/{rng.choice(ids)}")
+            print(f"start to /health {startup:.1f} s; cold first list {cold_list:,.0f} ms;"
+                  f" cold first detail {cold_detail:,.0f} ms")  # fmt: skip
+            print("\n| endpoint | requests | p50 ms | p95 ms | max ms |\n|---|---|---|---|---|")
+            for name, paths in _cases(ids, args.requests, rng).items():
+                times = [_timed(client, path) for path in paths]
+                p95 = statistics.quantiles(times, n=20)[-1]
+                print(f"| {name} | {len(times)} | {statistics.median(times):,.0f} |"
+                      f" {p95:,.0f} | {max(times):,.0f} |")  # fmt: skip
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
