@@ -57,6 +57,13 @@ def _shot(driver, tmp_path: Path, name: str) -> None:
         shutil.copy(path, DOCS / path.name)
 
 
+def _wait(driver, condition) -> None:
+    """Clicks navigate asynchronously: wait (bounded) for what the click should bring."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, 30).until(condition)
+
+
 def _shows(text: str, value) -> bool:
     """Whether a <pre> shows ``value`` as the page renders it (text as is, JSON indented)."""
     if value is None or isinstance(value, str):
@@ -74,7 +81,7 @@ def test_from_failing_evaluator_to_a_span_output(browser, ui_server, tmp_path):
 
     failing = browser.find_element(By.CSS_SELECTOR, 'a.failing[href*="evaluator=correctness"]')
     failing.click()
-    assert "evaluator=correctness" in browser.current_url
+    _wait(browser, lambda d: "evaluator=correctness" in d.current_url)
     assert "passed=false" in browser.current_url
     rows = browser.find_elements(By.CSS_SELECTOR, "table.traces a.trace-link")
     assert len(rows) == 50
@@ -84,14 +91,14 @@ def test_from_failing_evaluator_to_a_span_output(browser, ui_server, tmp_path):
 
     trace_id = rows[0].text
     rows[0].click()
-    assert browser.current_url.endswith(f"/traces/{trace_id}")
+    _wait(browser, lambda d: d.current_url.endswith(f"/traces/{trace_id}"))
     expected = httpx.get(f"{ui_server}/api/traces/{trace_id}").json()
     llm = next(s for s in expected["spans"] if s["name"] == "chat_completion")
     span = browser.find_element(By.ID, f"span-{llm['span_id']}")
     output = span.find_element(By.CSS_SELECTOR, "pre.span-outputs")
     assert not output.is_displayed()  # collapsed until clicked
     span.find_element(By.TAG_NAME, "summary").click()
-    assert output.is_displayed()
+    _wait(browser, lambda d: output.is_displayed())
     if isinstance(llm["outputs"], str):
         assert output.text == llm["outputs"]
     elif llm["outputs"] is None:
@@ -120,5 +127,7 @@ def test_script_in_a_trace_never_runs(browser, ui_server):
     assert browser.find_element(By.CSS_SELECTOR, "pre.outputs").text == SCRIPT_OUT
     span = browser.find_element(By.ID, "span-tr-xss-llm")
     span.find_element(By.TAG_NAME, "summary").click()
-    assert span.find_element(By.CSS_SELECTOR, "pre.span-outputs").text == SCRIPT_SPAN
+    output = span.find_element(By.CSS_SELECTOR, "pre.span-outputs")
+    _wait(browser, lambda d: output.is_displayed())
+    assert output.text == SCRIPT_SPAN
     assert browser.execute_script("return document.scripts.length") == 0
