@@ -74,4 +74,5 @@ def overview(request: Request) -> JSONResponse:
 def health(request: Request) -> JSONResponse:
     store = _store(request)
     datasets = {name: store.available(name) for name in ("results", "traces", "spans")}
-    return JSONResponse({"status": "ok", "datasets": datasets})
+    warm = request.app.state.warmed_up.is_set()
+    return JSONResponse({"status": "ok", "datasets": datasets, "warmed_up": warm})

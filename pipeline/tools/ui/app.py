@@ -7,6 +7,7 @@ templates, token); ``__init__`` of nothing here does work, so tests build an app
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -94,22 +95,32 @@ def create_app(store: Store, token: str | None = None) -> Starlette:
     app.state.store = store
     app.state.templates = environment()
     app.state.token = token
+    app.state.warmed_up = threading.Event()
     return app
 
 
-def warm_up(store: Store) -> None:
-    """Read every footer, count the hours of the unfiltered list and index trace and session
-    ids, so the first person to click does not pay for it (run in a background thread)."""
+def warm_up(store: Store, done: threading.Event) -> None:
+    """Read every footer, count the unfiltered list and each evaluator's failures (the
+    overview's links), sum the evaluator table and index trace and session ids, so the first
+    person to click does not pay for it. Runs in a background thread; ``/health`` tells
+    when it is done."""
+    from pipeline.tools.ui import stats
     from pipeline.tools.ui.filters import TraceQuery
     from pipeline.tools.ui.key_index import hours_with
-    from pipeline.tools.ui.trace_list import list_traces
+    from pipeline.tools.ui.trace_list import hour_counts, list_traces
 
-    list_traces(store, TraceQuery())
-    if store.available("traces"):
-        hours_with(store, "traces", "trace_id", "")
-        hours_with(store, "traces", "session_id", "")
-    else:
-        hours_with(store, "results", "trace_id", "")
+    try:
+        list_traces(store, TraceQuery())
+        stats.apps(store)
+        for row in stats.evaluators(store):
+            hour_counts(store, TraceQuery(evaluator=row["evaluator"], passed=False))
+        if store.available("traces"):
+            hours_with(store, "traces", "trace_id", "")
+            hours_with(store, "traces", "session_id", "")
+        else:
+            hours_with(store, "results", "trace_id", "")
+    finally:
+        done.set()
 
 
 def app_for(results_dir: Path, token: str | None = None, threads: int = 2) -> Starlette:

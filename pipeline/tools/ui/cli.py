@@ -61,7 +61,9 @@ def ui(
     err.print(f"  results: {len(store.files('results'))} files; trace content: {stored}")
     if bind_host not in ("127.0.0.1", "localhost", "::1") and not token:
         err.print("[yellow]warning:[/] listening beyond this machine without EVALSTREAM_UI_TOKEN")
-    threading.Thread(target=warm_up, args=(store,), name="ui-warm-up", daemon=True).start()
+    threading.Thread(
+        target=warm_up, args=(store, app.state.warmed_up), name="ui-warm-up", daemon=True
+    ).start()
     uvicorn.run(app, host=bind_host, port=bind_port, log_level="warning")
 
 
