@@ -16,6 +16,7 @@ from pipeline.tools.ui.exceptions import BadQueryError
 from pipeline.tools.ui.filters import SORT_COLUMNS, TraceQuery
 from pipeline.tools.ui.hourly import HOUR_SQL, by_hour, hour_of
 from pipeline.tools.ui.key_index import hours_with
+from pipeline.tools.ui.sort_bound import sort_bound
 from pipeline.tools.ui.store import Source, Store
 
 LIST_RESULT_COLUMNS = "trace_id, evaluator, score, passed, label, error, span_id, trace_version"
@@ -224,12 +225,18 @@ def list_traces(store: Store, query: TraceQuery) -> TracePage:
         plan = _candidates(store, query, hours) if hours else None
     else:
         plan, skip = _candidates(store, query, allowed), query.offset
+    bound, bound_params = "", []
+    if plan is not None and not query.filters_results and total > query.offset:
+        found = sort_bound(store, query, lambda hours: _candidates(store, query, hours),
+                           plan.datasets, _filter_key(query), allowed)  # fmt: skip
+        if found is not None:
+            bound, bound_params = f" WHERE {found[0]}", [found[1]]
     rows = []
     if plan is not None and total > query.offset:
         rows = store.rows(
-            f"SELECT * FROM ({plan.rows_sql})"
+            f"SELECT * FROM ({plan.rows_sql}){bound}"
             f" ORDER BY {column} {order} NULLS LAST, trace_id LIMIT ? OFFSET ?",
-            [*plan.params, query.limit, skip],
+            [*plan.params, *bound_params, query.limit, skip],
         )
     _attach_results(store, rows)
     return TracePage(rows, total, store.available("traces"))

@@ -247,3 +247,20 @@ def test_warm_up_remembers_the_counts_the_overview_links_to(request, fixture):
     store.rows = lambda sql, params=(): asked.append(sql) or original(sql, params)
     counts = hour_counts(store, TraceQuery(evaluator="correctness", passed=False))
     assert sum(counts.values()) > 0 and asked == []  # answered from memory, no query
+
+
+@pytest.mark.parametrize(("sort", "column"), [("latency", "latency_ms"), ("cost", "cost_usd")])
+@pytest.mark.parametrize("order", ["asc", "desc"])
+def test_sorted_page_is_the_page_a_full_sort_gives(client, traces, sort, column, order):
+    latest = traces.sort_values("trace_version").drop_duplicates("trace_id", keep="last")
+    latest = latest[latest["app"] == "chat"]
+    expected = latest.sort_values(
+        [column, "trace_id"], ascending=[order == "asc", True], na_position="last"
+    )
+    for offset in (0, 10, len(latest) - 5):
+        answer = client.get(
+            f"/api/traces?app=chat&sort={sort}&order={order}&limit=20&offset={offset}"
+        ).json()
+        # Ties on the value are broken by trace_id, in the UI as here.
+        got = [t["trace_id"] for t in answer["traces"]]
+        assert got == list(expected["trace_id"].iloc[offset : offset + 20])
