@@ -6,11 +6,12 @@ the pages cost the same whether a bucket holds ten traces or a million.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pipeline.tools.ui.filters import TimeRange
 from pipeline.tools.ui.hourly import HOUR_SQL, by_hour, hour_of
+from pipeline.tools.ui.layout import in_range
 from pipeline.tools.ui.store import Source, Store
 
 BUCKETS = (60, 300, 900, 1800, 3600, 7200, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 86400)
@@ -76,13 +77,7 @@ def overview(store: Store, scope: TimeRange) -> dict[str, Any]:
         f" FROM {rows_sql} GROUP BY 1 ORDER BY 1",
         [step, step, *params],
     )
-    results = store.source("results", scope.since, scope.until)
-    sql, rparams = _filtered(results, scope, "passed IS NOT NULL AND error IS NULL")
-    rates = store.rows(
-        "SELECT evaluator, floor(epoch(timestamp) / ?) * ? AS t, avg(passed::INT) AS rate"
-        f" FROM {sql} GROUP BY 1, 2 ORDER BY 1, 2",
-        [step, step, *rparams],
-    )
+    rates = pass_rates(store, scope, step)
     return {
         "totals": totals,
         "bucket_seconds": step,
@@ -175,30 +170,89 @@ def evaluators(store: Store, scope: TimeRange | None = None) -> list[dict[str, A
     return out
 
 
+def _per_hour_rows(store: Store, scope: TimeRange, key: Any, select: str, extra: str = "",
+                   params: tuple = ()) -> list[dict[str, Any]]:  # fmt: skip
+    """Rows of ``SELECT {HOUR_SQL} AS hour, {select} ... GROUP BY ALL`` over the results,
+    remembered per hour partition (``hourly``), concatenated."""
+
+    def compute(hours: frozenset[datetime]) -> dict[datetime, list[dict[str, Any]]]:
+        results = store.source("results", scope.since, scope.until, hours)
+        sql, sql_params = _filtered(results, scope, extra)
+        out: dict[datetime, list[dict[str, Any]]] = {}
+        for row in store.rows(f"SELECT {HOUR_SQL} AS hour, {select} FROM {sql} GROUP BY ALL",
+                              [*params, *sql_params]):  # fmt: skip
+            out.setdefault(hour_of(row.pop("hour")), []).append(row)
+        return out
+
+    per_hour = by_hour(store, ("results",), (key, scope.query_string()), compute,
+                       since=scope.since, until=scope.until, empty=[])  # fmt: skip
+    return [row for rows in per_hour.values() for row in rows]
+
+
+def pass_rates(store: Store, scope: TimeRange, step: int, evaluator: str | None = None):
+    """Pass rate per evaluator and time bucket (``step`` divides or is a multiple of an hour,
+    so each bucket's counts add up from whole hours)."""
+    rows = _per_hour_rows(
+        store, scope, ("rates", step),
+        "evaluator, floor(epoch(timestamp) / ?) * ? AS t, count(*) FILTER (passed) AS passed,"
+        " count(*) AS judged", "passed IS NOT NULL AND error IS NULL", (step, step),
+    )  # fmt: skip
+    sums: dict[tuple[str, float], list[int]] = {}
+    for row in rows:
+        if evaluator is None or row["evaluator"] == evaluator:
+            total = sums.setdefault((row["evaluator"], row["t"]), [0, 0])
+            total[0] += row["passed"]
+            total[1] += row["judged"]
+    return [{"evaluator": e, "t": t, "rate": p / n} for (e, t), (p, n) in sorted(sums.items())]
+
+
+def _data_span(store: Store, scope: TimeRange) -> tuple[datetime | None, datetime | None]:
+    """First and last hour partition of the results in scope (enough to choose buckets)."""
+    hours = [f.hour_start for f in in_range(store.files("results"), scope.since, scope.until)]
+    if not hours:
+        return None, None
+    return max(min(hours), scope.since or min(hours)), min(
+        max(hours) + timedelta(hours=1), scope.until or max(hours) + timedelta(hours=1)
+    )
+
+
 def evaluator_detail(store: Store, name: str, scope: TimeRange) -> dict[str, Any]:
-    """Score histogram (10 bins over [0, 1]), pass rate over time and the worst traces."""
-    results = store.source("results", scope.since, scope.until)
-    sql, params = _filtered(results, scope, "evaluator = ?")
-    params = [*params, name]
-    span = store.rows(f"SELECT min(timestamp) AS first, max(timestamp) AS last FROM {sql}", params)
-    step = bucket_seconds(span[0]["first"], span[0]["last"])
-    histogram = store.rows(
-        "SELECT least(floor(score * 10), 9)::INT AS bin, count(*) AS n"
-        f" FROM {sql} AND score IS NOT NULL GROUP BY 1 ORDER BY 1",
-        params,
-    )
+    """Score histogram (10 bins over [0, 1]), pass rate over time and the worst traces, from
+    remembered per-hour answers."""
+    step = bucket_seconds(*_data_span(store, scope))
     counts = [0] * 10
-    for row in histogram:
-        counts[max(row["bin"], 0)] += row["n"]
-    rates = store.rows(
-        "SELECT floor(epoch(timestamp) / ?) * ? AS t, avg(passed::INT) AS rate"
-        f" FROM {sql} AND passed IS NOT NULL AND error IS NULL GROUP BY 1 ORDER BY 1",
-        [step, step, *params],
-    )
-    worst = store.rows(
-        "SELECT trace_id, timestamp, app, score, label, coalesce(error, rationale) AS why"
-        f" FROM {sql} AND (NOT passed OR error IS NOT NULL)"
-        " ORDER BY score NULLS FIRST, timestamp DESC, trace_id LIMIT ?",
-        [*params, WORST_LIMIT],
-    )
+    bins = _per_hour_rows(store, scope, "histogram", "evaluator, least(floor(score * 10), 9)::INT"
+                          " AS bin, count(*) AS n", "score IS NOT NULL")  # fmt: skip
+    for row in bins:
+        if row["evaluator"] == name:
+            counts[max(row["bin"], 0)] += row["n"]
+    worst = _worst(store, scope, name)
+    rates = [{"t": r["t"], "rate": r["rate"]} for r in pass_rates(store, scope, step, name)]
     return {"histogram": counts, "bucket_seconds": step, "pass_rates": rates, "worst": worst}
+
+
+def _worst(store: Store, scope: TimeRange, name: str) -> list[dict[str, Any]]:
+    """The evaluator's lowest-scored failures: each hour's worst few, merged."""
+
+    def compute(hours: frozenset[datetime]) -> dict[datetime, list[dict[str, Any]]]:
+        results = store.source("results", scope.since, scope.until, hours)
+        sql, params = _filtered(
+            results, scope, "evaluator = ? AND (NOT passed OR error IS NOT NULL)"
+        )
+        rows = store.rows(
+            f"SELECT {HOUR_SQL} AS hour, trace_id, timestamp, app, score, label,"
+            f" coalesce(error, rationale) AS why FROM {sql} QUALIFY row_number() OVER"
+            f" (PARTITION BY {HOUR_SQL} ORDER BY score NULLS FIRST, timestamp DESC, trace_id) <= ?",
+            [*params, name, WORST_LIMIT],
+        )
+        out: dict[datetime, list[dict[str, Any]]] = {}
+        for row in rows:
+            out.setdefault(hour_of(row.pop("hour")), []).append(row)
+        return out
+
+    per_hour = by_hour(store, ("results",), ("worst", name, scope.query_string()), compute,
+                       since=scope.since, until=scope.until, empty=[])  # fmt: skip
+    rows = [row for found in per_hour.values() for row in found]
+    rows.sort(key=lambda r: (r["score"] is not None, r["score"] or 0.0,
+                             -r["timestamp"].timestamp(), r["trace_id"]))  # fmt: skip
+    return rows[:WORST_LIMIT]

@@ -264,3 +264,20 @@ def test_sorted_page_is_the_page_a_full_sort_gives(client, traces, sort, column,
         # Ties on the value are broken by trace_id, in the UI as here.
         got = [t["trace_id"] for t in answer["traces"]]
         assert got == list(expected["trace_id"].iloc[offset : offset + 20])
+
+
+def test_evaluator_worst_and_pass_rates_match_pandas(client, results):
+    detail = client.get("/api/evaluators/correctness").json()
+    mine = results[results["evaluator"] == "correctness"]
+    bad = mine[(mine["passed"] == False) | mine["error"].notna()].copy()  # noqa: E712
+    bad["null_first"] = bad["score"].notna()
+    bad["ts"] = -bad["timestamp"].map(lambda t: t.timestamp())
+    expected = bad.sort_values(["null_first", "score", "ts", "trace_id"]).head(25)
+    assert [w["trace_id"] for w in detail["worst"]] == list(expected["trace_id"])
+    judged = mine[mine["passed"].notna() & mine["error"].isna()]
+    step = detail["bucket_seconds"]
+    seconds = judged["timestamp"].map(lambda t: t.timestamp())
+    buckets = (seconds // step * step).astype(float)
+    want = judged.groupby(buckets)["passed"].mean()
+    got = {p["t"]: p["rate"] for p in detail["pass_rates"]}
+    assert got == pytest.approx(want.to_dict())
