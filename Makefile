@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml examples/evalstream-plugin-example/pyproject.toml
 install: $(STAMP)
 
 jars: install
-	$(BIN)/python -c "from pipeline.broker import ensure_jars; print('kafka jars:', ensure_jars())"
+	$(BIN)/python -c "from pipeline.kafka.broker.local import ensure_jars; print('kafka jars:', ensure_jars())"
 
 demo: jars
 	$(BIN)/evalstream demo
@@ -46,7 +46,7 @@ schemas: install
 	$(BIN)/python -m schemas.export
 
 docs: install
-	$(BIN)/python -m pipeline.settings_doc
+	$(BIN)/python -m pipeline.tools.settings_doc
 
 clean:
 	rm -rf demo-output evalstream-data .pytest_cache

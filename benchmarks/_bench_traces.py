@@ -1,7 +1,7 @@
 """Deterministic ~1 KB benchmark traces: the sample traces plus more retrieved context,
 expectations (expected response and facts), session tags and a system prompt.
 
-Built on :func:`pipeline.sample_traces.sample_traces` so the mix (RAG answers right and
+Built on :func:`pipeline.tools.demo.samples.sample_traces` so the mix (RAG answers right and
 wrong, chat, harmful requests, errors) matches the demo and the tests.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from pipeline.sample_traces import _FACTS, sample_traces
+from pipeline.tools.demo.samples import _FACTS, sample_traces
 
 _SYSTEM = (
     "You are the support assistant of Acme Cloud. Answer only from the provided documents; "
@@ -69,7 +69,7 @@ if __name__ == "__main__":  # size check: python benchmarks/_bench_traces.py
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from pipeline.decode import decode_trace
+    from pipeline.decode.trace import decode_trace
 
     pairs = encoded(2000)
     sizes = [len(v) for _, v in pairs]

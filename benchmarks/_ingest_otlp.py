@@ -285,7 +285,7 @@ class TraceMessages:
 
 def split_messages(template: Template) -> TraceMessages:
     """The receiver's own split (``split_by_trace`` + ``encode_for_topic``) of a template."""
-    from pipeline.ingest._receiver_codec import (
+    from pipeline.ingest.receiver.codec import (
         PROTOBUF,
         encode_for_topic,
         parse_request,

@@ -15,7 +15,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.sample_traces import _CHAT, _FACTS
+from pipeline.tools.demo.samples import _CHAT, _FACTS
 from pipeline.tools.ui.testing import write_hive
 from schemas import arrow_schema
 from schemas.datasets import spans_arrow_schema, traces_arrow_schema

@@ -222,7 +222,7 @@ def sentence_check() -> list[str]:
     Both modes: reference (``expected_response``) and groundedness (context only).
     """
     from benchmarks._sentence_cases import CASES
-    from pipeline.sample_traces import _FACTS, sample_traces
+    from pipeline.tools.demo.samples import _FACTS, sample_traces
 
     ev = CorrectnessEvaluator()
     docs = {doc: (q, good, bad) for q, doc, _, good, bad in _FACTS}
@@ -253,9 +253,10 @@ def sentence_check() -> list[str]:
                 )
     lines = [
         "Share of answers passed (score >= 0.5); a good evaluator passes the right ones and fails"
-        " the wrong ones. `demo`: the support bot of `pipeline/sample_traces.py` (1,000 traces,"
-        " seed 7); `cases`: 10 hand-written facts of other apps (`benchmarks/_sentence_cases.py`)"
-        "; `reference` = with `expected_response`, `grounded` = context only.",
+        " the wrong ones. `demo`: the support bot of `pipeline/tools/demo/samples.py`"
+        " (1,000 traces, seed 7); `cases`: 10 hand-written facts of other apps"
+        " (`benchmarks/_sentence_cases.py`); `reference` = with `expected_response`,"
+        " `grounded` = context only.",
         "",
     ]
     for key in sorted(buckets):

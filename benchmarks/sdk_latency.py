@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/sdk_latency.py [--traces 10000] [--outage 10] [--rounds 3]
 
 Each round starts its own Kafka broker (free port, temp dir), then an "application" thread
-makes traces on the fly (``pipeline.sample_traces``, ~700/s: 70 every 100 ms) and logs each
+makes traces on the fly (``pipeline.tools.demo.samples``, ~700/s: 70 every 100 ms) and logs each
 with ``log_trace`` under the default ``spill`` policy; 1.5 s in, the broker is stopped for
 ``--outage`` seconds and started again. The round ends when every trace is acknowledged by
 Kafka, and the topic is read back to check that each trace id is there exactly once.
@@ -45,11 +45,11 @@ sys.path.insert(0, str(ROOT))
 
 from kafka import KafkaConsumer, TopicPartition  # noqa: E402
 
-from pipeline.broker import free_port, start_broker, stop_broker  # noqa: E402
 from pipeline.client import TraceProducer  # noqa: E402
-from pipeline.kafka_clients import ensure_topics  # noqa: E402
-from pipeline.sample_traces import sample_traces  # noqa: E402
+from pipeline.kafka.broker.local import free_port, start_broker, stop_broker  # noqa: E402
+from pipeline.kafka.clients import ensure_topics  # noqa: E402
 from pipeline.settings import load_settings  # noqa: E402
+from pipeline.tools.demo.samples import sample_traces  # noqa: E402
 from schemas import Trace  # noqa: E402
 
 DOC = ROOT / "docs" / "sdk.md"

@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from _ui_data import EVALUATORS, generate  # noqa: E402
 
-from pipeline.broker import free_port  # noqa: E402
+from pipeline.kafka.broker import free_port  # noqa: E402
 
 
 def _data(directory: Path, count: int) -> Path:

@@ -28,10 +28,10 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from evaluators.exceptions import ConfigError
-from schemas import Trace
+from schemas import Trace, TraceStatus
 
 
 class _Strict(BaseModel):
@@ -43,6 +43,18 @@ class TraceFilter(_Strict):
 
     status: list[str] | None = None
     tags: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("status")
+    @classmethod
+    def _known_statuses(cls, value: list[str] | None) -> list[str] | None:
+        """A status no trace can have would silently turn the evaluator off."""
+        known = {s.value for s in TraceStatus}
+        for status in value or []:
+            if status.upper() not in known:
+                raise ValueError(
+                    f"{status!r} is not a trace status (one of {', '.join(sorted(known))})"
+                )
+        return value
 
     def matches(self, trace: Trace) -> bool:
         if self.status is not None and trace.status.value not in {s.upper() for s in self.status}:
@@ -60,7 +72,7 @@ class EvaluatorSettings(_Strict):
 
     use: str | None = None
     enabled: bool = True
-    threshold: float | None = None
+    threshold: float | None = Field(default=None, ge=0, le=1)
     sample_rate: float | None = Field(default=None, ge=0, le=1)
     timeout_seconds: float | None = Field(default=None, gt=0)
     filter: TraceFilter = Field(default_factory=TraceFilter)

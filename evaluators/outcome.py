@@ -18,19 +18,30 @@ _FAIL_WORDS = {"no", "fail", "failed", "false", "incorrect"}
 MAX_TEXT = 2_000
 
 
+def _checked(score: float) -> float:
+    """A score is a finite number in [0, 1]: the windows average it and ``passed`` compares
+    it with a threshold in [0, 1], so anything else would mislead every reader."""
+    if not math.isfinite(score):
+        raise ValueError(f"evaluator returned a non-finite score {score!r}")
+    if not 0.0 <= score <= 1.0:
+        raise ValueError(
+            f"evaluator returned score {score!r} outside [0, 1]: scale it into [0, 1] and put"
+            " the raw value in metadata"
+        )
+    return score
+
+
 def _as_result(value: Any) -> Result:
     if isinstance(value, Result):
-        if value.score is not None and not math.isfinite(value.score):
-            raise ValueError(f"evaluator returned a non-finite score {value.score!r}")
+        if value.score is not None:
+            _checked(value.score)
         return value
     if value is None:
         return Result(label=NOT_APPLICABLE)
     if isinstance(value, bool):
         return Result(score=1.0 if value else 0.0, label="pass" if value else "fail")
     if isinstance(value, int | float):
-        if math.isnan(value) or math.isinf(value):
-            raise ValueError(f"evaluator returned a non-finite score {value!r}")
-        return Result(score=float(value))
+        return Result(score=_checked(float(value)))
     if isinstance(value, str):
         word = value.strip().lower()
         if word in _PASS_WORDS:

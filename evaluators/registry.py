@@ -16,6 +16,7 @@ from typing import Any
 from evaluators.base import Evaluator, validate_evaluator_class
 from evaluators.decorator import FunctionEvaluator, evaluator
 from evaluators.exceptions import ConfigError, EvaluatorDefinitionError, UnknownEvaluatorError
+from evaluators.params import check_params
 
 ENTRY_POINT_GROUP = "evalstream.evaluators"
 DEFAULT_EVALUATORS = (
@@ -64,6 +65,12 @@ class Registration:
                 f"evaluator {self.name!r} has no parameter {', '.join(unknown)}"
                 f" (it accepts: {', '.join(sorted(known)) or 'none'})"
             )
+        signature_of = (
+            self.target.func if isinstance(self.target, FunctionEvaluator) else self.target.__init__
+        )
+        problem = check_params(signature_of, params)
+        if problem:
+            raise ConfigError(f"evaluator {self.name!r}: {problem}")
         try:
             if isinstance(self.target, FunctionEvaluator):
                 instance: Evaluator = self.target.with_params(**params)

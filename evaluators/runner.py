@@ -57,6 +57,13 @@ def build_evaluators(config: EvaluatorConfig, registry: Registry) -> list[Config
         params = dict(settings.params)
         if prices and "prices" in registration.parameters() and "prices" not in params:
             params["prices"] = prices
+        if prices and isinstance(params.get("judge"), dict):
+            # the config's [pricing] table prices the judge's own calls too (its own
+            # judge.prices, when given, wins model by model)
+            params["judge"] = {
+                **params["judge"],
+                "prices": {**prices, **(params["judge"].get("prices") or {})},
+            }
         instance = registration.create(params, result_name=result_name)
         configured.append(
             ConfiguredEvaluator(

@@ -1,10 +1,19 @@
-"""The stream side of evalstream: the worker, its sinks, the CLI and the local broker.
+"""The stream side of evalstream: ingest, the worker, its sinks, the tools and the CLI.
 
-Where to look: a trace enters in ``worker.py`` (faust agent) and is decoded in ``decode.py``;
-it is scored in ``scoring.py`` (by ``evaluators.runner``); it is written by
-``sinks/parquet.py``, the worker's topic sends and ``metrics.py``; bad input goes out
-through ``dead_letter.py``. Importing this package loads nothing heavy: the names below are
-resolved on first use.
+Where to look (the walk of one trace):
+
+* it enters as spans through ``ingest/receiver`` (OTLP/HTTP) and becomes a trace in
+  ``ingest/assembler``, or arrives as a trace on the input topic (``evalstream publish``,
+  ``ingest/files``, the SDK in ``client``);
+* the worker (``worker/app.py``, faust) hands each batch to ``worker/stages.py``, which
+  decodes it (``decode/``: bad bytes become dead letters), scores it (``evaluate/scorer.py``,
+  by ``evaluators.runner``) and aggregates time windows (``evaluate/windows.py``);
+* it is written by ``sinks/`` (Parquet, the scored/metrics/DLQ topics in one Kafka
+  transaction, OTel spans), redacted by ``redaction/`` first.
+
+``kafka/`` holds client configs and the local broker; ``tools/`` the operations commands
+(backfill, alerts, maintenance, report, demo); ``cli/`` the typer commands. Importing this
+package loads nothing heavy: the names below are resolved on first use.
 """
 
 from __future__ import annotations
@@ -16,11 +25,11 @@ _EXPORTS = {
     "PipelineError": "pipeline.exceptions",
     "Settings": "pipeline.settings",
     "load_settings": "pipeline.settings",
-    "Scorer": "pipeline.scoring",
-    "run_worker": "pipeline.worker",
+    "Scorer": "pipeline.evaluate.scorer",
+    "run_worker": "pipeline.worker.app",
     "run_evaluator": "pipeline.testing",
-    "start_broker": "pipeline.broker",
-    "stop_broker": "pipeline.broker",
+    "start_broker": "pipeline.kafka.broker.local",
+    "stop_broker": "pipeline.kafka.broker.local",
 }
 
 __all__ = sorted(_EXPORTS)

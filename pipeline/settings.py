@@ -1,7 +1,7 @@
 """Every worker setting, read from ``EVALSTREAM_*`` environment variables.
 
 This class is the single source of truth: docs/configuration.md is generated from it
-(``python -m pipeline.settings_doc``) and a test fails when the two drift apart.
+(``python -m pipeline.tools.settings_doc``) and a test fails when the two drift apart.
 """
 
 from __future__ import annotations

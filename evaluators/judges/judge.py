@@ -65,9 +65,26 @@ class _Handoff:
             if item is None or item[2] < time.monotonic():
                 return None
             outcome, uses, expiry = item
-            if uses > 1:
-                self._items[key] = (outcome, uses - 1, expiry)
+            if uses > 1:  # the traces after the first one that shares the prompt spent nothing
+                self._items[key] = (_reused(outcome), uses - 1, expiry)
             return outcome
+
+
+_NOTHING_SPENT: dict[str, Any] = {
+    "input_tokens": 0,
+    "output_tokens": 0,
+    "cost_usd": 0.0,
+    "attempts": 0,
+    "cached": True,
+}
+
+
+def _reused(outcome: Outcome) -> Outcome:
+    """The verdict again for another trace with the same prompt: it cost nothing more, so
+    summing ``cost_usd`` over results equals what the judge's endpoint billed."""
+    if isinstance(outcome, JudgeError):
+        return outcome
+    return outcome.model_copy(update={"metadata": {**outcome.metadata, **_NOTHING_SPENT}})
 
 
 class LLMJudge:
@@ -163,7 +180,16 @@ class LLMJudge:
                 f"{type(first).__name__}: {first}",
                 errors,
             )
-        return [None if job is None else cast(Result, outcomes[job.key]) for job in jobs]
+        verdicts: list[Result | None] = []
+        paid: set[str] = set()
+        for job in jobs:
+            if job is None:
+                verdicts.append(None)
+                continue
+            verdict = cast(Result, outcomes[job.key])
+            verdicts.append(_reused(verdict) if job.key in paid else verdict)
+            paid.add(job.key)  # one request, so one trace carries its tokens and cost
+        return verdicts
 
     def _job(self, trace: Trace) -> _Job | None:
         fields = prompt_fields(self.kind, trace, self.settings.max_field_chars)
@@ -218,9 +244,7 @@ class LLMJudge:
 
     def _from_cache(self, entry: dict[str, Any]) -> Result:
         """A cache hit spent nothing: zero tokens and cost, so metrics do not double count."""
-        return self._result(
-            entry, input_tokens=0, output_tokens=0, cost_usd=0.0, attempts=0, cached=True
-        )
+        return self._result(entry, **_NOTHING_SPENT)
 
     def _result(self, entry: dict[str, Any], **spend: Any) -> Result:
         return Result(

@@ -9,12 +9,12 @@ Public API::
     IngestError
 """
 
-from pipeline.ingest.conventions import build_trace, spans_to_trace
 from pipeline.ingest.exceptions import IngestError
-from pipeline.ingest.exports import FORMATS, detect_format, read_traces, to_traces
-from pipeline.ingest.otlp_json import decode_otlp_json, decode_otlp_proto
-from pipeline.ingest.span_dicts import group_by_trace, normalize_span, span_from_attributes
-from pipeline.ingest.span_facts import SpanFacts, interpret
+from pipeline.ingest.files.exports import FORMATS, detect_format, read_traces, to_traces
+from pipeline.ingest.spans.conventions import build_trace, spans_to_trace
+from pipeline.ingest.spans.dicts import group_by_trace, normalize_span, span_from_attributes
+from pipeline.ingest.spans.facts import SpanFacts, interpret
+from pipeline.ingest.spans.otlp import decode_otlp_json, decode_otlp_proto
 
 __all__ = [
     "FORMATS",

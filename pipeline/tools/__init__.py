@@ -1,1 +1,4 @@
-"""Tools people run beside the stream: today the web UI (more move here with the new layout)."""
+"""Operations tools around the stream: backfill (re-score), alerts, maintenance (retention,
+compaction), the HTML report, the demo, the web UI (``ui``) and the generator of
+docs/configuration.md.
+"""

@@ -135,6 +135,10 @@ def test_unknown_key_named(tmp_path: Path, text: str, key_path: str) -> None:
         ("[evaluators.x]\nenabled = 'maybe'\n", "evaluators.x.enabled"),
         ("[pricing.m]\ninput_per_million = -1\noutput_per_million = 1\n", "pricing.m."),
         ("[pricing.m]\ninput_per_million = 1\n", "pricing.m.output_per_million"),
+        # issue 16.8: accepted by `config check`, then never or always passing
+        ("[evaluators.x]\nthreshold = 2\n", "evaluators.x.threshold"),
+        ("[evaluators.x]\nthreshold = -0.5\n", "evaluators.x.threshold"),
+        ("[evaluators.x]\nfilter = { status = ['WARN'] }\n", "evaluators.x.filter.status"),
     ],
 )
 def test_bad_values_named(tmp_path: Path, text: str, key_path: str) -> None:
@@ -195,6 +199,31 @@ def test_unknown_param_in_config_is_named(registry: Registry) -> None:
     config = parse_config({"evaluators": {"latency": {"params": {"slo": 1}}}})
     with pytest.raises(ConfigError, match="evaluator 'latency' has no parameter slo"):
         build_evaluators(config, registry)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"slo_ms": "1500"}, "parameter slo_ms must be float, not str '1500'"),
+        ({"slo_ms": True}, "parameter slo_ms must be float, not bool True"),
+    ],
+)
+def test_param_of_the_wrong_type_is_named(registry: Registry, params: dict, message: str) -> None:
+    # issue 16.8: a string slo_ms gave a raw "'<=' not supported between ..." message
+    config = parse_config({"evaluators": {"latency": {"params": params}}})
+    with pytest.raises(ConfigError) as exc:
+        build_evaluators(config, registry)
+    assert str(exc.value) == f"evaluator 'latency': {message}"
+
+
+def test_int_where_a_float_is_declared_is_fine(registry: Registry) -> None:
+    config = parse_config({"evaluators": {"latency": {"params": {"slo_ms": 1500}}}})
+    assert build_evaluators(config, registry)[0].evaluator.slo_ms == 1500.0
+
+
+def test_lower_case_status_filter_still_matches() -> None:
+    config = parse_config({"evaluators": {"x": {"filter": {"status": ["error"]}}}})
+    assert config.evaluators["x"].filter.matches(Trace(trace_id="t", status="ERROR"))
 
 
 def test_disabled_evaluator_skipped(registry: Registry) -> None:

@@ -149,6 +149,20 @@ def test_non_finite_numbers_raise(bad: float) -> None:
         to_results(EV, bad, 0.5, None)
 
 
+@pytest.mark.parametrize("bad", [42.0, -0.01, 1.0001, 7])
+def test_scores_outside_the_unit_interval_raise(bad: float) -> None:
+    # Regression (issue 16.6): a plugin returning 42.0 got passed=True and a mean score of 42.
+    with pytest.raises(ValueError, match=r"outside \[0, 1\]"):
+        to_results(EV, bad, 0.5, None)
+    with pytest.raises(ValueError, match=r"outside \[0, 1\]"):
+        to_results(EV, Result(score=bad), 0.5, None)
+
+
+@pytest.mark.parametrize("edge", [0, 0.0, 1, 1.0])
+def test_unit_interval_edges_are_scores(edge: float) -> None:
+    assert _one(edge).score == float(edge)
+
+
 @pytest.mark.parametrize("bad", [math.nan, math.inf])
 def test_non_finite_score_inside_result_raises(bad: float) -> None:
     # Regression: a Result bypassed the finiteness check (NaN became a null score with

@@ -83,9 +83,15 @@ def test_contract_breaking_return_is_an_error_result(make_runner: Any) -> None:
     def as_dict(outputs: str) -> dict:
         return {"score": 1}
 
-    out = make_runner(_cfg(nan), _cfg(as_dict)).score(TRACES[:1])
+    @evaluator(name="big")
+    def big(outputs: str) -> float:
+        return 42.0
+
+    out = make_runner(_cfg(nan), _cfg(as_dict), _cfg(big)).score(TRACES[:1])
     assert out[0][0].error == "ValueError: evaluator returned a non-finite score nan"
     assert out[0][1].error is not None and out[0][1].error.startswith("TypeError: evaluator")
+    assert out[0][2].error is not None and "score 42.0 outside [0, 1]" in out[0][2].error
+    assert out[0][2].score is None and out[0][2].passed is None
 
 
 class Hanging(Evaluator):
@@ -116,7 +122,7 @@ def test_hanging_evaluator_times_out(make_runner: Any, hanging: Hanging) -> None
     batch = [
         Trace(trace_id="a", outputs="fast"),
         Trace(trace_id="b", outputs="hang"),
-        Trace(trace_id="c", outputs="never reached"),
+        Trace(trace_id="c", outputs="unreached"),
     ]
     started = time.monotonic()
     out = runner.score(batch)
@@ -129,7 +135,7 @@ def test_hanging_evaluator_times_out(make_runner: Any, hanging: Hanging) -> None
         ("hanging", None, "timed out after 0.3s"),
     ]
     # the other evaluator is unaffected
-    assert [rs[1].score for rs in out] == [0.4, 0.4, 1.3]
+    assert [rs[1].score for rs in out] == [0.4, 0.4, 0.9]
 
     # next batch: still stuck, so skipped (no new call) with an error, quickly
     calls = hanging.calls

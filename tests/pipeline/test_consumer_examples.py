@@ -14,7 +14,7 @@ import pytest
 from kafka_helpers import produce
 from worker_process import run_worker, worker_env
 
-from pipeline.sample_traces import sample_traces
+from pipeline.tools.demo.samples import sample_traces
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"

@@ -7,12 +7,12 @@ import pytest
 from evaluators import discover
 from pipeline.exceptions import SettingsError
 from pipeline.settings import Settings, load_settings
-from pipeline.settings_doc import DOC_PATH, render
+from pipeline.tools.settings_doc import DOC_PATH, render
 
 
 def test_configuration_doc_is_generated_from_the_code():
     assert DOC_PATH.read_text(encoding="utf-8") == render(), (
-        "docs/configuration.md is stale: run `python -m pipeline.settings_doc`"
+        "docs/configuration.md is stale: run `python -m pipeline.tools.settings_doc`"
     )
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 from kafka_helpers import consume_all, produce
 from worker_process import run_worker, worker_env
 
-from pipeline.sample_traces import sample_traces
+from pipeline.tools.demo.samples import sample_traces
 from schemas import DeadLetter
 
 

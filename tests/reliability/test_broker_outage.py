@@ -12,8 +12,8 @@ import pytest
 from kafka_helpers import consume_all, produce
 from worker_process import ROOT, worker_env
 
-from pipeline.broker import free_port, start_broker, stop_broker
-from pipeline.sample_traces import sample_traces
+from pipeline.kafka.broker.local import free_port, start_broker, stop_broker
+from pipeline.tools.demo.samples import sample_traces
 
 OUTAGE_SECONDS = 60
 

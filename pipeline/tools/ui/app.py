@@ -101,19 +101,21 @@ def create_app(store: Store, token: str | None = None) -> Starlette:
 
 def warm_up(store: Store, done: threading.Event) -> None:
     """Read every footer, count the unfiltered list and each evaluator's failures (the
-    overview's links), sum the evaluator table and index trace and session ids, so the first
+    overview's links), sum the overview's and evaluator pages' aggregates and index trace and
+    session ids, so the first
     person to click does not pay for it. Runs in a background thread; ``/health`` tells
     when it is done."""
     from pipeline.tools.ui import stats
-    from pipeline.tools.ui.filters import TraceQuery
+    from pipeline.tools.ui.filters import TimeRange, TraceQuery
     from pipeline.tools.ui.key_index import hours_with
     from pipeline.tools.ui.trace_list import hour_counts, list_traces
 
     try:
         list_traces(store, TraceQuery())
-        stats.apps(store)
+        stats.overview(store, TimeRange())
         for row in stats.evaluators(store):
             hour_counts(store, TraceQuery(evaluator=row["evaluator"], passed=False))
+            stats.evaluator_detail(store, row["evaluator"], TimeRange())
         if store.available("traces"):
             hours_with(store, "traces", "trace_id", "")
             hours_with(store, "traces", "session_id", "")

@@ -11,7 +11,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from pipeline import _report_svg as svg
+from pipeline.tools.report import svg
 
 TICK_STEPS = (60, 300, 900, 1800, 3600, 7200, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 86400)
 

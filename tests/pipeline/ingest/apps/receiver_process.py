@@ -14,7 +14,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[4]
 _MAIN = (
     "import sys; from pipeline.settings import load_settings;"
-    " from pipeline.ingest.otlp_http import ReceiverLimits, run_receiver;"
+    " from pipeline.ingest.receiver.http import ReceiverLimits, run_receiver;"
     " run_receiver(load_settings(), ReceiverLimits(max_inflight_requests=int(sys.argv[1])))"
 )
 

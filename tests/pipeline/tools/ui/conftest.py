@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.sample_traces import sample_traces
+from pipeline.tools.demo.samples import sample_traces
 from pipeline.tools.ui.app import create_app
 from pipeline.tools.ui.layout import Datasets
 from pipeline.tools.ui.store import Store
@@ -90,7 +90,7 @@ def ui_server(ui_results_dir):
 
     import httpx
 
-    from pipeline.broker import free_port
+    from pipeline.kafka.broker import free_port
 
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("EVALSTREAM_")}

@@ -223,7 +223,7 @@ def test_new_files_show_up_without_a_restart(tmp_path):
 
 
 def sample(count, start, seed=7):
-    from pipeline.sample_traces import sample_traces
+    from pipeline.tools.demo.samples import sample_traces
 
     return sample_traces(count, start=start, seed=seed, spread_seconds=60)
 

@@ -13,7 +13,7 @@ from conftest import make_client
 from kafka_helpers import produce
 from worker_process import run_worker, worker_env
 
-from pipeline.sample_traces import sample_traces
+from pipeline.tools.demo.samples import sample_traces
 
 
 def test_api_over_a_real_workers_results(kafka_bootstrap, new_topic, tmp_path):

@@ -1,0 +1,115 @@
+"""``evalstream retention`` and ``evalstream compact``: keep the Parquet dataset tidy.
+
+Mounted as top-level commands by ``pipeline.cli.main``. Mistakes (a bad duration, a missing
+directory, another run holding the lock) print one red line and exit 2.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from pipeline.clock import parse_time
+from pipeline.exceptions import PipelineError
+from pipeline.settings import load_settings
+from pipeline.tools.maintenance import apply_retention, compact, parse_duration
+
+ParquetDirOption = typer.Option(
+    None, "--parquet-dir", help="Root of the Parquet dataset (env EVALSTREAM_PARQUET_DIR)."
+)
+DryRunOption = typer.Option(False, "--dry-run", help="Show what would change; change nothing.")
+NowOption = typer.Option(
+    None,
+    "--now",
+    help="Judge ages against this time (ISO-8601, UTC) instead of the clock: reproducible runs.",
+)
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:,.0f} {unit}" if unit == "B" else f"{value:,.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(str(exc))}")
+    return typer.Exit(code=2)
+
+
+def _root(parquet_dir: Path | None) -> Path:
+    return parquet_dir if parquet_dir is not None else load_settings().parquet_dir
+
+
+def retention_command(
+    older_than: str = typer.Option(
+        ..., "--older-than", help="Delete hours that ended longer ago than this: 30d, 12h, 90m."
+    ),
+    dry_run: bool = DryRunOption,
+    parquet_dir: Path | None = ParquetDirOption,
+    now: str | None = NowOption,
+) -> None:
+    """Delete whole hour partitions older than a cutoff (by directory name, in UTC).
+
+    The current hour is never touched; date directories left empty go too.
+
+    Example: [bold]evalstream retention --older-than 30d --dry-run[/]
+    """
+    console = Console(highlight=False, soft_wrap=True)
+    try:
+        age = parse_duration(older_than)
+        at = parse_time(now) if now else None
+        report = apply_retention(_root(parquet_dir), age, now=at, dry_run=dry_run)
+    except PipelineError as exc:
+        raise _fail(exc) from None
+    verb = "would delete" if dry_run else "deleted"
+    for hour in report.hours:
+        note = f" (kept {len(hour.kept)} in-progress file(s))" if hour.kept else ""
+        console.print(f"{verb} {hour.path}: {hour.files} file(s), {_size(hour.bytes)}{note}")
+    console.print(
+        f"{verb} {len(report.hours)} partition(s), {report.files} file(s),"
+        f" {_size(report.bytes)} ({report.bytes:,} bytes) older than"
+        f" {report.cutoff:%Y-%m-%d %H:%M} UTC"
+    )
+
+
+def compact_command(
+    parquet_dir: Path | None = ParquetDirOption,
+    min_age: str = typer.Option(
+        "2h", "--min-age", help="Only hours that ended, and files written, this long ago."
+    ),
+    dry_run: bool = DryRunOption,
+    now: str | None = NowOption,
+) -> None:
+    """Merge the small files of closed hours into one file per topic-partition.
+
+    Safe beside running workers; a re-run after a crash finishes the job.
+
+    Example: [bold]evalstream compact --min-age 2h --dry-run[/]
+    """
+    console = Console(highlight=False, soft_wrap=True)
+    try:
+        age = parse_duration(min_age)
+        at = parse_time(now) if now else None
+        report = compact(_root(parquet_dir), age, now=at, dry_run=dry_run)
+    except PipelineError as exc:
+        raise _fail(exc) from None
+    remove, merge_verb = ("would remove", "would merge") if dry_run else ("removed", "merged")
+    for path in report.recovered:
+        console.print(f"{remove} {path} (its rows are in a merged file)")
+    for merge in report.merges:
+        console.print(
+            f"{merge_verb} {len(merge.inputs)} files -> {merge.output} ({merge.rows:,} rows)"
+        )
+    for path, reason in report.skipped:
+        console.print(f"[yellow]skipped[/] {escape(str(path))}: {escape(reason)}")
+    console.print(
+        f"{merge_verb} {report.files_merged} file(s) into {len(report.merges)};"
+        f" {remove} {len(report.recovered)} leftover file(s); {len(report.skipped)} skipped"
+    )

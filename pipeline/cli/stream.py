@@ -1,0 +1,75 @@
+"""``evalstream worker`` and ``evalstream receiver``: the two long-running stream processes."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import typer
+
+from pipeline.cli.output import err_console
+from pipeline.settings import load_settings
+
+
+def worker_command(
+    stop_when_idle: float | None = typer.Option(
+        None,
+        help="Exit 0 after flushing and committing once no message came for this long"
+        " (past that, a warning each minute says what keeps it running).",
+    ),
+    config: Path | None = typer.Option(None, help="Evaluator TOML (env EVALSTREAM_CONFIG)."),
+    bootstrap_servers: str | None = typer.Option(None, help="(env EVALSTREAM_BOOTSTRAP_SERVERS)"),
+    input_topic: str | None = typer.Option(None, help="(env EVALSTREAM_INPUT_TOPIC)"),
+    parquet_dir: Path | None = typer.Option(None, help="(env EVALSTREAM_PARQUET_DIR)"),
+    consumer_group: str | None = typer.Option(None, help="(env EVALSTREAM_CONSUMER_GROUP)"),
+) -> None:
+    """Run a stream worker: score every trace of the input topic.
+
+    Example: [bold]evalstream worker --stop-when-idle 10 --config evalstream.toml[/]
+    """
+    from evaluators import discover, load_config
+    from pipeline.evaluate.scorer import Scorer
+    from pipeline.worker.app import run_worker
+
+    settings = load_settings(
+        config=config,
+        bootstrap_servers=bootstrap_servers,
+        input_topic=input_topic,
+        parquet_dir=parquet_dir,
+        consumer_group=consumer_group,
+    )
+    registry = discover(allow=settings.allowed_plugins)
+    for error in registry.errors:
+        err_console.print(
+            f"[yellow]warning:[/] evaluator plugin {error.name} skipped: {error.reason}"
+        )
+    scorer = Scorer(load_config(settings.config), registry)
+    err_console.print(
+        f"worker {settings.worker_id}: {settings.input_topic} -> {settings.scored_topic},"
+        f" {settings.metrics_topic}, {settings.dlq_topic}, {settings.parquet_dir};"
+        f" evaluators: {', '.join(scorer.evaluator_names)}"
+    )
+    stats = run_worker(settings, scorer, stop_when_idle=stop_when_idle)
+    err_console.print(
+        f"consumed {stats.consumed:,}, scored {stats.scored:,},"
+        f" dead-lettered {stats.dead_lettered:,}, metrics records {stats.metrics_records:,}"
+    )
+    # Everything is committed by now. faust can leave its consumer thread running after a
+    # rebalance that races the shutdown; it must not keep the process alive.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+def receiver_command(
+    host: str | None = typer.Option(None, help="(env EVALSTREAM_RECEIVER_HOST)"),
+    port: int | None = typer.Option(None, help="(env EVALSTREAM_RECEIVER_PORT)"),
+) -> None:
+    """Run the OTLP/HTTP receiver: POST /v1/traces -> the spans topic.
+
+    Example: [bold]evalstream receiver --host 0.0.0.0 --port 4318[/]
+    """
+    from pipeline.ingest.receiver.http import receiver_command as serve_receiver
+
+    serve_receiver(host, port)

@@ -1,0 +1,85 @@
+"""Where a trace is scored: the evaluator runner plus the trace summary every sink shares."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from evaluators import EvaluationRunner, Registry, build_evaluators, discover
+from evaluators.config import EvaluatorConfig
+from evaluators.pricing import PriceTable
+from schemas import EvaluationResult, ScoredTrace, SourceOffset, Trace
+
+
+@dataclass(frozen=True, slots=True)
+class SourcedTrace:
+    """A decoded trace and the Kafka position it came from."""
+
+    trace: Trace
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredRecord:
+    """A trace with its results; ``cost_usd`` is the trace's or the price-table estimate."""
+
+    source: SourcedTrace
+    results: list[EvaluationResult]
+    cost_usd: float | None
+
+    @property
+    def trace(self) -> Trace:
+        return self.source.trace
+
+    def to_message(self, scored_at: datetime | None = None) -> ScoredTrace:
+        trace = self.trace
+        return ScoredTrace(
+            trace_id=trace.trace_id,
+            timestamp=trace.timestamp,
+            app=trace.app,
+            model=trace.model,
+            status=trace.status.value,
+            error=trace.error,
+            latency_ms=trace.latency_ms,
+            input_tokens=trace.input_tokens,
+            output_tokens=trace.output_tokens,
+            cost_usd=self.cost_usd,
+            tags=trace.tags,
+            results=self.results,
+            source=SourceOffset(
+                topic=self.source.topic, partition=self.source.partition, offset=self.source.offset
+            ),
+            scored_at=scored_at or datetime.now(tz=UTC),
+        )
+
+
+class Scorer:
+    """Runs the configured evaluators over batches; blocking, so call it from a thread."""
+
+    def __init__(self, config: EvaluatorConfig, registry: Registry | None = None) -> None:
+        self.registry = registry if registry is not None else discover()
+        self.evaluators = build_evaluators(config, self.registry)
+        self.runner = EvaluationRunner(self.evaluators)
+        self.prices = PriceTable(
+            {
+                name: (p.input_per_million, p.output_per_million)
+                for name, p in config.pricing.items()
+            }
+        )
+
+    @property
+    def evaluator_names(self) -> list[str]:
+        return [configured.name for configured in self.evaluators]
+
+    def score(self, batch: Sequence[SourcedTrace]) -> list[ScoredRecord]:
+        results = self.runner.score([item.trace for item in batch])
+        return [
+            ScoredRecord(item, item_results, self.prices.estimate(item.trace).cost_usd)
+            for item, item_results in zip(batch, results, strict=True)
+        ]
+
+    def close(self) -> None:
+        self.runner.close()

@@ -1,0 +1,354 @@
+"""Run a local single-node Apache Kafka broker (KRaft, no ZooKeeper) from Maven jars.
+
+Tests and ``evalstream broker`` need a real broker without Docker or a Kafka install: the jars
+come from Maven Central once (:func:`ensure_jars`), the broker runs as a detached JVM whose
+state lives in one data dir (config, logs, ``broker.pid``, ``broker.json``), so a later process
+(``evalstream broker stop``) or a crash-recovery test can find, stop or restart it.
+
+Data dir default for :func:`start_broker`: ``~/.cache/evalstream/broker-<port>`` (kept between
+runs; restarting on the same dir keeps the topics). The CLI uses ``~/.cache/evalstream/broker``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.exceptions import PipelineError
+from pipeline.kafka.broker import config as cfg
+from pipeline.kafka.broker.config import DEFAULT_KAFKA_VERSION, free_port
+
+__all__ = [
+    "BrokerError",
+    "BrokerHandle",
+    "broker_status",
+    "ensure_jars",
+    "free_port",
+    "is_reachable",
+    "kill_broker",
+    "start_broker",
+    "stop_broker",
+]
+
+# Brokers started by this process. Holding the Popen lets us reap a broker that died (a
+# zombie still answers kill(pid, 0)) and avoids "subprocess still running" warnings.
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
+class BrokerError(PipelineError):
+    """The local broker could not be fetched, started, reached or stopped."""
+
+
+@dataclass(frozen=True)
+class BrokerHandle:
+    """A running broker: what clients need (bootstrap) and what stop/kill need (data_dir)."""
+
+    bootstrap: str
+    port: int
+    data_dir: Path
+    pid: int
+    sasl_bootstrap: str | None = None
+
+
+def _require(tool: str, why: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        raise BrokerError(f"`{tool}` is not on PATH; install it (e.g. apt install {why}) and retry")
+    return path
+
+
+def _tail(text: str, lines: int = 15) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def ensure_jars(version: str = DEFAULT_KAFKA_VERSION, cache_dir: Path | None = None) -> Path:
+    """Return the dir with the broker's jars, downloading them with Maven on first use.
+
+    The dir is ``<cache>/kafka-<version>`` where cache is *cache_dir*, else env
+    ``EVALSTREAM_KAFKA_CACHE_DIR``, else ``~/.cache/evalstream``. Maven writes into a temp dir
+    that is renamed when complete, so an interrupted download is never mistaken for a cache.
+    """
+    root = cfg.kafka_cache_dir(cache_dir)
+    target = root / f"kafka-{version}"
+    if cfg.has_kafka_jar(target):
+        return target
+    _require("java", "openjdk-17-jre-headless")
+    mvn = _require("mvn", "maven")
+    if not cfg.POM_PATH.is_file():
+        raise BrokerError(f"missing {cfg.POM_PATH}; the broker jars are fetched through it")
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".kafka-{version}-", dir=root))
+    try:
+        cmd = [
+            mvn,
+            "-q",
+            "-B",
+            "-f",
+            str(cfg.POM_PATH),
+            "dependency:copy-dependencies",
+            "-DincludeScope=runtime",
+            f"-DoutputDirectory={tmp}",
+            f"-Dkafka.version={version}",
+        ]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if proc.returncode != 0 or not cfg.has_kafka_jar(tmp):
+            raise BrokerError(
+                f"mvn could not fetch Kafka {version} jars (exit {proc.returncode}); check network"
+                f" access to Maven Central:\n{_tail(proc.stdout + proc.stderr, 10)}"
+            )
+        if target.exists() and not cfg.has_kafka_jar(target):
+            shutil.rmtree(target)
+        try:
+            tmp.rename(target)
+        except OSError:
+            if not cfg.has_kafka_jar(target):  # lost a race with a concurrent download?
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _data_dir_of(target: Path | BrokerHandle) -> Path:
+    path = target.data_dir if isinstance(target, BrokerHandle) else Path(target)
+    return path.expanduser().resolve()
+
+
+def _alive(pid: int, data_dir: Path) -> bool:
+    """True if *pid* is a live broker JVM of *data_dir* (not a zombie, not a reused pid)."""
+    child = _CHILDREN.get(pid)
+    if child is not None:
+        return child.poll() is None
+    proc = Path(f"/proc/{pid}")
+    if proc.parent.is_dir():  # Linux: check the command line and the zombie state
+        try:
+            cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return False
+        return "kafka.Kafka" in cmdline and str(data_dir) in cmdline and state != "Z"
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def broker_status(data_dir: Path | BrokerHandle) -> dict | None:
+    """State of the broker of *data_dir*, or None if no broker was ever started there.
+
+    Returns ``{"running", "pid", "bootstrap", "port", "data_dir", ...}``; running is judged
+    by the process, not by a network round trip, so it is instant.
+    """
+    data_dir = _data_dir_of(data_dir)
+    state = cfg.read_state(data_dir)
+    if state is None:
+        return None
+    pid = cfg.read_pid(data_dir)
+    running = pid is not None and _alive(pid, data_dir)
+    return {**state, "running": running, "pid": pid if running else None, "data_dir": str(data_dir)}
+
+
+def is_reachable(bootstrap: str, timeout: float = 3) -> bool:
+    """True if a Kafka broker at *bootstrap* answers a metadata request listing a broker."""
+    from kafka import KafkaAdminClient  # imported lazily: no work at import time
+
+    ms = max(int(timeout * 1000), 100)
+    try:
+        admin = KafkaAdminClient(
+            bootstrap_servers=bootstrap,
+            bootstrap_timeout_ms=ms,
+            request_timeout_ms=ms,
+            reconnect_backoff_max_ms=200,
+        )
+    except Exception:  # any failure means "not reachable"
+        return False
+    try:
+        return bool(admin.describe_cluster().get("brokers"))
+    except Exception:
+        return False
+    finally:
+        admin.close()
+
+
+def _port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _log_tail(data_dir: Path, lines: int = 15) -> str:
+    text = ""
+    for name in (cfg.OUT_FILE, cfg.LOG_FILE):
+        with contextlib.suppress(OSError):
+            text += (data_dir / name).read_text(errors="replace")
+    return _tail(text, lines) or "(no broker output)"
+
+
+def _signal_and_wait(data_dir: Path, sig: int, timeout: float) -> bool:
+    """Send *sig* to the broker's process group; True once it is gone within *timeout*."""
+    pid = cfg.read_pid(data_dir)
+    if pid is None or not _alive(pid, data_dir):
+        (data_dir / cfg.PID_FILE).unlink(missing_ok=True)
+        return True
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, sig)  # started with start_new_session: pgid == pid
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _alive(pid, data_dir):
+            _CHILDREN.pop(pid, None)
+            (data_dir / cfg.PID_FILE).unlink(missing_ok=True)
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def stop_broker(target: Path | BrokerHandle, timeout: float = 30) -> None:
+    """Stop the broker gracefully (SIGTERM), SIGKILL it if it is still up after *timeout*.
+
+    A graceful stop lets Kafka write its clean-shutdown marker, so the next start skips log
+    recovery. Stopping a broker that is not running is a no-op.
+    """
+    data_dir = _data_dir_of(target)
+    if _signal_and_wait(data_dir, signal.SIGTERM, timeout):
+        return
+    kill_broker(data_dir)
+
+
+def kill_broker(target: Path | BrokerHandle, timeout: float = 10) -> None:
+    """SIGKILL the broker, as a crash would (the OS page cache survives): for chaos tests."""
+    data_dir = _data_dir_of(target)
+    if not _signal_and_wait(data_dir, signal.SIGKILL, timeout):
+        raise BrokerError(f"broker of {data_dir} survived SIGKILL for {timeout}s (pid file kept)")
+
+
+def _pick_port(wanted: int | None, previous: int | None, taken: set[int]) -> int:
+    if wanted is not None:
+        if not cfg.port_is_free(wanted):
+            raise BrokerError(f"port {wanted} is already in use; pick another with --port")
+        return wanted
+    if previous and previous not in taken and cfg.port_is_free(previous):
+        return previous  # reuse the port of the last run so old bootstrap strings still work
+    return free_port(exclude=taken)
+
+
+def start_broker(
+    port: int | None = None,
+    data_dir: Path | None = None,
+    *,
+    timeout: float = 60,
+    heap: str = "512m",
+    scram_users: dict[str, str] | None = None,
+    sasl_port: int | None = None,
+    version: str = DEFAULT_KAFKA_VERSION,
+) -> BrokerHandle:
+    """Start a detached broker and return once it answers metadata requests.
+
+    A data dir that was formatted before keeps its cluster id and topics: stopping (or killing)
+    and starting again on the same dir is how crash recovery is tested. With *port* None the
+    previous port of that dir is reused if free, else a free one is picked. With
+    *scram_users* a SASL_PLAINTEXT listener (SCRAM-SHA-256) is added on *sasl_port*; users
+    are created when the dir is first formatted only.
+    """
+    java = _require("java", "openjdk-17-jre-headless")
+    if data_dir is None:
+        port = port if port is not None else free_port()
+        data_dir = cfg.evalstream_cache_dir() / f"broker-{port}"
+    data_dir = Path(data_dir).expanduser().resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    status = broker_status(data_dir)
+    if status and status["running"]:
+        raise BrokerError(
+            f"a broker from {data_dir} is already running (pid {status['pid']}, "
+            f"{status['bootstrap']}); stop it first"
+        )
+    previous = status or {}
+    port = _pick_port(port, previous.get("port"), set())
+    controller_port = _pick_port(None, previous.get("controller_port"), {port})
+    if scram_users and sasl_port is None:
+        sasl_port = _pick_port(None, previous.get("sasl_port"), {port, controller_port})
+    elif sasl_port is not None:
+        sasl_port = _pick_port(sasl_port, None, set())
+    jars = ensure_jars(version)
+
+    log_dir = data_dir / cfg.LOG_SUBDIR
+    props = data_dir / cfg.SERVER_PROPERTIES
+    log4j = data_dir / cfg.LOG4J_PROPERTIES
+    props.write_text(
+        cfg.server_properties(
+            port=port,
+            controller_port=controller_port,
+            log_dir=log_dir,
+            sasl_port=sasl_port,
+            scram_users=scram_users,
+        )
+    )
+    log4j.write_text(cfg.log4j_properties(data_dir / cfg.LOG_FILE))
+    if cfg.read_cluster_id(log_dir) is None:
+        fmt = subprocess.run(
+            cfg.format_command(java, jars, log4j, props, cfg.new_cluster_id(), scram_users),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if fmt.returncode != 0:
+            raise BrokerError(f"formatting {log_dir} failed:\n{_tail(fmt.stdout + fmt.stderr)}")
+
+    with open(data_dir / cfg.OUT_FILE, "ab") as out:
+        proc = subprocess.Popen(
+            cfg.broker_command(java, jars, log4j, props, heap),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=data_dir,
+            start_new_session=True,
+        )
+    _CHILDREN[proc.pid] = proc
+    try:
+        bootstrap = f"127.0.0.1:{port}"
+        sasl_bootstrap = f"127.0.0.1:{sasl_port}" if sasl_port is not None else None
+        (data_dir / cfg.PID_FILE).write_text(f"{proc.pid}\n")
+        cfg.write_state(
+            data_dir,
+            port=port,
+            bootstrap=bootstrap,
+            pid=proc.pid,
+            controller_port=controller_port,
+            sasl_port=sasl_port,
+            sasl_bootstrap=sasl_bootstrap,
+            kafka_version=version,
+        )
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise BrokerError(
+                    f"broker exited with code {proc.returncode} while starting; see "
+                    f"{data_dir / cfg.LOG_FILE}:\n{_log_tail(data_dir)}"
+                )
+            if _port_open(port) and is_reachable(bootstrap, timeout=min(5.0, timeout)):
+                return BrokerHandle(bootstrap, port, data_dir, proc.pid, sasl_bootstrap)
+            time.sleep(0.2)
+        raise BrokerError(
+            f"broker did not answer on {bootstrap} within {timeout:.0f}s (killed it); see "
+            f"{data_dir / cfg.LOG_FILE}:\n{_log_tail(data_dir)}"
+        )
+    except BaseException:  # never leave a half-started JVM behind (Ctrl-C, bugs)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        _CHILDREN.pop(proc.pid, None)
+        (data_dir / cfg.PID_FILE).unlink(missing_ok=True)
+        raise

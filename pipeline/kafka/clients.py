@@ -1,0 +1,136 @@
+"""kafka-python clients for the CLI side (publish, tail, demo), configured from settings."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
+
+from pipeline.exceptions import PipelineError
+from pipeline.kafka.security import kafka_python_kwargs
+from pipeline.settings import Settings
+
+
+class KafkaUnavailableError(PipelineError):
+    """No broker answered at the configured bootstrap servers."""
+
+
+def _common(settings: Settings) -> dict[str, Any]:
+    return {
+        "bootstrap_servers": settings.bootstrap_list,
+        "client_id": "evalstream-cli",
+        "bootstrap_timeout_ms": 10_000,
+        **kafka_python_kwargs(settings),
+    }
+
+
+def _unavailable(settings: Settings) -> KafkaUnavailableError:
+    return KafkaUnavailableError(
+        f"no Kafka broker at {settings.bootstrap_servers}"
+        " (start one with `evalstream broker start` or set EVALSTREAM_BOOTSTRAP_SERVERS)"
+    )
+
+
+def make_producer(settings: Settings) -> KafkaProducer:
+    try:
+        return KafkaProducer(
+            **_common(settings),
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=10,
+            batch_size=256 * 1024,
+            compression_type=None,
+        )
+    except KafkaTimeoutError:
+        raise _unavailable(settings) from None
+
+
+def make_admin(settings: Settings) -> KafkaAdminClient:
+    try:
+        return KafkaAdminClient(**_common(settings))
+    except KafkaTimeoutError:
+        raise _unavailable(settings) from None
+
+
+def ensure_topics(settings: Settings, names: Iterable[str], partitions: int) -> None:
+    """Create the topics that do not exist yet (existing ones are left as they are)."""
+    admin = make_admin(settings)
+    try:
+        existing = set(admin.list_topics())
+        missing = [NewTopic(n, partitions, 1) for n in dict.fromkeys(names) if n not in existing]
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                admin.create_topics(missing)
+    finally:
+        admin.close()
+
+
+def publish(
+    settings: Settings,
+    topic: str,
+    records: Iterable[tuple[bytes | None, bytes]],
+    on_sent: Callable[[int], None] | None = None,
+) -> int:
+    """Send every (key, value) with acks=all and wait until all are acknowledged."""
+    producer = make_producer(settings)
+    sent = 0
+    try:
+        futures = []
+        for key, value in records:
+            futures.append(producer.send(topic, key=key, value=value))
+            sent += 1
+            if on_sent and sent % 500 == 0:
+                on_sent(500)
+        producer.flush()
+        for future in futures:
+            future.get(timeout=30)
+        if on_sent and sent % 500:
+            on_sent(sent % 500)
+    except KafkaError as exc:
+        raise PipelineError(f"publishing to {topic!r} failed: {exc}") from None
+    finally:
+        producer.close()
+    return sent
+
+
+def read_topic(
+    settings: Settings,
+    topic: str,
+    *,
+    last: int | None = None,
+    follow: bool = False,
+    timeout_seconds: float = 30.0,
+) -> Iterator[Any]:
+    """Records of a topic (committed only): the last ``last`` per partition, or all of them.
+
+    Stops at the end offsets seen when it started, unless ``follow`` is set.
+    """
+    try:
+        consumer = KafkaConsumer(
+            **_common(settings), enable_auto_commit=False, isolation_level="read_committed"
+        )
+    except KafkaTimeoutError:
+        raise _unavailable(settings) from None
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+        if not partitions:
+            raise PipelineError(f"topic {topic!r} does not exist")
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        ends = consumer.end_offsets(tps)
+        starts = consumer.beginning_offsets(tps)
+        for tp in tps:
+            consumer.seek(tp, starts[tp] if last is None else max(starts[tp], ends[tp] - last))
+        deadline = time.monotonic() + timeout_seconds
+        while follow or time.monotonic() < deadline:
+            if not follow and all(consumer.position(tp) >= ends[tp] for tp in tps):
+                return
+            for batch in consumer.poll(timeout_ms=500).values():
+                yield from batch
+    finally:
+        consumer.close()

@@ -1,0 +1,108 @@
+"""The one place a record becomes what a sink writes: bytes for a topic, a row for Parquet,
+spans for OTel. Redaction happens here, once, so no sink can forget it.
+
+Every writer of user text goes through a :class:`RecordEncoder`: the worker's scored, metrics
+and dead-letter sends, the Parquet rows of the worker (read back from the scored topic) and of
+backfill, the dead letters of backfill and of the span assembler, and the OTel result export.
+Before this module, each of them serialised on its own and backfill and the assembler wrote
+unredacted text (issue 16, item 2).
+
+What is redacted: every free-text part of a scored trace (tags, app, error, each result's
+rationale/label/error/metadata; the scored message carries no inputs or outputs) and the raw
+bytes of a dead letter (decoded as UTF-8 with replacement, so a dead letter keeps the redacted
+text, not the exact bytes). Ids, numbers and timestamps stay as they are. A window record's
+only text is its app name, redacted like the scored message's (and so is its key).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+import orjson
+
+from pipeline.decode.dead_letter import dead_letter_for
+from pipeline.decode.trace import DecodeError
+from pipeline.evaluate.scorer import ScoredRecord
+from pipeline.redaction.redactor import Redactor
+from pipeline.settings import Settings
+from schemas import MetricsRecord
+
+RESULT_TEXT_FIELDS = ("rationale", "label", "error", "metadata")
+
+
+class RecordEncoder:
+    """Turns scored records, dead letters and windows into sink payloads, redacted."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        self.redactor = redactor
+
+    @classmethod
+    def create(cls, settings: Settings) -> RecordEncoder:
+        """Wire from ``EVALSTREAM_REDACT`` and ``EVALSTREAM_REDACT_PATTERNS``."""
+        return cls(
+            Redactor.from_settings(settings.redact, extra_patterns=settings.redact_patterns or None)
+        )
+
+    def scored_row(self, record: ScoredRecord) -> dict[str, Any]:
+        """The scored-traces message as a JSON-able dict: a Parquet row or a topic body."""
+        message = record.to_message().model_dump(mode="json")
+        if not self.redactor.enabled:
+            return message
+        for name in ("tags", "app", "error"):
+            message[name] = self.redactor.redact(message[name])
+        for result in message["results"]:
+            for name in RESULT_TEXT_FIELDS:
+                result[name] = self.redactor.redact(result[name])
+        return message
+
+    def scored(self, record: ScoredRecord) -> bytes:
+        """The scored-traces topic value of one record."""
+        return orjson.dumps(self.scored_row(record))
+
+    def dead_letter(
+        self,
+        error: DecodeError,
+        raw: bytes | None,
+        key: bytes | None,
+        *,
+        topic: str,
+        partition: int,
+        offset: int,
+    ) -> bytes:
+        """The dead-letter topic value of a message that could not be used."""
+        record = dead_letter_for(
+            error, self._redact_raw(raw), key, topic=topic, partition=partition, offset=offset
+        )
+        return record.model_dump_json().encode()
+
+    def window(self, record: MetricsRecord) -> tuple[bytes, bytes]:
+        """The metrics topic key and value of one window."""
+        if self.redactor.enabled:
+            record = record.model_copy(update={"app": self.redactor.redact(record.app)})
+        return record.key.encode(), record.model_dump_json().encode()
+
+    def for_otel(self, records: Sequence[ScoredRecord]) -> list[ScoredRecord]:
+        """The records an OTel exporter may see: the trace's tags (its app name) and every
+        result's free text redacted."""
+        if not self.redactor.enabled:
+            return list(records)
+        redacted = []
+        for record in records:
+            trace = record.trace.model_copy(
+                update={"tags": self.redactor.redact(record.trace.tags)}
+            )
+            results = [x.model_copy(update=self._redact_result(x)) for x in record.results]
+            redacted.append(
+                replace(record, source=replace(record.source, trace=trace), results=results)
+            )
+        return redacted
+
+    def _redact_result(self, result: Any) -> dict[str, Any]:
+        return {f: self.redactor.redact(getattr(result, f)) for f in RESULT_TEXT_FIELDS}
+
+    def _redact_raw(self, raw: bytes | None) -> bytes | None:
+        if raw is None or not self.redactor.enabled:
+            return raw
+        return self.redactor.redact(raw.decode("utf-8", "replace")).encode()

@@ -1,0 +1,3 @@
+"""Alerts on the metrics topic: ``rules`` (the rule file and the engine that evaluates windows),
+``runner`` (the consumer loop, webhook and alerts topic behind ``evalstream alerts``).
+"""

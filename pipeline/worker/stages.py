@@ -1,0 +1,209 @@
+"""The two stages of a worker, each a faust agent: score traces, then write Parquet.
+
+``ScoreStage``: input topic -> decode -> evaluators -> scored-traces / dead-letter sends and
+window aggregates. ``ParquetStage``: scored-traces topic -> Parquet files. Scoring is not
+held back by Parquet flushes, and Parquet files are named after the scored topic's offsets,
+which only ever hold committed (read_committed) scored traces.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from pipeline import prometheus
+from pipeline.decode.trace import DecodeError, decode_trace
+from pipeline.evaluate.scorer import Scorer, SourcedTrace
+from pipeline.evaluate.windows import WindowAggregator
+from pipeline.exceptions import SinkError
+from pipeline.settings import Settings
+from pipeline.sinks.encode import RecordEncoder
+from pipeline.sinks.kafka import TransactionalSender
+from pipeline.sinks.parquet import ParquetSink, remove_uncommitted
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Prepared:
+    """A scored batch waiting to be sent: dead letters and (record, message bytes) pairs."""
+
+    dead: list[tuple[Any, bytes]] = field(default_factory=list)
+    scored: list[tuple[Any, bytes]] = field(default_factory=list)
+
+
+class ScoreStage:
+    """Scores a batch of input events; its sends join the source partition's transaction."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        scorer: Scorer,
+        sender: TransactionalSender,
+        encoder: RecordEncoder,
+    ) -> None:
+        self.settings = settings
+        self.scorer = scorer
+        self.sender = sender
+        self.encoder = encoder
+        self.windows = WindowAggregator(settings.window_seconds, settings.worker_id)
+        self.consumed = self.scored = self.dead_lettered = self.metrics_records = 0
+        self.otel = None
+        if settings.otel_results_endpoint:
+            from pipeline.sinks.otel import OtlpResultExporter
+
+            self.otel = OtlpResultExporter(settings.otel_results_endpoint)
+
+    async def prepare(self, events: Sequence[Any]) -> Prepared:
+        """Decode, score and serialise a batch; sends nothing, so it runs outside the lock.
+
+        Only ``send`` touches the transaction, so a commit can happen while the next batch
+        is being scored without ever splitting a batch across two commits.
+        """
+        prepared = Prepared()
+        good: list[SourcedTrace] = []
+        for event in events:
+            message = event.message
+            try:
+                trace = decode_trace(message.value, int(message.timestamp * 1000))
+            except DecodeError as error:
+                body = self.encoder.dead_letter(
+                    error,
+                    message.value,
+                    message.key,
+                    topic=message.topic,
+                    partition=message.partition,
+                    offset=message.offset,
+                )
+                prepared.dead.append((message, body))
+                prometheus.DEAD_LETTERS.labels(error.error_type).inc()
+                continue
+            good.append(SourcedTrace(trace, message.topic, message.partition, message.offset))
+        if good:
+            loop = asyncio.get_running_loop()
+            prepared.scored = await loop.run_in_executor(None, self._score_and_serialise, good)
+        return prepared
+
+    def _score_and_serialise(self, good: list[SourcedTrace]) -> list[tuple[Any, bytes]]:
+        scored = self.scorer.score(good)
+        return [(record, self.encoder.scored(record)) for record in scored]
+
+    async def send(self, events: Sequence[Any], prepared: Prepared) -> None:
+        """Hand a prepared batch to the producer (inside the current transactions)."""
+        self.consumed += len(events)
+        prometheus.MESSAGES_CONSUMED.inc(len(events))
+        for message, body in prepared.dead:
+            self.sender.send(
+                self.settings.dlq_topic, message.key, body, message.topic, message.partition
+            )
+        self.dead_lettered += len(prepared.dead)
+        topic = self.settings.scored_topic
+        for record, body in prepared.scored:
+            src = record.source
+            self.sender.send(topic, record.trace.trace_id.encode(), body, src.topic, src.partition)
+        scored = [record for record, _ in prepared.scored]
+        self.windows.add(scored)
+        self.scored += len(scored)
+        if self.otel is not None and scored:
+            await self._export_otel(scored)
+        for record in scored:
+            for result in record.results:
+                if result.error is not None:
+                    prometheus.EVALUATOR_ERRORS.labels(result.evaluator).inc()
+                elif result.latency_ms is not None:
+                    prometheus.EVALUATOR_LATENCY.labels(result.evaluator).observe(
+                        result.latency_ms / 1000
+                    )
+        # Last, so a scrape that sees N traces scored also sees their per-evaluator figures
+        # (the /metrics server reads from another thread).
+        prometheus.TRACES_SCORED.inc(len(scored))
+
+    async def _export_otel(self, scored: list[Any]) -> None:
+        """Best effort: results are already on their way to Kafka and Parquet, so an OTLP
+        backend that is down costs a log line and a metric, not the batch."""
+        scored = self.encoder.for_otel(scored)
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(None, self.otel.export, scored)
+        except Exception as exc:
+            prometheus.SINK_ERRORS.labels("otel").inc()
+            log.warning("OTLP export of %d results failed: %s", len(scored), exc)
+
+    def emit_windows(self) -> None:
+        """Send the windows collected since the last commit (called right before it)."""
+        topic, input_topic = self.settings.metrics_topic, self.settings.input_topic
+        for record in self.windows.drain():
+            key, value = self.encoder.window(record)
+            self.sender.send(topic, key, value, input_topic, record.source_partition)
+            self.metrics_records += 1
+
+
+class ParquetStage:
+    """Buffers scored traces into Parquet; events are acked only after their file is renamed."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.sink = ParquetSink(
+            settings.parquet_dir, settings.parquet_flush_rows, settings.parquet_flush_seconds
+        )
+        self.pending: list[Any] = []
+
+    def add(self, events: Sequence[Any]) -> None:
+        for event in events:
+            message = event.message
+            self.sink.add(
+                orjson.loads(message.value), message.topic, message.partition, message.offset
+            )
+            self.pending.append(event)
+
+    def should_flush(self) -> bool:
+        return bool(self.pending) and self.sink.should_flush()
+
+    async def flush(self, stream: Any) -> dict[Any, int]:
+        """Write every buffered row durably, ack the events, and return, per partition, the
+        offset up to which everything is now durable (last offset + 1)."""
+        if not self.pending:
+            return {}
+        durable: dict[Any, int] = {}
+        for event in self.pending:
+            tp = event.message.tp
+            durable[tp] = max(durable.get(tp, 0), event.message.offset + 1)
+        await self._flush_until_written()
+        for event in self.pending:
+            await stream.ack(event)
+        self.pending.clear()
+        return durable
+
+    async def _flush_until_written(self) -> None:
+        """Retry a failing write (full or read-only disk) with backoff instead of crashing.
+
+        The caller holds the worker's lock, so scoring pauses too: that is the backpressure.
+        Nothing is acked meanwhile, and a rewrite replaces any file a failed attempt left.
+        """
+        loop = asyncio.get_running_loop()
+        delay = 0.5
+        while True:
+            try:
+                with prometheus.SINK_FLUSH.labels("parquet").time():
+                    await loop.run_in_executor(None, self.sink.flush)
+                return
+            except SinkError as exc:
+                prometheus.SINK_ERRORS.labels("parquet").inc()
+                log.error(
+                    "Parquet write failed, consumption paused, retrying in %.1fs: %s", delay, exc
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    @staticmethod
+    def remove_uncommitted(root: Path, topic: str, committed: dict[int, int]) -> int:
+        """Delete files past each partition's committed offset; returns how many."""
+        return sum(
+            len(remove_uncommitted(root, topic, partition, offset))
+            for partition, offset in committed.items()
+        )

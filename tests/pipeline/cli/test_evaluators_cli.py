@@ -1,0 +1,146 @@
+"""``evalstream evaluators list`` and ``evalstream config check``, mounted as the lead mounts
+them in pipeline/cli/main.py, driven with typer's CliRunner (no broker needed)."""
+
+from __future__ import annotations
+
+import json
+from importlib.metadata import EntryPoint, entry_points
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+import pipeline.cli.evaluators as cli
+from evaluators.registry import DEFAULT_EVALUATORS, ENTRY_POINT_GROUP, Registry
+
+app = typer.Typer()
+app.add_typer(cli.evaluators_app, name="evaluators")
+app.add_typer(cli.config_app, name="config")
+runner = CliRunner()
+
+BROKEN = EntryPoint(name="broken_plugin", value="no_such_module_xyz:thing", group=ENTRY_POINT_GROUP)
+
+
+@pytest.fixture
+def with_broken_plugin(monkeypatch):
+    """The installed evaluators plus one plugin whose import fails."""
+
+    def discover(allow=None):
+        points = [*entry_points(group=ENTRY_POINT_GROUP), BROKEN]
+        return Registry().load_entry_points(points, allow=allow)
+
+    monkeypatch.setattr(cli, "discover", discover)
+
+
+def invoke(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def test_list_json_has_versions_packages_defaults_params_and_errors(with_broken_plugin):
+    done = invoke("evaluators", "list", "--json")
+    assert done.exit_code == 0, done.output
+    data = json.loads(done.stdout)
+    by_name = {item["name"]: item for item in data["evaluators"]}
+    assert set(DEFAULT_EVALUATORS) <= set(by_name)
+    latency = by_name["latency"]
+    assert latency["package"] == "evalstream" and latency["package_version"]
+    assert latency["default"] is True and latency["kind"] == "class"
+    assert "slo_ms" in latency["parameters"]
+    assert [e["name"] for e in data["load_errors"]] == ["broken_plugin"]
+    assert "ModuleNotFoundError" in data["load_errors"][0]["reason"]
+
+
+def test_list_table_shows_evaluators_and_load_errors(with_broken_plugin):
+    done = invoke("evaluators", "list")
+    assert done.exit_code == 0, done.output
+    assert "Installed evaluators" in done.stdout
+    for name in ("latency", "token_usage", "cost"):
+        assert name in done.stdout
+    assert "load error: broken_plugin" in " ".join(done.stdout.split())
+
+
+GOOD = """
+[defaults]
+timeout_seconds = 7
+
+[evaluators.latency]
+params = { slo_ms = 1500 }
+
+[evaluators.latency_strict]
+use = "latency"
+threshold = 0.9
+sample_rate = 0.25
+filter = { status = ["OK"], tags = { env = "prod" } }
+params = { slo_ms = 500 }
+
+[evaluators.error]
+enabled = false
+"""
+
+
+def test_check_valid_config_prints_resolved_evaluators(tmp_path):
+    path = tmp_path / "ok.toml"
+    path.write_text(GOOD, encoding="utf-8")
+    done = invoke("config", "check", str(path), "--json")
+    assert done.exit_code == 0, done.output
+    resolved = {e["name"]: e for e in json.loads(done.stdout)["evaluators"]}
+    assert list(resolved) == ["latency", "latency_strict"]
+    strict = resolved["latency_strict"]
+    assert strict["evaluator"] == "latency"
+    assert (strict["threshold"], strict["sample_rate"], strict["timeout_seconds"]) == (
+        0.9,
+        0.25,
+        7.0,
+    )
+    assert strict["params"]["slo_ms"] == 500
+    assert strict["filter"] == {"status": ["OK"], "tags": {"env": "prod"}}
+
+    table = invoke("config", "check", str(path))
+    assert table.exit_code == 0
+    words = " ".join(table.stdout.split())
+    assert "valid, 2 evaluators" in words and "latency_strict" in words
+
+
+def test_check_without_evaluators_table_resolves_the_default_set(tmp_path):
+    path = tmp_path / "defaults.toml"
+    path.write_text("[defaults]\nsample_rate = 0.5\n", encoding="utf-8")
+    done = invoke("config", "check", str(path), "--json")
+    assert done.exit_code == 0, done.output
+    data = json.loads(done.stdout)
+    assert data["default_set"] is True
+    assert {e["name"] for e in data["evaluators"]} <= set(DEFAULT_EVALUATORS)
+    assert {e["sample_rate"] for e in data["evaluators"]} == {0.5}
+
+
+@pytest.mark.parametrize(
+    ("text", "fragments"),
+    [
+        ("[evaluators.latency\n", ["invalid TOML"]),
+        ("[evaluators.latency]\nbogus = 1\n", ["evaluators.latency.bogus", "Extra inputs"]),
+        ("[defaults]\nsample_rate = 2\n", ["defaults.sample_rate"]),
+        ("[evaluators.nope]\n", ["evaluators.nope: unknown evaluator 'nope'", "installed:"]),
+        (
+            "[evaluators.latency]\nparams = { slo = 1 }\n[evaluators.cost]\nuse = 'missing'\n",
+            ["has no parameter slo (it accepts: slo_ms)", "evaluators.cost: unknown evaluator"],
+        ),
+        ("[evaluators.broken_plugin]\n", ["plugin failed to load: ModuleNotFoundError"]),
+    ],
+)
+def test_check_invalid_configs_exit_2_with_one_line_errors(
+    tmp_path, with_broken_plugin, text, fragments
+):
+    path = tmp_path / "bad.toml"
+    path.write_text(text, encoding="utf-8")
+    done = invoke("config", "check", str(path))
+    assert done.exit_code == 2, done.output
+    assert "Traceback" not in done.output
+    errors = [line for line in done.stderr.splitlines() if line.strip()]
+    assert errors and all(line.startswith("error: ") and str(path) in line for line in errors)
+    for fragment in fragments:
+        assert fragment in done.stderr
+
+
+def test_check_missing_file(tmp_path):
+    done = invoke("config", "check", str(tmp_path / "missing.toml"))
+    assert done.exit_code == 2
+    assert "config file not found" in done.stderr

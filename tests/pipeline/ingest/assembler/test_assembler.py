@@ -1,0 +1,260 @@
+"""The span assembler: its per-trace rules (no Kafka), then inside real worker processes:
+out-of-order and duplicate spans, max-wait emission, late span -> version 2, bad message ->
+DLQ, and a SIGKILLed worker whose pending spans come back from the table's changelog."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
+from kafka_helpers import consume_all
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from worker_process import ROOT, run_worker, worker_env
+
+from pipeline.decode.trace import DecodeError
+from pipeline.ingest.assembler import state
+from pipeline.ingest.assembler.stage import TABLE_NAME, decode_spans
+from pipeline.ingest.receiver.codec import PROTOBUF, parse_request, split_by_trace
+from pipeline.ingest.spans.dicts import span_from_attributes
+from schemas import DeadLetter, Trace
+
+TIMING = state.Timing(grace_seconds=5, max_wait_seconds=60, marker_ttl_seconds=600)
+TRACE = "0af7651916cd43dd8448eb211c80319c"
+
+
+def _span(span_id: str, parent: str | None = None, end: int | None = 2_000_000_000) -> dict:
+    span = span_from_attributes({"openinference.span.kind": "CHAIN"}, trace_id=TRACE)
+    span.update(span_id=span_id, parent_span_id=parent, start_ns=1_000_000_000, end_ns=end)
+    return span
+
+
+# ---- rules, no Kafka ------------------------------------------------------------------
+
+
+def test_out_of_order_and_duplicate_spans_make_one_trace_after_the_grace():
+    root, child, grandchild = _span("a" * 16), _span("b" * 16, "a" * 16), _span("c" * 16, "b" * 16)
+    entry, added = state.merge(None, [grandchild, child], partition=2, now=100.0)
+    assert added == 2 and entry["root_end"] is None
+    entry, added = state.merge(entry, [child, root, root], partition=2, now=101.0)
+    assert added == 1 and entry["root_end"] == 101.0 and entry["first"] == 100.0
+    assert state.merge(entry, [grandchild], partition=2, now=102.0) == (None, 0)  # duplicate
+    assert not state.is_due(entry, 105.9, TIMING)
+    assert state.is_due(entry, 106.0, TIMING)
+    trace = state.build_trace(entry)
+    assert Trace.model_validate(trace).trace_id == TRACE
+    assert len(trace["spans"]) == 3 and trace["tags"][state.VERSION_TAG] == "1"
+
+
+def test_a_trace_without_root_is_emitted_after_max_wait():
+    entry, _ = state.merge(None, [_span("b" * 16, "a" * 16)], partition=0, now=0.0)
+    assert not state.is_due(entry, 59.0, TIMING)
+    assert state.is_due(entry, 60.0, TIMING)
+
+
+def test_a_late_span_becomes_version_two_and_redelivered_spans_are_ignored():
+    entry, _ = state.merge(None, [_span("a" * 16), _span("b" * 16, "a" * 16)], 1, now=0.0)
+    marker = state.after_emit(entry, now=10.0, trace_id="tr-x")
+    assert marker["spans"] == {} and marker["version"] == 1
+    assert len(orjson.dumps(marker)) < 200  # small: the spans are gone
+    assert state.merge(marker, [_span("b" * 16, "a" * 16)], 1, now=11.0) == (None, 0)
+    late, added = state.merge(marker, [_span("d" * 16, "a" * 16)], 1, now=12.0)
+    assert added == 1 and state.is_pending(late)
+    assert not state.is_due(late, 16.0, TIMING)
+    assert state.is_due(late, 17.0, TIMING)  # grace after the last late span, no root needed
+    trace = state.build_trace(late)
+    assert trace["tags"][state.VERSION_TAG] == "2" and len(trace["spans"]) == 1
+    assert trace["trace_id"] == "tr-x"  # version 1's id, whatever the late spans carry
+    again = state.after_emit(late, now=18.0, trace_id="ignored")
+    assert again["version"] == 2 and set(again["done"]) == {"a" * 16, "b" * 16, "d" * 16}
+    assert not state.is_expired(again, 600.0, TIMING)
+    assert state.is_expired(again, 618.0, TIMING)
+
+
+def test_decode_spans_detects_json_and_protobuf_and_rejects_garbage(traces_dir):
+    pb = (traces_dir / "mlflow_otlp/support-bot-4-traces.pb").read_bytes()
+    js = (traces_dir / "otlp_json_reference/trace.json").read_bytes()
+    assert len(decode_spans(pb, "otlp_json")) == 14  # a mixed topic works both ways
+    assert len(decode_spans(js, "otlp_proto")) == 1
+    for raw, kind in [
+        (b"", "empty"),
+        (b"{not json", "invalid_otlp"),
+        (b"\xff\x00", "invalid_otlp"),
+    ]:
+        with pytest.raises(DecodeError) as caught:
+            decode_spans(raw, "otlp_proto")
+        assert caught.value.error_type == kind
+
+
+# ---- inside real worker processes -------------------------------------------------------
+
+
+def _per_span_messages(traces_dir: Path) -> list[tuple[bytes, bytes]]:
+    """(trace id, one-span ExportTraceServiceRequest): the Collector's finest split."""
+    body = (traces_dir / "mlflow_otlp/support-bot-4-traces.pb").read_bytes()
+    out = []
+    for trace_id, request in split_by_trace(parse_request(body, PROTOBUF)).traces.items():
+        for rs in request.resource_spans:
+            for ss in rs.scope_spans:
+                for span in ss.spans:
+                    single = ExportTraceServiceRequest()
+                    target = single.resource_spans.add()
+                    target.resource.CopyFrom(rs.resource)
+                    target.scope_spans.add().spans.append(span)
+                    out.append((trace_id.encode(), single.SerializeToString()))
+    return out
+
+
+def _send(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> None:
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    for key, value in records:
+        producer.send(topic, key=key, value=value)
+    producer.flush(30)
+    producer.close()
+
+
+def _traces(bootstrap: str, topic: str) -> list[dict]:
+    try:
+        return [orjson.loads(r.value) for r in consume_all(bootstrap, topic, timeout=5)]
+    except TimeoutError:
+        return []
+
+
+def _wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _start_worker(env: dict[str, str], idle: float) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "pipeline.cli", "worker", "--stop-when-idle", str(idle)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_worker_assembles_dedupes_waits_dead_letters_and_versions(
+    kafka_bootstrap, new_topic, tmp_path, traces_dir
+):
+    topic, spans = new_topic(partitions=2), new_topic(partitions=2)
+    messages = _per_span_messages(traces_dir)
+    rootless = (traces_dir / "otlp_json_reference/trace.json").read_bytes()  # parent absent
+    _send(
+        kafka_bootstrap,
+        spans,
+        list(reversed(messages))
+        + messages[:5]  # re-delivered
+        + [(b"garbage", b"\x00\x01not otlp"), (b"5b8efff798038103d269b633813fc60c", rootless)],
+    )
+    env = worker_env(
+        kafka_bootstrap,
+        topic,
+        tmp_path / "parquet",
+        EVALSTREAM_SPANS_TOPIC=spans,
+        EVALSTREAM_TRACE_GRACE_SECONDS="1",
+        EVALSTREAM_TRACE_MAX_WAIT_SECONDS="4",
+    )
+    worker = _start_worker(env, idle=6)
+    try:
+        first = _wait_for(
+            lambda: (t := _traces(kafka_bootstrap, topic)) and len(t) >= 4 and t, 90, "4 traces"
+        )
+        late_trace = first[0]["tags"]["otel_trace_id"]
+        root = next(s for s in first[0]["spans"] if s["parent_id"] is None)
+        late = ExportTraceServiceRequest()
+        span = late.resource_spans.add().scope_spans.add().spans.add(name="late-feedback")
+        span.trace_id, span.span_id = bytes.fromhex(late_trace), bytes.fromhex("ab" * 8)
+        span.parent_span_id = bytes.fromhex(root["span_id"])
+        span.start_time_unix_nano, span.end_time_unix_nano = 1, 2
+        _send(kafka_bootstrap, spans, [(late_trace.encode(), late.SerializeToString())])
+        _, stderr = worker.communicate(timeout=120)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.communicate()
+    assert worker.returncode == 0, stderr[-3000:]
+
+    traces = _traces(kafka_bootstrap, topic)
+    versions = sorted((t["trace_id"], t["tags"]["evalstream.trace_version"]) for t in traces)
+    assert len(traces) == 6, versions  # 4 assembled + 1 by max wait + 1 late version
+    by_id = {t["trace_id"]: t for t in traces if t["tags"]["evalstream.trace_version"] == "1"}
+    assert sorted(len(t["spans"]) for t in by_id.values() if t["trace_id"].startswith("tr-")) == [
+        3,
+        3,
+        4,
+        4,
+    ]  # every span once, whatever the order and the re-deliveries
+    assert "5b8efff798038103d269b633813fc60c" in by_id  # no root: emitted after max wait
+    (v2,) = [t for t in traces if t["tags"]["evalstream.trace_version"] == "2"]
+    assert v2["trace_id"] == first[0]["trace_id"] and [s["name"] for s in v2["spans"]] == [
+        "late-feedback"
+    ]
+    dead = [
+        DeadLetter.model_validate_json(r.value)
+        for r in consume_all(kafka_bootstrap, f"{topic}.dlq")
+    ]
+    assert [(d.source_topic, d.error_type) for d in dead] == [(spans, "invalid_otlp")]
+    # The spans read are committed, so a restarted worker does not read them all again.
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    try:
+        group = env["EVALSTREAM_CONSUMER_GROUP"]
+        committed = admin.list_group_offsets({group: None})[group]
+    finally:
+        admin.close()
+    per_partition = [r.partition for r in consume_all(kafka_bootstrap, spans)]
+    ends = {p: per_partition.count(p) for p in set(per_partition)}
+    assert {tp.partition: o.offset for tp, o in committed.items() if tp.topic == spans} == ends
+
+
+def test_pending_spans_survive_a_killed_worker(kafka_bootstrap, new_topic, tmp_path, traces_dir):
+    """SIGKILL before the grace passes; the spans are then deleted from the spans topic, so
+    after the restart only the table's changelog can still hold them."""
+    topic, spans = new_topic(partitions=1), new_topic(partitions=1)
+    messages = _per_span_messages(traces_dir)
+    trace_key = messages[0][0]
+    _send(kafka_bootstrap, spans, [m for m in messages if m[0] == trace_key])
+    env = worker_env(
+        kafka_bootstrap, topic, tmp_path / "parquet", EVALSTREAM_SPANS_TOPIC=spans,
+        EVALSTREAM_TRACE_GRACE_SECONDS="60",
+        EVALSTREAM_SESSION_TIMEOUT_SECONDS="8",  # the killed member leaves sooner
+    )  # fmt: skip
+    changelog = f"{topic}-workers-{TABLE_NAME}-changelog"
+    worker = _start_worker(env, idle=60)
+    try:
+        _wait_for(lambda: _pending_in_changelog(kafka_bootstrap, changelog), 60, "changelog")
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.communicate()
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    try:
+        end = len(consume_all(kafka_bootstrap, spans))
+        admin.delete_records({TopicPartition(spans, 0): end})
+    finally:
+        admin.close()
+    assert _traces(kafka_bootstrap, topic) == []
+
+    run_worker({**env, "EVALSTREAM_TRACE_GRACE_SECONDS": "1"}, idle=4)
+    traces = _traces(kafka_bootstrap, topic)
+    assert [t["tags"]["otel_trace_id"].encode() for t in traces] == [trace_key]  # once
+    assert len(traces[0]["spans"]) == sum(1 for m in messages if m[0] == trace_key)
+
+
+def _pending_in_changelog(bootstrap: str, changelog: str) -> bool:
+    try:
+        records = consume_all(bootstrap, changelog, timeout=3)
+    except TimeoutError:
+        return False
+    return any(r.value and orjson.loads(r.value).get("spans") for r in records)
