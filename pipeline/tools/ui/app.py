@@ -119,8 +119,7 @@ def warm_up(store: Store, done: threading.Event) -> None:
         if store.available("traces"):
             hours_with(store, "traces", "trace_id", "")
             hours_with(store, "traces", "session_id", "")
-        else:
-            hours_with(store, "results", "trace_id", "")
+        hours_with(store, "results", "trace_id", "")
     finally:
         done.set()
 

@@ -68,6 +68,24 @@ class KeyIndex:
         return found
 
 
+def files_with_any(store: Store, dataset: str, column: str, values: list[str]) -> frozenset[str]:
+    """Paths of the files that may hold any of ``values`` (one pass over the files)."""
+    found = index(store, dataset, column)
+    files = store.files(dataset)
+    found._index(files)
+    keys = np.sort(np.asarray(
+        [r["h"] for r in store.rows("SELECT hash(unnest(?::VARCHAR[])) AS h", [values])],
+        dtype=np.uint64))  # fmt: skip
+    paths = set()
+    for f in files:
+        hashes = found._hashes[(f.path, f.signature)]
+        if len(hashes):
+            at = np.minimum(np.searchsorted(hashes, keys), len(hashes) - 1)
+            if (hashes[at] == keys).any():
+                paths.add(f.path)
+    return frozenset(paths)
+
+
 def index(store: Store, dataset: str, column: str) -> KeyIndex:
     """The store's index of ``dataset.column`` (made on first use, kept with the store)."""
     key = ("index", dataset, column)

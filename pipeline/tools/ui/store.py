@@ -142,10 +142,13 @@ class Store:
         since: datetime | None = None,
         until: datetime | None = None,
         hours: frozenset[datetime] | None = None,
+        only: frozenset[str] | None = None,
     ) -> Source:
         """The dataset ``name`` restricted to the partitions that can hold [since, until]
-        (and, given ``hours``, to those hour partitions)."""
+        (and, given ``hours``, to those hour partitions; given ``only``, to those paths)."""
         paths = [f.path for f in in_range(self.files(name), since, until, hours)]
+        if only is not None:
+            paths = [p for p in paths if p in only]
         contract = CONTRACTS[name]
         present: set[str] = set()
         for path in paths:

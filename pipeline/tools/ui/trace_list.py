@@ -15,10 +15,12 @@ from typing import Any
 from pipeline.tools.ui.exceptions import BadQueryError
 from pipeline.tools.ui.filters import SORT_COLUMNS, TraceQuery
 from pipeline.tools.ui.hourly import HOUR_SQL, by_hour, hour_of
-from pipeline.tools.ui.key_index import hours_with
+from pipeline.tools.ui.key_index import files_with_any, hours_with
 from pipeline.tools.ui.sort_bound import sort_bound
 from pipeline.tools.ui.store import Source, Store
 
+SPREAD = timedelta(hours=2)
+"""Pages whose traces span more than this find their results' partitions through the index."""
 LIST_RESULT_COLUMNS = "trace_id, evaluator, score, passed, label, error, span_id, trace_version"
 
 
@@ -189,7 +191,10 @@ def _attach_results(store: Store, rows: list[dict[str, Any]]) -> None:
         return
     first = min(r["timestamp"] for r in rows)
     last = max(r["timestamp"] for r in rows)
-    source = store.source("results", first, last)
+    only = None
+    if last - first > SPREAD:  # a page sorted by latency, cost or score: ask the id index
+        only = files_with_any(store, "results", "trace_id", [r["trace_id"] for r in rows])
+    source = store.source("results", first, last, only=only)
     marks = ", ".join("?" * len(rows))
     found = store.rows(
         f"SELECT {LIST_RESULT_COLUMNS} FROM {source.sql}"
