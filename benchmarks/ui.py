@@ -128,8 +128,8 @@ def _cases(ids: list[str], n: int, rng: random.Random) -> dict[str, list[str]]:
                                           for _ in range(n)],
         "detail (API)": [f"/api/traces/{rng.choice(ids)}" for _ in range(n)],
         "detail (HTML page)": [f"/traces/{rng.choice(ids)}" for _ in range(n)],
-        "overview page (not cached)": ["/" for _ in range(max(n // 6, 3))],
-        "evaluator page (not cached)": [f"/evaluators/{EVALUATORS[i % len(EVALUATORS)]}"
+        "overview page (totals and series computed per view)": ["/" for _ in range(max(n // 6, 3))],
+        "evaluator page (remembered per hour)": [f"/evaluators/{EVALUATORS[i % len(EVALUATORS)]}"
                                         for i in range(max(n // 6, 3))],
     }  # fmt: skip
 
