@@ -25,10 +25,10 @@ jars: install
 demo: jars
 	$(BIN)/evalstream demo
 
-# Headless Chromium for the HTML report test (Debian packages); best effort: the test
-# skips when the browser is absent.
+# Headless Chromium and its WebDriver for the HTML report and web UI tests (Debian packages);
+# best effort: the tests skip when the browser is absent.
 browser:
-	-@command -v chromium >/dev/null || ($(SUDO) apt-get update -qq && \
+	-@(command -v chromium && command -v chromedriver) >/dev/null || ($(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver)
 
 # pytest exit code 5 means "no tests collected": not a failure of the project.

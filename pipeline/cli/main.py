@@ -23,6 +23,7 @@ from pipeline.cli.output import console, err_console
 from pipeline.cli.report import report
 from pipeline.cli.stream import receiver_command, worker_command
 from pipeline.cli.topics import publish_command, tail_command
+from pipeline.cli.ui import register as register_ui_commands
 from pipeline.exceptions import PipelineError
 from schemas.exceptions import SchemaError
 
@@ -45,6 +46,7 @@ app.command("receiver")(receiver_command)
 app.command("publish")(publish_command)
 app.command("tail")(tail_command)
 app.command("demo")(demo_command)
+register_ui_commands(app)
 _state = {"debug": False}
 
 

@@ -120,3 +120,4 @@ def _report(settings: Settings, console: Console) -> None:
         f"Parquet dataset: [bold]{settings.parquet_dir.resolve()}[/]"
         f" ({len(frame):,} rows; read it with pandas.read_parquet or DuckDB)"
     )
+    console.print(f"Browse it: [bold]evalstream ui --data-dir {settings.parquet_dir}[/]")

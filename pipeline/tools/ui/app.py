@@ -1,0 +1,129 @@
+"""The Starlette application: routes, the token gate, security headers, error pages.
+
+Read-only by construction: every route answers GET (and HEAD) only, except the login form's
+POST, which sets a cookie and nothing else. ``create_app`` wires collaborators (store,
+templates, token); ``__init__`` of nothing here does work, so tests build an app per dataset.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from pipeline.tools.ui import api, pages
+from pipeline.tools.ui.auth import TokenGate
+from pipeline.tools.ui.exceptions import BadQueryError, TraceNotFoundError
+from pipeline.tools.ui.layout import Datasets
+from pipeline.tools.ui.render import environment
+from pipeline.tools.ui.store import Store
+
+CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self';"
+    " frame-ancestors 'none'; base-uri 'none'"
+)
+SECURITY_HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+]
+
+
+class SecurityHeaders:
+    """Adds the CSP and friends to every response: no script can run on any page."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _error(request: Request, status: int, message: str) -> Response:
+    if request.url.path.startswith("/api/"):
+        return api.JSONResponse({"error": message}, status_code=status)
+    title = "Bad request" if status == 400 else "Not found"
+    return pages.page(request, "error.html", status, title=title, message=message)
+
+
+async def _bad_query(request: Request, exc: Exception) -> Response:
+    return _error(request, 400, str(exc))
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    return _error(request, 404, str(exc))
+
+
+ROUTES = [
+    Route("/", pages.overview),
+    Route("/traces", pages.traces),
+    Route("/traces/{trace_id:path}", pages.trace),
+    Route("/evaluators", pages.evaluators),
+    Route("/evaluators/{name:path}", pages.evaluator),
+    Route("/login", pages.login_form, methods=["GET"]),
+    Route("/login", pages.login, methods=["POST"]),
+    Route("/api/traces", api.traces),
+    Route("/api/traces/{trace_id:path}", api.trace),
+    Route("/api/evaluators", api.evaluators),
+    Route("/api/evaluators/{name:path}", api.evaluator),
+    Route("/api/overview", api.overview),
+    Route("/health", api.health),
+]
+
+
+def create_app(store: Store, token: str | None = None) -> Starlette:
+    middleware = [Middleware(SecurityHeaders)]
+    if token:
+        middleware.append(Middleware(TokenGate, token=token))
+    app = Starlette(
+        routes=ROUTES,
+        middleware=middleware,
+        exception_handlers={BadQueryError: _bad_query, TraceNotFoundError: _not_found},
+    )
+    app.state.store = store
+    app.state.templates = environment()
+    app.state.token = token
+    app.state.warmed_up = threading.Event()
+    return app
+
+
+def warm_up(store: Store, done: threading.Event) -> None:
+    """Read every footer, count the unfiltered list and each evaluator's failures (the
+    overview's links), sum the overview's and evaluator pages' aggregates and index trace and
+    session ids, so the first
+    person to click does not pay for it. Runs in a background thread; ``/health`` tells
+    when it is done."""
+    from pipeline.tools.ui import stats
+    from pipeline.tools.ui.filters import TimeRange, TraceQuery
+    from pipeline.tools.ui.key_index import hours_with
+    from pipeline.tools.ui.trace_list import hour_counts, list_traces
+
+    try:
+        list_traces(store, TraceQuery())
+        stats.overview(store, TimeRange())
+        for row in stats.evaluators(store):
+            hour_counts(store, TraceQuery(evaluator=row["evaluator"], passed=False))
+            stats.evaluator_detail(store, row["evaluator"], TimeRange())
+        if store.available("traces"):
+            hours_with(store, "traces", "trace_id", "")
+            hours_with(store, "traces", "session_id", "")
+        hours_with(store, "results", "trace_id", "")
+    finally:
+        done.set()
+
+
+def app_for(results_dir: Path, token: str | None = None, threads: int = 2) -> Starlette:
+    """The app over the datasets beside ``results_dir`` (the worker's Parquet directory)."""
+    return create_app(Store(Datasets.beside(results_dir), threads=threads), token)

@@ -1,0 +1,101 @@
+"""Which files hold a given trace id (or session id), without scanning every file each time.
+
+Trace ids are random, so Parquet min/max statistics cannot skip a file: finding one trace in a
+million means reading a million ids. This index remembers, per file, the sorted 64-bit DuckDB
+hashes of one column (8 bytes a row, no copy of the data); a lookup is a binary search per
+file and names the few files to read. Files are immutable once written (a replayed file gets a
+new signature and is indexed again), so each file is indexed once, the first time it is needed.
+A hash collision only costs reading one more file: the query still filters on the real value.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+
+import numpy as np
+
+from pipeline.tools.ui.layout import DataFile
+from pipeline.tools.ui.store import Store
+
+
+class KeyIndex:
+    def __init__(self, store: Store, dataset: str, column: str) -> None:
+        self.store = store
+        self.dataset = dataset
+        self.column = column  # one of our contract's column names, never user input
+        self._hashes: dict[tuple[str, tuple[int, int]], np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def _index(self, files: list[DataFile]) -> None:
+        with self._lock:
+            todo = [f for f in files if (f.path, f.signature) not in self._hashes]
+            if not todo:
+                return
+            cursor = self.store.connection.cursor()
+            try:
+                table = cursor.sql(
+                    f"SELECT filename, hash({self.column}) AS h"
+                    " FROM read_parquet(?, filename = true, union_by_name = true)",
+                    params=[[f.path for f in todo]],
+                ).to_arrow_table()
+            finally:
+                cursor.close()
+            names = table["filename"].combine_chunks().dictionary_encode()
+            codes = names.indices.to_numpy()
+            hashes = table["h"].to_numpy()
+            order = np.lexsort((hashes, codes))
+            codes, hashes = codes[order], hashes[order]
+            bounds = np.searchsorted(codes, np.arange(len(names.dictionary) + 1))
+            by_path = {
+                path: hashes[bounds[i] : bounds[i + 1]]
+                for i, path in enumerate(names.dictionary.to_pylist())
+            }
+            for f in todo:
+                self._hashes[(f.path, f.signature)] = by_path.get(f.path, np.empty(0, np.uint64))
+
+    def files_with(self, value: str) -> list[DataFile]:
+        """The files that may hold rows with ``column = value`` (all that do, maybe one more)."""
+        files = self.store.files(self.dataset)
+        self._index(files)
+        key = np.uint64(self.store.value("SELECT hash(?::VARCHAR)", [value]))
+        found = []
+        for f in files:
+            hashes = self._hashes[(f.path, f.signature)]
+            i = np.searchsorted(hashes, key)
+            if i < len(hashes) and hashes[i] == key:
+                found.append(f)
+        return found
+
+
+def files_with_any(store: Store, dataset: str, column: str, values: list[str]) -> frozenset[str]:
+    """Paths of the files that may hold any of ``values`` (one pass over the files)."""
+    found = index(store, dataset, column)
+    files = store.files(dataset)
+    found._index(files)
+    keys = np.sort(np.asarray(
+        [r["h"] for r in store.rows("SELECT hash(unnest(?::VARCHAR[])) AS h", [values])],
+        dtype=np.uint64))  # fmt: skip
+    paths = set()
+    for f in files:
+        hashes = found._hashes[(f.path, f.signature)]
+        if len(hashes):
+            at = np.minimum(np.searchsorted(hashes, keys), len(hashes) - 1)
+            if (hashes[at] == keys).any():
+                paths.add(f.path)
+    return frozenset(paths)
+
+
+def index(store: Store, dataset: str, column: str) -> KeyIndex:
+    """The store's index of ``dataset.column`` (made on first use, kept with the store)."""
+    key = ("index", dataset, column)
+    found = store.memo.get(key)
+    if found is None:
+        found = KeyIndex(store, dataset, column)
+        store.memo.put(key, found)
+    return found
+
+
+def hours_with(store: Store, dataset: str, column: str, value: str) -> frozenset[datetime]:
+    """The hour partitions whose files may hold ``column = value``."""
+    return frozenset(f.hour_start for f in index(store, dataset, column).files_with(value))

@@ -1,0 +1,180 @@
+"""DuckDB over the Parquet datasets, in place: nothing is copied into another store.
+
+Every query names its files explicitly (``read_parquet(?)`` with the list as a parameter), so
+partition pruning happens before DuckDB opens anything and new files show up at the next
+request. Columns are projected through the contracts: a column an older file lacks (say,
+``trace_version``) reads as NULL instead of failing the query, and columns a newer writer
+adds are ignored. User input only ever reaches DuckDB as a bound parameter.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+import pyarrow.parquet as pq
+
+from pipeline.tools.ui.layout import DataFile, Dataset, Datasets, in_range
+from schemas.datasets import SPANS_COLUMNS, TRACES_COLUMNS
+from schemas.parquet import PARQUET_COLUMNS
+
+RESULTS_COLUMNS = (*PARQUET_COLUMNS, ("trace_version", "int64", True))
+"""The results contract plus ``trace_version``, which newer workers add (older files: NULL)."""
+
+DUCKDB_TYPES = {
+    "string": "VARCHAR",
+    "timestamp[ms, tz=UTC]": "TIMESTAMPTZ",
+    "float64": "DOUBLE",
+    "int64": "BIGINT",
+    "int32": "INTEGER",
+    "bool": "BOOLEAN",
+    "list<string>": "VARCHAR[]",
+}
+
+CONTRACTS = {"results": RESULTS_COLUMNS, "traces": TRACES_COLUMNS, "spans": SPANS_COLUMNS}
+
+DEFAULTS = {"trace_version": "1"}
+"""What a column reads as where a file predates it: results without versions are version 1."""
+
+
+def _projected(column: str, kind: str, present: set[str]) -> str:
+    default = DEFAULTS.get(column, "NULL")
+    if column not in present:
+        return f"{default}::{DUCKDB_TYPES[kind]} AS {column}"
+    if column in DEFAULTS:
+        return f"coalesce({column}, {default}) AS {column}"
+    return column
+
+
+def _utc(value: Any) -> Any:
+    """DuckDB hands TIMESTAMPTZ out in the process's time zone; pages and the API speak UTC."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC)
+    return value
+
+
+class Memo:
+    """A bounded, thread-safe memory of facts derived from immutable files (counts, indexes);
+    keys name the files' signatures, so a replaced file is never answered from memory."""
+
+    def __init__(self, size: int = 50_000) -> None:
+        self.size = size
+        self._items: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: Any, value: Any) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
+@dataclass(frozen=True)
+class Source:
+    """A dataset as a SQL relation: ``sql`` holds one ``?`` bound to ``params``."""
+
+    sql: str
+    params: list[Any]
+    available: bool
+
+
+class Store:
+    """Runs parameterised queries; one DuckDB cursor per call, so threads can share a Store."""
+
+    def __init__(self, datasets: Datasets, threads: int = 2, listing_ttl: float = 2.0) -> None:
+        self.datasets = datasets
+        self.listing_ttl = listing_ttl
+        self._listings: dict[str, tuple[float, list[DataFile]]] = {}
+        self._con = duckdb.connect(config={"threads": threads})
+        self._con.execute("SET parquet_metadata_cache = true")
+        self._columns: dict[str, frozenset[str]] = {}
+        self.memo = Memo()
+        self._lock = threading.Lock()
+
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """The shared connection; callers take a ``cursor()`` per thread."""
+        return self._con
+
+    def close(self) -> None:
+        self._con.close()
+
+    def _file_columns(self, path: str) -> frozenset[str]:
+        """Column names of one file (files are immutable once renamed into place)."""
+        with self._lock:
+            cached = self._columns.get(path)
+        if cached is None:
+            cached = frozenset(pq.read_schema(path).names)
+            with self._lock:
+                self._columns[path] = cached
+        return cached
+
+    def files(self, name: str) -> list[DataFile]:
+        """The dataset's files, listed at most once per ``listing_ttl`` seconds."""
+        now = time.monotonic()
+        with self._lock:
+            cached = self._listings.get(name)
+        if cached is not None and now - cached[0] < self.listing_ttl:
+            return cached[1]
+        dataset: Dataset = getattr(self.datasets, name)
+        files = dataset.files()
+        with self._lock:
+            self._listings[name] = (now, files)
+        return files
+
+    def source(
+        self,
+        name: str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        hours: frozenset[datetime] | None = None,
+        only: frozenset[str] | None = None,
+    ) -> Source:
+        """The dataset ``name`` restricted to the partitions that can hold [since, until]
+        (and, given ``hours``, to those hour partitions; given ``only``, to those paths)."""
+        paths = [f.path for f in in_range(self.files(name), since, until, hours)]
+        if only is not None:
+            paths = [p for p in paths if p in only]
+        contract = CONTRACTS[name]
+        present: set[str] = set()
+        for path in paths:
+            present |= self._file_columns(path)
+        projection = ", ".join(_projected(column, kind, present) for column, kind, _ in contract)
+        if not paths:
+            return Source(f"(SELECT {projection} WHERE false)", [], False)
+        return Source(
+            f"(SELECT {projection} FROM read_parquet(?, union_by_name = true))", [paths], True
+        )
+
+    def available(self, name: str) -> bool:
+        return bool(self.files(name))
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        cursor = self._con.cursor()
+        try:
+            result = cursor.execute(sql, list(params))
+            names = [d[0] for d in result.description]
+            return [
+                {name: _utc(value) for name, value in zip(names, row, strict=True)}
+                for row in result.fetchall()
+            ]
+        finally:
+            cursor.close()
+
+    def value(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        rows = self.rows(sql, params)
+        return next(iter(rows[0].values())) if rows else None

@@ -1,0 +1,251 @@
+"""The filtered, sorted, paginated trace list: matching traces per hour, then one page.
+
+Which dataset drives the list depends on the filters, to read as little as possible: with a
+result filter (evaluator, passed, label) or the score sort, the results rows are grouped per
+trace; otherwise the ``traces`` dataset has one row per trace (and version), seven times fewer
+rows than the results. Session and free-text filters read the stored trace content.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pipeline.tools.ui.exceptions import BadQueryError
+from pipeline.tools.ui.filters import SORT_COLUMNS, TraceQuery
+from pipeline.tools.ui.hourly import HOUR_SQL, by_hour, hour_of
+from pipeline.tools.ui.key_index import files_with_any, hours_with
+from pipeline.tools.ui.sort_bound import sort_bound
+from pipeline.tools.ui.store import Source, Store
+
+SPREAD = timedelta(hours=2)
+"""Pages whose traces span more than this find their results' partitions through the index."""
+LIST_RESULT_COLUMNS = "trace_id, evaluator, score, passed, label, error, span_id, trace_version"
+
+
+@dataclass(frozen=True)
+class TracePage:
+    traces: list[dict[str, Any]]
+    """One dict per trace: trace-level fields and ``results`` (its evaluation results)."""
+    total: int
+    content_stored: bool
+    """Whether the ``traces`` dataset exists (else session and text filters are unavailable)."""
+
+
+def like_pattern(text: str) -> str:
+    """``text`` as an ILIKE pattern that matches it literally anywhere (``\\`` escapes)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _trace_conditions(query: TraceQuery) -> tuple[list[str], list[Any]]:
+    conditions, params = [], []
+    for column, value in (("app", query.app), ("model", query.model), ("status", query.status)):
+        if value is not None:
+            conditions.append(f"{column} = ?")
+            params.append(value)
+    if query.since is not None:
+        conditions.append("timestamp >= ?")
+        params.append(query.since)
+    if query.until is not None:
+        conditions.append("timestamp <= ?")
+        params.append(query.until)
+    return conditions, params
+
+
+def _content_filters(query: TraceQuery) -> tuple[list[str], list[Any]]:
+    """Conditions on the ``traces`` dataset's own columns (session, free text)."""
+    inner, params = [], []
+    if query.session is not None:
+        inner.append("session_id = ?")
+        params.append(query.session)
+    if query.q is not None:
+        inner.append(r"(inputs_json ILIKE ? ESCAPE '\' OR outputs_json ILIKE ? ESCAPE '\')")
+        params += [like_pattern(query.q)] * 2
+    return inner, params
+
+
+def _content_condition(query: TraceQuery, traces: Source) -> tuple[list[str], list[Any]]:
+    """The content filters as a condition on another dataset's rows."""
+    inner, params = _content_filters(query)
+    if not inner:
+        return [], []
+    sql = f"trace_id IN (SELECT trace_id FROM {traces.sql} WHERE {' AND '.join(inner)})"
+    return [sql], [*traces.params, *params]
+
+
+def _where(conditions: list[str]) -> str:
+    return f"WHERE {' AND '.join(conditions)}" if conditions else ""
+
+
+def _has_versions(store: Store) -> bool:
+    """Whether any trace has a second version (then the list keeps the latest of each)."""
+    files = store.files("traces")
+    key = ("versions", tuple((f.path, f.signature) for f in files))
+    cached = store.memo.get(key)
+    if cached is None:
+        traces = store.source("traces")
+        cached = bool(
+            store.value(f"SELECT max(trace_version) > 1 FROM {traces.sql}", traces.params)
+        )
+        store.memo.put(key, cached)
+    return cached
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """One row per matching trace (``rows_sql``) and matching traces per hour (``count_sql``);
+    both take ``params``."""
+
+    rows_sql: str
+    count_sql: str
+    params: list[Any]
+    datasets: tuple[str, ...]
+    stored: bool
+
+
+def _candidates(
+    store: Store, query: TraceQuery, hours: frozenset[datetime] | None = None
+) -> Candidates:
+    results = store.source("results", query.since, query.until, hours)
+    traces = store.source("traces", query.since, query.until, hours)
+    if query.needs_content and not traces.available:
+        raise BadQueryError(
+            "the session and free-text filters need the stored traces, and this data"
+            " directory has no traces dataset"
+        )
+    conditions, params = _trace_conditions(query)
+    hour = f"{HOUR_SQL} AS hour"
+    if query.filters_results or not traces.available:
+        for column in ("evaluator", "passed", "label"):
+            value = getattr(query, column)
+            if value is not None:
+                conditions.append(f"{column} = ?")
+                params.append(value)
+        content, content_params = _content_condition(query, traces)
+        extra = ("traces",) if content else ()
+        where = f"FROM {results.sql} {_where(conditions + content)}"
+        return Candidates(
+            "SELECT trace_id, max(timestamp) AS timestamp, any_value(app) AS app,"
+            " any_value(model) AS model, any_value(status) AS status,"
+            " any_value(latency_ms) AS latency_ms, any_value(cost_usd) AS cost_usd,"
+            " NULL::VARCHAR AS session_id, max(trace_version) AS trace_version,"
+            f" min(score) AS score {where} GROUP BY trace_id",
+            f"SELECT {hour}, count(DISTINCT trace_id) AS n {where} GROUP BY 1",
+            [*results.params, *params, *content_params],
+            ("results", *extra),
+            traces.available,
+        )
+    content, content_params = _content_filters(query)
+    where = f"FROM {traces.sql} {_where(conditions + content)}"
+    versions = _has_versions(store)
+    latest = " QUALIFY trace_version = max(trace_version) OVER (PARTITION BY trace_id)"
+    return Candidates(
+        "SELECT trace_id, timestamp, app, model, status, latency_ms, cost_usd, session_id,"
+        f" trace_version, NULL::DOUBLE AS score {where}{latest if versions else ''}",
+        f"SELECT {hour}, {'count(DISTINCT trace_id)' if versions else 'count(*)'} AS n {where}"
+        " GROUP BY 1",
+        [*traces.params, *params, *content_params],
+        ("traces",),
+        True,
+    )
+
+
+def _filter_key(query: TraceQuery) -> str:
+    return query.model_copy(update={"sort": "time", "order": "desc", "offset": 0}).query_string()
+
+
+def hour_counts(
+    store: Store, query: TraceQuery, allowed: frozenset[datetime] | None = None
+) -> dict[datetime, int]:
+    """Matching traces per hour partition, each hour counted once per filter (``hourly``):
+    paging and a live worker's new files only cost the hours that changed."""
+
+    def count(hours: frozenset[datetime]) -> dict[datetime, int]:
+        part = _candidates(store, query, hours)
+        return {hour_of(r["hour"]): int(r["n"]) for r in store.rows(part.count_sql, part.params)}
+
+    datasets = _candidates(store, query, allowed).datasets
+    return by_hour(store, datasets, ("count", _filter_key(query)), count, since=query.since,
+                   until=query.until, allowed=allowed, empty=0)  # fmt: skip
+
+
+def _page_hours(counts: dict[datetime, int], query: TraceQuery) -> tuple[frozenset, int]:
+    """For the time sort: the hours that hold the page's rows, and how many rows to skip."""
+    skip, chosen, held = query.offset, [], 0
+    for hour in sorted(counts, reverse=query.order == "desc"):
+        if not chosen and skip >= counts[hour]:
+            skip -= counts[hour]
+            continue
+        chosen.append(hour)
+        held += counts[hour]
+        if held - skip >= query.limit:
+            break
+    return frozenset(chosen), skip
+
+
+def _attach_results(store: Store, rows: list[dict[str, Any]]) -> None:
+    """Each row's evaluation results, reading only the partitions of the page's traces."""
+    if not rows:
+        return
+    first = min(r["timestamp"] for r in rows)
+    last = max(r["timestamp"] for r in rows)
+    only = None
+    if last - first > SPREAD:  # a page sorted by latency, cost or score: ask the id index
+        only = files_with_any(store, "results", "trace_id", [r["trace_id"] for r in rows])
+    source = store.source("results", first, last, only=only)
+    marks = ", ".join("?" * len(rows))
+    found = store.rows(
+        f"SELECT {LIST_RESULT_COLUMNS} FROM {source.sql}"
+        f" WHERE timestamp BETWEEN ? AND ? AND trace_id IN ({marks})"
+        " ORDER BY trace_id, evaluator, span_id NULLS FIRST",
+        [*source.params, first, last + timedelta(milliseconds=1), *(r["trace_id"] for r in rows)],
+    )
+    by_trace: dict[str, list[dict[str, Any]]] = {r["trace_id"]: [] for r in rows}
+    latest = {r["trace_id"]: r["trace_version"] for r in rows}
+    for result in found:
+        trace_id = result.pop("trace_id")
+        if result["trace_version"] == latest[trace_id]:
+            by_trace[trace_id].append(result)
+    for row in rows:
+        row["results"] = by_trace[row["trace_id"]]
+
+
+def _allowed_hours(store: Store, query: TraceQuery) -> frozenset[datetime] | None:
+    """A session lives in a few hours: the session index names them, the rest is skipped."""
+    if query.session is None or not store.available("traces"):
+        return None
+    return hours_with(store, "traces", "session_id", query.session)
+
+
+def list_traces(store: Store, query: TraceQuery) -> TracePage:
+    allowed = _allowed_hours(store, query)
+    counts = hour_counts(store, query, allowed)
+    total = sum(counts.values())
+    column = SORT_COLUMNS[query.sort]
+    order = "ASC" if query.order == "asc" else "DESC"
+    if query.sort == "time":  # read only the hours the page's rows are in
+        hours, skip = _page_hours(counts, query)
+        plan = _candidates(store, query, hours) if hours else None
+    else:
+        plan, skip = _candidates(store, query, allowed), query.offset
+    bound, bound_params = "", []
+    if plan is not None and not query.filters_results and total > query.offset:
+        found = sort_bound(store, query, lambda hours: _candidates(store, query, hours),
+                           plan.datasets, _filter_key(query), allowed)  # fmt: skip
+        if found is not None:
+            bound, bound_params = f" WHERE {found[0]}", [found[1]]
+    rows = []
+    if plan is not None and total > query.offset:
+        rows = store.rows(
+            f"SELECT * FROM ({plan.rows_sql}){bound}"
+            f" ORDER BY {column} {order} NULLS LAST, trace_id LIMIT ? OFFSET ?",
+            [*plan.params, *bound_params, query.limit, skip],
+        )
+    _attach_results(store, rows)
+    return TracePage(rows, total, store.available("traces"))
+
+
+def iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
