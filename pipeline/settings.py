@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from pipeline.exceptions import SettingsError
 
 ENV_PREFIX = "EVALSTREAM_"
+DEFAULT_MAX_MESSAGE_BYTES = 1_000_000  # faust's producer default; brokers accept 1,048,588
 
 
 class Settings(BaseSettings):
@@ -77,6 +78,15 @@ class Settings(BaseSettings):
     )
     topic_partitions: int = Field(
         4, gt=0, description="Partitions used when the worker creates a missing topic."
+    )
+    max_message_bytes: int = Field(
+        DEFAULT_MAX_MESSAGE_BYTES,
+        ge=16_384,
+        description=(
+            "Largest Kafka message (key + value) the worker writes; also its producer's max"
+            " request size. Keep it at or below the topics' max.message.bytes. Dead letters"
+            " and scored messages over it are cut to fit (docs/guarantees.md)."
+        ),
     )
     worker_id: str = Field(
         default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}",

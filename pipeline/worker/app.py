@@ -79,6 +79,7 @@ class TraceWorker:
             consumer_auto_offset_reset="earliest",
             producer_acks=-1,
             producer_linger_ms=5,
+            producer_max_request_size=s.max_message_bytes,
             stream_buffer_maxsize=max(4096, 2 * s.batch_size),
             broker_commit_interval=NEVER,
             broker_session_timeout=s.session_timeout_seconds,
