@@ -302,7 +302,7 @@ def run_worker(
     topics += [settings.dlq_topic] + ([settings.spans_topic] if settings.assembler_enabled else [])
     ensure_topics(settings, topics, settings.topic_partitions)
     worker = TraceWorker(settings, scorer, stop_when_idle)
-    for name in ("aiokafka.consumer.group_coordinator", "mode.timers"):
+    for name in ("aiokafka.consumer.group_coordinator", "aiokafka.consumer.fetcher", "mode.timers"):
         logging.getLogger(name).addFilter(ExpectedNoise(COMMIT_TIMER))
     prometheus.serve_metrics(settings.metrics_port)
     faust_worker = faust_compat.DrainingWorker(
