@@ -88,6 +88,13 @@ class Settings(BaseSettings):
             " and scored messages over it are cut to fit (docs/guarantees.md)."
         ),
     )
+    state_dir: Path | None = Field(
+        None,
+        description=(
+            "Where the worker keeps faust's local state (one <consumer group>-data folder per"
+            " group); unset = ~/.cache/evalstream/worker-state, never the current directory."
+        ),
+    )
     worker_id: str = Field(
         default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}",
         description="Name of this worker in metrics records; default hostname-pid.",
@@ -173,6 +180,13 @@ class Settings(BaseSettings):
         if self.plugin_allowlist is None:
             return None
         return [name.strip() for name in self.plugin_allowlist.split(",") if name.strip()]
+
+    @cached_property
+    def faust_data_dir(self) -> Path:
+        """faust's ``datadir`` for this group: under ``state_dir``, not the working directory
+        (faust's default, which left ``<group>-data`` folders in every project run from)."""
+        root = self.state_dir or Path.home() / ".cache" / "evalstream" / "worker-state"
+        return root / f"{self.consumer_group}-data"
 
     @cached_property
     def bootstrap_list(self) -> list[str]:

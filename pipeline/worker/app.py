@@ -78,6 +78,7 @@ class TraceWorker:
 
     def _create_app(self) -> faust.App:
         s = self.settings
+        s.faust_data_dir.parent.mkdir(parents=True, exist_ok=True)  # faust makes one level
         app = faust.App(
             s.consumer_group,
             broker=[f"kafka://{server}" for server in s.bootstrap_list],
@@ -87,6 +88,7 @@ class TraceWorker:
             web_enabled=False,
             autodiscover=False,
             store="memory://",
+            datadir=str(s.faust_data_dir),
             topic_partitions=s.topic_partitions,
             processing_guarantee=s.processing_guarantee,
             consumer_auto_offset_reset="earliest",
