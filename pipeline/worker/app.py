@@ -28,12 +28,12 @@ from pipeline.ingest.assembler import SpanAssembler, install_assembler
 from pipeline.kafka.lag import partition_lag
 from pipeline.kafka.security import faust_credentials
 from pipeline.settings import Settings
-from pipeline.sinks.encode import RecordEncoder
 from pipeline.sinks.kafka import TransactionalSender
 from pipeline.worker import faust_compat
 from pipeline.worker.checkpoint import Checkpoint, ConsumerCommitter, TransactionCommitter
 from pipeline.worker.idle import IdleWatch, busy_reason
 from pipeline.worker.log_noise import ExpectedNoise
+from pipeline.worker.observers import PrometheusObserver
 from pipeline.worker.stages import ParquetStage, ScoreStage
 
 log = logging.getLogger(__name__)
@@ -51,8 +51,9 @@ class TraceWorker:
         self.assembler: SpanAssembler | None = None
         self.app = self._create_app()
         self.sender = TransactionalSender(self.app, self.exactly_once)
-        self.score = ScoreStage(settings, scorer, self.sender, RecordEncoder.create(settings))
-        self.parquet = ParquetStage(settings)
+        self.observer = PrometheusObserver()
+        self.score = ScoreStage.create(settings, scorer, self.sender, self.observer)
+        self.parquet = ParquetStage.create(settings, self.observer)
         committer = (
             TransactionCommitter(self.app, self.sender)
             if self.exactly_once
@@ -249,7 +250,7 @@ class TraceWorker:
         started = time.monotonic()
         await self.checkpoint.commit()
         self._last_commit = time.monotonic()
-        prometheus.SINK_FLUSH.labels("kafka").observe(self._last_commit - started)
+        self.observer.on_commit(self._last_commit - started)
 
     async def _faust_commit(self, *args: Any, **kwargs: Any) -> bool:
         """faust's own commits (while it waits for streams, at shutdown) commit our offsets.
@@ -271,8 +272,7 @@ class TraceWorker:
         lag = await partition_lag(
             consumer, (tp for tp in consumer.assignment() if tp.topic in watched)
         )
-        for tp, n in lag.items():
-            prometheus.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(n, 0))
+        self.observer.on_lag(lag)
         return lag
 
     async def finish(self) -> None:
