@@ -58,7 +58,12 @@ def make_admin(settings: Settings) -> KafkaAdminClient:
 
 
 def ensure_topics(settings: Settings, names: Iterable[str], partitions: int) -> None:
-    """Create the topics that do not exist yet (existing ones are left as they are)."""
+    """Create the topics that do not exist yet (existing ones are left as they are).
+
+    Every producer path calls it before its first send (the worker, ``publish``, the
+    receiver, alerts), so no topic is left to the broker's auto-creation, which gives
+    ``num.partitions`` (usually 1) while the worker would create ``topic_partitions``.
+    """
     admin = make_admin(settings)
     try:
         existing = set(admin.list_topics())
@@ -76,7 +81,9 @@ def publish(
     records: Iterable[tuple[bytes | None, bytes]],
     on_sent: Callable[[int], None] | None = None,
 ) -> int:
-    """Send every (key, value) with acks=all and wait until all are acknowledged."""
+    """Send every (key, value) with acks=all and wait until all are acknowledged; a missing
+    topic is created first with ``EVALSTREAM_TOPIC_PARTITIONS`` partitions."""
+    ensure_topics(settings, [topic], settings.topic_partitions)
     producer = make_producer(settings)
     sent = 0
     try:
