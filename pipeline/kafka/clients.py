@@ -12,7 +12,7 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 
 from pipeline.exceptions import PipelineError
-from pipeline.kafka.security import kafka_python_kwargs
+from pipeline.kafka.security import kafka_python_kwargs, tls_handshake_problem
 from pipeline.settings import Settings
 
 
@@ -30,6 +30,9 @@ def _common(settings: Settings) -> dict[str, Any]:
 
 
 def _unavailable(settings: Settings) -> KafkaUnavailableError:
+    problem = tls_handshake_problem(settings)
+    if problem is not None:
+        return KafkaUnavailableError(f"cannot connect to {settings.bootstrap_servers}: {problem}")
     return KafkaUnavailableError(
         f"no Kafka broker at {settings.bootstrap_servers}"
         " (start one with `evalstream broker start` or set EVALSTREAM_BOOTSTRAP_SERVERS)"
