@@ -35,7 +35,7 @@ from pipeline.ingest.receiver.codec import (
     status_body,
 )
 from pipeline.ingest.spans_topic import spans_topic_partitions
-from pipeline.kafka.security import aiokafka_kwargs
+from pipeline.kafka.clients import receiver_producer_config
 from pipeline.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -69,15 +69,8 @@ class OtlpReceiver:
     async def start_producer(self) -> None:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, spans_topic_partitions, self.settings)
-        producer = AIOKafkaProducer(
-            bootstrap_servers=self.settings.bootstrap_list,
-            client_id="evalstream-receiver",
-            acks="all",
-            enable_idempotence=True,
-            linger_ms=5,
-            request_timeout_ms=int(self.limits.send_timeout_seconds * 1000),
-            **aiokafka_kwargs(self.settings),
-        )
+        config = receiver_producer_config(self.settings, self.limits.send_timeout_seconds)
+        producer = AIOKafkaProducer(**config)
         try:
             await producer.start()
         except KafkaError as exc:
