@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from pipeline.exceptions import SettingsError
 
 ENV_PREFIX = "EVALSTREAM_"
+DEFAULT_MAX_MESSAGE_BYTES = 1_000_000  # faust's producer default; brokers accept 1,048,588
 
 
 class Settings(BaseSettings):
@@ -77,6 +78,22 @@ class Settings(BaseSettings):
     )
     topic_partitions: int = Field(
         4, gt=0, description="Partitions used when the worker creates a missing topic."
+    )
+    max_message_bytes: int = Field(
+        DEFAULT_MAX_MESSAGE_BYTES,
+        ge=16_384,
+        description=(
+            "Largest Kafka message (key + value) the worker writes; also its producer's max"
+            " request size. Keep it at or below the topics' max.message.bytes. Dead letters"
+            " and scored messages over it are cut to fit (docs/guarantees.md)."
+        ),
+    )
+    state_dir: Path | None = Field(
+        None,
+        description=(
+            "Where the worker keeps faust's local state (one <consumer group>-data folder per"
+            " group); unset = ~/.cache/evalstream/worker-state, never the current directory."
+        ),
     )
     worker_id: str = Field(
         default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}",
@@ -163,6 +180,13 @@ class Settings(BaseSettings):
         if self.plugin_allowlist is None:
             return None
         return [name.strip() for name in self.plugin_allowlist.split(",") if name.strip()]
+
+    @cached_property
+    def faust_data_dir(self) -> Path:
+        """faust's ``datadir`` for this group: under ``state_dir``, not the working directory
+        (faust's default, which left ``<group>-data`` folders in every project run from)."""
+        root = self.state_dir or Path.home() / ".cache" / "evalstream" / "worker-state"
+        return root / f"{self.consumer_group}-data"
 
     @cached_property
     def bootstrap_list(self) -> list[str]:

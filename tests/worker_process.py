@@ -20,17 +20,20 @@ def worker_env(bootstrap: str, topic: str, parquet_dir: Path, **extra: str) -> d
         EVALSTREAM_DLQ_TOPIC=f"{topic}.dlq",
         EVALSTREAM_PARQUET_DIR=str(parquet_dir),
         EVALSTREAM_CONSUMER_GROUP=f"{topic}-workers",
+        EVALSTREAM_STATE_DIR=str(parquet_dir.parent / "worker-state"),
         **extra,
     )
     return env
 
 
-def run_worker(env: dict[str, str], idle: float = 3.0, timeout: float = 240) -> str:
+def run_worker(
+    env: dict[str, str], idle: float = 3.0, timeout: float = 240, cwd: Path = ROOT
+) -> str:
     """Run a worker until it is idle; return its stderr. Fails the test on a non-zero exit."""
     done = subprocess.run(
         [sys.executable, "-m", "pipeline.cli", "worker", "--stop-when-idle", str(idle)],
         env=env,
-        cwd=ROOT,
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=timeout,

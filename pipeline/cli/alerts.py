@@ -16,7 +16,7 @@ from pipeline.tools.alerts.runner import Webhook, firing_from_topic, run_alerts
 
 def alerts_command(
     config: Path | None = typer.Option(
-        None, "--config", help="TOML with [[alerts]] rules (env EVALSTREAM_CONFIG)."
+        None, "--config", help="TOML with \\[\\[alerts]] rules (env EVALSTREAM_CONFIG)."
     ),
     webhook: str | None = typer.Option(None, "--webhook", help="URL to POST each alert to."),
     alerts_topic: str = typer.Option("trace-alerts", "--alerts-topic", help="Topic of alerts."),

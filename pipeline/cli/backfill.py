@@ -67,7 +67,7 @@ def backfill_command(
         None, help="Comma-separated evaluator names to run instead of the configured set."
     ),
     parquet_dir: Path | None = typer.Option(
-        None, help="Output dataset [default: <EVALSTREAM_PARQUET_DIR>/../backfill]."
+        None, help="Output dataset \\[default: <EVALSTREAM_PARQUET_DIR>/../backfill]."
     ),
     chunk_size: int = typer.Option(5000, min=1, help="Offsets (or lines) per output file."),
     dlq: bool = typer.Option(False, "--dlq", help="Also send bad messages to the DLQ topic."),

@@ -170,9 +170,13 @@ def check_config(
 
     Example: [bold]evalstream config check evalstream.toml[/]
     """
+    from pipeline.tools.alerts.rules import AlertConfigError, load_alert_rules
+
     try:
         config = load_config(file)
-    except EvaluatorError as exc:  # the message already names the file and the key
+        # The alerts runner's own parser, so check passes exactly what `alerts` accepts.
+        rules = load_alert_rules(file)
+    except (EvaluatorError, AlertConfigError) as exc:  # messages name the file and the key
         Console(stderr=True, highlight=False, soft_wrap=True).print(
             f"[bold red]error:[/] {escape(str(exc))}"
         )
@@ -181,6 +185,7 @@ def check_config(
     built, problems = _build_all(config, registry)
     if problems:
         _fail(file, problems)
+    alert_names = [rule.name for rule in rules]
     resolved = [_resolved(item, registry) for item in built]
     if as_json:
         _write_json(
@@ -189,10 +194,13 @@ def check_config(
                 "default_set": config.evaluators is None,
                 "evaluators": resolved,
                 "pricing": sorted(config.pricing),
+                "alerts": alert_names,
             }
         )
         return
     _print_resolved(file, config, resolved)
+    if alert_names:
+        Console().print(f"alert rules: {escape(', '.join(alert_names))}")
 
 
 def _print_resolved(file: Path, config: EvaluatorConfig, resolved: list[dict[str, Any]]) -> None:

@@ -109,6 +109,8 @@ def compact_command(
         )
     for path, reason in report.skipped:
         console.print(f"[yellow]skipped[/] {escape(str(path))}: {escape(reason)}")
+    if (idle := report.idle_reason()) is not None:
+        console.print(escape(idle))
     console.print(
         f"{merge_verb} {report.files_merged} file(s) into {len(report.merges)};"
         f" {remove} {len(report.recovered)} leftover file(s); {len(report.skipped)} skipped"

@@ -14,7 +14,9 @@ from pipeline.settings import load_settings
 
 def publish_command(
     files: list[str] = typer.Argument(..., help="JSONL or JSON files; '-' reads stdin."),
-    topic: str | None = typer.Option(None, help="Target topic [default: EVALSTREAM_INPUT_TOPIC]."),
+    topic: str | None = typer.Option(
+        None, help="Target topic \\[default: EVALSTREAM_INPUT_TOPIC]."
+    ),
     app_name: str | None = typer.Option(
         None, "--app", help="tags.app for traces whose source names no application."
     ),

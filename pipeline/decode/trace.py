@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import orjson
 from pydantic import ValidationError
 
+from pipeline.decode.encoding import describe_undecodable
 from pipeline.exceptions import PipelineError
 from schemas import Trace
 
@@ -42,8 +43,11 @@ def decode_trace(raw: bytes | None, kafka_timestamp_ms: int | None = None) -> Tr
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        kind = "invalid_utf8" if "utf-8" in str(exc).lower() else "invalid_json"
-        raise DecodeError(f"not valid JSON: {exc}", kind) from None
+        if "utf-8" in str(exc).lower():
+            raise DecodeError(
+                f"not valid JSON: {describe_undecodable(raw)}", "invalid_utf8"
+            ) from None
+        raise DecodeError(f"not valid JSON: {exc}", "invalid_json") from None
     if not isinstance(data, dict):
         raise DecodeError(f"expected a JSON object, got {type(data).__name__}", "not_an_object")
     if data.get("timestamp") is None and kafka_timestamp_ms is not None:

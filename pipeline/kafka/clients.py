@@ -18,7 +18,7 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 
 from pipeline.exceptions import PipelineError
-from pipeline.kafka.security import aiokafka_kwargs, kafka_python_kwargs
+from pipeline.kafka.security import aiokafka_kwargs, kafka_python_kwargs, tls_handshake_problem
 from pipeline.settings import Settings
 
 
@@ -63,6 +63,9 @@ def receiver_producer_config(settings: Settings, send_timeout_seconds: float) ->
 
 
 def _unavailable(settings: Settings) -> KafkaUnavailableError:
+    problem = tls_handshake_problem(settings)
+    if problem is not None:
+        return KafkaUnavailableError(f"cannot connect to {settings.bootstrap_servers}: {problem}")
     return KafkaUnavailableError(
         f"no Kafka broker at {settings.bootstrap_servers}"
         " (start one with `evalstream broker start` or set EVALSTREAM_BOOTSTRAP_SERVERS)"
@@ -91,7 +94,12 @@ def make_admin(settings: Settings) -> KafkaAdminClient:
 
 
 def ensure_topics(settings: Settings, names: Iterable[str], partitions: int) -> None:
-    """Create the topics that do not exist yet (existing ones are left as they are)."""
+    """Create the topics that do not exist yet (existing ones are left as they are).
+
+    Every producer path calls it before its first send (the worker, ``publish``, the
+    receiver, alerts), so no topic is left to the broker's auto-creation, which gives
+    ``num.partitions`` (usually 1) while the worker would create ``topic_partitions``.
+    """
     admin = make_admin(settings)
     try:
         existing = set(admin.list_topics())
@@ -109,7 +117,9 @@ def publish(
     records: Iterable[tuple[bytes | None, bytes]],
     on_sent: Callable[[int], None] | None = None,
 ) -> int:
-    """Send every (key, value) with acks=all and wait until all are acknowledged."""
+    """Send every (key, value) with acks=all and wait until all are acknowledged; a missing
+    topic is created first with ``EVALSTREAM_TOPIC_PARTITIONS`` partitions."""
+    ensure_topics(settings, [topic], settings.topic_partitions)
     producer = make_producer(settings)
     sent = 0
     try:

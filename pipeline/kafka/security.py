@@ -7,6 +7,7 @@ same configuration. The password stays a ``SecretStr`` until the moment a client
 
 from __future__ import annotations
 
+import socket
 import ssl
 from typing import Any
 
@@ -47,6 +48,34 @@ def ssl_context(settings: Settings) -> ssl.SSLContext | None:
     except (OSError, ssl.SSLError) as exc:
         raise SettingsError(f"cannot load TLS files: {exc}") from None
     return context
+
+
+def tls_handshake_problem(settings: Settings, timeout: float = 5.0) -> str | None:
+    """Why a TLS handshake with the first bootstrap server fails, or None.
+
+    Kafka clients report a refused certificate as 'no broker available' after their
+    timeout; this one handshake names the cause (e.g. 'certificate verify failed: unable to
+    get local issuer certificate') so the error can say which setting to fix.
+    """
+    context = ssl_context(settings)
+    if context is None or not settings.bootstrap_list:
+        return None
+    host, _, port = settings.bootstrap_list[0].rpartition(":")
+    try:
+        with (
+            socket.create_connection((host, int(port)), timeout=timeout) as raw,
+            context.wrap_socket(raw, server_hostname=host),
+        ):
+            return None
+    except ssl.SSLCertVerificationError as exc:
+        return (
+            f"TLS certificate verify failed: {exc.verify_message}; check"
+            " EVALSTREAM_SSL_CAFILE (the CA that signed the broker's certificate)"
+        )
+    except ssl.SSLError as exc:
+        return f"TLS handshake with {host}:{port} failed: {exc.reason or exc}"
+    except (OSError, ValueError):
+        return None  # not a TLS problem: the caller's own message applies
 
 
 def kafka_python_kwargs(settings: Settings) -> dict[str, Any]:

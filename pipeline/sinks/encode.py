@@ -12,6 +12,10 @@ rationale/label/error/metadata; the scored message carries no inputs or outputs)
 bytes of a dead letter (decoded as UTF-8 with replacement, so a dead letter keeps the redacted
 text, not the exact bytes). Ids, numbers and timestamps stay as they are. A window record's
 only text is its app name, redacted like the scored message's (and so is its key).
+
+Every topic value also fits in one Kafka message of ``EVALSTREAM_MAX_MESSAGE_BYTES`` (see
+``pipeline.sinks.size``): redaction first, then the size budget, so a pattern is never cut
+in half before it is redacted.
 """
 
 from __future__ import annotations
@@ -20,12 +24,11 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from pipeline.decode.dead_letter import dead_letter_for
 from pipeline.decode.trace import DecodeError
 from pipeline.redaction.redactor import Redactor
-from pipeline.settings import Settings
+from pipeline.settings import DEFAULT_MAX_MESSAGE_BYTES, Settings
+from pipeline.sinks.size import fit_scored, trim_text, value_budget
 from schemas import MetricsRecord
 
 if TYPE_CHECKING:  # the type only: ingest (the assembler) uses this module and knows no evaluator
@@ -37,14 +40,21 @@ RESULT_TEXT_FIELDS = ("rationale", "label", "error", "metadata")
 class RecordEncoder:
     """Turns scored records, dead letters and windows into sink payloads, redacted."""
 
-    def __init__(self, redactor: Redactor) -> None:
+    def __init__(
+        self, redactor: Redactor, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    ) -> None:
         self.redactor = redactor
+        self.max_message_bytes = max_message_bytes
 
     @classmethod
     def create(cls, settings: Settings) -> RecordEncoder:
-        """Wire from ``EVALSTREAM_REDACT`` and ``EVALSTREAM_REDACT_PATTERNS``."""
+        """Wire from ``EVALSTREAM_REDACT``, ``EVALSTREAM_REDACT_PATTERNS`` and
+        ``EVALSTREAM_MAX_MESSAGE_BYTES``."""
         return cls(
-            Redactor.from_settings(settings.redact, extra_patterns=settings.redact_patterns or None)
+            Redactor.from_settings(
+                settings.redact, extra_patterns=settings.redact_patterns or None
+            ),
+            settings.max_message_bytes,
         )
 
     def scored_row(self, record: ScoredRecord) -> dict[str, Any]:
@@ -60,8 +70,10 @@ class RecordEncoder:
         return message
 
     def scored(self, record: ScoredRecord) -> bytes:
-        """The scored-traces topic value of one record."""
-        return orjson.dumps(self.scored_row(record))
+        """The scored-traces topic value of one record (key: its trace id), long fields cut
+        if it would not fit; raises ``TooLargeError`` if even that is not enough."""
+        budget = value_budget(self.max_message_bytes, record.trace.trace_id.encode())
+        return fit_scored(self.scored_row(record), budget)
 
     def dead_letter(
         self,
@@ -73,9 +85,17 @@ class RecordEncoder:
         partition: int,
         offset: int,
     ) -> bytes:
-        """The dead-letter topic value of a message that could not be used."""
+        """The dead-letter topic value (sent with ``key``) of a message that could not be
+        used; its raw bytes are cut if the letter would not fit in one message."""
         record = dead_letter_for(
-            error, self._redact_raw(raw), key, topic=topic, partition=partition, offset=offset
+            error,
+            raw,
+            key,
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            stored=self._redact_raw(raw),
+            max_bytes=value_budget(self.max_message_bytes, key),
         )
         return record.model_dump_json().encode()
 
@@ -83,6 +103,10 @@ class RecordEncoder:
         """The metrics topic key and value of one window."""
         if self.redactor.enabled:
             record = record.model_copy(update={"app": self.redactor.redact(record.app)})
+        key, value = record.key.encode(), record.model_dump_json().encode()
+        if len(value) <= value_budget(self.max_message_bytes, key):
+            return key, value
+        record = record.model_copy(update={"app": trim_text(record.app)})
         return record.key.encode(), record.model_dump_json().encode()
 
     def for_otel(self, records: Sequence[ScoredRecord]) -> list[ScoredRecord]:

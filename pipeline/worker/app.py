@@ -79,6 +79,7 @@ class TraceWorker:
 
     def _create_app(self) -> faust.App:
         s = self.settings
+        s.faust_data_dir.parent.mkdir(parents=True, exist_ok=True)  # faust makes one level
         app = faust.App(
             s.consumer_group,
             broker=[f"kafka://{server}" for server in s.bootstrap_list],
@@ -88,11 +89,13 @@ class TraceWorker:
             web_enabled=False,
             autodiscover=False,
             store="memory://",
+            datadir=str(s.faust_data_dir),
             topic_partitions=s.topic_partitions,
             processing_guarantee=s.processing_guarantee,
             consumer_auto_offset_reset="earliest",
             producer_acks=-1,
             producer_linger_ms=5,
+            producer_max_request_size=s.max_message_bytes,
             stream_buffer_maxsize=max(4096, 2 * s.batch_size),
             broker_commit_interval=NEVER,
             broker_session_timeout=s.session_timeout_seconds,
@@ -301,7 +304,7 @@ def run_worker(
     topics += [settings.dlq_topic] + ([settings.spans_topic] if settings.assembler_enabled else [])
     ensure_topics(settings, topics, settings.topic_partitions)
     worker = TraceWorker(settings, scorer, stop_when_idle)
-    for name in ("aiokafka.consumer.group_coordinator", "mode.timers"):
+    for name in ("aiokafka.consumer.group_coordinator", "aiokafka.consumer.fetcher", "mode.timers"):
         logging.getLogger(name).addFilter(ExpectedNoise(COMMIT_TIMER))
     prometheus.serve_metrics(settings.metrics_port)
     faust_worker = faust_compat.DrainingWorker(

@@ -6,13 +6,16 @@ import logging
 
 
 class ExpectedNoise(logging.Filter):
-    """Drop two log lines that describe normal operation, not a problem:
+    """Drop (or downgrade) log lines that describe normal operation, not a problem:
 
     - aiokafka's 'coordinator not available' error while a new group is being created: the
       broker answers that until the group's coordinator is elected, and the client retries;
     - mode's 'Timer <commit timer> is overlapping' warning: the worker's 0.25 s tick
       runs the Parquet flush and the transaction commit, which may take longer; ticks never
-      run concurrently (a tick that finds the commit lock taken returns at once).
+      run concurrently (a tick that finds the commit lock taken returns at once);
+    - aiokafka's fetcher ERROR 'Failed fetch offsets ... NotLeaderForPartitionError' on a new
+      group's first start: the topics were just created and their leaders are still being
+      elected; the fetcher refreshes metadata and retries. Shown at INFO, if INFO is on.
     """
 
     def __init__(self, commit_timer: str) -> None:
@@ -23,4 +26,7 @@ class ExpectedNoise(logging.Filter):
         message = record.getMessage()
         if "GroupCoordinatorNotAvailableError" in message:
             return False
+        if "NotLeaderForPartitionError" in message and record.levelno > logging.INFO:
+            record.levelno, record.levelname = logging.INFO, logging.getLevelName(logging.INFO)
+            return logging.getLogger(record.name).isEnabledFor(logging.INFO)
         return not ("is overlapping" in message and self.commit_timer in message)

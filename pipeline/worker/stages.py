@@ -29,6 +29,7 @@ from pipeline.settings import Settings
 from pipeline.sinks.encode import RecordEncoder
 from pipeline.sinks.kafka import TransactionalSender
 from pipeline.sinks.parquet import ParquetSink, remove_uncommitted
+from pipeline.sinks.size import TooLargeError
 from pipeline.worker.observers import PrometheusObserver, StreamObserver
 
 log = logging.getLogger(__name__)
@@ -96,31 +97,48 @@ class ScoreStage:
         """
         prepared = Prepared()
         good: list[SourcedTrace] = []
+        messages: dict[tuple[int, int], Any] = {}
         for event in events:
             message = event.message
             try:
                 trace = decode_trace(message.value, int(message.timestamp * 1000))
             except DecodeError as error:
-                body = self.encoder.dead_letter(
-                    error,
-                    message.value,
-                    message.key,
-                    topic=message.topic,
-                    partition=message.partition,
-                    offset=message.offset,
-                )
-                prepared.dead.append((message, body))
-                self.observer.on_dead_letter(error.error_type)
+                prepared.dead.append((message, self._dead_letter(error, message)))
                 continue
             good.append(SourcedTrace(trace, message.topic, message.partition, message.offset))
+            messages[message.partition, message.offset] = message
         if good:
             loop = asyncio.get_running_loop()
-            prepared.scored = await loop.run_in_executor(None, self._score_and_serialise, good)
+            scored = await loop.run_in_executor(None, self._score_and_serialise, good)
+            for record, body in scored:
+                if isinstance(body, TooLargeError):
+                    message = messages[record.source.partition, record.source.offset]
+                    prepared.dead.append((message, self._dead_letter(body, message)))
+                else:
+                    prepared.scored.append((record, body))
         return prepared
 
-    def _score_and_serialise(self, good: list[SourcedTrace]) -> list[tuple[Any, bytes]]:
-        scored = self.scorer.score(good)
-        return [(record, self.encoder.scored(record)) for record in scored]
+    def _dead_letter(self, error: DecodeError, message: Any) -> bytes:
+        self.observer.on_dead_letter(error.error_type)
+        return self.encoder.dead_letter(
+            error,
+            message.value,
+            message.key,
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+        )
+
+    def _score_and_serialise(self, good: list[SourcedTrace]) -> list[tuple[Any, Any]]:
+        """(record, message bytes), or (record, TooLargeError) for a trace whose scored
+        message cannot fit in one Kafka message: it is dead-lettered instead."""
+        serialised: list[tuple[Any, Any]] = []
+        for record in self.scorer.score(good):
+            try:
+                serialised.append((record, self.encoder.scored(record)))
+            except TooLargeError as error:
+                serialised.append((record, error))
+        return serialised
 
     async def send(self, events: Sequence[Any], prepared: Prepared) -> None:
         """Hand a prepared batch to the producer (inside the current transactions)."""

@@ -88,7 +88,10 @@ class OtlpReceiver:
             self.producer = None
 
     def web_app(self) -> web.Application:
-        app = web.Application(client_max_size=self.settings.receiver_max_body_bytes + 1)
+        app = web.Application(
+            client_max_size=self.settings.receiver_max_body_bytes + 1,
+            handler_args={"auto_decompress": False},  # body.read_body inflates, bounded
+        )
         app.router.add_post("/v1/traces", self.handle_traces)
         app.router.add_get("/health", self.handle_health)
         return app
@@ -116,6 +119,7 @@ class OtlpReceiver:
                 headers=reject.headers,
             )
         prometheus.RECEIVER_REQUESTS.labels(str(response.status)).inc()
+        _close_if_body_unread(request, response)
         return response
 
     def _check_auth(self, request: web.Request) -> None:
@@ -201,6 +205,21 @@ class OtlpReceiver:
         return web.Response(
             body=export_response(kind, rejected, message), content_type=kind, status=200
         )
+
+
+def _close_if_body_unread(request: web.Request, response: web.Response) -> None:
+    """Answer with ``Connection: close`` when the body was not read to its end.
+
+    After an answer given before the body was read (401, 415, 413, 429) the connection
+    still holds the rest of the body; telling the client to close keeps a keep-alive client
+    from sending its next request into it. A body that broke the HTTP parser (a bad chunked
+    encoding) closes at once, since aiohttp would otherwise try to drain it and fail again.
+    """
+    broken = request.content.exception() is not None
+    if broken or not request.content.is_eof():
+        response.force_close()
+    if broken:
+        request.protocol.force_close()
 
 
 async def serve(

@@ -14,6 +14,8 @@ import time
 import uuid
 from pathlib import Path
 
+from pipeline.kafka.broker.tls import Listeners
+
 DEFAULT_KAFKA_VERSION = "3.9.1"
 #: Environment variable naming the directory that holds the ``kafka-<version>/`` jar dirs.
 KAFKA_CACHE_ENV = "EVALSTREAM_KAFKA_CACHE_DIR"
@@ -112,8 +114,15 @@ def server_properties(
     log_dir: Path,
     sasl_port: int | None = None,
     scram_users: dict[str, str] | None = None,
+    ssl_port: int | None = None,
+    sasl_ssl_port: int | None = None,
+    tls_keystore: Path | None = None,
 ) -> str:
     """server.properties of a single node that is broker and KRaft controller at once.
+
+    Optional listeners: SASL_PLAINTEXT on *sasl_port*, SSL on *ssl_port* and SASL_SSL on
+    *sasl_ssl_port* (both with the key and certificates of the PEM file *tls_keystore*); the
+    SASL ones use SCRAM-SHA-256 with the first of *scram_users*.
 
     Internal topics get one replica and few partitions: a 2-core laptop then starts the broker
     and creates ``__consumer_offsets`` / ``__transaction_state`` in seconds, not tens of them.
@@ -144,19 +153,26 @@ def server_properties(
         "num.io.threads": 4,
         "delete.topic.enable": "true",
     }
+    extra = Listeners()
+    if (sasl_port is not None or sasl_ssl_port is not None) and not scram_users:
+        raise ValueError("a SASL listener needs at least one SCRAM user")
+    if (ssl_port is not None or sasl_ssl_port is not None) and tls_keystore is None:
+        raise ValueError("a TLS listener needs a PEM keystore (key + certificate chain)")
+    user, password = next(iter((scram_users or {"": ""}).items()))
     if sasl_port is not None:
-        if not scram_users:
-            raise ValueError("sasl_port needs at least one SCRAM user")
-        user, password = next(iter(scram_users.items()))
-        listeners.append(f"SASL_PLAINTEXT://127.0.0.1:{sasl_port}")
-        advertised.append(f"SASL_PLAINTEXT://127.0.0.1:{sasl_port}")
-        protocols.append("SASL_PLAINTEXT:SASL_PLAINTEXT")
-        props["sasl.enabled.mechanisms"] = SCRAM_MECHANISM
-        props["listener.name.sasl_plaintext.sasl.enabled.mechanisms"] = SCRAM_MECHANISM
-        props["listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config"] = (
-            "org.apache.kafka.common.security.scram.ScramLoginModule required "
-            f'username="{user}" password="{password}";'
-        )
+        extra.add("SASL_PLAINTEXT", sasl_port)
+        extra.scram("sasl_plaintext", SCRAM_MECHANISM, user, password)
+    if ssl_port is not None:
+        extra.add("SSL", ssl_port)
+    if sasl_ssl_port is not None:
+        extra.add("SASL_SSL", sasl_ssl_port)
+        extra.scram("sasl_ssl", SCRAM_MECHANISM, user, password)
+    if tls_keystore is not None:
+        extra.tls(tls_keystore)
+    listeners += extra.listeners
+    advertised += extra.advertised
+    protocols += extra.protocols
+    props.update(extra.props)
     props["listeners"] = ",".join(listeners)
     props["advertised.listeners"] = ",".join(advertised)
     props["listener.security.protocol.map"] = ",".join(protocols)

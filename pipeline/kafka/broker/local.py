@@ -56,6 +56,8 @@ class BrokerHandle:
     data_dir: Path
     pid: int
     sasl_bootstrap: str | None = None
+    ssl_bootstrap: str | None = None  # with a TLS keystore
+    sasl_ssl_bootstrap: str | None = None  # with a TLS keystore and SCRAM users
 
 
 def _require(tool: str, why: str) -> str:
@@ -251,6 +253,7 @@ def start_broker(
     heap: str = "512m",
     scram_users: dict[str, str] | None = None,
     sasl_port: int | None = None,
+    tls_keystore: Path | None = None,
     version: str = DEFAULT_KAFKA_VERSION,
 ) -> BrokerHandle:
     """Start a detached broker and return once it answers metadata requests.
@@ -259,7 +262,9 @@ def start_broker(
     and starting again on the same dir is how crash recovery is tested. With *port* None the
     previous port of that dir is reused if free, else a free one is picked. With
     *scram_users* a SASL_PLAINTEXT listener (SCRAM-SHA-256) is added on *sasl_port*; users
-    are created when the dir is first formatted only.
+    are created when the dir is first formatted only. With *tls_keystore* (a PEM file: the
+    broker's private key and certificate chain) an SSL listener is added, and with SCRAM
+    users a SASL_SSL one too (``pipeline.kafka.broker.tls``).
     """
     java = _require("java", "openjdk-17-jre-headless")
     if data_dir is None:
@@ -280,6 +285,12 @@ def start_broker(
         sasl_port = _pick_port(None, previous.get("sasl_port"), {port, controller_port})
     elif sasl_port is not None:
         sasl_port = _pick_port(sasl_port, None, set())
+    taken = {port, controller_port, *([sasl_port] if sasl_port else [])}
+    ssl_port = sasl_ssl_port = None
+    if tls_keystore is not None:
+        ssl_port = free_port(exclude=taken)
+        if scram_users:
+            sasl_ssl_port = free_port(exclude={*taken, ssl_port})
     jars = ensure_jars(version)
 
     log_dir = data_dir / cfg.LOG_SUBDIR
@@ -292,6 +303,9 @@ def start_broker(
             log_dir=log_dir,
             sasl_port=sasl_port,
             scram_users=scram_users,
+            ssl_port=ssl_port,
+            sasl_ssl_port=sasl_ssl_port,
+            tls_keystore=tls_keystore,
         )
     )
     log4j.write_text(cfg.log4j_properties(data_dir / cfg.LOG_FILE))
@@ -339,7 +353,15 @@ def start_broker(
                     f"{data_dir / cfg.LOG_FILE}:\n{_log_tail(data_dir)}"
                 )
             if _port_open(port) and is_reachable(bootstrap, timeout=min(5.0, timeout)):
-                return BrokerHandle(bootstrap, port, data_dir, proc.pid, sasl_bootstrap)
+                return BrokerHandle(
+                    bootstrap,
+                    port,
+                    data_dir,
+                    proc.pid,
+                    sasl_bootstrap,
+                    f"127.0.0.1:{ssl_port}" if ssl_port else None,
+                    f"127.0.0.1:{sasl_ssl_port}" if sasl_ssl_port else None,
+                )
             time.sleep(0.2)
         raise BrokerError(
             f"broker did not answer on {bootstrap} within {timeout:.0f}s (killed it); see "

@@ -70,6 +70,15 @@ from pipeline.tools.maintenance.layout import (
 
 ROW_KEY = ("trace_id", "evaluator", "kafka_topic", "kafka_partition", "kafka_offset")
 SORT_KEY = [(name, "ascending") for name in ("kafka_topic", "kafka_partition", "kafka_offset")]
+HELD_YOUNG = "young"  # written less than min_age ago
+HELD_TAIL = "tail"  # in its partition's recent tail: maybe never committed
+
+
+def _duration(value: timedelta) -> str:
+    minutes = int(value.total_seconds() // 60)
+    if minutes % 60:
+        return f"{minutes}m" if minutes else f"{int(value.total_seconds())}s"
+    return f"{minutes // 60}h"
 
 
 @dataclass
@@ -86,10 +95,35 @@ class CompactReport:
     merges: list[Merge] = field(default_factory=list)
     recovered: list[Path] = field(default_factory=list)  # contained files deleted
     skipped: list[tuple[Path, str]] = field(default_factory=list)
+    # Why files stayed as they are, so a run that merges nothing can say why (issue 16.10):
+    open_hours: int = 0  # hours not closed yet (ended less than min_age ago)
+    held: Counter = field(default_factory=Counter)  # unmergeable files by HELD_* reason
+    min_age: timedelta = timedelta(0)
+    tail_window: timedelta = timedelta(0)
 
     @property
     def files_merged(self) -> int:
         return sum(len(m.inputs) for m in self.merges)
+
+    def idle_reason(self) -> str | None:
+        """Why a run merged nothing, in one line; None when it merged something."""
+        if self.merges:
+            return None
+        age, window = _duration(self.min_age), _duration(self.tail_window)
+        parts = []
+        if self.held[HELD_TAIL]:
+            parts.append(
+                f"{self.held[HELD_TAIL]} file(s) are in their partition's recent tail (written"
+                f" within {window} of its newest file): they may not be committed yet, and"
+                " are merged once newer files of the partition are older than that"
+            )
+        if self.held[HELD_YOUNG]:
+            parts.append(f"{self.held[HELD_YOUNG]} file(s) were written less than {age} ago")
+        if self.open_hours:
+            parts.append(f"{self.open_hours} hour(s) are current or ended less than {age} ago")
+        if not parts:
+            parts.append("no closed hour holds two or more files of one topic-partition")
+        return "nothing merged: " + "; ".join(parts) + " (see --min-age)"
 
 
 def compact(
@@ -106,11 +140,12 @@ def compact(
     now = resolve_now(now)
     tail_window = min_age if tail_window is None else tail_window
     current_hour = now.replace(minute=0, second=0, microsecond=0)
-    report = CompactReport(dry_run=dry_run)
+    report = CompactReport(dry_run=dry_run, min_age=min_age, tail_window=tail_window)
     with maintenance_lock(root):
         tails = _tail_starts(root, tail_window)
         for hour in hour_dirs(root):
             if hour.end > now - min_age or hour.start >= current_hour:
+                report.open_hours += 1
                 continue
             _compact_hour(hour, now, min_age, tails, dry_run, report)
     return report
@@ -164,19 +199,25 @@ def _compact_hour(
         tail = tails.get(group)
         run: list[DataFile] = []
         for data in [*files, None]:
-            if data is not None and _mergeable(data, now, min_age, tail):
+            held = None if data is None else _held(data, now, min_age, tail)
+            if data is not None and held is None:
                 run.append(data)
                 continue
+            if held is not None:
+                report.held[held] += 1
             if len(run) >= 2:
                 _merge(hour, run, dry_run, report)
             run = []
 
 
-def _mergeable(data: DataFile, now: datetime, min_age: timedelta, tail: int | None) -> bool:
+def _held(data: DataFile, now: datetime, min_age: timedelta, tail: int | None) -> str | None:
+    """Why this file may not be merged (a ``HELD_*`` reason), or None if it may."""
     mtime = file_mtime(data.path)
     if mtime is None or now - mtime < min_age:
-        return False
-    return tail is None or data.last < tail
+        return HELD_YOUNG
+    if tail is not None and data.last >= tail:
+        return HELD_TAIL
+    return None
 
 
 def _row_keys(path: Path) -> Counter:

@@ -68,6 +68,30 @@ def test_publish_jsonl_array_and_stdin_then_tail(kafka_bootstrap, new_topic, tmp
     assert len(everything.stdout.decode().splitlines()) == 30
 
 
+def test_publish_creates_a_missing_topic_with_the_configured_partitions(kafka_bootstrap, tmp_path):
+    """Not the broker's auto-create with 1 partition while the worker creates 4 (issue 16.7)."""
+    from kafka import KafkaConsumer
+
+    topic = f"fresh-{tmp_path.name[-20:]}".replace("_", "-")
+    traces = tmp_path / "t.jsonl"
+    traces.write_bytes(b"\n".join(orjson.dumps(t) for t in sample_traces(8, seed=2)))
+    done = evalstream(
+        "publish",
+        str(traces),
+        "--topic",
+        topic,
+        bootstrap=kafka_bootstrap,
+        EVALSTREAM_TOPIC_PARTITIONS="3",
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    consumer = KafkaConsumer(bootstrap_servers=kafka_bootstrap)
+    try:
+        assert consumer.partitions_for_topic(topic) == {0, 1, 2}
+    finally:
+        consumer.close()
+    assert len(consume_all(kafka_bootstrap, topic)) == 8
+
+
 @pytest.mark.skipif(not DATASETS.exists(), reason="shared datasets not present")
 def test_publish_converts_foreign_exports(kafka_bootstrap, new_topic):
     topic = new_topic()

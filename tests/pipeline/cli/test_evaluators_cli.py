@@ -78,6 +78,21 @@ enabled = false
 """
 
 
+ALERT = (
+    "[[alerts]]\nname = 'slow'\nmetric = '{metric}'\ncomparison = '>'\nthreshold = {threshold}\n"
+)
+
+
+def test_check_lists_valid_alert_rules(tmp_path):
+    path = tmp_path / "alerts.toml"
+    path.write_text(ALERT.format(metric="latency_p95_ms", threshold="2000"), encoding="utf-8")
+    done = invoke("config", "check", str(path), "--json")
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["alerts"] == ["slow"]
+    table = invoke("config", "check", str(path))
+    assert "alert rules: slow" in " ".join(table.stdout.split())
+
+
 def test_check_valid_config_prints_resolved_evaluators(tmp_path):
     path = tmp_path / "ok.toml"
     path.write_text(GOOD, encoding="utf-8")
@@ -124,6 +139,12 @@ def test_check_without_evaluators_table_resolves_the_default_set(tmp_path):
             ["has no parameter slo (it accepts: slo_ms)", "evaluators.cost: unknown evaluator"],
         ),
         ("[evaluators.broken_plugin]\n", ["plugin failed to load: ModuleNotFoundError"]),
+        # [[alerts]] rules go through the alerts runner's own parser (issue 16, item 8)
+        (
+            ALERT.format(metric="latncy_p95_ms", threshold="2000"),
+            ["alerts[0] (slow): metric:", "unknown metric 'latncy_p95_ms'"],
+        ),
+        (ALERT.format(metric="error_rate", threshold="'high'"), ["alerts[0] (slow): threshold"]),
     ],
 )
 def test_check_invalid_configs_exit_2_with_one_line_errors(

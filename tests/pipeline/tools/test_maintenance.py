@@ -281,6 +281,26 @@ def test_recent_files_tail_and_in_progress_hours_are_left_alone(tmp_path):
     assert report.skipped == [(hour, "write in progress (.tmp file)")]
 
 
+def test_compact_that_merges_nothing_says_why(tmp_path):
+    """Every file in its partition's recent tail: the command used to print only 'merged 0
+    file(s) into 0' (issue 16, item 10)."""
+    for hour in (10, 11):
+        for n in range(2):
+            stamp = OLD_DAY.replace(hour=hour, minute=10 + 20 * n)
+            age(write_flushes(tmp_path, [[((hour - 10) * 20 + n * 10, stamp)]]), stamp)
+    open_hour = NOW.replace(hour=14, minute=5)  # ended 20 minutes ago: not closed
+    age(write_flushes(tmp_path, [[(50, open_hour)]]), OLD_DAY.replace(hour=9))
+    done = CliRunner().invoke(app, ["compact", "--parquet-dir", str(tmp_path), *AT_NOW])
+    assert done.exit_code == 0, done.output
+    assert "merged 0 file(s) into 0" in done.stdout
+    assert "nothing merged: 4 file(s) are in their partition's recent tail (written within 2h" in (
+        done.stdout
+    )
+    assert "1 hour(s) are current or ended less than 2h ago (see --min-age)" in done.stdout
+    report = compact(tmp_path, timedelta(hours=2), now=NOW, tail_window=timedelta(minutes=30))
+    assert report.merges and report.idle_reason() is None
+
+
 def test_overlapping_ranges_are_not_merged(tmp_path):
     stamp = OLD_DAY.replace(hour=10)
     write_flushes(tmp_path, [[(0, stamp), (5, stamp)], [(3, stamp), (8, stamp)], [(9, stamp)]])
