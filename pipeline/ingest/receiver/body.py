@@ -11,26 +11,14 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 
+from pipeline.ingest.receiver.refusal import Reason, Refused
+
 _CHUNK = 64 * 1024
-_INVALID = 3
 _ENCODINGS = frozenset({"", "identity", "gzip", "deflate"})
 
 
-class HttpReject(Exception):
-    """An HTTP error answer: status, gRPC status code and message for the Status body."""
-
-    def __init__(
-        self, status: int, grpc_code: int, message: str, headers: dict[str, str] | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.grpc_code = grpc_code
-        self.message = message
-        self.headers = headers or {}
-
-
-def _too_large(limit: int) -> HttpReject:
-    return HttpReject(413, _INVALID, f"body larger than {limit} bytes")
+def _too_large(limit: int) -> Refused:
+    return Refused(Reason.TOO_LARGE, f"body larger than {limit} bytes")
 
 
 async def read_body(request: web.Request, limit: int) -> bytes:
@@ -41,7 +29,7 @@ async def read_body(request: web.Request, limit: int) -> bytes:
     """
     encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
     if encoding not in _ENCODINGS:
-        raise HttpReject(415, _INVALID, f"unsupported Content-Encoding {encoding!r}; use gzip")
+        raise Refused(Reason.UNSUPPORTED, f"unsupported Content-Encoding {encoding!r}; use gzip")
     chunks: list[bytes] = []
     size = 0
     try:
@@ -51,5 +39,5 @@ async def read_body(request: web.Request, limit: int) -> bytes:
                 raise _too_large(limit)
             chunks.append(chunk)
     except (HttpProcessingError, RequestPayloadError) as exc:  # e.g. a broken gzip stream
-        raise HttpReject(400, _INVALID, f"malformed {encoding} body: {exc}") from None
+        raise Refused(Reason.INVALID, f"malformed {encoding} body: {exc}") from None
     return b"".join(chunks)

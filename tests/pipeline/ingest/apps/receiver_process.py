@@ -14,17 +14,21 @@ import httpx
 ROOT = Path(__file__).resolve().parents[4]
 _MAIN = (
     "import sys; from pipeline.settings import load_settings;"
-    " from pipeline.ingest.receiver.http import ReceiverLimits, run_receiver;"
+    " from pipeline.ingest.receiver.server import ReceiverLimits, run_receiver;"
     " run_receiver(load_settings(), ReceiverLimits(max_inflight_requests=int(sys.argv[1])))"
 )
 
 
 def receiver_env(bootstrap: str, spans_topic: str, port: int, **extra: str) -> dict[str, str]:
+    """The receiver's environment; its gRPC port is a free one unless ``extra`` names one."""
+    from pipeline.kafka.broker.local import free_port
+
     env = {k: v for k, v in os.environ.items() if not k.startswith(("EVALSTREAM_", "OTEL_"))}
     env.update(
         EVALSTREAM_BOOTSTRAP_SERVERS=bootstrap,
         EVALSTREAM_SPANS_TOPIC=spans_topic,
         EVALSTREAM_RECEIVER_PORT=str(port),
+        EVALSTREAM_RECEIVER_GRPC_PORT=str(free_port()),
         EVALSTREAM_LOG_LEVEL="INFO",
         **extra,
     )

@@ -1,0 +1,159 @@
+"""The one path from a decoded ``ExportTraceServiceRequest`` to acknowledged Kafka messages.
+
+Both front ends (OTLP/HTTP and OTLP/gRPC) call ``SpanPublisher``: admission (bounded work in
+flight), the split per trace id, the produce, the wait for Kafka's acknowledgement and the
+``partial_success`` accounting live here once. An accepted answer means every message was
+acknowledged (``acks=all``, idempotent producer). When Kafka is unreachable the publisher
+refuses at once (``KafkaLink`` knows), and never waits longer than
+``receiver_kafka_timeout_seconds`` for an acknowledgement: an OTel exporter gives up after
+its own 10 s, so a slower answer would be a silent loss.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from pipeline import prometheus
+from pipeline.exceptions import PipelineError
+from pipeline.ingest.receiver.codec import encode_for_topic, split_by_trace
+from pipeline.ingest.receiver.kafka_link import KafkaLink
+from pipeline.ingest.receiver.refusal import Reason, Refused
+from pipeline.ingest.spans_topic import spans_topic_partitions
+from pipeline.kafka.security import aiokafka_kwargs
+from pipeline.settings import Settings
+
+
+@dataclass(frozen=True)
+class ReceiverLimits:
+    """Bounds on work in flight; beyond them requests are refused (429), never queued."""
+
+    max_inflight_requests: int = 64
+    max_inflight_bytes: int = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """What an export answer reports: spans rejected (``partial_success``) and why."""
+
+    accepted_spans: int
+    rejected_spans: int
+    error_message: str
+
+
+class SpanPublisher:
+    """The Kafka producer of one receiver process, shared by its HTTP and gRPC endpoints."""
+
+    def __init__(self, settings: Settings, limits: ReceiverLimits | None = None) -> None:
+        self.settings = settings
+        self.limits = limits or ReceiverLimits()
+        self.producer: AIOKafkaProducer | None = None
+        self.link: KafkaLink | None = None
+        self.stopping = False
+        self.inflight_requests = 0
+        self.inflight_bytes = 0
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, spans_topic_partitions, self.settings)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.settings.bootstrap_list,
+            client_id="evalstream-receiver",
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=5,
+            request_timeout_ms=int(self.settings.receiver_kafka_timeout_seconds * 1000),
+            **aiokafka_kwargs(self.settings),
+        )
+        try:
+            await producer.start()
+        except KafkaError as exc:
+            await producer.stop()
+            raise PipelineError(
+                f"receiver cannot connect to Kafka at {self.settings.bootstrap_servers}: {exc}"
+            ) from None
+        self.producer = producer
+        self.link = KafkaLink(producer.client, self.settings.receiver_kafka_timeout_seconds)
+        self.link.start()
+
+    async def stop(self) -> None:
+        self.stopping = True
+        if self.link is not None:
+            await self.link.stop()
+        if self.producer is not None:
+            with contextlib.suppress(KafkaError):
+                await asyncio.wait_for(self.producer.flush(), 30)
+            await self.producer.stop()
+            self.producer = None
+
+    def retryable(self, reason: Reason, message: str) -> Refused:
+        return Refused(reason, message, retry_after=self.settings.receiver_retry_after_seconds)
+
+    @contextlib.asynccontextmanager
+    async def admit(self, reserve_bytes: int) -> AsyncIterator[None]:
+        """Count one request in flight; refuse (503/429) before any work when it cannot run."""
+        if self.stopping or self.producer is None:
+            raise self.retryable(Reason.UNAVAILABLE, "receiver is shutting down")
+        if self.link is not None and not self.link.up:
+            raise self.retryable(Reason.UNAVAILABLE, f"Kafka is unreachable: {self.link.error}")
+        if (
+            self.inflight_requests >= self.limits.max_inflight_requests
+            or self.inflight_bytes + reserve_bytes > self.limits.max_inflight_bytes
+        ):
+            raise self.retryable(Reason.BUSY, "too many requests in flight; retry later")
+        self.inflight_requests += 1
+        self.inflight_bytes += reserve_bytes
+        try:
+            yield
+        finally:
+            self.inflight_requests -= 1
+            self.inflight_bytes -= reserve_bytes
+
+    async def publish(self, request: ExportTraceServiceRequest) -> Accepted:
+        """Produce one message per trace id and wait for every acknowledgement."""
+        producer = self.producer
+        if producer is None:
+            raise self.retryable(Reason.UNAVAILABLE, "receiver is shutting down")
+        split = split_by_trace(request)
+        topic, encoding = self.settings.spans_topic, self.settings.spans_encoding
+        rejected, reasons = split.rejected, list(split.reasons)
+        sends = []
+        for trace, msg in split.traces.items():
+            try:
+                future = await producer.send(topic, encode_for_topic(msg, encoding), trace.encode())
+            except MessageSizeTooLargeError:
+                rejected += split.span_counts[trace]
+                reasons.append(f"trace {trace}: too large for one Kafka message")
+                continue
+            except KafkaError as exc:
+                raise self._kafka_failed(exc) from None
+            sends.append((trace, future))
+        if sends:
+            _, pending = await asyncio.wait(
+                [future for _, future in sends],
+                timeout=self.settings.receiver_kafka_timeout_seconds,
+            )
+            if pending:
+                raise self._kafka_failed("Kafka did not acknowledge in time")
+        for trace, future in sends:
+            error = future.exception()
+            if isinstance(error, MessageSizeTooLargeError):
+                rejected += split.span_counts[trace]
+                reasons.append(f"trace {trace}: too large for one Kafka message")
+            elif error is not None:
+                raise self._kafka_failed(error)
+        accepted = sum(split.span_counts.values()) - (rejected - split.rejected)
+        prometheus.RECEIVER_SPANS.inc(max(accepted, 0))
+        more = f" (+{len(reasons) - 5} more)" if len(reasons) > 5 else ""
+        return Accepted(max(accepted, 0), rejected, "; ".join(reasons[:5]) + more)
+
+    def _kafka_failed(self, error: object) -> Refused:
+        if self.link is not None:
+            self.link.mark_down(str(error))
+        return self.retryable(Reason.UNAVAILABLE, f"Kafka is unavailable: {error}")
