@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from aiokafka.errors import KafkaError
@@ -21,8 +22,8 @@ log = logging.getLogger(__name__)
 class KafkaLink:
     """Kafka's state as the receiver sees it; probes every ``interval`` seconds."""
 
-    def __init__(self, client: Any, timeout: float, interval: float = 0.5) -> None:
-        self._client = client
+    def __init__(self, client: Callable[[], Any], timeout: float, interval: float = 0.5) -> None:
+        self._client = client  # the current producer's client (the producer can be renewed)
         self._timeout = timeout
         self._interval = interval
         self._task: asyncio.Task[None] | None = None
@@ -52,7 +53,10 @@ class KafkaLink:
 
     async def probe(self) -> bool:
         try:
-            await asyncio.wait_for(self._client.fetch_all_metadata(), self._timeout)
+            client = self._client()
+            if client is None:
+                raise KafkaError("no producer")
+            await asyncio.wait_for(client.fetch_all_metadata(), self._timeout)
         except (KafkaError, TimeoutError, OSError) as exc:
             self.mark_down(str(exc) or type(exc).__name__)
             return False

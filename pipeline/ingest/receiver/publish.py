@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
@@ -28,6 +30,8 @@ from pipeline.ingest.receiver.refusal import Reason, Refused
 from pipeline.ingest.spans_topic import spans_topic_partitions
 from pipeline.kafka.security import aiokafka_kwargs
 from pipeline.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -58,10 +62,20 @@ class SpanPublisher:
         self.stopping = False
         self.inflight_requests = 0
         self.inflight_bytes = 0
+        self._failed = False  # a send failed: renew the producer once Kafka is back
+        self._renew_lock = asyncio.Lock()
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, spans_topic_partitions, self.settings)
+        self.producer = await self._new_producer()
+        self.link = KafkaLink(self._client, self.settings.receiver_kafka_timeout_seconds)
+        self.link.start()
+
+    def _client(self) -> Any:
+        return self.producer.client if self.producer is not None else None
+
+    async def _new_producer(self) -> AIOKafkaProducer:
         producer = AIOKafkaProducer(
             bootstrap_servers=self.settings.bootstrap_list,
             client_id="evalstream-receiver",
@@ -78,9 +92,28 @@ class SpanPublisher:
             raise PipelineError(
                 f"receiver cannot connect to Kafka at {self.settings.bootstrap_servers}: {exc}"
             ) from None
-        self.producer = producer
-        self.link = KafkaLink(producer.client, self.settings.receiver_kafka_timeout_seconds)
-        self.link.start()
+        return producer
+
+    async def _renew_after_failure(self) -> None:
+        """A fresh producer once Kafka is back after a failed send.
+
+        Batches that expired during an outage leave aiokafka's idempotent producer with a
+        sequence gap it never recovers from (every later send fails with
+        OutOfOrderSequenceNumber); a new producer gets a new producer id and starts clean.
+        Everything the old one held was answered 503, so exporters send it again.
+        """
+        async with self._renew_lock:
+            if not self._failed or self.producer is None:
+                return
+            old = self.producer
+            try:
+                self.producer = await self._new_producer()
+            except PipelineError as exc:
+                raise self.retryable(Reason.UNAVAILABLE, str(exc)) from None
+            self._failed = False
+            log.warning("Kafka producer renewed after failed sends")
+            with contextlib.suppress(KafkaError, TimeoutError):
+                await asyncio.wait_for(old.stop(), 5)
 
     async def stop(self) -> None:
         self.stopping = True
@@ -107,6 +140,8 @@ class SpanPublisher:
             or self.inflight_bytes + reserve_bytes > self.limits.max_inflight_bytes
         ):
             raise self.retryable(Reason.BUSY, "too many requests in flight; retry later")
+        if self._failed:
+            await self._renew_after_failure()
         self.inflight_requests += 1
         self.inflight_bytes += reserve_bytes
         try:
@@ -154,6 +189,7 @@ class SpanPublisher:
         return Accepted(max(accepted, 0), rejected, "; ".join(reasons[:5]) + more)
 
     def _kafka_failed(self, error: object) -> Refused:
+        self._failed = True
         if self.link is not None:
             self.link.mark_down(str(error))
         return self.retryable(Reason.UNAVAILABLE, f"Kafka is unavailable: {error}")
