@@ -1,43 +1,67 @@
 """Reading a request body under a hard size limit, gzip included.
 
+The receiver turns aiohttp's own decompression off (``auto_decompress=False``) and inflates
+here, because aiohttp's refuses ``br`` (and, without Brotli installed, ``zstd``) in its parser
+with a plain-text 400 before any handler runs, and a broken gzip stream fails inside its
+payload parser (a logged traceback, the keep-alive connection reset). Here every encoding
+problem is an OTLP answer: 415 with a Status body for an encoding we do not speak, 400 for a
+broken stream.
+
 The limit holds twice: on the declared Content-Length (checked by the caller before a byte is
-read), and while streaming the inflated body (a missing or lying Content-Length, or a small
-gzip body that would expand into gigabytes in memory).
+read), and on the inflated bytes while inflating (a small gzip body that would expand into
+gigabytes stops at the limit).
 """
 
 from __future__ import annotations
 
+import zlib
+
 from aiohttp import web
-from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 
 from pipeline.ingest.receiver.refusal import Reason, Refused
 
 _CHUNK = 64 * 1024
-_ENCODINGS = frozenset({"", "identity", "gzip", "deflate"})
+_IDENTITY = frozenset({"", "identity"})
+_ZLIB = frozenset({"gzip", "x-gzip", "deflate"})
+_GZIP_OR_ZLIB_HEADER = 32 + zlib.MAX_WBITS  # zlib detects either header itself
 
 
 def _too_large(limit: int) -> Refused:
     return Refused(Reason.TOO_LARGE, f"body larger than {limit} bytes")
 
 
-async def read_body(request: web.Request, limit: int) -> bytes:
-    """The decompressed body; 413 past ``limit``, 415 for an unknown Content-Encoding.
+def _inflater(encoding: str) -> zlib._Decompress | None:
+    if encoding in _IDENTITY:
+        return None
+    if encoding in _ZLIB:
+        return zlib.decompressobj(_GZIP_OR_ZLIB_HEADER)
+    raise Refused(
+        Reason.UNSUPPORTED, f"unsupported Content-Encoding {encoding!r}; use gzip or identity"
+    )
 
-    aiohttp inflates gzip/deflate bodies itself while streaming, so counting the bytes read
-    bounds the inflated size too (a small zip bomb stops at ``limit``).
-    """
+
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """The decompressed body; 413 past ``limit``, 415 for an unknown Content-Encoding."""
     encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
-    if encoding not in _ENCODINGS:
-        raise Refused(Reason.UNSUPPORTED, f"unsupported Content-Encoding {encoding!r}; use gzip")
+    inflater = _inflater(encoding)
     chunks: list[bytes] = []
     size = 0
     try:
         while chunk := await request.content.read(_CHUNK):
+            if inflater is not None:
+                # at most one byte past the budget: more output or input left over = too large
+                chunk = inflater.decompress(chunk, limit - size + 1)
+                if inflater.unconsumed_tail:
+                    raise _too_large(limit)
             size += len(chunk)
             if size > limit:
                 raise _too_large(limit)
             chunks.append(chunk)
-    except (HttpProcessingError, RequestPayloadError) as exc:  # e.g. a broken gzip stream
+    except zlib.error as exc:
         raise Refused(Reason.INVALID, f"malformed {encoding} body: {exc}") from None
+    except RequestPayloadError as exc:
+        raise Refused(Reason.INVALID, f"incomplete body: {exc}") from None
+    if inflater is not None and not inflater.eof:
+        raise Refused(Reason.INVALID, f"truncated {encoding} body")
     return b"".join(chunks)

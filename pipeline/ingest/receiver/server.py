@@ -80,7 +80,10 @@ async def serve(
         if settings.receiver_port:
             install_http2_notice(settings.receiver_grpc_port)
             runner = web.AppRunner(
-                HttpFrontEnd(publisher, auth).web_app(), handle_signals=False, access_log=None
+                HttpFrontEnd(publisher, auth).web_app(),
+                handle_signals=False,
+                access_log=None,
+                auto_decompress=False,  # body.read_body inflates: OTLP answers for bad encodings
             )
             await runner.setup()
             site = web.TCPSite(

@@ -31,8 +31,8 @@ def receiver_env(bootstrap: str, spans_topic: str, port: int, **extra: str) -> d
         EVALSTREAM_RECEIVER_PORT=str(port),
         EVALSTREAM_RECEIVER_GRPC_PORT=str(free_port()),
         EVALSTREAM_LOG_LEVEL="INFO",
-        **extra,
     )
+    env.update(extra)
     return env
 
 
