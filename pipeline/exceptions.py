@@ -15,3 +15,7 @@ class SinkError(PipelineError):
 
 class InputFileError(PipelineError):
     """A file given to ``evalstream publish`` cannot be read as traces."""
+
+
+class CheckpointError(PipelineError):
+    """An offset would move a partition's committed position backwards (a bug, never data)."""

@@ -18,16 +18,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from pipeline.decode.dead_letter import dead_letter_for
 from pipeline.decode.trace import DecodeError
-from pipeline.evaluate.scorer import ScoredRecord
 from pipeline.redaction.redactor import Redactor
 from pipeline.settings import Settings
 from schemas import MetricsRecord
+
+if TYPE_CHECKING:  # the type only: ingest (the assembler) uses this module and knows no evaluator
+    from pipeline.evaluate.scorer import ScoredRecord
 
 RESULT_TEXT_FIELDS = ("rationale", "label", "error", "metadata")
 

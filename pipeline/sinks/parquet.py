@@ -3,7 +3,7 @@
 The worker feeds it from the scored-traces topic. Rows are buffered and written when the
 buffer reaches ``flush_rows`` or ``flush_seconds``. Each file is written to a temporary
 name, fsynced and renamed, so a reader never sees half a file; its name carries the
-scored-topic partition and offset range it covers:
+scored-topic partition and offset range it covers (the layout is :mod:`pipeline.sinks.dataset`):
 ``date=2026-11-25/hour=14/scored-traces-p3-o000000001200-000000001699.parquet``.
 Files past the committed offset are removed when a worker takes a partition over
 (``remove_uncommitted``), so a replay never adds a duplicate row.
@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.exceptions import SinkError
+from pipeline.sinks.dataset import data_files, file_name, partition_dir, partition_of
 from schemas import PARQUET_COLUMNS, arrow_schema
 from schemas.parquet import PARQUET_SCHEMA_VERSION
 
@@ -42,15 +43,6 @@ class _Buffer:
     columns: dict[str, dict[tuple[str, str], list]] = field(default_factory=dict)
 
 
-def file_name(topic: str, partition: int, first: int, last: int) -> str:
-    return f"{topic}-p{partition}-o{first:012d}-{last:012d}.parquet"
-
-
-def first_offset_of(path: Path) -> int:
-    """The first offset a data file covers, read from its name."""
-    return int(path.name.rsplit("-o", 1)[1].split("-", 1)[0])
-
-
 def remove_uncommitted(root: Path, topic: str, partition: int, committed: int) -> list[Path]:
     """Delete this partition's files that start at or after the committed offset.
 
@@ -59,10 +51,10 @@ def remove_uncommitted(root: Path, topic: str, partition: int, committed: int) -
     the old file must go before the replay writes its own.
     """
     removed = []
-    for path in Path(root).glob(f"date=*/hour=*/{topic}-p{partition}-o*.parquet"):
-        if first_offset_of(path) >= committed:
-            path.unlink(missing_ok=True)
-            removed.append(path)
+    for data in data_files(root, topic, partition):
+        if data.first >= committed:
+            data.path.unlink(missing_ok=True)
+            removed.append(data.path)
     return removed
 
 
@@ -124,7 +116,7 @@ class ParquetSink:
             buf = self._buffers[(topic, partition)] = _Buffer(offset)
         buf.last_offset = max(buf.last_offset, offset)
         stamp = message["timestamp"]  # ISO-8601 in UTC: "2026-11-25T14:05:09.123Z"
-        part = buf.columns.setdefault((stamp[:10], stamp[11:13]), defaultdict(list))
+        part = buf.columns.setdefault(partition_of(stamp), defaultdict(list))
         for values in _row_values(message):
             for name, value in zip(COLUMN_NAMES, values, strict=True):
                 part[name].append(value)
@@ -141,7 +133,7 @@ class ParquetSink:
         for (topic, partition), buf in sorted(self._buffers.items()):
             name = file_name(topic, partition, buf.first_offset, buf.last_offset)
             for (date, hour), columns in sorted(buf.columns.items()):
-                directory = self.root / f"date={date}" / f"hour={hour}"
+                directory = partition_dir(self.root, date, hour)
                 table = pa.Table.from_pydict(dict(columns), schema=self.schema)
                 written.append(self._write_atomically(table, directory, name))
         self.rows_written += self.buffered_rows

@@ -12,7 +12,6 @@ faust: nothing here moves a worker's offsets.
 
 from __future__ import annotations
 
-import glob
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from pipeline.exceptions import InputFileError, PipelineError
 from pipeline.ingest.files.trace_files import read_input_file
 from pipeline.kafka.security import kafka_python_kwargs
 from pipeline.settings import Settings
+from pipeline.sinks.dataset import data_files
 from pipeline.sinks.encode import RecordEncoder
 from pipeline.sinks.parquet import ParquetSink
 
@@ -255,13 +255,11 @@ def _record_bad(report: BackfillReport, chunk: Chunk, message: RawMessage, reaso
 
 def _tidy(root: Path, chunk: Chunk, written: set[Path], report: BackfillReport) -> None:
     """Remove older backfill files inside this chunk's range; note those only overlapping it."""
-    pattern = f"date=*/hour=*/backfill-{glob.escape(chunk.label)}-p{chunk.partition}-o*.parquet"
-    for path in Path(root).glob(pattern):
-        if path in written:
+    for data in data_files(root, f"backfill-{chunk.label}", chunk.partition):
+        if data.path in written:
             continue
-        first, last = (int(x) for x in path.name.rsplit("-o", 1)[1][:-8].split("-"))
-        if chunk.first <= first and last <= chunk.last:
-            path.unlink(missing_ok=True)
-            report.replaced.append(path)
-        elif first <= chunk.last and chunk.first <= last:
-            report.overlapping.append(path)
+        if chunk.first <= data.first and data.last <= chunk.last:
+            data.path.unlink(missing_ok=True)
+            report.replaced.append(data.path)
+        elif data.overlaps(chunk.first, chunk.last):
+            report.overlapping.append(data.path)

@@ -1,9 +1,13 @@
-"""The two stages of a worker, each a faust agent: score traces, then write Parquet.
+"""The two stages of a worker, each run by one faust agent of ``worker/app.py``.
 
 ``ScoreStage``: input topic -> decode -> evaluators -> scored-traces / dead-letter sends and
 window aggregates. ``ParquetStage``: scored-traces topic -> Parquet files. Scoring is not
 held back by Parquet flushes, and Parquet files are named after the scored topic's offsets,
 which only ever hold committed (read_committed) scored traces.
+
+Each stage's ``create()`` wires its collaborators from settings; ``__init__`` only receives
+them, so ``pipeline.worker.testing`` runs the same stages in-process. What they report goes
+to a :class:`~pipeline.worker.observers.StreamObserver`, never straight to Prometheus.
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ from typing import Any
 
 import orjson
 
-from pipeline import prometheus
 from pipeline.decode.trace import DecodeError, decode_trace
 from pipeline.evaluate.scorer import Scorer, SourcedTrace
 from pipeline.evaluate.windows import WindowAggregator
@@ -26,6 +29,7 @@ from pipeline.settings import Settings
 from pipeline.sinks.encode import RecordEncoder
 from pipeline.sinks.kafka import TransactionalSender
 from pipeline.sinks.parquet import ParquetSink, remove_uncommitted
+from pipeline.worker.observers import PrometheusObserver, StreamObserver
 
 log = logging.getLogger(__name__)
 
@@ -47,18 +51,42 @@ class ScoreStage:
         scorer: Scorer,
         sender: TransactionalSender,
         encoder: RecordEncoder,
+        windows: WindowAggregator,
+        observer: StreamObserver,
+        otel: Any = None,
     ) -> None:
         self.settings = settings
         self.scorer = scorer
         self.sender = sender
         self.encoder = encoder
-        self.windows = WindowAggregator(settings.window_seconds, settings.worker_id)
+        self.windows = windows
+        self.observer = observer
+        self.otel = otel  # an OtlpResultExporter, or None
         self.consumed = self.scored = self.dead_lettered = self.metrics_records = 0
-        self.otel = None
+
+    @classmethod
+    def create(
+        cls,
+        settings: Settings,
+        scorer: Scorer,
+        sender: TransactionalSender,
+        observer: StreamObserver | None = None,
+    ) -> ScoreStage:
+        """Wire the stage from settings (redaction, windows, the optional OTel export)."""
+        otel = None
         if settings.otel_results_endpoint:
             from pipeline.sinks.otel import OtlpResultExporter
 
-            self.otel = OtlpResultExporter(settings.otel_results_endpoint)
+            otel = OtlpResultExporter(settings.otel_results_endpoint)
+        return cls(
+            settings,
+            scorer,
+            sender,
+            RecordEncoder.create(settings),
+            WindowAggregator(settings.window_seconds, settings.worker_id),
+            observer if observer is not None else PrometheusObserver(),
+            otel,
+        )
 
     async def prepare(self, events: Sequence[Any]) -> Prepared:
         """Decode, score and serialise a batch; sends nothing, so it runs outside the lock.
@@ -82,7 +110,7 @@ class ScoreStage:
                     offset=message.offset,
                 )
                 prepared.dead.append((message, body))
-                prometheus.DEAD_LETTERS.labels(error.error_type).inc()
+                self.observer.on_dead_letter(error.error_type)
                 continue
             good.append(SourcedTrace(trace, message.topic, message.partition, message.offset))
         if good:
@@ -97,7 +125,7 @@ class ScoreStage:
     async def send(self, events: Sequence[Any], prepared: Prepared) -> None:
         """Hand a prepared batch to the producer (inside the current transactions)."""
         self.consumed += len(events)
-        prometheus.MESSAGES_CONSUMED.inc(len(events))
+        self.observer.on_consumed(len(events))
         for message, body in prepared.dead:
             self.sender.send(
                 self.settings.dlq_topic, message.key, body, message.topic, message.partition
@@ -112,17 +140,7 @@ class ScoreStage:
         self.scored += len(scored)
         if self.otel is not None and scored:
             await self._export_otel(scored)
-        for record in scored:
-            for result in record.results:
-                if result.error is not None:
-                    prometheus.EVALUATOR_ERRORS.labels(result.evaluator).inc()
-                elif result.latency_ms is not None:
-                    prometheus.EVALUATOR_LATENCY.labels(result.evaluator).observe(
-                        result.latency_ms / 1000
-                    )
-        # Last, so a scrape that sees N traces scored also sees their per-evaluator figures
-        # (the /metrics server reads from another thread).
-        prometheus.TRACES_SCORED.inc(len(scored))
+        self.observer.on_scored(scored)
 
     async def _export_otel(self, scored: list[Any]) -> None:
         """Best effort: results are already on their way to Kafka and Parquet, so an OTLP
@@ -132,7 +150,7 @@ class ScoreStage:
         try:
             await loop.run_in_executor(None, self.otel.export, scored)
         except Exception as exc:
-            prometheus.SINK_ERRORS.labels("otel").inc()
+            self.observer.on_sink_error("otel")
             log.warning("OTLP export of %d results failed: %s", len(scored), exc)
 
     def emit_windows(self) -> None:
@@ -147,11 +165,17 @@ class ScoreStage:
 class ParquetStage:
     """Buffers scored traces into Parquet; events are acked only after their file is renamed."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.sink = ParquetSink(
+    def __init__(self, sink: ParquetSink, observer: StreamObserver) -> None:
+        self.sink = sink
+        self.observer = observer
+        self.pending: list[Any] = []
+
+    @classmethod
+    def create(cls, settings: Settings, observer: StreamObserver | None = None) -> ParquetStage:
+        sink = ParquetSink(
             settings.parquet_dir, settings.parquet_flush_rows, settings.parquet_flush_seconds
         )
-        self.pending: list[Any] = []
+        return cls(sink, observer if observer is not None else PrometheusObserver())
 
     def add(self, events: Sequence[Any]) -> None:
         for event in events:
@@ -189,11 +213,11 @@ class ParquetStage:
         delay = 0.5
         while True:
             try:
-                with prometheus.SINK_FLUSH.labels("parquet").time():
+                with self.observer.sink_flush("parquet"):
                     await loop.run_in_executor(None, self.sink.flush)
                 return
             except SinkError as exc:
-                prometheus.SINK_ERRORS.labels("parquet").inc()
+                self.observer.on_sink_error("parquet")
                 log.error(
                     "Parquet write failed, consumption paused, retrying in %.1fs: %s", delay, exc
                 )

@@ -6,10 +6,8 @@ and emit a finished trace to the input topic; ``state`` is the pure per-trace bu
 
 from pipeline.ingest.assembler.stage import (
     SpanAssembler,
-    assembler_for,
-    assembler_idle,
     decode_spans,
     install_assembler,
 )
 
-__all__ = ["SpanAssembler", "assembler_for", "assembler_idle", "decode_spans", "install_assembler"]
+__all__ = ["SpanAssembler", "decode_spans", "install_assembler"]

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +32,7 @@ from pipeline.ingest.exceptions import IngestError
 from pipeline.ingest.spans.dicts import group_by_trace
 from pipeline.ingest.spans.otlp import decode_otlp_json, decode_otlp_proto
 from pipeline.ingest.spans_topic import spans_topic_partitions
+from pipeline.kafka.lag import partition_lag
 from pipeline.settings import Settings
 from pipeline.sinks.encode import RecordEncoder
 
@@ -41,7 +41,6 @@ log = logging.getLogger(__name__)
 TABLE_NAME = "span-assembler"
 TICK_SECONDS = 1.0
 BATCH, BATCH_SECONDS = 500, 0.2
-_assemblers: weakref.WeakKeyDictionary[Any, SpanAssembler] = weakref.WeakKeyDictionary()
 OnDurable = Callable[[dict[Any, int]], None]
 
 
@@ -166,6 +165,17 @@ class SpanAssembler:
         name = self.settings.spans_topic
         return {tp.partition for tp in self.app.consumer.assignment() if tp.topic == name}
 
+    async def idle(self) -> bool:
+        """For ``--stop-when-idle``: no trace pending and every owned spans partition read to
+        its end."""
+        owned = self.owned_partitions()
+        if owned is None or self.pending():
+            return False
+        consumer = self.app.consumer
+        tps = [tp for tp in consumer.assignment() if tp.topic == self.settings.spans_topic]
+        lag = await partition_lag(consumer, tps)
+        return all(n == 0 for n in lag.values())
+
     def pending(self) -> int:
         """Traces collected but not emitted yet, on the partitions this worker owns."""
         owned = self.owned_partitions() or set()
@@ -230,7 +240,7 @@ class SpanAssembler:
         return await self._send(self.settings.dlq_topic, key.encode(), body)
 
 
-def install_assembler(app: faust.App, settings: Settings, on_durable: OnDurable) -> None:
+def install_assembler(app: faust.App, settings: Settings, on_durable: OnDurable) -> SpanAssembler:
     """Register the assembler's topic, table, agent and timer on the worker's faust app.
 
     ``on_durable`` gets, after each batch, the spans offsets (next to read, per partition)
@@ -239,33 +249,4 @@ def install_assembler(app: faust.App, settings: Settings, on_durable: OnDurable)
     """
     partitions = spans_topic_partitions(settings)
     encoder = RecordEncoder.create(settings)
-    _assemblers[app] = SpanAssembler(app, settings, partitions, on_durable, encoder)
-
-
-def assembler_for(app: faust.App) -> SpanAssembler | None:
-    return _assemblers.get(app)
-
-
-async def assembler_idle(app: faust.App) -> bool:
-    """For ``--stop-when-idle``: no trace pending and every owned spans partition read to its end.
-
-    True when the app has no assembler.
-    """
-    assembler = _assemblers.get(app)
-    if assembler is None:
-        return True
-    owned = assembler.owned_partitions()
-    if owned is None:
-        return False
-    if assembler.pending():
-        return False
-    consumer = app.consumer
-    tps = [tp for tp in consumer.assignment() if tp.topic == assembler.settings.spans_topic]
-    if not tps:
-        return True
-    ends = await consumer.highwaters(*tps)
-    for tp in tps:
-        position = await consumer.position(tp)
-        if position is None or position < ends.get(tp, 0):
-            return False
-    return True
+    return SpanAssembler(app, settings, partitions, on_durable, encoder)

@@ -55,7 +55,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline.clock import resolve_now
-from pipeline.sinks.parquet import file_name
+from pipeline.sinks.dataset import data_files, file_name
 from pipeline.tools.maintenance.layout import (
     TMP_GRACE,
     DataFile,
@@ -120,10 +120,9 @@ def _tail_starts(root: Path, window: timedelta) -> dict[tuple[str, int], int]:
     """Per topic-partition: the lowest first offset among its files written in *window*
     before its newest file. Files reaching that offset are never merged."""
     stamped: dict[tuple[str, int], list[tuple[datetime, int]]] = {}
-    for path in Path(root).glob("date=*/hour=*/*.parquet"):
-        data = parse_data_file(path)
-        mtime = file_mtime(path)
-        if data is not None and mtime is not None:
+    for data in data_files(root):
+        mtime = file_mtime(data.path)
+        if mtime is not None:
             stamped.setdefault(data.group, []).append((mtime, data.first))
     tails = {}
     for group, files in stamped.items():

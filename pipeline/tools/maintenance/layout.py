@@ -1,7 +1,8 @@
-"""What retention and compaction share: the dataset layout, the lock, durations, errors.
+"""What retention and compaction share: the lock, durations, errors (and, re-exported, the
+dataset layout of :mod:`pipeline.sinks.dataset`).
 
-Both work on the Hive layout the sink writes (``date=YYYY-MM-DD/hour=HH/``) and judge an
-hour by its directory name, never by file times. Both hold ``<root>/.maintenance.lock`` so two
+Both work on the Hive layout the sink writes (``date=YYYY-MM-DD/hour=HH/``) and judge an hour
+by its directory name, never by file times. Both hold ``<root>/.maintenance.lock`` so two
 maintenance runs never overlap; the live worker takes no lock and needs none (see
 :mod:`pipeline.tools.maintenance.compaction`).
 """
@@ -13,11 +14,25 @@ import fcntl
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pipeline.exceptions import PipelineError
+from pipeline.sinks.dataset import DataFile, HourDir, hour_dirs, parse_data_file
+
+__all__ = [
+    "LOCK_NAME",
+    "TMP_GRACE",
+    "DataFile",
+    "HourDir",
+    "MaintenanceError",
+    "file_mtime",
+    "fsync_dir",
+    "hour_dirs",
+    "maintenance_lock",
+    "parse_data_file",
+    "parse_duration",
+]
 
 TMP_GRACE = timedelta(hours=1)
 """A ``.tmp`` file younger than this is taken for a write in progress."""
@@ -26,11 +41,6 @@ LOCK_NAME = ".maintenance.lock"
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([wdhm])\s*$")
 _UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes"}
-_DATE_DIR = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
-_HOUR_DIR = re.compile(r"^hour=(\d{1,2})$")
-_DATA_FILE = re.compile(
-    r"^(?P<topic>.+)-p(?P<partition>\d+)-o(?P<first>\d+)-(?P<last>\d+)\.parquet$"
-)
 
 
 class MaintenanceError(PipelineError):
@@ -46,71 +56,6 @@ def parse_duration(text: str) -> timedelta:
             " (m, h, d or w), e.g. 90m, 12h, 30d"
         )
     return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
-
-
-# --------------------------------------------------------------------------- layout
-
-
-@dataclass(frozen=True)
-class HourDir:
-    """One ``date=…/hour=…`` directory and the hour it covers (UTC)."""
-
-    path: Path
-    start: datetime
-
-    @property
-    def end(self) -> datetime:
-        return self.start + timedelta(hours=1)
-
-
-@dataclass(frozen=True)
-class DataFile:
-    """A data file and what its name says: topic, partition, offset range."""
-
-    path: Path
-    topic: str
-    partition: int
-    first: int
-    last: int
-
-    @property
-    def group(self) -> tuple[str, int]:
-        return self.topic, self.partition
-
-    def contains(self, other: DataFile) -> bool:
-        return self.first <= other.first and other.last <= self.last
-
-
-def parse_data_file(path: Path) -> DataFile | None:
-    match = _DATA_FILE.match(path.name)
-    if not match:
-        return None
-    return DataFile(
-        path,
-        match["topic"],
-        int(match["partition"]),
-        int(match["first"]),
-        int(match["last"]),
-    )
-
-
-def hour_dirs(root: Path) -> list[HourDir]:
-    """Every well-named hour directory under *root*, oldest first; others are ignored."""
-    found = []
-    for date_dir in Path(root).glob("date=*"):
-        date_match = _DATE_DIR.match(date_dir.name)
-        if not date_match or not date_dir.is_dir():
-            continue
-        for hour_dir in date_dir.glob("hour=*"):
-            hour_match = _HOUR_DIR.match(hour_dir.name)
-            if not hour_match or not hour_dir.is_dir() or int(hour_match[1]) > 23:
-                continue
-            try:
-                day = datetime.strptime(date_match[1], "%Y-%m-%d").replace(tzinfo=UTC)
-            except ValueError:
-                continue
-            found.append(HourDir(hour_dir, day + timedelta(hours=int(hour_match[1]))))
-    return sorted(found, key=lambda h: h.start)
 
 
 def file_mtime(path: Path) -> datetime | None:

@@ -4,7 +4,6 @@ until the rows are written, and nothing is lost."""
 from __future__ import annotations
 
 import asyncio
-from types import SimpleNamespace
 
 import orjson
 import pandas as pd
@@ -12,18 +11,11 @@ import pandas as pd
 from pipeline import prometheus
 from pipeline.settings import load_settings
 from pipeline.worker.stages import ParquetStage
+from pipeline.worker.testing import AckingStream, Event, InputMessage
 from schemas import EvaluationResult, ScoredTrace, SourceOffset
 
 
-class Stream:
-    def __init__(self) -> None:
-        self.acked: list[int] = []
-
-    async def ack(self, event) -> None:
-        self.acked.append(event.message.offset)
-
-
-def event(offset: int) -> SimpleNamespace:
+def event(offset: int) -> Event:
     message = ScoredTrace(
         trace_id=f"t{offset}",
         timestamp="2026-11-25T10:00:00Z",
@@ -34,17 +26,14 @@ def event(offset: int) -> SimpleNamespace:
         scored_at="2026-11-25T10:00:01Z",
     )
     value = orjson.dumps(message.model_dump(mode="json"))
-    tp = ("scored", 0)  # hashable, like faust's TP
-    return SimpleNamespace(
-        message=SimpleNamespace(value=value, tp=tp, topic="scored", partition=0, offset=offset)
-    )
+    return Event(InputMessage("scored", 0, offset, value))
 
 
 def test_failed_write_is_retried_and_acks_wait(tmp_path):
     root = tmp_path / "pq"
     root.write_text("a file where the dataset directory should be")  # every write fails
-    stage = ParquetStage(load_settings(parquet_dir=root))
-    stream = Stream()
+    stage = ParquetStage.create(load_settings(parquet_dir=root))
+    stream = AckingStream()
     stage.add([event(0), event(1)])
     errors = prometheus.SINK_ERRORS.labels("parquet")
     before = errors._value.get()
@@ -58,7 +47,7 @@ def test_failed_write_is_retried_and_acks_wait(tmp_path):
 
     durable = asyncio.run(scenario())
     assert errors._value.get() - before >= 2
-    assert stream.acked == [0, 1]
+    assert [m.offset for m in stream.acked] == [0, 1]
     assert list(durable.values()) == [2]
     assert sorted(pd.read_parquet(root)["trace_id"]) == ["t0", "t1"]
     assert not list(root.rglob("*.tmp"))

@@ -62,36 +62,16 @@ def test_metrics_endpoint_and_graceful_sigterm(kafka_bootstrap, new_topic, tmp_p
 def test_expected_noise_filter_drops_only_known_lines():
     import logging
 
-    from pipeline.worker.app import COMMIT_TIMER, _ExpectedNoise
+    from pipeline.worker.app import COMMIT_TIMER
+    from pipeline.worker.log_noise import ExpectedNoise
 
     def record(name: str, msg: str, *args) -> logging.LogRecord:
         return logging.LogRecord(name, logging.WARNING, __file__, 1, msg, args, None)
 
-    noise = _ExpectedNoise()
+    noise = ExpectedNoise(COMMIT_TIMER)
     overlap = "Timer %s is overlapping (interval=%r runtime=%r)"
     assert not noise.filter(record("mode.timers", overlap, COMMIT_TIMER, 0.25, 0.4))
     assert noise.filter(record("mode.timers", overlap, "some_user_timer", 1.0, 2.0))
     coordinator = "Group Coordinator Request failed: [Error 15] GroupCoordinatorNotAvailableError"
     assert not noise.filter(record("aiokafka.consumer.group_coordinator", coordinator))
     assert noise.filter(record("aiokafka.consumer.group_coordinator", "Heartbeat failed"))
-
-
-def test_forget_acked_below_trims_fausts_ack_bookkeeping():
-    from collections import defaultdict
-    from types import SimpleNamespace
-
-    from intervaltree import IntervalTree
-
-    from pipeline.worker.app import forget_acked_below
-
-    consumer = SimpleNamespace(
-        _acked=defaultdict(list), _acked_index=defaultdict(set), _gap=defaultdict(IntervalTree)
-    )
-    consumer._acked["a"] = [5, 3, 9, 4, 12]
-    consumer._acked_index["a"] = {3, 4, 5, 9, 12}
-    consumer._gap["a"].addi(6, 8)  # a transaction marker's offsets
-    consumer._gap["a"].addi(10, 11)
-    forget_acked_below(consumer, {"a": 10, "b": 7})
-    assert consumer._acked["a"] == [12] and consumer._acked_index["a"] == {12}
-    assert sorted((i.begin, i.end) for i in consumer._gap["a"]) == [(10, 11)]
-    assert "b" not in consumer._acked  # partitions faust has no record of are left alone

@@ -1,0 +1,103 @@
+"""The worker's stages run in-process through pipeline.worker.testing: real decoding, scoring,
+encoding, windows and Parquet writes; only the faust edges (sender, acking stream) are
+in-memory. What the stages report goes to the observer they are given."""
+
+from __future__ import annotations
+
+import base64
+from collections import Counter
+
+import orjson
+import pandas as pd
+import pytest
+
+from evaluators.config import parse_config
+from pipeline import prometheus
+from pipeline.evaluate.scorer import Scorer
+from pipeline.settings import load_settings
+from pipeline.worker.observers import ObserverGroup, StreamObserver
+from pipeline.worker.testing import InputMessage, StageHarness
+
+EMAIL = "jane.doe@example.com"
+
+
+class RecordingObserver(StreamObserver):
+    def __init__(self) -> None:
+        self.events: Counter[str] = Counter()
+
+    def on_consumed(self, count: int) -> None:
+        self.events["consumed"] += count
+
+    def on_dead_letter(self, error_type: str) -> None:
+        self.events[f"dead:{error_type}"] += 1
+
+    def on_scored(self, records) -> None:
+        self.events["scored"] += len(records)
+
+
+def trace(i: int, **extra) -> bytes:
+    body = {"trace_id": f"t-{i}", "timestamp": "2026-11-25T10:00:00Z", "latency_ms": 10 * i}
+    return orjson.dumps(body | extra)
+
+
+@pytest.fixture
+def scorer():
+    scorer = Scorer(parse_config({"evaluators": {"latency": {}, "error": {}}}))
+    yield scorer
+    scorer.close()
+
+
+def harness(tmp_path, scorer, observer=None, **settings) -> StageHarness:
+    config = load_settings(parquet_dir=tmp_path / "pq", **settings)
+    return StageHarness(config, scorer, observer or RecordingObserver())
+
+
+def test_a_batch_becomes_scored_sends_and_dead_letters(tmp_path, scorer):
+    h = harness(tmp_path, scorer)
+    messages = [InputMessage("traces", i % 2, i, trace(i)) for i in range(4)]
+    messages.append(InputMessage("traces", 1, 9, b"{broken", key=b"k"))
+    sent = h.score(messages)
+    scored = h.sender.to(h.settings.scored_topic)
+    (dead,) = h.sender.to(h.settings.dlq_topic)
+    assert len(sent) == 5 and sorted(s.key for s in scored) == [b"t-0", b"t-1", b"t-2", b"t-3"]
+    assert {s.key: s.source.partition for s in scored}[b"t-3"] == 1  # its source's transaction
+    letter = orjson.loads(dead.value)
+    assert (letter["source_offset"], base64.b64decode(letter["raw_base64"])) == (9, b"{broken")
+    assert h.stage.observer.events == {"consumed": 5, "scored": 4, "dead:invalid_json": 1}
+    assert (h.stage.consumed, h.stage.scored, h.stage.dead_lettered) == (5, 4, 1)
+
+
+def test_windows_go_out_when_emitted(tmp_path, scorer):
+    h = harness(tmp_path, scorer)
+    h.score([InputMessage("traces", 0, i, trace(i)) for i in range(3)])
+    (window,) = h.emit_windows()
+    assert window.topic == h.settings.metrics_topic
+    assert orjson.loads(window.value)["trace_count"] == 3
+    assert h.emit_windows() == []  # drained
+
+
+def test_parquet_rows_and_durable_offsets(tmp_path, scorer):
+    h = harness(tmp_path, scorer)
+    h.score([InputMessage("traces", 0, i, trace(i)) for i in range(3)])
+    durable = h.write_parquet()
+    rows = pd.read_parquet(tmp_path / "pq")
+    assert len(rows) == 6 and set(rows["evaluator"]) == {"latency", "error"}
+    assert list(durable.values()) == [3] and len(h.stream.acked) == 3
+
+
+def test_create_wires_redaction_from_settings(tmp_path, scorer):
+    h = harness(tmp_path, scorer, redact="email")
+    h.score([InputMessage("traces", 0, 0, trace(0, status="ERROR", error=f"to {EMAIL}"))])
+    h.write_parquet()
+    written = b"".join(s.value for s in h.sender.sent).decode()
+    assert EMAIL not in written and "[REDACTED:email]" in written
+    assert EMAIL not in pd.read_parquet(tmp_path / "pq").astype(str).to_csv()
+
+
+def test_stream_code_reports_only_to_its_observer(tmp_path, scorer):
+    scored_total = prometheus.TRACES_SCORED._value.get()
+    first, second = RecordingObserver(), RecordingObserver()
+    h = harness(tmp_path, scorer, ObserverGroup([first, second]))
+    h.score([InputMessage("traces", 0, i, trace(i)) for i in range(2)])
+    assert first.events == second.events == {"consumed": 2, "scored": 2}
+    assert prometheus.TRACES_SCORED._value.get() == scored_total  # Prometheus not called
