@@ -176,6 +176,12 @@ class Settings(BaseSettings):
     otel_results_endpoint: str | None = Field(
         None, description="OTLP/HTTP traces endpoint that receives evaluation results; unset = off."
     )
+    otel_results_queue_batches: int = Field(
+        100,
+        gt=0,
+        description="Scored batches the OTLP result export holds while the backend is slow;"
+        " beyond it results are counted as lost, scoring never waits.",
+    )
 
     @cached_property
     def allowed_plugins(self) -> list[str] | None:
