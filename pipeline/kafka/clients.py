@@ -1,4 +1,10 @@
-"""kafka-python clients for the CLI side (publish, tail, demo), configured from settings."""
+"""Every kafka-python and aiokafka client configuration of the pipeline, built from settings.
+
+The CLI's producer, admin and topic reader, the consumers of backfill and alerts, and the
+receiver's aiokafka producer all start from ``client_config`` (servers, client id, TLS/SASL
+of :mod:`pipeline.kafka.security`). The worker's faust app gets its credentials from
+``security.faust_credentials``; the SDK (``pipeline.client``) keeps its own small config.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +18,7 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 
 from pipeline.exceptions import PipelineError
-from pipeline.kafka.security import kafka_python_kwargs
+from pipeline.kafka.security import aiokafka_kwargs, kafka_python_kwargs
 from pipeline.settings import Settings
 
 
@@ -20,12 +26,39 @@ class KafkaUnavailableError(PipelineError):
     """No broker answered at the configured bootstrap servers."""
 
 
-def _common(settings: Settings) -> dict[str, Any]:
+def client_config(settings: Settings, client_id: str) -> dict[str, Any]:
+    """What every kafka-python client shares: servers, client id, TLS/SASL."""
     return {
         "bootstrap_servers": settings.bootstrap_list,
-        "client_id": "evalstream-cli",
-        "bootstrap_timeout_ms": 10_000,
+        "client_id": client_id,
         **kafka_python_kwargs(settings),
+    }
+
+
+def _common(settings: Settings) -> dict[str, Any]:
+    return {**client_config(settings, "evalstream-cli"), "bootstrap_timeout_ms": 10_000}
+
+
+def make_consumer(settings: Settings, client_id: str, **config: Any) -> KafkaConsumer:
+    """A consumer that commits nothing by itself and reads committed records only."""
+    return KafkaConsumer(
+        **client_config(settings, client_id),
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        **config,
+    )
+
+
+def receiver_producer_config(settings: Settings, send_timeout_seconds: float) -> dict[str, Any]:
+    """The OTLP receiver's aiokafka producer: idempotent, every replica acknowledges."""
+    return {
+        "bootstrap_servers": settings.bootstrap_list,
+        "client_id": "evalstream-receiver",
+        "acks": "all",
+        "enable_idempotence": True,
+        "linger_ms": 5,
+        "request_timeout_ms": int(send_timeout_seconds * 1000),
+        **aiokafka_kwargs(settings),
     }
 
 
@@ -138,7 +171,7 @@ def read_topic(
     try:
         consumer = KafkaConsumer(
             **_common(settings), enable_auto_commit=False, isolation_level="read_committed"
-        )
+        )  # not make_consumer: the CLI's bootstrap timeout turns into a one-line error
     except KafkaTimeoutError:
         raise _unavailable(settings) from None
     try:

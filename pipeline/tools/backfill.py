@@ -18,14 +18,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 
 from evaluators.config import EvaluatorConfig, EvaluatorSettings, parse_config
 from pipeline.decode.trace import DecodeError, decode_trace
 from pipeline.evaluate.scorer import Scorer, SourcedTrace
 from pipeline.exceptions import InputFileError, PipelineError
 from pipeline.ingest.files.trace_files import read_input_file
-from pipeline.kafka.security import kafka_python_kwargs
+from pipeline.kafka.clients import make_consumer
 from pipeline.settings import Settings
 from pipeline.sinks.dataset import data_files
 from pipeline.sinks.encode import RecordEncoder
@@ -114,14 +114,7 @@ def topic_chunks(
     chunk_size: int = 5000,
 ) -> tuple[int, Iterator[Chunk]]:
     """(messages in range, chunks): every partition from its start to its end offset."""
-    consumer = KafkaConsumer(
-        bootstrap_servers=settings.bootstrap_list,
-        client_id="evalstream-backfill",
-        group_id=None,
-        enable_auto_commit=False,
-        isolation_level="read_committed",
-        **kafka_python_kwargs(settings),
-    )
+    consumer = make_consumer(settings, "evalstream-backfill", group_id=None)
     partitions = consumer.partitions_for_topic(topic)
     if not partitions:
         consumer.close()

@@ -28,7 +28,7 @@ from pipeline.ingest.receiver.codec import encode_for_topic, split_by_trace
 from pipeline.ingest.receiver.kafka_link import KafkaLink
 from pipeline.ingest.receiver.refusal import Reason, Refused
 from pipeline.ingest.spans_topic import spans_topic_partitions
-from pipeline.kafka.security import aiokafka_kwargs
+from pipeline.kafka.clients import receiver_producer_config
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -76,15 +76,8 @@ class SpanPublisher:
         return self.producer.client if self.producer is not None else None
 
     async def _new_producer(self) -> AIOKafkaProducer:
-        producer = AIOKafkaProducer(
-            bootstrap_servers=self.settings.bootstrap_list,
-            client_id="evalstream-receiver",
-            acks="all",
-            enable_idempotence=True,
-            linger_ms=5,
-            request_timeout_ms=int(self.settings.receiver_kafka_timeout_seconds * 1000),
-            **aiokafka_kwargs(self.settings),
-        )
+        timeout = self.settings.receiver_kafka_timeout_seconds
+        producer = AIOKafkaProducer(**receiver_producer_config(self.settings, timeout))
         try:
             await producer.start()
         except KafkaError as exc:

@@ -20,8 +20,7 @@ from kafka.errors import KafkaError
 from pydantic import ValidationError
 
 from pipeline.exceptions import PipelineError
-from pipeline.kafka.clients import ensure_topics, make_producer, read_topic
-from pipeline.kafka.security import kafka_python_kwargs
+from pipeline.kafka.clients import ensure_topics, make_consumer, make_producer, read_topic
 from pipeline.settings import Settings
 from pipeline.tools.alerts.rules import AlertEngine, AlertMessage
 from schemas import MetricsRecord
@@ -95,14 +94,8 @@ def run_alerts(
     """Consume metrics until stopped (or idle), sending each state change out."""
     stats = AlertStats()
     ensure_topics(settings, [alerts_topic], settings.topic_partitions)
-    consumer = KafkaConsumer(
-        bootstrap_servers=settings.bootstrap_list,
-        client_id="evalstream-alerts",
-        **kafka_python_kwargs(settings),
-        group_id=group,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        isolation_level="read_committed",
+    consumer = make_consumer(
+        settings, "evalstream-alerts", group_id=group, auto_offset_reset="earliest"
     )
     producer = make_producer(settings)
     try:
