@@ -2,6 +2,7 @@
 
 * ``closed_loop``: N HTTP clients, each sending its next request as soon as the previous
   answer arrived (the "as fast as possible" run); 429/503 are counted and Retry-After honoured.
+* ``grpc_closed_loop``: the same over OTLP/gRPC (``TraceService/Export``).
 * ``paced``: an open-loop sender at a fixed request rate; latency is measured from each
   request's *scheduled* time, so a stalled receiver cannot hide queueing (no coordinated
   omission).
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
+import grpc
 import psutil
 from _ingest_otlp import Template, TraceMessages
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -87,6 +89,16 @@ class LoadStats:
         self.behind_max = max(self.behind_max, other.behind_max)
 
 
+def _accepted(
+    stats: LoadStats, template: Template, index: int, seq: int, start: float, rejected: int
+) -> None:
+    stats.ok += 1
+    stats.latencies.append(time.perf_counter() - start)
+    stats.accepted_spans += template.spans - rejected
+    stats.rejected_spans += rejected
+    stats.accepted.append((index, seq))
+
+
 async def _post(
     session: aiohttp.ClientSession,
     url: str,
@@ -108,15 +120,9 @@ async def _post(
         stats.errors += 1
         return 1.0
     if status == 200:
-        latency = time.perf_counter() - start
         answer = ExportTraceServiceResponse()
         answer.ParseFromString(payload)
-        rejected = answer.partial_success.rejected_spans
-        stats.ok += 1
-        stats.latencies.append(latency)
-        stats.accepted_spans += template.spans - rejected
-        stats.rejected_spans += rejected
-        stats.accepted.append((index, seq))
+        _accepted(stats, template, index, seq, start, answer.partial_success.rejected_spans)
         return None
     if status == 429:
         stats.too_many += 1
@@ -154,6 +160,51 @@ async def closed_loop(
                 retry = await _post(session, url, templates, next(counter), stats, now)
                 if retry is not None:
                     await asyncio.sleep(min(retry, max(deadline - time.perf_counter(), 0)))
+
+        stats.started = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(clients)))
+        stats.finished = time.perf_counter()
+    return stats
+
+
+GRPC_EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+
+
+async def grpc_closed_loop(
+    address: str,
+    templates: list[Template],
+    clients: int,
+    seconds: float,
+    counter: itertools.count,
+) -> LoadStats:
+    """``closed_loop`` over OTLP/gRPC: ``clients`` concurrent calls on one channel (HTTP/2
+    multiplexes them, as one OTel gRPC exporter per app would); RetryInfo is not parsed,
+    refusals wait 1 s."""
+    stats = LoadStats()
+    async with grpc.aio.insecure_channel(address) as channel:
+        export = channel.unary_unary(
+            GRPC_EXPORT, response_deserializer=ExportTraceServiceResponse.FromString
+        )  # no request serializer: the template bodies are already encoded
+        deadline = time.perf_counter() + seconds
+
+        async def client() -> None:
+            while (now := time.perf_counter()) < deadline:
+                seq = next(counter)
+                index = seq % len(templates)
+                try:
+                    answer = await export(templates[index].body(seq), timeout=60)
+                except grpc.aio.AioRpcError as error:
+                    code = error.code()
+                    if code is grpc.StatusCode.RESOURCE_EXHAUSTED:
+                        stats.too_many += 1
+                    elif code is grpc.StatusCode.UNAVAILABLE:
+                        stats.unavailable += 1
+                    else:
+                        stats.errors += 1
+                    await asyncio.sleep(min(1.0, max(deadline - time.perf_counter(), 0)))
+                    continue
+                rejected = answer.partial_success.rejected_spans
+                _accepted(stats, templates[index], index, seq, now, rejected)
 
         stats.started = time.perf_counter()
         await asyncio.gather(*(client() for _ in range(clients)))

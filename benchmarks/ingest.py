@@ -1,4 +1,4 @@
-"""Throughput and latency of the OTLP/HTTP receiver against a raw aiokafka ceiling.
+"""Throughput and latency of the OTLP receiver (HTTP and gRPC) against a raw aiokafka ceiling.
 
     .venv/bin/python benchmarks/ingest.py [--seconds 20] [--clients 4] [--spans-per-request 200]
 
@@ -16,6 +16,8 @@ b. the receiver with ``--clients`` concurrent HTTP clients (aiohttp, keep-alive)
    requests back to back for ``--seconds``: accepted spans/s (200 answers only; 429/503
    counted apart), request latency p50/p99, ratio to the baseline.
    a, a2 and b run interleaved in ``--rounds`` short rounds (same background load for all).
+b'. the same load over OTLP/gRPC: ``--clients`` concurrent ``TraceService/Export`` calls on one
+   channel, interleaved with a, a2 and b.
 b2. the receiver with ``--saturation-clients`` (16) clients: its ceiling, not a target.
 c. an open-loop sender at half of b's request rate for ``--seconds``: latency p50/p99 measured
    from each request's scheduled send time.
@@ -58,6 +60,7 @@ from _ingest_load import (  # noqa: E402
     TopicContents,
     closed_loop,
     end_offsets,
+    grpc_closed_loop,
     hot_spots,
     inclusive,
     paced,
@@ -148,6 +151,7 @@ class Bench:
     def start_receiver(self) -> None:
         assert self.broker is not None
         self.port = free_port()
+        self.grpc_port = free_port(exclude={self.port})
         env = {
             **os.environ,
             "EVALSTREAM_BOOTSTRAP_SERVERS": self.broker.bootstrap,
@@ -161,7 +165,8 @@ class Bench:
         self.receiver_log = self.tmp / "receiver.log"
         with open(self.receiver_log, "wb") as log:
             self.receiver = subprocess.Popen(
-                [sys.executable, "-m", "pipeline.cli", "receiver", "--port", str(self.port)],
+                [sys.executable, "-m", "pipeline.cli", "receiver", "--http-port", str(self.port),
+                 "--grpc-port", str(self.grpc_port)],
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
         self.url = f"http://127.0.0.1:{self.port}/v1/traces"
@@ -262,6 +267,10 @@ class Bench:
             runs["max"] = lambda seconds: closed_loop(
                 self.url, self.templates, args.clients, seconds, self.counter
             )
+            grpc_address = f"127.0.0.1:{self.grpc_port}"
+            runs["grpc"] = lambda seconds: grpc_closed_loop(
+                grpc_address, self.templates, args.clients, seconds, self.counter
+            )
             totals = {name: LoadStats() for name in runs}
             meters = {name: self.meter() for name in runs}
             per_round = args.seconds / args.rounds
@@ -275,7 +284,7 @@ class Bench:
                     stats = await run(per_round)
                     meters[name].stop()
                     totals[name].add(stats)
-                    if name == "max":
+                    if name in ("max", "grpc"):
                         self.accepted += stats.accepted
                 say(f"   round {i + 1}: " + ", ".join(
                     f"{name} {totals[name].spans_per_s:,.0f} spans/s so far" for name in runs
@@ -432,6 +441,8 @@ class Bench:
             lines.append(row("baseline_big", "a2. what-if: baseline with max_batch_size = 1 MiB"
                              " (aiokafka default: 16 KiB)"))  # fmt: skip
         lines.append(row("max", f"**b. receiver, {args.clients} HTTP clients back to back**"))
+        lines.append(row("grpc", f"**b'. receiver, {args.clients} concurrent OTLP/gRPC calls"
+                         " back to back (one channel)**"))  # fmt: skip
         half_rate = half.ok / half.elapsed
         lines.append(row("half", f"c. receiver, open loop at half of b ({half_rate:.1f}"
                          f" req/s; latency from the scheduled send time; sender at most"

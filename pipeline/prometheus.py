@@ -35,6 +35,11 @@ SINK_FLUSH = Histogram(
 SINK_ERRORS = Counter(
     "evalstream_sink_errors_total", "Failed writes to best-effort sinks.", ["sink"]
 )
+OTEL_RESULTS_LOST = Counter(
+    "evalstream_otel_results_lost_total",
+    "Evaluation results the OTLP result export could not deliver (queue_full, rejected, failed).",
+    ["reason"],
+)
 CONSUMER_LAG = Gauge(
     "evalstream_consumer_lag", "Messages not yet read, per partition.", ["topic", "partition"]
 )

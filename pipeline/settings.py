@@ -146,10 +146,29 @@ class Settings(BaseSettings):
     trace_max_wait_seconds: float = Field(
         300.0, gt=0, description="Emit a trace whose root span never arrives after this long."
     )
-    receiver_host: str = Field("127.0.0.1", description="Address the OTLP/HTTP receiver binds.")
-    receiver_port: int = Field(4318, gt=0, lt=65536, description="Port of the OTLP receiver.")
+    receiver_host: str = Field("127.0.0.1", description="Address the OTLP receiver binds.")
+    receiver_port: int = Field(
+        4318, ge=0, lt=65536, description="Port of the receiver's OTLP/HTTP endpoint; 0 = off."
+    )
+    receiver_grpc_port: int = Field(
+        4317, ge=0, lt=65536, description="Port of the receiver's OTLP/gRPC endpoint; 0 = off."
+    )
     receiver_token: SecretStr | None = Field(
-        None, description="Bearer token the receiver requires; unset = no auth."
+        None, description="Bearer token the receiver accepts (Authorization: Bearer ...)."
+    )
+    receiver_auth_header: SecretStr | None = Field(
+        None,
+        description="Header the receiver accepts as credential, as name=value (e.g. api_key=12345);"
+        " with a token set too, either one suffices; both unset = no auth.",
+    )
+    receiver_kafka_timeout_seconds: float = Field(
+        2.0,
+        gt=0,
+        description="Longest wait for Kafka's acknowledgement before the receiver answers"
+        " 503 / UNAVAILABLE (keep it below the exporters' 10 s timeout).",
+    )
+    receiver_retry_after_seconds: float = Field(
+        2.0, gt=0, description="Retry-After / RetryInfo delay the receiver asks for when refusing."
     )
     receiver_max_body_bytes: int = Field(
         8 * 1024 * 1024, gt=0, description="Largest request body the receiver accepts."
@@ -173,6 +192,12 @@ class Settings(BaseSettings):
     # Optional result export to an OTLP backend
     otel_results_endpoint: str | None = Field(
         None, description="OTLP/HTTP traces endpoint that receives evaluation results; unset = off."
+    )
+    otel_results_queue_batches: int = Field(
+        100,
+        gt=0,
+        description="Scored batches the OTLP result export holds while the backend is slow;"
+        " beyond it results are counted as lost, scoring never waits.",
     )
 
     @cached_property

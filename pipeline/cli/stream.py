@@ -64,12 +64,17 @@ def worker_command(
 
 def receiver_command(
     host: str | None = typer.Option(None, help="(env EVALSTREAM_RECEIVER_HOST)"),
-    port: int | None = typer.Option(None, help="(env EVALSTREAM_RECEIVER_PORT)"),
+    http_port: int | None = typer.Option(
+        None, "--http-port", "--port", help="OTLP/HTTP port, 0 = off (env EVALSTREAM_RECEIVER_PORT)"
+    ),
+    grpc_port: int | None = typer.Option(
+        None, help="OTLP/gRPC port, 0 = off (env EVALSTREAM_RECEIVER_GRPC_PORT)"
+    ),
 ) -> None:
-    """Run the OTLP/HTTP receiver: POST /v1/traces -> the spans topic.
+    """Run the OTLP receiver: gRPC TraceService/Export and HTTP POST /v1/traces -> spans topic.
 
-    Example: [bold]evalstream receiver --host 0.0.0.0 --port 4318[/]
+    Example: [bold]evalstream receiver --host 0.0.0.0 --grpc-port 4317 --http-port 4318[/]
     """
-    from pipeline.ingest.receiver.http import receiver_command as serve_receiver
+    from pipeline.ingest.receiver.server import receiver_command as serve_receiver
 
-    serve_receiver(host, port)
+    serve_receiver(host, http_port, grpc_port)  # a port in use: one line, exit 2 (main)

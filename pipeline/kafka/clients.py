@@ -141,6 +141,31 @@ def publish(
     return sent
 
 
+def _last_records(
+    consumer: KafkaConsumer, tp: TopicPartition, start: int, end: int, last: int, deadline: float
+) -> list[Any]:
+    """The last ``last`` records of one partition, counting records, not offsets.
+
+    On a transactional topic every commit marker takes an offset too, so ``end - last`` holds
+    fewer than ``last`` records (none at all for ``-n 1`` behind a marker): read a window back
+    from the end and widen it until it holds enough records or reaches the start.
+    """
+    if last <= 0:
+        return []
+    window = last
+    consumer.assign([tp])
+    while True:
+        begin = max(start, end - window)
+        consumer.seek(tp, begin)
+        records: list[Any] = []
+        while consumer.position(tp) < end and time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=500).values():
+                records.extend(r for r in batch if r.offset < end)
+        if len(records) >= last or begin == start or time.monotonic() >= deadline:
+            return records[-last:]
+        window *= 2
+
+
 def read_topic(
     settings: Settings,
     topic: str,
@@ -167,9 +192,16 @@ def read_topic(
         consumer.assign(tps)
         ends = consumer.end_offsets(tps)
         starts = consumer.beginning_offsets(tps)
-        for tp in tps:
-            consumer.seek(tp, starts[tp] if last is None else max(starts[tp], ends[tp] - last))
         deadline = time.monotonic() + timeout_seconds
+        if last is not None:
+            for tp in tps:
+                yield from _last_records(consumer, tp, starts[tp], ends[tp], last, deadline)
+            consumer.assign(tps)  # _last_records reads one partition at a time
+            for tp in tps:
+                consumer.seek(tp, ends[tp])
+        else:
+            for tp in tps:
+                consumer.seek(tp, starts[tp])
         while follow or time.monotonic() < deadline:
             if not follow and all(consumer.position(tp) >= ends[tp] for tp in tps):
                 return

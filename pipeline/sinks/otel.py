@@ -211,7 +211,7 @@ class OtlpResultExporter:
                     f"{self.endpoint} did not accept results after {attempt} attempts"
                     f" within {self.retry_budget:.0f}s; last error: {reason}"
                 )
-            log.warning(
+            log.debug(  # the caller reports what is finally lost (otel_queue: once per interval)
                 "OTLP export attempt %d failed (%s); retrying in %.1fs", attempt, reason, delay
             )
             time.sleep(delay)

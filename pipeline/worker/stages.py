@@ -62,7 +62,7 @@ class ScoreStage:
         self.encoder = encoder
         self.windows = windows
         self.observer = observer
-        self.otel = otel  # an OtlpResultExporter, or None
+        self.otel = otel  # a BackgroundOtlpExport, or None
         self.consumed = self.scored = self.dead_lettered = self.metrics_records = 0
 
     @classmethod
@@ -77,8 +77,12 @@ class ScoreStage:
         otel = None
         if settings.otel_results_endpoint:
             from pipeline.sinks.otel import OtlpResultExporter
+            from pipeline.sinks.otel_queue import BackgroundOtlpExport
 
-            otel = OtlpResultExporter(settings.otel_results_endpoint)
+            otel = BackgroundOtlpExport(
+                OtlpResultExporter(settings.otel_results_endpoint),
+                max_batches=settings.otel_results_queue_batches,
+            )
         return cls(
             settings,
             scorer,
@@ -157,19 +161,9 @@ class ScoreStage:
         self.windows.add(scored)
         self.scored += len(scored)
         if self.otel is not None and scored:
-            await self._export_otel(scored)
+            # best effort and off the scoring path: never blocks, never raises (otel_queue)
+            self.otel.submit(self.encoder.for_otel(scored))
         self.observer.on_scored(scored)
-
-    async def _export_otel(self, scored: list[Any]) -> None:
-        """Best effort: results are already on their way to Kafka and Parquet, so an OTLP
-        backend that is down costs a log line and a metric, not the batch."""
-        scored = self.encoder.for_otel(scored)
-        loop = asyncio.get_running_loop()
-        try:
-            await loop.run_in_executor(None, self.otel.export, scored)
-        except Exception as exc:
-            self.observer.on_sink_error("otel")
-            log.warning("OTLP export of %d results failed: %s", len(scored), exc)
 
     def emit_windows(self) -> None:
         """Send the windows collected since the last commit (called right before it)."""

@@ -1,12 +1,15 @@
 """Reading a request body under a hard size limit, gzip included.
 
-The limit holds three times: on the declared Content-Length (checked by the caller before a
-byte is read), while streaming the body (a missing or lying Content-Length), and while
-inflating it (a small gzip body that would expand into gigabytes in memory).
+The receiver turns aiohttp's own decompression off (``auto_decompress=False``) and inflates
+here, because aiohttp's refuses ``br`` (and, without Brotli installed, ``zstd``) in its parser
+with a plain-text 400 before any handler runs, and a broken gzip stream fails inside its
+payload parser (a logged traceback, the keep-alive connection reset). Here every encoding
+problem is an OTLP answer: 415 with a Status body for an encoding we do not speak, 400 for a
+broken stream.
 
-We inflate ourselves (the app runs with aiohttp's ``auto_decompress`` off): when aiohttp's
-parser failed to inflate a body it dropped the connection without an answer, so a client
-sending a broken gzip body got no status at all (found by the fuzz test, issue 16.15).
+The limit holds twice: on the declared Content-Length (checked by the caller before a byte is
+read), and on the inflated bytes while inflating (a small gzip body that would expand into
+gigabytes stops at the limit).
 """
 
 from __future__ import annotations
@@ -14,67 +17,51 @@ from __future__ import annotations
 import zlib
 
 from aiohttp import web
-from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 
+from pipeline.ingest.receiver.refusal import Reason, Refused
+
 _CHUNK = 64 * 1024
-_INVALID = 3
-_ENCODINGS = frozenset({"", "identity", "gzip", "deflate"})
-_WBITS = {"gzip": (16 + zlib.MAX_WBITS,), "deflate": (zlib.MAX_WBITS, -zlib.MAX_WBITS)}
+_IDENTITY = frozenset({"", "identity"})
+_ZLIB = frozenset({"gzip", "x-gzip", "deflate"})
+_GZIP_OR_ZLIB_HEADER = 32 + zlib.MAX_WBITS  # zlib detects either header itself
 
 
-class HttpReject(Exception):
-    """An HTTP error answer: status, gRPC status code and message for the Status body."""
-
-    def __init__(
-        self, status: int, grpc_code: int, message: str, headers: dict[str, str] | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.grpc_code = grpc_code
-        self.message = message
-        self.headers = headers or {}
+def _too_large(limit: int) -> Refused:
+    return Refused(Reason.TOO_LARGE, f"body larger than {limit} bytes")
 
 
-def _too_large(limit: int) -> HttpReject:
-    return HttpReject(413, _INVALID, f"body larger than {limit} bytes")
+def _inflater(encoding: str) -> zlib._Decompress | None:
+    if encoding in _IDENTITY:
+        return None
+    if encoding in _ZLIB:
+        return zlib.decompressobj(_GZIP_OR_ZLIB_HEADER)
+    raise Refused(
+        Reason.UNSUPPORTED, f"unsupported Content-Encoding {encoding!r}; use gzip or identity"
+    )
 
 
 async def read_body(request: web.Request, limit: int) -> bytes:
-    """The decompressed body; 413 past ``limit``, 415 for an unknown Content-Encoding, 400
-    for a body that does not inflate."""
+    """The decompressed body; 413 past ``limit``, 415 for an unknown Content-Encoding."""
     encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
-    if encoding not in _ENCODINGS:
-        raise HttpReject(415, _INVALID, f"unsupported Content-Encoding {encoding!r}; use gzip")
+    inflater = _inflater(encoding)
     chunks: list[bytes] = []
     size = 0
     try:
         while chunk := await request.content.read(_CHUNK):
+            if inflater is not None:
+                # at most one byte past the budget: more output or input left over = too large
+                chunk = inflater.decompress(chunk, limit - size + 1)
+                if inflater.unconsumed_tail:
+                    raise _too_large(limit)
             size += len(chunk)
             if size > limit:
                 raise _too_large(limit)
             chunks.append(chunk)
-    except (HttpProcessingError, RequestPayloadError) as exc:
-        raise HttpReject(400, _INVALID, f"malformed request body: {exc}") from None
-    body = b"".join(chunks)
-    if encoding not in _WBITS:
-        return body
-    return _inflate(body, encoding, limit)
-
-
-def _inflate(body: bytes, encoding: str, limit: int) -> bytes:
-    """Inflate at most ``limit + 1`` bytes: enough to know the body is too large."""
-    error = None
-    for wbits in _WBITS[encoding]:  # HTTP 'deflate' is zlib-wrapped, some clients send raw
-        inflater = zlib.decompressobj(wbits)
-        try:
-            data = inflater.decompress(body, limit + 1)
-        except zlib.error as exc:
-            error = exc
-            continue
-        if len(data) > limit:
-            raise _too_large(limit)
-        if not inflater.eof:
-            raise HttpReject(400, _INVALID, f"malformed {encoding} body: truncated stream")
-        return data
-    raise HttpReject(400, _INVALID, f"malformed {encoding} body: {error}")
+    except zlib.error as exc:
+        raise Refused(Reason.INVALID, f"malformed {encoding} body: {exc}") from None
+    except RequestPayloadError as exc:
+        raise Refused(Reason.INVALID, f"incomplete body: {exc}") from None
+    if inflater is not None and not inflater.eof:
+        raise Refused(Reason.INVALID, f"truncated {encoding} body")
+    return b"".join(chunks)

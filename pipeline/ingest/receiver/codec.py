@@ -183,3 +183,15 @@ def status_body(kind: str, code: int, message: str) -> bytes:
         text = message.encode()
         return b"\x08" + _varint(code) + b"\x12" + _varint(len(text)) + text
     return orjson.dumps({"code": code, "message": message})
+
+
+def retry_info(seconds: float) -> bytes:
+    """A ``google.rpc.RetryInfo`` (gRPC trailer ``google.rpc.retryinfo-bin``), hand-encoded.
+
+    OTel exporters wait ``retry_delay`` before retrying; without RetryInfo the OTLP spec says
+    RESOURCE_EXHAUSTED is not retryable at all.
+    """
+    whole = int(seconds)
+    nanos = round((seconds - whole) * 1e9)
+    duration = b"\x08" + _varint(whole) + (b"\x10" + _varint(nanos) if nanos else b"")
+    return b"\x0a" + _varint(len(duration)) + duration

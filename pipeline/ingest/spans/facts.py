@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.ingest.spans.genai import event_messages, indexed_messages
+from pipeline.ingest.spans.genai import event_messages, indexed_messages, openinference_messages
 from pipeline.ingest.spans.values import loads_or_raw, maybe_json, to_float, to_int
 
 LLM_TYPES = frozenset({"LLM", "CHAT_MODEL"})
@@ -172,6 +172,10 @@ def _io(attrs: dict[str, Any], events: list[dict[str, Any]]) -> tuple[Any, Any]:
     if outputs is None:
         outputs = _value(attrs, "output.value")
     if inputs is None:
+        inputs = openinference_messages(attrs, "llm.input_messages")
+    if outputs is None:
+        outputs = openinference_messages(attrs, "llm.output_messages")
+    if inputs is None:
         inputs = maybe_json(
             _first(
                 attrs, "gen_ai.input.messages", "gen_ai.prompt", "ai.prompt", "ai.prompt.messages"
@@ -232,15 +236,25 @@ def _documents(attrs: dict[str, Any], span_type: str | None, outputs: Any) -> li
 
 
 def _error(span: dict[str, Any]) -> str | None:
-    """Error text from the status message or an ``exception`` event; None when healthy."""
+    """Error text from an ``exception`` event and the status description; None when healthy.
+
+    The exception's type and message say what failed; the status description often says only
+    where ("tool failed"): both are kept; when one contains the other (the OTel SDK sets the
+    description to ``"Type: message"`` itself), the longer one alone.
+    """
     failed = span.get("status_code") == "ERROR"
+    described = span.get("status_message")
     for event in span.get("events") or []:
         if event.get("name") == "exception":
             ev = event.get("attributes") or {}
             kind, message = ev.get("exception.type"), ev.get("exception.message")
             text = f"{kind}: {message}" if kind and message else (message or kind)
-            return span.get("status_message") or text or "exception"
-    return (span.get("status_message") or "error") if failed else None
+            if not text:
+                return described or "exception"
+            if not described or described in text:
+                return text
+            return described if text in described else f"{text} (status: {described})"
+    return (described or "error") if failed else None
 
 
 def interpret(span: dict[str, Any]) -> SpanFacts:

@@ -26,6 +26,30 @@ def indexed_messages(attrs: dict[str, Any], prefix: str) -> list[dict[str, Any]]
     return [found[i] for i in sorted(found)] or None
 
 
+_OI_MESSAGE = re.compile(r"^(\d+)\.message\.(role|content|name)$")
+_OI_PART = re.compile(r"^(\d+)\.message\.contents\.(\d+)\.message_content\.text$")
+
+
+def openinference_messages(attrs: dict[str, Any], prefix: str) -> list[dict[str, Any]] | None:
+    """OpenInference flattened ``llm.input_messages.N.message.role/content``; a message whose
+    text comes in parts (``message.contents.K.message_content.text``) gets them joined."""
+    found: dict[int, dict[str, Any]] = {}
+    parts: dict[int, dict[int, str]] = {}
+    start = prefix + "."
+    for key, value in attrs.items():
+        if not key.startswith(start):
+            continue
+        rest = key[len(start) :]
+        if match := _OI_MESSAGE.match(rest):
+            found.setdefault(int(match.group(1)), {})[match.group(2)] = value
+        elif (match := _OI_PART.match(rest)) and value is not None:
+            parts.setdefault(int(match.group(1)), {})[int(match.group(2))] = str(value)
+    for index, texts in parts.items():
+        message = found.setdefault(index, {})
+        message.setdefault("content", "\n".join(texts[k] for k in sorted(texts)))
+    return [found[i] for i in sorted(found)] or None
+
+
 def event_messages(events: list[dict[str, Any]]) -> tuple[Any, Any]:
     """GenAI semconv events: per-message events, ``gen_ai.choice`` and the newer
     ``gen_ai.client.inference.operation.details`` event carrying both message lists."""

@@ -166,3 +166,24 @@ def test_demo_runs_end_to_end_against_the_test_broker(kafka_bootstrap, tmp_path)
     assert "Dead-letter topic" in out and ": 4 messages" in out
     assert "latency p50 / p95 / p99" in out
     assert (tmp_path / "parquet").is_dir()
+
+
+def test_tail_counts_records_not_offsets_on_a_transactional_topic(kafka_bootstrap, new_topic):
+    """Each committed transaction leaves a commit marker that takes an offset (issue 18.6)."""
+    from kafka import KafkaProducer
+
+    topic = new_topic()
+    producer = KafkaProducer(
+        bootstrap_servers=kafka_bootstrap, transactional_id=f"tail-{topic}", acks="all"
+    )
+    producer.init_transactions()
+    for i in range(5):
+        producer.begin_transaction()
+        producer.send(topic, orjson.dumps({"i": i}))
+        producer.commit_transaction()
+    producer.close()
+    for n in (1, 3):
+        tail = evalstream("tail", topic, "-n", str(n), bootstrap=kafka_bootstrap)
+        assert tail.returncode == 0, tail.stderr.decode()
+        values = [json.loads(line)["value"]["i"] for line in tail.stdout.decode().splitlines()]
+        assert values == list(range(5 - n, 5))

@@ -223,3 +223,33 @@ def test_otlp_json_topic_encoding_is_what_the_collector_writes(traces_dir):
         assert len(span["traceId"]) == 32 and len(span["spanId"]) == 16  # hex, not base64
         assert isinstance(span["kind"], int)
         assert decode_otlp_json(as_json) == decode_otlp_proto(message.SerializeToString())
+
+
+def test_br_zstd_and_broken_gzip_on_keep_alive(kafka_bootstrap, new_topic):
+    """Issue 18.6: br/zstd get 415 with a Status body; a broken gzip body gets 400, leaves no
+    traceback and the next request on the same keep-alive connection is answered."""
+    env = receiver_env(kafka_bootstrap, new_topic(), free_port())
+    proc = start_receiver(env)
+    url = f"http://127.0.0.1:{env['EVALSTREAM_RECEIVER_PORT']}/v1/traces"
+    valid = _otlp_json(_span("ok", TRACE, "2122232425262728"))
+    json_headers = {"Content-Type": "application/json"}
+    try:
+        with httpx.Client(timeout=10) as client:
+            for encoding in ("br", "zstd"):
+                reply = client.post(
+                    url, content=b"{}", headers={**json_headers, "Content-Encoding": encoding}
+                )
+                assert reply.status_code == 415, (encoding, reply.text)
+                assert reply.json()["code"] == 3 and "gzip" in reply.json()["message"]
+            for _ in range(3):
+                broken = client.post(
+                    url, content=b"\x1f\x8b\x08garbage" * 50,
+                    headers={**json_headers, "Content-Encoding": "gzip"},
+                )  # fmt: skip
+                assert broken.status_code == 400, broken.text
+                assert broken.json()["code"] == 3
+                assert client.post(url, content=valid, headers=json_headers).status_code == 200
+    finally:
+        code, output = stop_receiver(proc)
+    assert code == 0
+    assert "Traceback" not in output, output[-3000:]

@@ -427,3 +427,43 @@ def test_no_spans_is_an_error():
 
     with pytest.raises(IngestError, match="at least one span"):
         spans_to_trace([])
+
+
+def test_openinference_flattened_messages_are_inputs_and_outputs():
+    """Issue 18.3: instrumentations that set only llm.input_messages / llm.output_messages."""
+    attrs = {
+        "openinference.span.kind": "LLM",
+        "llm.input_messages.0.message.role": "system",
+        "llm.input_messages.0.message.content": "Be brief.",
+        "llm.input_messages.1.message.role": "user",
+        "llm.input_messages.1.message.contents.0.message_content.type": "text",
+        "llm.input_messages.1.message.contents.0.message_content.text": "Capital of France?",
+        "llm.output_messages.0.message.role": "assistant",
+        "llm.output_messages.0.message.content": "Paris.",
+    }
+    trace = trace_of([span("llm", None, attrs)])
+    assert trace["inputs"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Capital of France?"},
+    ]
+    assert trace["outputs"] == [{"role": "assistant", "content": "Paris."}]
+    with_values = trace_of([span("llm", None, {**attrs, "input.value": "q", "output.value": "a"})])
+    assert (with_values["inputs"], with_values["outputs"]) == ("q", "a")
+
+
+def test_exception_event_is_kept_beside_the_status_description():
+    exception = {
+        "name": "exception",
+        "time_ns": T0,
+        "attributes": {"exception.type": "ValueError", "exception.message": "order 7 unknown"},
+    }
+    described = trace_of(
+        [span("r", None, {}, 0, 20, status_code="ERROR", status_message="tool failed",
+              events=[exception])]
+    )  # fmt: skip
+    assert described["error"] == "ValueError: order 7 unknown (status: tool failed)"
+    same = trace_of(
+        [span("r", None, {}, 0, 20, status_code="ERROR",
+              status_message="ValueError: order 7 unknown", events=[exception])]
+    )  # fmt: skip
+    assert same["error"] == "ValueError: order 7 unknown"  # the SDK's own description: once
