@@ -3,6 +3,14 @@
 A downstream consumer can ``pip install evalstream`` and use only this package.
 """
 
+from schemas.datasets import (
+    SPANS_COLUMNS,
+    TRACES_COLUMNS,
+    SpanRow,
+    TraceRow,
+    spans_arrow_schema,
+    traces_arrow_schema,
+)
 from schemas.dead_letter import DeadLetter
 from schemas.exceptions import SchemaError, TraceValidationError
 from schemas.metrics import EvaluatorAggregate, MetricsRecord
@@ -15,6 +23,8 @@ __all__ = [
     "NOT_APPLICABLE",
     "PARQUET_COLUMNS",
     "PARTITION_COLUMNS",
+    "SPANS_COLUMNS",
+    "TRACES_COLUMNS",
     "DeadLetter",
     "EvaluationResult",
     "EvaluatorAggregate",
@@ -25,9 +35,13 @@ __all__ = [
     "ScoredTrace",
     "SourceOffset",
     "Span",
+    "SpanRow",
     "Trace",
+    "TraceRow",
     "TraceStatus",
     "TraceValidationError",
     "Usage",
     "arrow_schema",
+    "spans_arrow_schema",
+    "traces_arrow_schema",
 ]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from schemas.datasets import SpanRow, TraceRow
 from schemas.dead_letter import DeadLetter
 from schemas.metrics import MetricsRecord
 from schemas.result import EvaluationResult
@@ -23,6 +24,8 @@ EXPORTED_MODELS: dict[str, type[BaseModel]] = {
     "scored_trace": ScoredTrace,
     "metrics_record": MetricsRecord,
     "dead_letter": DeadLetter,
+    "trace_row": TraceRow,
+    "span_row": SpanRow,
 }
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "json"

@@ -8,7 +8,8 @@ Before this module, each of them serialised on its own and backfill and the asse
 unredacted text (issue 16, item 2).
 
 What is redacted: every free-text part of a scored trace (tags, app, error, each result's
-rationale/label/error/metadata; the scored message carries no inputs or outputs) and the raw
+rationale/label/error/metadata; the trace body's inputs, outputs, context and expectations,
+and every span field but its ids, times and status) and the raw
 bytes of a dead letter (decoded as UTF-8 with replacement, so a dead letter keeps the redacted
 text, not the exact bytes). Ids, numbers and timestamps stay as they are. A window record's
 only text is its app name, redacted like the scored message's (and so is its key).
@@ -32,24 +33,33 @@ if TYPE_CHECKING:  # the type only: ingest (the assembler) uses this module and 
     from pipeline.evaluate.scorer import ScoredRecord
 
 RESULT_TEXT_FIELDS = ("rationale", "label", "error", "metadata")
+BODY_TEXT_FIELDS = ("inputs", "outputs", "context", "expectations")
+SPAN_KEPT_FIELDS = frozenset(("span_id", "parent_id", "start_time", "end_time", "status"))
+"""Span fields kept as they are (redacting an id would break the tree); every other field of a
+span, the app's own extra fields included, is redacted."""
 
 
 class RecordEncoder:
     """Turns scored records, dead letters and windows into sink payloads, redacted."""
 
-    def __init__(self, redactor: Redactor) -> None:
+    def __init__(self, redactor: Redactor, *, with_body: bool = True) -> None:
         self.redactor = redactor
+        self.with_body = with_body
 
     @classmethod
     def create(cls, settings: Settings) -> RecordEncoder:
-        """Wire from ``EVALSTREAM_REDACT`` and ``EVALSTREAM_REDACT_PATTERNS``."""
-        return cls(
-            Redactor.from_settings(settings.redact, extra_patterns=settings.redact_patterns or None)
+        """Wire from ``EVALSTREAM_REDACT``, ``EVALSTREAM_REDACT_PATTERNS`` and
+        ``EVALSTREAM_STORE_TRACES`` (without it, scored messages carry no trace body)."""
+        redactor = Redactor.from_settings(
+            settings.redact, extra_patterns=settings.redact_patterns or None
         )
+        return cls(redactor, with_body=settings.store_traces)
 
     def scored_row(self, record: ScoredRecord) -> dict[str, Any]:
         """The scored-traces message as a JSON-able dict: a Parquet row or a topic body."""
         message = record.to_message().model_dump(mode="json")
+        if not self.with_body:
+            message["body"] = None
         if not self.redactor.enabled:
             return message
         for name in ("tags", "app", "error"):
@@ -57,7 +67,17 @@ class RecordEncoder:
         for result in message["results"]:
             for name in RESULT_TEXT_FIELDS:
                 result[name] = self.redactor.redact(result[name])
+        body = message.get("body")
+        if body is not None:
+            self._redact_fields(body, BODY_TEXT_FIELDS)
+            for span in body["spans"]:
+                self._redact_fields(span, [k for k in span if k not in SPAN_KEPT_FIELDS])
         return message
+
+    def _redact_fields(self, item: dict[str, Any], names: Sequence[str]) -> None:
+        for name in names:
+            if name in item:
+                item[name] = self.redactor.redact(item[name])
 
     def scored(self, record: ScoredRecord) -> bytes:
         """The scored-traces topic value of one record."""

@@ -17,7 +17,9 @@ from schemas import (
     MetricsRecord,
     ScoredTrace,
     SourceOffset,
+    SpanRow,
     Trace,
+    TraceRow,
 )
 from schemas.export import EXPORTED_MODELS, SCHEMA_DIR, render, write_all
 
@@ -78,6 +80,30 @@ INSTANCES: dict[str, BaseModel] = {
         raw_size=3,
         received_at=T0,
     ),
+    "trace_row": TraceRow(
+        trace_id="t1",
+        trace_version=2,
+        timestamp=T0,
+        app="bot",
+        session_id="s1",
+        status="OK",
+        inputs_json='{"question": "q"}',
+        truncated_fields=["outputs_json"],
+        kafka_topic="traces",
+        kafka_partition=0,
+        kafka_offset=7,
+    ),
+    "span_row": SpanRow(
+        trace_id="t1",
+        trace_timestamp=T0,
+        span_id="s1",
+        parent_id="s0",
+        start_time=T0,
+        attributes_json="{}",
+        kafka_topic="traces",
+        kafka_partition=0,
+        kafka_offset=7,
+    ),
 }
 
 # One change per model that the schema must reject: (path to the key, new value).
@@ -109,6 +135,15 @@ BREAKAGES: dict[str, list[tuple[tuple[Any, ...], Any]]] = {
     "dead_letter": [
         (("raw_size",), "3"),
         (("extra",), True),
+    ],
+    "trace_row": [
+        (("trace_version",), 0),
+        (("truncated_fields",), "outputs_json"),
+        (("inputs_json",), {"question": "q"}),
+    ],
+    "span_row": [
+        (("span_id",), None),
+        (("start_time",), 1714564800000),
     ],
 }
 
