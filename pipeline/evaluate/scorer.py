@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from evaluators import EvaluationRunner, Registry, build_evaluators, discover
 from evaluators.config import EvaluatorConfig
 from evaluators.pricing import PriceTable
-from schemas import EvaluationResult, ScoredTrace, SourceOffset, Trace
+from schemas import EvaluationResult, ScoredTrace, SourceOffset, Span, Trace
 from schemas.scored import TraceBody
 
 
@@ -75,8 +76,17 @@ def trace_body(trace: Trace) -> TraceBody:
         expectations=expectations.model_dump(mode="json", exclude_none=True)
         if expectations is not None
         else None,
-        spans=[span.model_dump(mode="json") for span in trace.spans or []],
+        spans=[_span(span) for span in trace.spans or []],
     )
+
+
+def _span(span: Span) -> dict[str, Any]:
+    """A span as JSON-able values; fields the schema does not name (an app's own) are folded
+    into its attributes, so a span's body has a fixed set of keys."""
+    extra = span.model_extra or {}
+    known = span.model_dump(mode="json", exclude=set(extra))
+    known["attributes"] = {**extra, **known["attributes"]}
+    return known
 
 
 class Scorer:

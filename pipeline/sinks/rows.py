@@ -28,6 +28,21 @@ def _time(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
 
 
+CUT_MARKER = "$evalstream_cut_json"
+"""Key of the one-item dict that stands for a value cut in the scored message (its clipped
+JSON text): ``clip_value`` writes it, the row builder turns it back into a cut column."""
+
+
+def clip_value(value: Any, limit: int) -> Any:
+    """``value`` itself when its JSON fits ``limit`` bytes, else a marker holding its JSON
+    text cut to ``limit``: so a huge field never makes the scored message too large either."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    text = orjson.dumps(value, default=str).decode()
+    clipped, was_cut = clip_field(text, limit)
+    return {CUT_MARKER: clipped} if was_cut else value
+
+
 def _json(value: Any) -> str | None:
     """JSON text of a value; ``None``, an empty dict and an empty list stay null."""
     if value is None or value == {} or value == []:
@@ -35,11 +50,19 @@ def _json(value: Any) -> str | None:
     return orjson.dumps(value, default=str).decode()
 
 
-def _clipped(row: Row, names: tuple[str, ...], limit: int) -> Row:
+def _text_columns(values: Row, limit: int) -> Row:
+    """The text columns of a row from their values: ``*_json`` ones as JSON text (a value cut
+    in the scored message stays cut), others as they are; each cut to ``limit`` bytes, and the
+    cut ones listed in ``truncated_fields``."""
+    row: Row = {}
     cut = []
-    for name in names:
-        row[name], was_cut = clip_field(row[name], limit)
-        if was_cut:
+    for name, value in values.items():
+        marked = isinstance(value, dict) and len(value) == 1 and CUT_MARKER in value
+        text = value[CUT_MARKER] if marked else value
+        if name.endswith("_json") and not marked:
+            text = _json(value)
+        row[name], was_cut = clip_field(text, limit)
+        if was_cut or marked:
             cut.append(name)
     row["truncated_fields"] = cut
     return row
@@ -88,11 +111,6 @@ def result_rows(message: dict[str, Any]) -> Iterator[Row]:
         }
 
 
-TRACE_CLIPPED = ("error", "inputs_json", "outputs_json", "context_json", "expectations_json")
-TRACE_CLIPPED += ("tags_json",)
-SPAN_CLIPPED = ("inputs_json", "outputs_json", "attributes_json")
-
-
 def trace_rows(message: dict[str, Any], limit: int = DEFAULT_FIELD_LIMIT_BYTES) -> Iterator[Row]:
     """The ``traces`` row of one scored trace (none when the message carries no body)."""
     body = message.get("body")
@@ -108,31 +126,28 @@ def trace_rows(message: dict[str, Any], limit: int = DEFAULT_FIELD_LIMIT_BYTES) 
         "user_id": tags.get("user_id"),
         "model": message.get("model"),
         "status": message["status"],
-        "error": message.get("error"),
         "latency_ms": message.get("latency_ms"),
         "input_tokens": message.get("input_tokens"),
         "output_tokens": message.get("output_tokens"),
         "cost_usd": message.get("cost_usd"),
-        "inputs_json": _json(body.get("inputs")),
-        "outputs_json": _json(body.get("outputs")),
-        "context_json": _json(body.get("context")),
-        "expectations_json": _json(body.get("expectations")),
-        "tags_json": _json(tags),
         **_source(message),
         "schema_version": DATASETS_SCHEMA_VERSION,
     }
-    yield _clipped(row, TRACE_CLIPPED, limit)
-
-
-SPAN_COLUMNS_FROM_BODY = ("span_id", "parent_id", "name", "span_type", "start_time", "end_time")
-SPAN_COLUMNS_FROM_BODY += ("status", "inputs", "outputs", "attributes")
+    texts = {
+        "error": message.get("error"),
+        "inputs_json": body.get("inputs"),
+        "outputs_json": body.get("outputs"),
+        "context_json": body.get("context"),
+        "expectations_json": body.get("expectations"),
+        "tags_json": tags,
+    }
+    yield {**row, **_text_columns(texts, limit)}
 
 
 def span_rows(message: dict[str, Any], limit: int = DEFAULT_FIELD_LIMIT_BYTES) -> Iterator[Row]:
     """The ``spans`` rows of one scored trace, flattened from its span list.
 
-    A span without an id gets ``span-<index>`` (its place in the list), so rows stay unique;
-    fields the span schema does not name (an app's own) are kept in ``attributes_json``.
+    A span without an id gets ``span-<index>`` (its place in the list), so rows stay unique.
     """
     body = message.get("body")
     if body is None:
@@ -145,8 +160,6 @@ def span_rows(message: dict[str, Any], limit: int = DEFAULT_FIELD_LIMIT_BYTES) -
         "schema_version": DATASETS_SCHEMA_VERSION,
     }
     for index, span in enumerate(body.get("spans") or []):
-        extra = {k: v for k, v in span.items() if k not in SPAN_COLUMNS_FROM_BODY}
-        attributes = {**extra, **(span.get("attributes") or {})}
         row = {
             **head,
             "span_id": span.get("span_id") or f"span-{index}",
@@ -156,8 +169,10 @@ def span_rows(message: dict[str, Any], limit: int = DEFAULT_FIELD_LIMIT_BYTES) -
             "start_time": _time(span.get("start_time")),
             "end_time": _time(span.get("end_time")),
             "status": span.get("status"),
-            "inputs_json": _json(span.get("inputs")),
-            "outputs_json": _json(span.get("outputs")),
-            "attributes_json": _json(attributes),
         }
-        yield _clipped(row, SPAN_CLIPPED, limit)
+        texts = {
+            "inputs_json": span.get("inputs"),
+            "outputs_json": span.get("outputs"),
+            "attributes_json": span.get("attributes"),
+        }
+        yield {**row, **_text_columns(texts, limit)}

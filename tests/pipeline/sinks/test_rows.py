@@ -12,6 +12,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from pipeline.evaluate.scorer import ScoredRecord, SourcedTrace
+from pipeline.redaction import Redactor
+from pipeline.sinks.encode import RecordEncoder
 from pipeline.sinks.parquet import ParquetSink, remove_uncommitted
 from pipeline.sinks.rows import result_rows, span_rows, trace_rows
 from schemas import EvaluationResult, Trace, spans_arrow_schema, traces_arrow_schema
@@ -67,7 +69,7 @@ def test_trace_row_has_json_columns_and_tags_split_out():
     assert row["truncated_fields"] == [] and row["timestamp"] == T0
 
 
-def test_spans_are_flattened_with_ids_parents_and_extra_fields():
+def test_spans_are_flattened_with_ids_parents_and_extra_fields_in_attributes():
     rows = list(span_rows(message(RICH)))
     assert {name for name, _, _ in SPANS_COLUMNS} == set(rows[0])
     assert [r["span_id"] for r in rows] == ["root", "span-1"]  # a missing id: its index
@@ -136,3 +138,26 @@ def test_without_store_traces_only_results_are_written(tmp_path):
     sink.add(message(RICH), "scored", 0, 1)
     sink.flush()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["parquet"]
+
+
+def test_a_huge_field_is_cut_in_the_scored_message_already_and_marked_in_the_row():
+    huge = {"blob": "y" * 300_000}
+    model = Trace.model_validate(
+        {
+            "trace_id": "big",
+            "timestamp": T0,
+            "inputs": huge,
+            "spans": [{"span_id": "s", "outputs": huge, "vendor": huge}],
+        }
+    )
+    record = ScoredRecord(SourcedTrace(model, "traces", 0, 1), [], None)
+    encoder = RecordEncoder(Redactor.from_settings("none"), field_limit_bytes=2048)
+    value = encoder.scored(record)
+    assert len(value) < 10_000  # three 300 KB values, each cut to 2 KB
+    msg = orjson.loads(value)
+    (row,) = trace_rows(msg, limit=2048)
+    assert row["truncated_fields"] == ["inputs_json"]
+    assert row["inputs_json"].startswith('{"blob":"yyy') and len(row["inputs_json"]) <= 2048
+    (span,) = span_rows(msg, limit=2048)
+    assert span["truncated_fields"] == ["outputs_json", "attributes_json"]
+    assert span["attributes_json"].startswith('{"vendor":{"blob":"yy')
