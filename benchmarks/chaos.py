@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "reliability")]
 
-from chaos import EVALUATORS, run_chaos  # noqa: E402
+from chaos import EVALUATORS, SPANS, run_chaos  # noqa: E402
 
 
 def main() -> int:
@@ -34,6 +34,10 @@ def main() -> int:
         "duplicate (trace_id, evaluator) pairs": (result.duplicate_pairs, 0),
         "scored messages (read_committed)": (result.scored_messages, args.traces),
         "distinct scored trace ids": (result.scored_distinct, args.traces),
+        "traces dataset rows": (result.trace_rows, args.traces),
+        "duplicate traces rows": (result.trace_duplicates, 0),
+        "spans dataset rows": (result.span_rows, args.traces * SPANS),
+        "duplicate (trace_id, span_id) pairs": (result.span_duplicates, 0),
     }
     print(f"chaos: N={args.traces:,} K={args.kills} seed={args.seed} in {result.seconds:.0f} s")
     ok = True

@@ -70,6 +70,18 @@ class Settings(BaseSettings):
     batch_timeout_seconds: float = Field(
         0.5, gt=0, description="Longest wait to fill a batch before processing it."
     )
+    store_traces: bool = Field(
+        True,
+        description="Also write the traces and spans datasets beside the results (siblings of"
+        " parquet_dir: .../traces, .../spans); the scored topic then carries the redacted"
+        " trace body.",
+    )
+    field_limit_bytes: int = Field(
+        64 * 1024,
+        ge=1024,
+        description="Longest JSON/text field of a traces or spans row, in UTF-8 bytes; longer"
+        " values are cut and named in the row's truncated_fields.",
+    )
     parquet_flush_rows: int = Field(
         20_000, gt=0, description="Flush the Parquet buffers once they hold this many rows."
     )

@@ -38,6 +38,9 @@ PARQUET_COLUMNS: tuple[tuple[str, str, bool], ...] = (
     ("kafka_partition", "int32", False),
     ("kafka_offset", "int64", False),
     ("schema_version", "int32", False),
+    # Added after schema_version 1 files existed, so it is last; 1 unless the trace was re-sent
+    # (re-scored) with a higher version. Readers of older files: treat a missing column as 1.
+    ("trace_version", "int64", False),
 )
 
 PARTITION_COLUMNS = ("date", "hour")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import Field
 
@@ -20,11 +21,24 @@ class SourceOffset(Message):
     offset: int
 
 
+class TraceBody(Message):
+    """What the trace said, carried (redacted) so the Parquet stage can store the ``traces``
+    and ``spans`` datasets from the committed scored topic alone: no second read of the input
+    topic, one exactly-once path for all three datasets (see docs/guarantees.md)."""
+
+    inputs: Any = None
+    outputs: Any = None
+    context: list[str] | None = None
+    expectations: dict[str, Any] | None = None
+    spans: list[dict[str, Any]] = Field(default_factory=list)
+
+
 class ScoredTrace(Message):
     """A trace summary plus every evaluation result for it."""
 
     schema_version: int = SCORED_TRACE_SCHEMA_VERSION
     trace_id: str
+    trace_version: int = Field(1, ge=1)
     timestamp: datetime
     app: str
     model: str | None = None
@@ -38,3 +52,4 @@ class ScoredTrace(Message):
     results: list[EvaluationResult]
     source: SourceOffset
     scored_at: datetime
+    body: TraceBody | None = None

@@ -1,4 +1,7 @@
-"""``evalstream retention`` and ``evalstream compact``: keep the Parquet dataset tidy.
+"""``evalstream retention`` and ``evalstream compact``: keep the Parquet datasets tidy.
+
+Both work on the results dataset (``--parquet-dir``) and on the traces and spans datasets
+beside it when they exist (``sinks.dataset.dataset_roots``), each under its own lock.
 
 Mounted as top-level commands by ``pipeline.cli.main``. Mistakes (a bad duration, a missing
 directory, another run holding the lock) print one red line and exit 2.
@@ -7,6 +10,7 @@ directory, another run holding the lock) print one red line and exit 2.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -15,6 +19,7 @@ from rich.markup import escape
 from pipeline.clock import parse_time
 from pipeline.exceptions import PipelineError
 from pipeline.settings import load_settings
+from pipeline.sinks.dataset import RESULTS, DatasetKind, dataset_roots
 from pipeline.tools.maintenance import apply_retention, compact, parse_duration
 
 ParquetDirOption = typer.Option(
@@ -43,8 +48,15 @@ def _fail(exc: Exception) -> typer.Exit:
     return typer.Exit(code=2)
 
 
-def _root(parquet_dir: Path | None) -> Path:
-    return parquet_dir if parquet_dir is not None else load_settings().parquet_dir
+def _roots(parquet_dir: Path | None) -> list[tuple[DatasetKind, Path]]:
+    """The results root (always: a missing one is an error) and the other datasets' roots
+    that exist."""
+    root = parquet_dir if parquet_dir is not None else load_settings().parquet_dir
+    try:
+        roots = dataset_roots(root)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return [(kind, path) for kind, path in roots.items() if kind is RESULTS or path.is_dir()]
 
 
 def retention_command(
@@ -65,15 +77,23 @@ def retention_command(
     try:
         age = parse_duration(older_than)
         at = parse_time(now) if now else None
-        report = apply_retention(_root(parquet_dir), age, now=at, dry_run=dry_run)
+        reports = [
+            (kind, apply_retention(root, age, now=at, dry_run=dry_run))
+            for kind, root in _roots(parquet_dir)
+        ]
     except PipelineError as exc:
         raise _fail(exc) from None
     verb = "would delete" if dry_run else "deleted"
+    for kind, report in reports:
+        _print_retention(console, kind, report, verb)
+
+
+def _print_retention(console: Console, kind: DatasetKind, report: Any, verb: str) -> None:
     for hour in report.hours:
         note = f" (kept {len(hour.kept)} in-progress file(s))" if hour.kept else ""
         console.print(f"{verb} {hour.path}: {hour.files} file(s), {_size(hour.bytes)}{note}")
     console.print(
-        f"{verb} {len(report.hours)} partition(s), {report.files} file(s),"
+        f"{kind.name}: {verb} {len(report.hours)} partition(s), {report.files} file(s),"
         f" {_size(report.bytes)} ({report.bytes:,} bytes) older than"
         f" {report.cutoff:%Y-%m-%d %H:%M} UTC"
     )
@@ -97,9 +117,18 @@ def compact_command(
     try:
         age = parse_duration(min_age)
         at = parse_time(now) if now else None
-        report = compact(_root(parquet_dir), age, now=at, dry_run=dry_run)
+        reports = [
+            (kind, compact(root, age, now=at, dry_run=dry_run, kind=kind))
+            for kind, root in _roots(parquet_dir)
+        ]
     except PipelineError as exc:
         raise _fail(exc) from None
+    for kind, report in reports:
+        _print_compaction(console, kind, report)
+
+
+def _print_compaction(console: Console, kind: DatasetKind, report: Any) -> None:
+    dry_run = report.dry_run
     remove, merge_verb = ("would remove", "would merge") if dry_run else ("removed", "merged")
     for path in report.recovered:
         console.print(f"{remove} {path} (its rows are in a merged file)")
@@ -112,6 +141,6 @@ def compact_command(
     if (idle := report.idle_reason()) is not None:
         console.print(escape(idle))
     console.print(
-        f"{merge_verb} {report.files_merged} file(s) into {len(report.merges)};"
+        f"{kind.name}: {merge_verb} {report.files_merged} file(s) into {len(report.merges)};"
         f" {remove} {len(report.recovered)} leftover file(s); {len(report.skipped)} skipped"
     )

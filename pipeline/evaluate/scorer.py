@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from evaluators import EvaluationRunner, Registry, build_evaluators, discover
 from evaluators.config import EvaluatorConfig
 from evaluators.pricing import PriceTable
-from schemas import EvaluationResult, ScoredTrace, SourceOffset, Trace
+from schemas import EvaluationResult, ScoredTrace, SourceOffset, Span, Trace
+from schemas.scored import TraceBody
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,7 @@ class ScoredRecord:
         trace = self.trace
         return ScoredTrace(
             trace_id=trace.trace_id,
+            trace_version=trace_version(trace),
             timestamp=trace.timestamp,
             app=trace.app,
             model=trace.model,
@@ -53,7 +56,37 @@ class ScoredRecord:
                 topic=self.source.topic, partition=self.source.partition, offset=self.source.offset
             ),
             scored_at=scored_at or datetime.now(tz=UTC),
+            body=trace_body(trace),
         )
+
+
+def trace_version(trace: Trace) -> int:
+    """The version a producer (or the ingest stage) gave the trace; 1 when none or not valid."""
+    version = getattr(trace, "trace_version", None)
+    return version if isinstance(version, int) and version >= 1 else 1
+
+
+def trace_body(trace: Trace) -> TraceBody:
+    """The trace's content, as JSON-able values, for the ``traces`` and ``spans`` datasets."""
+    expectations = trace.expectations
+    return TraceBody(
+        inputs=trace.inputs,
+        outputs=trace.outputs,
+        context=trace.context,
+        expectations=expectations.model_dump(mode="json", exclude_none=True)
+        if expectations is not None
+        else None,
+        spans=[_span(span) for span in trace.spans or []],
+    )
+
+
+def _span(span: Span) -> dict[str, Any]:
+    """A span as JSON-able values; fields the schema does not name (an app's own) are folded
+    into its attributes, so a span's body has a fixed set of keys."""
+    extra = span.model_extra or {}
+    known = span.model_dump(mode="json", exclude=set(extra))
+    known["attributes"] = {**extra, **known["attributes"]}
+    return known
 
 
 class Scorer:

@@ -6,6 +6,11 @@ the trace's event time (UTC), and a name that says which source topic-partition 
 range (12 digits, so names sort by offset) the file holds. The worker's sink writes it,
 backfill writes it with a ``backfill-<label>`` topic, retention and compaction read it; all
 build and parse names with the functions below.
+
+The ``traces`` and ``spans`` datasets (issue 17) have the same layout and the same file names
+(one file per dataset for each flush of a scored-topic offset range) and live beside the
+results: ``evalstream-data/parquet`` -> ``evalstream-data/traces``, ``evalstream-data/spans``
+(siblings, so ``pd.read_parquet`` of the results directory keeps reading results only).
 """
 
 from __future__ import annotations
@@ -21,6 +26,31 @@ _HOUR_DIR = re.compile(r"^hour=(\d{1,2})$")
 _DATA_FILE = re.compile(
     r"^(?P<topic>.+)-p(?P<partition>\d+)-o(?P<first>\d+)-(?P<last>\d+)\.parquet$"
 )
+
+
+@dataclass(frozen=True)
+class DatasetKind:
+    """What maintenance needs to know of a dataset: the column its hour comes from, and the
+    columns that tell its rows apart (to check a merged file holds a leftover's rows)."""
+
+    name: str
+    time_column: str
+    row_key: tuple[str, ...]
+
+
+_SOURCE = ("kafka_topic", "kafka_partition", "kafka_offset")
+RESULTS = DatasetKind("results", "timestamp", ("trace_id", "evaluator", *_SOURCE))
+TRACES = DatasetKind("traces", "timestamp", ("trace_id", "trace_version", *_SOURCE))
+SPANS = DatasetKind("spans", "trace_timestamp", ("trace_id", "span_id", *_SOURCE))
+
+
+def dataset_roots(results_root: Path) -> dict[DatasetKind, Path]:
+    """The root of each dataset, given the results dataset's (``EVALSTREAM_PARQUET_DIR``)."""
+    results_root = Path(results_root)
+    parent = results_root.parent
+    if results_root.name in (TRACES.name, SPANS.name):
+        raise ValueError(f"the results dataset cannot be named {results_root.name!r}: {parent}")
+    return {RESULTS: results_root, TRACES: parent / "traces", SPANS: parent / "spans"}
 
 
 def partition_of(timestamp: str) -> tuple[str, str]:

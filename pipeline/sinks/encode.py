@@ -8,7 +8,8 @@ Before this module, each of them serialised on its own and backfill and the asse
 unredacted text (issue 16, item 2).
 
 What is redacted: every free-text part of a scored trace (tags, app, error, each result's
-rationale/label/error/metadata; the scored message carries no inputs or outputs) and the raw
+rationale/label/error/metadata; the trace body's inputs, outputs, context and expectations,
+and every span field but its ids, times and status) and the raw
 bytes of a dead letter (decoded as UTF-8 with replacement, so a dead letter keeps the redacted
 text, not the exact bytes). Ids, numbers and timestamps stay as they are. A window record's
 only text is its app name, redacted like the scored message's (and so is its key).
@@ -28,46 +29,88 @@ from pipeline.decode.dead_letter import dead_letter_for
 from pipeline.decode.trace import DecodeError
 from pipeline.redaction.redactor import Redactor
 from pipeline.settings import DEFAULT_MAX_MESSAGE_BYTES, Settings
+from pipeline.sinks.rows import clip_value
 from pipeline.sinks.size import fit_scored, trim_text, value_budget
 from schemas import MetricsRecord
+from schemas.datasets import DEFAULT_FIELD_LIMIT_BYTES
 
 if TYPE_CHECKING:  # the type only: ingest (the assembler) uses this module and knows no evaluator
     from pipeline.evaluate.scorer import ScoredRecord
 
 RESULT_TEXT_FIELDS = ("rationale", "label", "error", "metadata")
+BODY_TEXT_FIELDS = ("inputs", "outputs", "context", "expectations")
+SPAN_KEPT_FIELDS = frozenset(("span_id", "parent_id", "start_time", "end_time", "status"))
+"""Span fields kept as they are (redacting an id would break the tree); every other field of a
+span is redacted (an app's own span fields are in its attributes, see ``scorer.trace_body``)."""
+SPAN_BIG_FIELDS = ("inputs", "outputs", "attributes")
+"""Body and span values cut (after redaction) to the field limit already in the scored message,
+so a huge trace never makes the message too large; ``sinks.rows`` marks them as cut."""
 
 
 class RecordEncoder:
     """Turns scored records, dead letters and windows into sink payloads, redacted."""
 
     def __init__(
-        self, redactor: Redactor, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+        self,
+        redactor: Redactor,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        *,
+        with_body: bool = True,
+        field_limit_bytes: int = DEFAULT_FIELD_LIMIT_BYTES,
     ) -> None:
         self.redactor = redactor
         self.max_message_bytes = max_message_bytes
+        self.with_body = with_body
+        self.field_limit_bytes = field_limit_bytes
 
     @classmethod
     def create(cls, settings: Settings) -> RecordEncoder:
         """Wire from ``EVALSTREAM_REDACT``, ``EVALSTREAM_REDACT_PATTERNS`` and
-        ``EVALSTREAM_MAX_MESSAGE_BYTES``."""
+        ``EVALSTREAM_MAX_MESSAGE_BYTES``, ``EVALSTREAM_STORE_TRACES`` (without it, scored messages
+        carry no trace body) and ``EVALSTREAM_FIELD_LIMIT_BYTES``."""
+        redactor = Redactor.from_settings(
+            settings.redact, extra_patterns=settings.redact_patterns or None
+        )
         return cls(
-            Redactor.from_settings(
-                settings.redact, extra_patterns=settings.redact_patterns or None
-            ),
+            redactor,
             settings.max_message_bytes,
+            with_body=settings.store_traces,
+            field_limit_bytes=settings.field_limit_bytes,
         )
 
     def scored_row(self, record: ScoredRecord) -> dict[str, Any]:
         """The scored-traces message as a JSON-able dict: a Parquet row or a topic body."""
         message = record.to_message().model_dump(mode="json")
-        if not self.redactor.enabled:
-            return message
+        if not self.with_body:
+            message["body"] = None
+        if self.redactor.enabled:
+            self._redact(message)
+        body = message["body"]
+        if body is not None:
+            limit = self.field_limit_bytes
+            for name in BODY_TEXT_FIELDS:
+                body[name] = clip_value(body[name], limit)
+            for span in body["spans"]:
+                for name in SPAN_BIG_FIELDS:
+                    span[name] = clip_value(span.get(name), limit)
+        return message
+
+    def _redact(self, message: dict[str, Any]) -> None:
         for name in ("tags", "app", "error"):
             message[name] = self.redactor.redact(message[name])
         for result in message["results"]:
             for name in RESULT_TEXT_FIELDS:
                 result[name] = self.redactor.redact(result[name])
-        return message
+        body = message["body"]
+        if body is not None:
+            self._redact_fields(body, BODY_TEXT_FIELDS)
+            for span in body["spans"]:
+                self._redact_fields(span, [k for k in span if k not in SPAN_KEPT_FIELDS])
+
+    def _redact_fields(self, item: dict[str, Any], names: Sequence[str]) -> None:
+        for name in names:
+            if name in item:
+                item[name] = self.redactor.redact(item[name])
 
     def scored(self, record: ScoredRecord) -> bytes:
         """The scored-traces topic value of one record (key: its trace id), long fields cut

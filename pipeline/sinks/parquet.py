@@ -1,12 +1,14 @@
-"""The Parquet sink: one row per trace x result, Hive-partitioned by ``date=/hour=``.
+"""The Parquet sink: one row per trace x result, Hive-partitioned by ``date=/hour=``; with
+``store_traces``, also the ``traces`` and ``spans`` datasets beside it (rows: ``sinks.rows``).
 
 The worker feeds it from the scored-traces topic. Rows are buffered and written when the
 buffer reaches ``flush_rows`` or ``flush_seconds``. Each file is written to a temporary
 name, fsynced and renamed, so a reader never sees half a file; its name carries the
 scored-topic partition and offset range it covers (the layout is :mod:`pipeline.sinks.dataset`):
 ``date=2026-11-25/hour=14/scored-traces-p3-o000000001200-000000001699.parquet``.
-Files past the committed offset are removed when a worker takes a partition over
-(``remove_uncommitted``), so a replay never adds a duplicate row.
+Each dataset gets a file of the same name for the same offset range; all are written before
+the offsets are acked. Files past the committed offset are removed from every dataset when a
+worker takes a partition over (``remove_uncommitted``), so a replay never adds a duplicate row.
 """
 
 from __future__ import annotations
@@ -15,91 +17,99 @@ import contextlib
 import os
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.exceptions import SinkError
-from pipeline.sinks.dataset import data_files, file_name, partition_dir, partition_of
-from schemas import PARQUET_COLUMNS, arrow_schema
-from schemas.parquet import PARQUET_SCHEMA_VERSION
+from pipeline.sinks.dataset import (
+    SPANS,
+    TRACES,
+    data_files,
+    dataset_roots,
+    file_name,
+    partition_dir,
+    partition_of,
+)
+from pipeline.sinks.rows import Row, result_rows, span_rows, trace_rows
+from schemas import arrow_schema, spans_arrow_schema, traces_arrow_schema
+from schemas.datasets import DEFAULT_FIELD_LIMIT_BYTES
 
-COLUMN_NAMES = [name for name, _, _ in PARQUET_COLUMNS]
+
+@dataclass(frozen=True)
+class _Target:
+    """One dataset the sink writes: where, in which schema, and its rows of a message."""
+
+    root: Path
+    schema: pa.Schema
+    rows: Callable[[dict[str, Any]], Iterable[Row]]
+
+    @property
+    def names(self) -> list[str]:
+        return self.schema.names
 
 
 @dataclass
 class _Buffer:
-    """Rows of one topic-partition, columns kept as lists (cheap to append, cheap to convert)."""
+    """Rows of one topic-partition, columns kept as lists (cheap to append, cheap to convert),
+    per (dataset, date, hour)."""
 
     first_offset: int
     last_offset: int = -1
     rows: int = 0
-    columns: dict[str, dict[tuple[str, str], list]] = field(default_factory=dict)
+    columns: dict[tuple[int, str, str], dict[str, list]] = field(default_factory=dict)
 
 
 def remove_uncommitted(root: Path, topic: str, partition: int, committed: int) -> list[Path]:
-    """Delete this partition's files that start at or after the committed offset.
+    """Delete this partition's files that start at or after the committed offset, in the
+    results dataset at ``root`` and in the traces and spans datasets beside it.
 
     Such a file was written before a crash or a lost partition, but its offsets were never
     committed: the records will be read and written again, possibly cut at other offsets, so
     the old file must go before the replay writes its own.
     """
     removed = []
-    for data in data_files(root, topic, partition):
-        if data.first >= committed:
-            data.path.unlink(missing_ok=True)
-            removed.append(data.path)
+    for dataset_root in dataset_roots(root).values():
+        for data in data_files(dataset_root, topic, partition):
+            if data.first >= committed:
+                data.path.unlink(missing_ok=True)
+                removed.append(data.path)
     return removed
-
-
-def _row_values(message: dict[str, Any]) -> Iterable[list[Any]]:
-    """Rows of one scored-trace message (see ``schemas.ScoredTrace``), one per result."""
-    source = message["source"]
-    head = [
-        message["trace_id"],
-        datetime.fromisoformat(message["timestamp"]),
-        message["app"],
-        message.get("model"),
-        message["status"],
-        message.get("latency_ms"),
-        message.get("input_tokens"),
-        message.get("output_tokens"),
-        message.get("cost_usd"),
-    ]
-    tail = [source["topic"], source["partition"], source["offset"], PARQUET_SCHEMA_VERSION]
-    for r in message["results"]:
-        metadata = r.get("metadata")
-        yield [
-            *head,
-            r["evaluator"],
-            r.get("evaluator_version", "1"),
-            r.get("score"),
-            r.get("passed"),
-            r.get("label"),
-            r.get("rationale"),
-            r.get("error"),
-            r.get("latency_ms"),
-            r.get("source", "code"),
-            r.get("span_id"),
-            orjson.dumps(metadata).decode() if metadata else None,
-            *tail,
-        ]
 
 
 class ParquetSink:
     """Buffers rows per topic-partition and writes them atomically on ``flush``."""
 
-    def __init__(self, root: Path, flush_rows: int = 20_000, flush_seconds: float = 10.0) -> None:
+    def __init__(
+        self,
+        root: Path,
+        flush_rows: int = 20_000,
+        flush_seconds: float = 10.0,
+        *,
+        store_traces: bool = False,
+        field_limit_bytes: int = DEFAULT_FIELD_LIMIT_BYTES,
+    ) -> None:
         self.root = Path(root)
         self.flush_rows = flush_rows
         self.flush_seconds = flush_seconds
-        self.schema = arrow_schema()
+        roots = dataset_roots(self.root)
+        self._targets = [_Target(self.root, arrow_schema(), result_rows)]
+        if store_traces:
+            self._targets += [
+                _Target(
+                    roots[TRACES],
+                    traces_arrow_schema(),
+                    partial(trace_rows, limit=field_limit_bytes),
+                ),
+                _Target(
+                    roots[SPANS], spans_arrow_schema(), partial(span_rows, limit=field_limit_bytes)
+                ),
+            ]
         self._buffers: dict[tuple[str, int], _Buffer] = {}
         self._last_flush = time.monotonic()
         self.files_written = 0
@@ -115,12 +125,17 @@ class ParquetSink:
         if buf is None:
             buf = self._buffers[(topic, partition)] = _Buffer(offset)
         buf.last_offset = max(buf.last_offset, offset)
-        stamp = message["timestamp"]  # ISO-8601 in UTC: "2026-11-25T14:05:09.123Z"
-        part = buf.columns.setdefault(partition_of(stamp), defaultdict(list))
-        for values in _row_values(message):
-            for name, value in zip(COLUMN_NAMES, values, strict=True):
-                part[name].append(value)
-            buf.rows += 1
+        date, hour = partition_of(message["timestamp"])  # ISO-8601 UTC: "2026-11-25T14:05:09Z"
+        for index, target in enumerate(self._targets):
+            rows = list(target.rows(message))
+            if not rows and index:  # an empty results file is written, as before; no others
+                continue
+            part = buf.columns.setdefault((index, date, hour), defaultdict(list))
+            for row in rows:
+                for name in target.names:
+                    part[name].append(row[name])
+            if index == 0:  # flush_rows counts results rows, as before
+                buf.rows += len(rows)
 
     def should_flush(self) -> bool:
         if self.buffered_rows >= self.flush_rows:
@@ -132,9 +147,10 @@ class ParquetSink:
         written = []
         for (topic, partition), buf in sorted(self._buffers.items()):
             name = file_name(topic, partition, buf.first_offset, buf.last_offset)
-            for (date, hour), columns in sorted(buf.columns.items()):
-                directory = partition_dir(self.root, date, hour)
-                table = pa.Table.from_pydict(dict(columns), schema=self.schema)
+            for (index, date, hour), columns in sorted(buf.columns.items()):
+                target = self._targets[index]
+                directory = partition_dir(target.root, date, hour)
+                table = pa.Table.from_pydict(dict(columns), schema=target.schema)
                 written.append(self._write_atomically(table, directory, name))
         self.rows_written += self.buffered_rows
         self._buffers.clear()

@@ -185,7 +185,11 @@ class ParquetStage:
     @classmethod
     def create(cls, settings: Settings, observer: StreamObserver | None = None) -> ParquetStage:
         sink = ParquetSink(
-            settings.parquet_dir, settings.parquet_flush_rows, settings.parquet_flush_seconds
+            settings.parquet_dir,
+            settings.parquet_flush_rows,
+            settings.parquet_flush_seconds,
+            store_traces=settings.store_traces,
+            field_limit_bytes=settings.field_limit_bytes,
         )
         return cls(sink, observer if observer is not None else PrometheusObserver())
 

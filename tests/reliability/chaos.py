@@ -3,7 +3,9 @@
 Real processes on a broker of its own: publish N traces, run a worker, SIGKILL it at random
 moments K times (restarting it each time), restart the broker once mid-run, then let a last
 worker finish. Exactly-once means: Parquet holds N x E rows with no duplicate
-(trace_id, evaluator) pair, and the scored topic, read_committed, holds exactly N messages.
+(trace_id, evaluator) pair, the traces dataset N rows (one per trace), the spans dataset
+N x SPANS rows with no duplicate (trace_id, span_id), and the scored topic, read_committed,
+holds exactly N messages.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ OPERATIONAL = """
 [evaluators.cost]
 """
 EVALUATORS = 4
+SPANS = 2  # spans added to every published trace, so the spans dataset is checked too
 
 
 @dataclass
@@ -45,12 +48,21 @@ class ChaosResult:
     distinct_traces: int
     scored_messages: int
     scored_distinct: int
+    trace_rows: int
+    trace_duplicates: int
+    span_rows: int
+    span_duplicates: int
     seconds: float
 
 
 def _publish(bootstrap: str, topic: str, count: int) -> None:
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20)
     for trace in sample_traces(count, seed=99, spread_seconds=3600):
+        root = f"{trace['trace_id']}-root"
+        trace["spans"] = [
+            {"span_id": root, "name": "agent"},
+            {"span_id": f"{trace['trace_id']}-llm", "parent_id": root, "outputs": "answer"},
+        ][:SPANS]
         producer.send(topic, key=trace["trace_id"].encode(), value=orjson.dumps(trace))
     producer.flush()
     producer.close()
@@ -105,6 +117,8 @@ def run_chaos(workdir: Path, traces: int, kills: int, seed: int = 1) -> ChaosRes
             tail = final_log.read_text()[-3000:]
             raise RuntimeError(f"final worker exited {final.returncode}: {tail}")
         frame = pd.read_parquet(workdir / "parquet", columns=["trace_id", "evaluator"])
+        stored = pd.read_parquet(workdir / "traces", columns=["trace_id", "trace_version"])
+        spans = pd.read_parquet(workdir / "spans", columns=["trace_id", "span_id"])
         records = consume_all(
             handle.bootstrap, f"{topic}.scored", timeout=300, isolation_level="read_committed"
         )
@@ -117,6 +131,10 @@ def run_chaos(workdir: Path, traces: int, kills: int, seed: int = 1) -> ChaosRes
             distinct_traces=int(frame["trace_id"].nunique()),
             scored_messages=scored,
             scored_distinct=scored_distinct,
+            trace_rows=len(stored),
+            trace_duplicates=int(stored.duplicated().sum()),
+            span_rows=len(spans),
+            span_duplicates=int(spans.duplicated().sum()),
             seconds=time.monotonic() - started,
         )
     finally:

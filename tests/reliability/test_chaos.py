@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from chaos import EVALUATORS, run_chaos
+from chaos import EVALUATORS, SPANS, run_chaos
 
 
 def test_kills_and_a_broker_restart_leave_exactly_one_result_per_trace(tmp_path):
+    """...and exactly one traces row per trace and one spans row per span."""
     result = run_chaos(tmp_path, traces=5000, kills=3)
     assert result.kills == 3
     assert result.duplicate_pairs == 0
@@ -13,3 +14,5 @@ def test_kills_and_a_broker_restart_leave_exactly_one_result_per_trace(tmp_path)
     assert result.parquet_rows == 5000 * EVALUATORS
     assert result.scored_distinct == 5000
     assert result.scored_messages == 5000
+    assert (result.trace_rows, result.trace_duplicates) == (5000, 0)
+    assert (result.span_rows, result.span_duplicates) == (5000 * SPANS, 0)

@@ -55,7 +55,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline.clock import resolve_now
-from pipeline.sinks.dataset import data_files, file_name
+from pipeline.sinks.dataset import RESULTS, DatasetKind, data_files, file_name
 from pipeline.tools.maintenance.layout import (
     TMP_GRACE,
     DataFile,
@@ -68,7 +68,7 @@ from pipeline.tools.maintenance.layout import (
     parse_data_file,
 )
 
-ROW_KEY = ("trace_id", "evaluator", "kafka_topic", "kafka_partition", "kafka_offset")
+ROW_KEY = RESULTS.row_key
 SORT_KEY = [(name, "ascending") for name in ("kafka_topic", "kafka_partition", "kafka_offset")]
 HELD_YOUNG = "young"  # written less than min_age ago
 HELD_TAIL = "tail"  # in its partition's recent tail: maybe never committed
@@ -133,8 +133,10 @@ def compact(
     now: datetime | None = None,
     dry_run: bool = False,
     tail_window: timedelta | None = None,
+    kind: DatasetKind = RESULTS,
 ) -> CompactReport:
-    """Merge the small files of closed hours; see the module docstring for the rules."""
+    """Merge the small files of closed hours of the ``kind`` dataset at ``root`` (results,
+    traces or spans); see the module docstring for the rules."""
     if min_age <= timedelta(0):
         raise MaintenanceError("compaction min age must be positive")
     now = resolve_now(now)
@@ -147,7 +149,7 @@ def compact(
             if hour.end > now - min_age or hour.start >= current_hour:
                 report.open_hours += 1
                 continue
-            _compact_hour(hour, now, min_age, tails, dry_run, report)
+            _compact_hour(hour, kind, now, min_age, tails, dry_run, report)
     return report
 
 
@@ -168,6 +170,7 @@ def _tail_starts(root: Path, window: timedelta) -> dict[tuple[str, int], int]:
 
 def _compact_hour(
     hour: HourDir,
+    kind: DatasetKind,
     now: datetime,
     min_age: timedelta,
     tails: dict[tuple[str, int], int],
@@ -189,7 +192,7 @@ def _compact_hour(
         if data is not None:
             groups.setdefault(data.group, []).append(data)
     for group, files in sorted(groups.items()):
-        files = _recover(files, dry_run, report)
+        files = _recover(files, kind, dry_run, report)
         if files is None:
             continue
         files.sort(key=lambda f: f.first)
@@ -206,7 +209,7 @@ def _compact_hour(
             if held is not None:
                 report.held[held] += 1
             if len(run) >= 2:
-                _merge(hour, run, dry_run, report)
+                _merge(hour, kind, run, dry_run, report)
             run = []
 
 
@@ -220,12 +223,14 @@ def _held(data: DataFile, now: datetime, min_age: timedelta, tail: int | None) -
     return None
 
 
-def _row_keys(path: Path) -> Counter:
-    table = pq.read_table(path, columns=list(ROW_KEY))
-    return Counter(zip(*(table.column(name).to_pylist() for name in ROW_KEY), strict=True))
+def _row_keys(path: Path, kind: DatasetKind) -> Counter:
+    table = pq.read_table(path, columns=list(kind.row_key))
+    return Counter(zip(*(table.column(name).to_pylist() for name in kind.row_key), strict=True))
 
 
-def _recover(files: list[DataFile], dry_run: bool, report: CompactReport) -> list[DataFile] | None:
+def _recover(
+    files: list[DataFile], kind: DatasetKind, dry_run: bool, report: CompactReport
+) -> list[DataFile] | None:
     """Delete files contained in another file's range whose rows it holds (a compaction
     killed before deleting its inputs). ``None``: leave this group alone."""
     by_size = sorted(files, key=lambda f: (f.first - f.last, f.first))  # widest first
@@ -238,8 +243,8 @@ def _recover(files: list[DataFile], dry_run: bool, report: CompactReport) -> lis
             keep.append(data)
             continue
         if container.path not in containers:
-            containers[container.path] = _row_keys(container.path)
-        rows = _row_keys(data.path)
+            containers[container.path] = _row_keys(container.path, kind)
+        rows = _row_keys(data.path, kind)
         if rows - containers[container.path]:
             report.skipped.append(
                 (data.path, f"offsets inside {container.path.name} but rows are not; kept")
@@ -254,7 +259,9 @@ def _recover(files: list[DataFile], dry_run: bool, report: CompactReport) -> lis
     return keep
 
 
-def _merge(hour: HourDir, run: list[DataFile], dry_run: bool, report: CompactReport) -> None:
+def _merge(
+    hour: HourDir, kind: DatasetKind, run: list[DataFile], dry_run: bool, report: CompactReport
+) -> None:
     first, last = run[0], run[-1]
     target = hour.path / file_name(first.topic, first.partition, first.first, last.last)
     label = f"{first.topic}-p{first.partition}"
@@ -271,7 +278,7 @@ def _merge(hour: HourDir, run: list[DataFile], dry_run: bool, report: CompactRep
         report.skipped.append((hour.path, f"{label}: files have different schemas"))
         return
     merged = pa.concat_tables(tables)
-    stamps = merged.column("timestamp")
+    stamps = merged.column(kind.time_column)
     start = pa.scalar(hour.start, stamps.type)
     end = pa.scalar(hour.end, stamps.type)
     if len(merged) and (

@@ -119,3 +119,36 @@ def test_create_wires_the_settings():
     on = RecordEncoder.create(load_settings(redact="email"))
     off = RecordEncoder.create(load_settings(redact="none"))
     assert on.redactor.enabled and not off.redactor.enabled
+
+
+def test_trace_body_and_spans_are_redacted_but_ids_kept(encoder, plain):
+    trace = Trace.model_validate(
+        {
+            "trace_id": "t-2",
+            "timestamp": "2026-01-05T09:00:00Z",
+            "inputs": {"q": PLANTED},
+            "context": [PLANTED],
+            "expectations": {"expected_response": PLANTED},
+            "spans": [
+                {
+                    "span_id": "s-1",
+                    "parent_id": "s-0",
+                    "name": f"call {EMAIL}",
+                    "inputs": PLANTED,
+                    "outputs": {"a": PLANTED},
+                    "attributes": {"user": PLANTED},
+                    "app_extra": PLANTED,  # a field the span schema does not know
+                    "start_time": "2026-01-05T09:00:00Z",
+                }
+            ],
+        }
+    )
+    record = ScoredRecord(SourcedTrace(trace, "traces", 0, 8), [], None)
+    row = encoder.scored_row(record)
+    assert secrets_in(orjson.dumps(row).decode()) == []
+    (span,) = row["body"]["spans"]
+    assert (span["span_id"], span["parent_id"]) == ("s-1", "s-0")
+    assert span["start_time"].startswith("2026-01-05T09:00:00")
+    assert secrets_in(orjson.dumps(plain.scored_row(record)).decode()) == list(PII)
+    no_body = RecordEncoder(Redactor.from_settings("all"), with_body=False).scored_row(record)
+    assert no_body["body"] is None

@@ -1,6 +1,7 @@
 """With EVALSTREAM_REDACT set, no PII reaches anything the worker writes: the scored topic,
-Parquet, the metrics topic, the DLQ (its own and the span assembler's dead letters) and the
-OTel result export. One real worker run against a real broker and a real HTTP endpoint."""
+Parquet (results, traces and spans), the metrics topic, the DLQ (its own and the span
+assembler's dead letters) and the OTel result export. One real worker run against a real broker
+and a real HTTP endpoint."""
 
 from __future__ import annotations
 
@@ -61,6 +62,15 @@ def test_redaction_covers_every_output(kafka_bootstrap, new_topic, tmp_path, otl
             "error": f"upstream refused {PLANTED}" if i % 2 else None,
             "latency_ms": 100,
             "tags": {"app": f"bot {EMAIL}" if i == 0 else "bot", "user": PLANTED},
+            "spans": [
+                {
+                    "span_id": f"s{i}",
+                    "name": f"mail {EMAIL}",
+                    "inputs": PLANTED,
+                    "outputs": {"reply": PLANTED},
+                    "attributes": {"to": EMAIL},
+                }
+            ],
         }
         for i in range(20)
     ]
@@ -90,7 +100,10 @@ def test_redaction_covers_every_output(kafka_bootstrap, new_topic, tmp_path, otl
         for letter in letters
     }
     frame = pd.read_parquet(tmp_path / "pq")
-    parquet_text = frame.astype(str).to_csv()
+    stored = [pd.read_parquet(tmp_path / name) for name in ("traces", "spans")]
+    assert [len(f) for f in stored] == [20, 20]
+    assert sorted(stored[1].span_id) == sorted(f"s{i}" for i in range(20))  # ids kept
+    parquet_text = "".join(f.astype(str).to_csv() for f in (frame, *stored))
     otel_text = b"".join(bodies).decode("utf-8", "replace")
     assert scored.count(b'"trace_id"') == 20 and set(dead_raw) == {topic, spans}
     requests = [ExportTraceServiceRequest.FromString(body) for body in bodies]
