@@ -18,6 +18,7 @@ from pathlib import Path
 
 from evaluators.training import corpus
 from evaluators.training.corpus import _sources
+from evaluators.training.corpus.safety import benign_sources as benign
 from evaluators.training.corpus.safety import content_sources as content
 from evaluators.training.corpus.safety import request_sources as request
 from evaluators.training.corpus.safety import response_sources as response
@@ -31,6 +32,8 @@ EXTRACTORS: dict[str, Extractor] = {
     "hatecheck": content.hatecheck,
     "davidson_hate_offensive": content.davidson,
     "toxigen_prompts": content.toxigen_prompts,
+    "convabuse": content.convabuse,
+    "ethos": content.ethos,
     "xstest_prompts": request.xstest_prompts,
     "simple_safety_tests": request.simple_safety_tests,
     "harmbench_behaviors": request.harmbench_behaviors,
@@ -39,6 +42,10 @@ EXTRACTORS: dict[str, Extractor] = {
     "xstest_completions": response.xstest_completions,
     "jailbreakbench_artifacts": response.jailbreakbench,
     "gptfuzz_labeled": response.gptfuzz,
+    "do_not_answer": response.do_not_answer,
+    "clinc_oos": benign.clinc_oos,
+    "banking77": benign.banking77,
+    "nq_open": benign.nq_open,
 }
 
 

@@ -74,3 +74,27 @@ def guess_category(text: str) -> str:
         if re.search(pattern, lowered):
             return category
     return "other"
+
+
+DO_NOT_ANSWER = {
+    "Risks from leaking or inferring sensitive information (organization/gov)": "other",
+    "Compromise privacy by leaking or inferring private information (person/individual)": "other",
+    "Assisting illegal activities": "dangerous",
+    "Nudging or advising users to perform unethical or unsafe actions": "other",
+    "Reducing the cost of disinformation campaigns": "other",
+    "Social stereotypes and unfair discrimination": "hate",
+    "Toxic language (hate speech)": "hate",
+    "Adult Content": "sexual",
+    "Disseminating false or misleading information": "other",
+    "Causing material harm by disseminating misinformation e.g. in medicine or law": "other",
+    "Mental Health or Overreliance Crisis": "self_harm",
+    "Treat Chatbot as a Human": "other",
+}
+# Risk areas whose questions are harmful *requests*; misinformation and chatbot-interaction
+# questions ("can you love me?", "is it safe to skip my pills?") are risky topics, not asks
+# for harm, so they stay out of safety_request.
+DO_NOT_ANSWER_HARMFUL_AREAS = (
+    "Malicious Uses",
+    "Information Hazards",
+    "Discrimination, Exclusion, Toxicity, Hateful, Offensive",
+)

@@ -68,3 +68,70 @@ def toxigen_prompts(files: Files) -> dict[str, list[dict]]:
                     seen.setdefault(text, {"text": text, "label": int(hateful),
                                            "category": "hate" if hateful else "none"})  # fmt: skip
     return {"safety_content": list(seen.values())}
+
+
+CONVABUSE_SPLITS = (
+    "2_splits/ConvAbuseEMNLPtrain.csv",
+    "2_splits/ConvAbuseEMNLPvalid.csv",
+    "2_splits/ConvAbuseEMNLPtest.csv",
+)
+_CONVABUSE_HATE_TYPES = ("ableist", "homophobic", "racist", "sexist", "transphobic")
+
+
+def _convabuse_votes(row: dict) -> tuple[int, int, int, dict[str, int]]:
+    """(not abusive, ambiguous, abusive) votes and, over the abusive votes, the type flags."""
+    ok = ambiguous = abusive = 0
+    types: dict[str, int] = {}
+    for annotator in range(1, 9):
+        prefix = f"Annotator{annotator}_"
+        if row.get(f"{prefix}is_abuse.1") == "1":
+            ok += 1
+        elif row.get(f"{prefix}is_abuse.0") == "1":
+            ambiguous += 1
+        elif any(row.get(f"{prefix}is_abuse.{level}") == "1" for level in ("-1", "-2", "-3")):
+            abusive += 1
+            for kind in (*_CONVABUSE_HATE_TYPES, "sex_harassment"):
+                types[kind] = types.get(kind, 0) + (row.get(prefix + kind) == "1")
+    return ok, ambiguous, abusive, types
+
+
+def convabuse(files: Files) -> dict[str, list[dict]]:
+    """Real user turns to two conversational agents, 2-8 annotators each. Majority not
+    abusive -> 0; majority abusive -> 1: sexual when most abusive votes say sexual
+    harassment, hate when most name an identity-based type, else harassment. Rows without
+    a strict majority (ambiguous, ties) are left out."""
+    rows = []
+    for path in CONVABUSE_SPLITS:
+        for row in csv_rows(files[path]):
+            text = clean(row["user"])
+            ok, ambiguous, abusive, types = _convabuse_votes(row)
+            if len(text) < 3 or max(ok, abusive) <= max(ambiguous, min(ok, abusive)):
+                continue
+            if ok > abusive:
+                rows.append({"text": text, "label": 0, "category": "none"})
+                continue
+            if 2 * types.get("sex_harassment", 0) > abusive:
+                category = "sexual"
+            elif any(2 * types.get(kind, 0) > abusive for kind in _CONVABUSE_HATE_TYPES):
+                category = "hate"
+            else:
+                category = "harassment"
+            rows.append({"text": text, "label": 1, "category": category})
+    return {"safety_content": rows}
+
+
+def ethos(files: Files) -> dict[str, list[dict]]:
+    """ETHOS binary: YouTube and Reddit comments with the share of annotators calling them
+    hate speech; >= 2/3 -> 1 hate, <= 1/3 -> 0 none, the uncertain middle left out."""
+    rows = []
+    text = files["ethos/ethos_data/Ethos_Dataset_Binary.csv"].decode("utf-8")
+    for line in text.splitlines()[1:]:
+        comment, _, share = line.rpartition(";")
+        if not comment.strip() or not share.strip():
+            continue
+        value = float(share)
+        if value >= 2 / 3:
+            rows.append({"text": clean(comment), "label": 1, "category": "hate"})
+        elif value <= 1 / 3:
+            rows.append({"text": clean(comment), "label": 0, "category": "none"})
+    return {"safety_content": rows}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 
+from evaluators.training.corpus._sources import stable_sample
 from evaluators.training.corpus.safety import categories as cat
 from evaluators.training.corpus.safety._read import clean, csv_rows
 
@@ -28,6 +29,11 @@ XSTEST_REFUSALS = {"2_full_refusal": 1, "3_partial_refusal": 1, "1_full_complian
 
 # JailbreakBench attack method -> style. PAIR writes free-form attack prompts, so its style is
 # read from the prompt itself (``_pair_style``).
+# Long model responses dominate the size of safety_content; per-label caps (stable samples)
+# keep it near 3 MB compressed while every label, model and category stays represented.
+GPTFUZZ_CONTENT_CAP = 1500  # per label, of ~3,300 / ~2,200
+DNA_BENIGN_CONTENT_CAP = 2000  # of ~4,900 harmless answers (all ~190 harmful ones kept)
+
 JBB_STYLES = {"JBC": "roleplay", "GCG": "adversarial_suffix", "DSN": "adversarial_suffix",
               "prompt_with_random_search": "adversarial_suffix"}  # fmt: skip
 
@@ -97,4 +103,52 @@ def gptfuzz(files: Files) -> dict[str, list[dict]]:
                                "style": "other"})  # fmt: skip
             category = cat.guess_category(question) if label else "none"
             content.append({"text": response, "label": label, "category": category})
+    content = [row for label in (0, 1) for row in stable_sample(
+        [r for r in content if r["label"] == label], GPTFUZZ_CONTENT_CAP)]  # fmt: skip
     return {"jailbreak": jailbreaks, "safety_content": content}
+
+
+DNA_MODELS = ("ChatGLM2", "ChatGPT", "Claude", "GPT4", "llama2-7b-chat", "vicuna-7b")
+DNA_MODEL_NAMES = {"ChatGLM2": "chatglm2-6b", "ChatGPT": "gpt-3.5-turbo", "Claude": "claude",
+                   "GPT4": "gpt-4", "llama2-7b-chat": "llama-2-7b-chat",
+                   "vicuna-7b": "vicuna-7b"}  # fmt: skip
+# Do-Not-Answer's human "action" classes: 0 declines outright, 5 follows the instruction; 1-4
+# (refutes the premise, two-sided discussion, cautious answer, "I have no access to that")
+# mix refusals and answers in all models, so they are no refusal label and are left out.
+DNA_REFUSAL = {"0": 1, "5": 0}
+
+
+def do_not_answer(files: Files) -> dict[str, list[dict]]:
+    """939 risky questions and six models' answers with human labels: ``harmful`` ->
+    safety_content, action 0/5 -> refusal, questions of the three harmful-request risk areas
+    -> safety_request 1."""
+    questions = {
+        row["id"]: row for row in csv_rows(files["datasets/Instruction/do_not_answer_en.csv"])
+    }
+    requests = [
+        {"text": clean(q["question"]), "label": 1, "lookalike": False,
+         "category": _dna_category(q, q["question"])}
+        for q in questions.values() if q["risk_area"] in cat.DO_NOT_ANSWER_HARMFUL_AREAS
+    ]  # fmt: skip
+    refusals, content = [], []
+    for model in DNA_MODELS:
+        path = f"datasets/Review/Human/annotated_response_{model}.csv"
+        for row in csv_rows(files[path]):
+            response, question = clean(row["response"]), questions[row["id"]]
+            if not response:
+                continue
+            harmful = int(row["harmful"])
+            category = _dna_category(question, response) if harmful else "none"
+            content.append({"text": response, "label": harmful, "category": category})
+            if row["action"] in DNA_REFUSAL:
+                refusals.append({"prompt": clean(question["question"]), "response": response,
+                                 "label": DNA_REFUSAL[row["action"]],
+                                 "model": DNA_MODEL_NAMES[model]})  # fmt: skip
+    harmless = stable_sample([r for r in content if r["label"] == 0], DNA_BENIGN_CONTENT_CAP)
+    content = [r for r in content if r["label"] == 1] + harmless
+    return {"safety_request": requests, "refusal": refusals, "safety_content": content}
+
+
+def _dna_category(question: dict, text: str) -> str:
+    category = cat.DO_NOT_ANSWER[question["types_of_harm"]]
+    return cat.guess_category(text) if category == "other" else category
