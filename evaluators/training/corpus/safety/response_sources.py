@@ -66,14 +66,18 @@ def _pair_style(prompt: str) -> str:
 
 def jailbreakbench(files: Files) -> dict[str, list[dict]]:
     """Per-model artefacts: ``jailbroken`` (the benchmark's judge) -> label; the responses
-    go to ``safety_content`` too (jailbroken -> harmful, in the behaviour's category)."""
-    jailbreaks, content = [], []
+    go to ``safety_content`` too (jailbroken -> harmful, in the behaviour's category), and
+    the jailbroken ones to ``refusal`` as compliance (0): a harmful answer is never a
+    refusal, while a non-jailbroken one may be a refusal or an evasion, so it is left out."""
+    jailbreaks, content, compliant = [], [], []
     for path in sorted(files):
         parts = path.split("/")
         if len(parts) != 4 or parts[0] != "attack-artifacts" or parts[1] == "test-artifact":
             continue
         method = parts[1]
-        for item in json.loads(files[path])["jailbreaks"]:
+        artefact = json.loads(files[path])
+        model = artefact["parameters"]["model"]
+        for item in artefact["jailbreaks"]:
             prompt, response = clean(item.get("prompt")), clean(item.get("response"))
             if not prompt or not response:
                 continue
@@ -83,7 +87,10 @@ def jailbreakbench(files: Files) -> dict[str, list[dict]]:
                                "style": style})  # fmt: skip
             category = cat.JAILBREAKBENCH[item["category"]] if broken else "none"
             content.append({"text": response, "label": int(broken), "category": category})
-    return {"jailbreak": jailbreaks, "safety_content": content}
+            if broken:
+                compliant.append({"prompt": prompt, "response": response, "label": 0,
+                                  "model": model})  # fmt: skip
+    return {"jailbreak": jailbreaks, "safety_content": content, "refusal": compliant}
 
 
 def gptfuzz(files: Files) -> dict[str, list[dict]]:
