@@ -18,6 +18,7 @@ from pathlib import Path
 
 from evaluators.training import corpus
 from evaluators.training.corpus import _sources
+from evaluators.training.corpus.safety import attack_sources as attack
 from evaluators.training.corpus.safety import benign_sources as benign
 from evaluators.training.corpus.safety import content_sources as content
 from evaluators.training.corpus.safety import request_sources as request
@@ -40,7 +41,8 @@ EXTRACTORS: dict[str, Extractor] = {
     "strongreject": request.strongreject,
     "self_instruct": request.self_instruct,
     "xstest_completions": response.xstest_completions,
-    "jailbreakbench_artifacts": response.jailbreakbench,
+    "jailbreakbench_artifacts": attack.jailbreakbench,
+    "adaptive_attacks": attack.adaptive_attacks,
     "gptfuzz_labeled": response.gptfuzz,
     "do_not_answer": response.do_not_answer,
     "clinc_oos": benign.clinc_oos,

@@ -9,7 +9,6 @@ GPTFuzz (responses to 77 jailbreak templates, human-labelled by the authors).
 
 from __future__ import annotations
 
-import json
 import re
 
 from evaluators.training.corpus._sources import stable_sample
@@ -27,15 +26,10 @@ XSTEST_MODELS = {
 }
 XSTEST_REFUSALS = {"2_full_refusal": 1, "3_partial_refusal": 1, "1_full_compliance": 0}
 
-# JailbreakBench attack method -> style. PAIR writes free-form attack prompts, so its style is
-# read from the prompt itself (``_pair_style``).
 # Long model responses dominate the size of safety_content; per-label caps (stable samples)
 # keep it near 3 MB compressed while every label, model and category stays represented.
 GPTFUZZ_CONTENT_CAP = 1500  # per label, of ~3,300 / ~2,200
 DNA_BENIGN_CONTENT_CAP = 2000  # of ~4,900 harmless answers (all ~190 harmful ones kept)
-
-JBB_STYLES = {"JBC": "roleplay", "GCG": "adversarial_suffix", "DSN": "adversarial_suffix",
-              "prompt_with_random_search": "adversarial_suffix"}  # fmt: skip
 
 
 def xstest_completions(files: Files) -> dict[str, list[dict]]:
@@ -53,44 +47,6 @@ def xstest_completions(files: Files) -> dict[str, list[dict]]:
                          "label": XSTEST_REFUSALS[row["final_label"]],
                          "model": XSTEST_MODELS[match.group(1)]})  # fmt: skip
     return {"refusal": rows}
-
-
-def _pair_style(prompt: str) -> str:
-    lowered = prompt.lower()
-    if re.search(r"hypothetical|imagine|fictional|in a world where|thought experiment", lowered):
-        return "hypothetical"
-    if re.search(r"you are an?\b|pretend|role[- ]?play|act as|character|story|novel", lowered):
-        return "roleplay"
-    return "other"
-
-
-def jailbreakbench(files: Files) -> dict[str, list[dict]]:
-    """Per-model artefacts: ``jailbroken`` (the benchmark's judge) -> label; the responses
-    go to ``safety_content`` too (jailbroken -> harmful, in the behaviour's category), and
-    the jailbroken ones to ``refusal`` as compliance (0): a harmful answer is never a
-    refusal, while a non-jailbroken one may be a refusal or an evasion, so it is left out."""
-    jailbreaks, content, compliant = [], [], []
-    for path in sorted(files):
-        parts = path.split("/")
-        if len(parts) != 4 or parts[0] != "attack-artifacts" or parts[1] == "test-artifact":
-            continue
-        method = parts[1]
-        artefact = json.loads(files[path])
-        model = artefact["parameters"]["model"]
-        for item in artefact["jailbreaks"]:
-            prompt, response = clean(item.get("prompt")), clean(item.get("response"))
-            if not prompt or not response:
-                continue
-            broken = bool(item["jailbroken"])
-            style = JBB_STYLES.get(method) or _pair_style(prompt)
-            jailbreaks.append({"prompt": prompt, "response": response, "label": int(broken),
-                               "style": style})  # fmt: skip
-            category = cat.JAILBREAKBENCH[item["category"]] if broken else "none"
-            content.append({"text": response, "label": int(broken), "category": category})
-            if broken:
-                compliant.append({"prompt": prompt, "response": response, "label": 0,
-                                  "model": model})  # fmt: skip
-    return {"jailbreak": jailbreaks, "safety_content": content, "refusal": compliant}
 
 
 def gptfuzz(files: Files) -> dict[str, list[dict]]:
