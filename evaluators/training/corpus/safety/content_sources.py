@@ -8,6 +8,7 @@ non-hateful by the authors).
 
 from __future__ import annotations
 
+import html
 import re
 
 from evaluators.training.corpus._sources import stable_sample
@@ -135,3 +136,38 @@ def ethos(files: Files) -> dict[str, list[dict]]:
         elif value <= 1 / 3:
             rows.append({"text": clean(comment), "label": 0, "category": "none"})
     return {"safety_content": rows}
+
+
+RMHD_PATH = (
+    "construct_tracker/data/datasets/reddit_27_subreddits/rmhd_27subreddits_260posts_test.csv"
+)
+# Everyday subreddits of the Reddit Mental Health Dataset. The mental-health subreddits other
+# than r/suicidewatch are left out: their posts talk about self-harm often enough that "not
+# self-harm" would be a noisy label, and "self-harm" a wrong one. r/conspiracy is left out too.
+RMHD_CONTROLS = ("UKPersonalFinance", "personalfinance", "legaladvice", "teaching", "ukpolitics",
+                 "unitedkingdom", "divorce", "guns", "mindfulness")  # fmt: skip
+RMHD_CONTROL_CAP = 1000
+RMHD_MAX_CHARS = 1500
+
+
+def _head(text: str, limit: int = RMHD_MAX_CHARS) -> str:
+    """The post cut at the last space before ``limit`` characters (encoders read ~256
+    tokens; whole posts would triple the file for text no model sees). Reddit's HTML
+    entities (``&amp;``) are decoded."""
+    text = clean(html.unescape(html.unescape(text)))
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0]
+
+
+def reddit_mental_health(files: Files) -> dict[str, list[dict]]:
+    """Reddit posts by subreddit: r/suicidewatch -> 1 self_harm (posts there are, by the
+    forum's purpose, about the writer's suicidal thoughts), everyday subreddits -> 0 none."""
+    harmful, controls = [], []
+    for row in csv_rows(files[RMHD_PATH]):
+        text = _head(row["post"])
+        if len(text) < 20:
+            continue
+        if row["subreddit"] == "suicidewatch":
+            harmful.append({"text": text, "label": 1, "category": "self_harm"})
+        elif row["subreddit"] in RMHD_CONTROLS:
+            controls.append({"text": text, "label": 0, "category": "none"})
+    return {"safety_content": harmful + stable_sample(controls, RMHD_CONTROL_CAP)}
