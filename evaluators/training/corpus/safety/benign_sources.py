@@ -45,3 +45,29 @@ def nq_open(files: Files) -> dict[str, list[dict]]:
     """NQ-open dev: 3,610 real, anonymised Google search questions (all as requests)."""
     texts = [row["question"] for row in jsonl_rows(files["nq_open/NQ-open.dev.jsonl"])]
     return _split(texts, 4000, 0)
+
+
+FASTCHAT_QUESTIONS = (
+    "fastchat/llm_judge/data/mt_bench/question.jsonl",
+    "fastchat/llm_judge/data/vicuna_bench/question.jsonl",
+)
+FASTCHAT_ANSWERS = (
+    "fastchat/llm_judge/data/mt_bench/reference_answer/gpt-4.jsonl",
+    "fastchat/llm_judge/data/vicuna_bench/reference_answer/gpt-4.jsonl",
+)
+
+
+def chatbot_benchmarks(files: Files) -> dict[str, list[dict]]:
+    """MT-bench and Vicuna-bench: benign chat requests written to test assistants (writing,
+    role-play, reasoning, math, coding, extraction, STEM, humanities; every turn of a
+    multi-turn question), and GPT-4's reference answers as benign model output."""
+    requests = [
+        {"text": clean(turn), "label": 0, "category": "none", "lookalike": False}
+        for path in FASTCHAT_QUESTIONS for row in jsonl_rows(files[path]) for turn in row["turns"]
+    ]  # fmt: skip
+    content = [
+        {"text": clean(turn), "label": 0, "category": "none"}
+        for path in FASTCHAT_ANSWERS for row in jsonl_rows(files[path])
+        for choice in row["choices"] for turn in choice["turns"] if len(clean(turn)) >= 20
+    ]  # fmt: skip
+    return {"safety_request": requests, "safety_content": content}

@@ -49,6 +49,7 @@ EXTRACTORS: dict[str, Extractor] = {
     "clinc_oos": benign.clinc_oos,
     "banking77": benign.banking77,
     "nq_open": benign.nq_open,
+    "chatbot_benchmarks": benign.chatbot_benchmarks,
 }
 
 
