@@ -33,20 +33,28 @@ DNA_BENIGN_CONTENT_CAP = 2000  # of ~4,900 harmless answers (all ~190 harmful on
 
 
 def xstest_completions(files: Files) -> dict[str, list[dict]]:
-    """Human final labels: full or partial refusal -> 1, full compliance -> 0."""
-    rows = []
+    """Human final labels: full or partial refusal -> 1, full compliance -> 0.
+
+    The same pairs are plain (style ``none``) jailbreak negatives where the label is
+    certain: any answer to a safe prompt, and a refusal of an unsafe (``contrast_``) one. An
+    unsafe prompt answered in full is left out of ``jailbreak``: XSTest does not say whether
+    that answer was harmful."""
+    refusals, jailbreaks = [], []
     for path in sorted(files):
         match = re.search(r"xstest_v2_completions_(\w+)\.csv$", path)
         if not match:
             continue
         for row in csv_rows(files[path]):
-            response = clean(row["completion"])
+            prompt, response = clean(row["prompt"]), clean(row["completion"])
             if not response:
                 continue
-            rows.append({"prompt": clean(row["prompt"]), "response": response,
-                         "label": XSTEST_REFUSALS[row["final_label"]],
-                         "model": XSTEST_MODELS[match.group(1)]})  # fmt: skip
-    return {"refusal": rows}
+            refused = XSTEST_REFUSALS[row["final_label"]]
+            refusals.append({"prompt": prompt, "response": response, "label": refused,
+                             "model": XSTEST_MODELS[match.group(1)]})  # fmt: skip
+            if refused or not row["type"].startswith("contrast_"):
+                jailbreaks.append({"prompt": prompt, "response": response, "label": 0,
+                                   "style": "none"})  # fmt: skip
+    return {"refusal": refusals, "jailbreak": jailbreaks}
 
 
 def gptfuzz(files: Files) -> dict[str, list[dict]]:
@@ -84,7 +92,8 @@ DNA_REFUSAL = {"0": 1, "5": 0}
 def do_not_answer(files: Files) -> dict[str, list[dict]]:
     """939 risky questions and six models' answers with human labels: ``harmful`` ->
     safety_content, action 0/5 -> refusal, questions of the three harmful-request risk areas
-    -> safety_request 1."""
+    -> safety_request 1; a harmful answer is a plain (style ``none``) jailbreak 1 (harmful
+    request, complying harmful answer) and an outright refusal a jailbreak 0."""
     questions = {
         row["id"]: row for row in csv_rows(files["datasets/Instruction/do_not_answer_en.csv"])
     }
@@ -93,7 +102,7 @@ def do_not_answer(files: Files) -> dict[str, list[dict]]:
          "category": _dna_category(q, q["question"])}
         for q in questions.values() if q["risk_area"] in cat.DO_NOT_ANSWER_HARMFUL_AREAS
     ]  # fmt: skip
-    refusals, content = [], []
+    refusals, content, jailbreaks = [], [], []
     for model in DNA_MODELS:
         path = f"datasets/Review/Human/annotated_response_{model}.csv"
         for row in csv_rows(files[path]):
@@ -103,13 +112,17 @@ def do_not_answer(files: Files) -> dict[str, list[dict]]:
             harmful = int(row["harmful"])
             category = _dna_category(question, response) if harmful else "none"
             content.append({"text": response, "label": harmful, "category": category})
+            if harmful or row["action"] == "0":  # a harmful answer, or an outright refusal
+                jailbreaks.append({"prompt": clean(question["question"]), "response": response,
+                                   "label": harmful, "style": "none"})  # fmt: skip
             if row["action"] in DNA_REFUSAL:
                 refusals.append({"prompt": clean(question["question"]), "response": response,
                                  "label": DNA_REFUSAL[row["action"]],
                                  "model": DNA_MODEL_NAMES[model]})  # fmt: skip
     harmless = stable_sample([r for r in content if r["label"] == 0], DNA_BENIGN_CONTENT_CAP)
     content = [r for r in content if r["label"] == 1] + harmless
-    return {"safety_request": requests, "refusal": refusals, "safety_content": content}
+    return {"safety_request": requests, "refusal": refusals, "safety_content": content,
+            "jailbreak": jailbreaks}  # fmt: skip
 
 
 def _dna_category(question: dict, text: str) -> str:
