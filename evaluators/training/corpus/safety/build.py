@@ -35,6 +35,7 @@ EXTRACTORS: dict[str, Extractor] = {
     "toxigen_prompts": content.toxigen_prompts,
     "convabuse": content.convabuse,
     "ethos": content.ethos,
+    "hatemoji": content.hatemoji,
     "reddit_mental_health": content.reddit_mental_health,
     "xstest_prompts": request.xstest_prompts,
     "simple_safety_tests": request.simple_safety_tests,

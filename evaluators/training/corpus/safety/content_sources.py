@@ -171,3 +171,27 @@ def reddit_mental_health(files: Files) -> dict[str, list[dict]]:
         elif row["subreddit"] in RMHD_CONTROLS:
             controls.append({"text": text, "label": 0, "category": "none"})
     return {"safety_content": harmful + stable_sample(controls, RMHD_CONTROL_CAP)}
+
+
+# ~9,600 emoji test cases would make template-like hate the bulk of safety_content; a stable
+# sample per label keeps the variety (all functionalities and rounds) at a fifth of the rows.
+HATEMOJI_CAP = 2000  # per label
+HATEMOJI_FILES = ("HatemojiCheck/test.csv", "HatemojiBuild/train.csv",
+                  "HatemojiBuild/validation.csv", "HatemojiBuild/test.csv")  # fmt: skip
+
+
+def hatemoji(files: Files) -> dict[str, list[dict]]:
+    """HatemojiCheck (emoji-based functional tests) and HatemojiBuild (adversarially
+    collected, with minimally perturbed non-hateful twins): ``label_gold`` 1 -> hate, 0 ->
+    none. HatemojiCheck cases flagged unrealistic by the authors are left out."""
+    rows = []
+    for path in HATEMOJI_FILES:
+        for case in csv_rows(files[path]):
+            if case.get("unrealistic_flags", "0") not in ("0", ""):
+                continue
+            hateful = case["label_gold"] == "1"
+            rows.append({"text": clean(case["text"]), "label": int(hateful),
+                         "category": "hate" if hateful else "none"})  # fmt: skip
+    sample = [row for label in (0, 1) for row in stable_sample(
+        [r for r in rows if r["label"] == label], HATEMOJI_CAP)]  # fmt: skip
+    return {"safety_content": sample}
