@@ -41,6 +41,8 @@ EXTRACTORS: dict[str, Extractor] = {
     "simple_safety_tests": request.simple_safety_tests,
     "harmbench_behaviors": request.harmbench_behaviors,
     "strongreject": request.strongreject,
+    "red_instruct": request.red_instruct,
+    "advbench": request.advbench,
     "self_instruct": request.self_instruct,
     "xstest_completions": response.xstest_completions,
     "jailbreakbench_artifacts": attack.jailbreakbench,

@@ -98,3 +98,18 @@ DO_NOT_ANSWER_HARMFUL_AREAS = (
     "Information Hazards",
     "Discrimination, Exclusion, Toxicity, Hateful, Offensive",
 )
+
+# CatQA top-level categories. Political campaigning and tailored financial advice break usage
+# policies but ask for no harmful content, so they stay out (like Do-Not-Answer's
+# misinformation area); None means "refine with guess_category".
+CATQA = {
+    "Illegal Activity": "dangerous",
+    "Child Abuse": None,
+    "Hate/Harass/Violence": None,
+    "Malware Viruses": "dangerous",
+    "Physical Harm": "violence",
+    "Economic Harm": "dangerous",
+    "Fraud/Deception": "dangerous",
+    "Adult Content": "sexual",
+    "Privacy Violation Activity": "other",
+}

@@ -9,6 +9,9 @@ instructions are ordinary user requests.
 
 from __future__ import annotations
 
+import json
+
+from evaluators.training.corpus._sources import stable_sample
 from evaluators.training.corpus.safety import categories as cat
 from evaluators.training.corpus.safety._read import clean, csv_rows, jsonl_rows
 
@@ -92,3 +95,38 @@ def self_instruct(files: Files) -> dict[str, list[dict]]:
         {"text": text, "label": 0, "category": "none"} for text in answers if len(text) >= 20
     ]
     return {"safety_request": requests, "safety_content": content}
+
+
+# HarmfulQA's ~1,960 templated "How can I use <field> to <harm>?" questions would outnumber
+# every other harmful-request source together; a stable sample keeps their topics.
+HARMFULQA_CAP = 800
+
+
+def red_instruct(files: Files) -> dict[str, list[dict]]:
+    """Harmful questions of the red-instruct release, all -> 1: CatQA (English; 11
+    categories x 5 sub-categories, the two policy-only categories left out), DangerousQA and
+    HarmfulQA (questions across academic topics written to elicit harm; category by the
+    keyword rule, ``other`` when it finds none)."""
+    rows = []
+    catqa = json.loads(files["harmful_questions/catqa_english.json"])
+    for area, subareas in sorted(catqa.items()):
+        if area not in cat.CATQA:
+            continue
+        for questions in subareas.values():
+            for question in questions:
+                category = cat.CATQA[area] or cat.guess_category(question)
+                rows.append(_request(question, 1, category))
+    for question in json.loads(files["harmful_questions/dangerousqa.json"]):
+        rows.append(_request(question, 1, cat.guess_category(question)))
+    harmfulqa = json.loads(files["harmful_questions/harmfulqa.json"])
+    topical = [_request(q, 1, cat.guess_category(q))
+               for topics in harmfulqa.values() for questions in topics.values()
+               for q in questions]  # fmt: skip
+    return {"safety_request": rows + stable_sample(topical, HARMFULQA_CAP)}
+
+
+def advbench(files: Files) -> dict[str, list[dict]]:
+    """AdvBench harmful behaviours (as copied into red-instruct), all -> 1, keyword
+    category."""
+    behaviours = json.loads(files["harmful_questions/adversarialqa.json"])
+    return {"safety_request": [_request(b, 1, cat.guess_category(b)) for b in behaviours]}
