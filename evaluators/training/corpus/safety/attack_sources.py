@@ -46,7 +46,7 @@ def _artefact_rows(
     jailbreaks, content, compliant = [], [], []
     for item in artefact["jailbreaks"]:
         prompt, response = clean(item.get("prompt")), clean(item.get("response"))
-        if not prompt or not response:
+        if not prompt or len(response) < 3:  # a few responses are cut to one token ("I")
             continue
         broken = int(bool(item["jailbroken"]))
         jailbreaks.append({"prompt": prompt, "response": response, "label": broken,
