@@ -107,7 +107,7 @@ def do_not_answer(files: Files) -> dict[str, list[dict]]:
         path = f"datasets/Review/Human/annotated_response_{model}.csv"
         for row in csv_rows(files[path]):
             response, question = clean(row["response"]), questions[row["id"]]
-            if not response:
+            if len(response) < 3:  # two Llama-2 answers are cut to one token ("I")
                 continue
             harmful = int(row["harmful"])
             category = _dna_category(question, response) if harmful else "none"
