@@ -34,7 +34,6 @@ EXTRACTORS: dict[str, Extractor] = {
     "davidson_hate_offensive": content.davidson,
     "toxigen_prompts": content.toxigen_prompts,
     "convabuse": content.convabuse,
-    "ethos": content.ethos,
     "hatemoji": content.hatemoji,
     "reddit_mental_health": content.reddit_mental_health,
     "xstest_prompts": request.xstest_prompts,

@@ -121,23 +121,6 @@ def convabuse(files: Files) -> dict[str, list[dict]]:
     return {"safety_content": rows}
 
 
-def ethos(files: Files) -> dict[str, list[dict]]:
-    """ETHOS binary: YouTube and Reddit comments with the share of annotators calling them
-    hate speech; >= 2/3 -> 1 hate, <= 1/3 -> 0 none, the uncertain middle left out."""
-    rows = []
-    text = files["ethos/ethos_data/Ethos_Dataset_Binary.csv"].decode("utf-8")
-    for line in text.splitlines()[1:]:
-        comment, _, share = line.rpartition(";")
-        if not comment.strip() or not share.strip():
-            continue
-        value = float(share)
-        if value >= 2 / 3:
-            rows.append({"text": clean(comment), "label": 1, "category": "hate"})
-        elif value <= 1 / 3:
-            rows.append({"text": clean(comment), "label": 0, "category": "none"})
-    return {"safety_content": rows}
-
-
 RMHD_PATH = (
     "construct_tracker/data/datasets/reddit_27_subreddits/rmhd_27subreddits_260posts_test.csv"
 )
