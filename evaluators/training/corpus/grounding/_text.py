@@ -60,7 +60,7 @@ def window(parts: list[str], centre: int, limit: int = PREMISE_LIMIT) -> str:
             size += 1 + len(parts[lo - 1])
             lo -= 1
             grew = True
-    return " ".join(parts[lo:hi])[:limit]
+    return " ".join(p for p in parts[lo:hi] if p)[:limit].strip()
 
 
 def trim_around(premise: str, hypothesis: str, limit: int = PREMISE_LIMIT) -> str:
