@@ -36,6 +36,7 @@ READERS: dict[str, Callable[[dict[str, bytes], str], dict[str, list[dict]]]] = {
     "begin": claims.begin,
     "summedits": claims.summedits,
     "snli": claims.snli,
+    "dialfact": claims.dialfact,
     "paws": pairs.paws,
     "truthfulqa": pairs.truthfulqa,
     "qnli": answers.qnli,

@@ -107,3 +107,20 @@ def snli(files: Files, source: str) -> dict[str, list[dict]]:
             if label is not None:
                 rows.append(_row(item["sentence1"], item["sentence2"], label, "nli", source))
     return {"grounding": rows}
+
+
+DIALFACT_LABELS = {"SUPPORTS": 1, "REFUTES": 0, "NOT ENOUGH INFO": 0}
+
+
+def dialfact(files: Files, source: str) -> dict[str, list[dict]]:
+    """Dialogue responses (written by people or generated) checked against the Wikipedia
+    snippets the annotators judged them by; the premise is those snippets, each after its page
+    title, as a retriever would return them."""
+    rows = []
+    for data in files.values():
+        for item in _jsonl(data):
+            label = DIALFACT_LABELS.get(item["response_label"])
+            evidence = " ".join(f"{e[0]}: {clean(e[2])}" for e in item["evidence_list"])
+            if label is not None and evidence:
+                rows.append(_row(evidence, item["response"], label, "claim", source))
+    return {"grounding": rows}
