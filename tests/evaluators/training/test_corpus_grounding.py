@@ -21,6 +21,7 @@ from evaluators.training.corpus.grounding._pinned import (
     canonical,
     jsonl_gz_bytes,
     read_pinned,
+    row_order,
 )
 from evaluators.training.corpus.grounding._text import detokenize, trim_around
 
@@ -53,7 +54,7 @@ def test_task_file_is_sorted_unique_and_reproducible_gzip(task):
     assert raw[4:8] == b"\0\0\0\0", "gzip mtime must be 0"
     assert len(raw) <= 3_000_000
     lines = _lines(task)
-    assert lines == sorted(set(lines))
+    assert lines == sorted(set(lines), key=row_order)
     assert jsonl_gz_bytes(json.loads(line) for line in lines) == raw
 
 
@@ -196,3 +197,18 @@ def test_builder_rebuilds_the_committed_files_byte_for_byte():
     assert build.outputs() == planned
     for path in SOURCES_DIR.glob("*.toml"):
         tomllib.loads(path.read_text(encoding="utf-8"))
+
+
+def test_citation_claims_lose_placeholders_and_unsupported_citations_are_negative():
+    corpus = json.dumps({"doc_id": 7, "title": "", "abstract": ["Rates rose.", "By 9%."]})
+    claim = {"id": 1, "claim": "Rates rose by 9% [<|multi_cit|>].", "cited_doc_ids": [7]}
+    supported = {**claim, "evidence": {"7": [{"sentences": [0], "label": "SUPPORT"}]}}
+    unproven = {**claim, "id": 2, "claim": "Rates fell <|cit|>.", "evidence": {}}
+    files = {
+        "corpus.jsonl": corpus.encode(),
+        "claims.jsonl": (json.dumps(supported) + "\n" + json.dumps(unproven)).encode(),
+    }
+    rows = claims.citation_integrity(files, "src")["grounding"]
+    assert {(r["hypothesis"], r["label"]) for r in rows} == {("Rates rose by 9%.", 1),
+                                                             ("Rates fell.", 0)}  # fmt: skip
+    assert all(r["premise"] == "Rates rose. By 9%." for r in rows)

@@ -81,9 +81,19 @@ def canonical(row: dict) -> str:
     return json.dumps(row, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
+GROUP_FIELDS = ("premise", "context", "a")
+
+
+def row_order(line: str) -> tuple[str, str]:
+    """Rows sorted by their evidence text first, so the many rows that share one document sit
+    together and gzip stores it once (about 10% smaller), then by the whole line."""
+    row = json.loads(line)
+    return next((row[f] for f in GROUP_FIELDS if f in row), ""), line
+
+
 def jsonl_gz_bytes(rows: Iterable[dict]) -> bytes:
     """Sorted, de-duplicated rows, gzip without name or time: same rows, same bytes."""
-    lines = sorted({canonical(row) for row in rows})
+    lines = sorted({canonical(row) for row in rows}, key=row_order)
     buffer = io.BytesIO()
     with gzip.GzipFile(filename="", mode="wb", fileobj=buffer, mtime=0, compresslevel=9) as fh:
         for line in lines:

@@ -37,6 +37,7 @@ READERS: dict[str, Callable[[dict[str, bytes], str], dict[str, list[dict]]]] = {
     "summedits": claims.summedits,
     "snli": claims.snli,
     "dialfact": claims.dialfact,
+    "citation_integrity": claims.citation_integrity,
     "paws": pairs.paws,
     "truthfulqa": pairs.truthfulqa,
     "qnli": answers.qnli,

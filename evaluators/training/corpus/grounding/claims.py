@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 from evaluators.training.corpus.grounding._text import clean, trim_around
 
@@ -123,4 +124,35 @@ def dialfact(files: Files, source: str) -> dict[str, list[dict]]:
             evidence = " ".join(f"{e[0]}: {clean(e[2])}" for e in item["evidence_list"])
             if label is not None and evidence:
                 rows.append(_row(evidence, item["response"], label, "claim", source))
+    return {"grounding": rows}
+
+
+_CITATION_MARK = re.compile(r"\s*[\[(]?\s*(<\|[a-z_]+\|>\s*[,;]?\s*)+[\])]?")
+CITINT_LABELS = {"SUPPORT": 1, "REFUTE": 0}
+
+
+def _uncited(claim: str) -> str:
+    """The citing sentence without its citation placeholders ("... death [<|multi_cit|>].")."""
+    return re.sub(r"\s+([.,;:])", r"\1", _CITATION_MARK.sub(" ", claim)).strip()
+
+
+def citation_integrity(files: Files, source: str) -> dict[str, list[dict]]:
+    """Citing sentences from biomedical papers against the passage of the cited paper they
+    rely on. SUPPORT -> 1; REFUTE (the cited text contradicts, oversimplifies or does not
+    substantiate the sentence) and no evidence in the passage -> 0."""
+    corpus = {}
+    claim_files = []
+    for path, data in files.items():
+        if path.endswith("corpus.jsonl"):
+            corpus = {doc["doc_id"]: " ".join(doc["abstract"]) for doc in _jsonl(data)}
+        else:
+            claim_files.append(data)
+    rows = []
+    for data in claim_files:
+        for item in _jsonl(data):
+            labels = {e["label"] for found in item["evidence"].values() for e in found}
+            label = CITINT_LABELS[labels.pop()] if len(labels) == 1 else 0 if not labels else None
+            doc = corpus.get(item["cited_doc_ids"][0])
+            if label is not None and doc:
+                rows.append(_row(doc, _uncited(item["claim"]), label, "claim", source))
     return {"grounding": rows}
