@@ -15,7 +15,7 @@ import io
 import json
 import os
 import subprocess
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
 CORPUS_DIR = Path(__file__).resolve().parents[1]
@@ -99,10 +99,3 @@ def jsonl_gz_bytes(rows: Iterable[dict]) -> bytes:
         for line in lines:
             fh.write(line.encode("utf-8") + b"\n")
     return buffer.getvalue()
-
-
-def read_jsonl_gz(path: Path) -> Iterator[dict]:
-    with gzip.open(path, "rt", encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                yield json.loads(line)
