@@ -38,6 +38,7 @@ READERS: dict[str, Callable[[dict[str, bytes], str], dict[str, list[dict]]]] = {
     "snli": claims.snli,
     "dialfact": claims.dialfact,
     "citation_integrity": claims.citation_integrity,
+    "fever_symmetric": claims.fever_symmetric,
     "paws": pairs.paws,
     "truthfulqa": pairs.truthfulqa,
     "qnli": answers.qnli,

@@ -12,7 +12,7 @@ import io
 import json
 import re
 
-from evaluators.training.corpus.grounding._text import clean, trim_around
+from evaluators.training.corpus.grounding._text import clean, detokenize, trim_around
 
 Files = dict[str, bytes]
 SUMMARY_DOC_LIMIT = 3000
@@ -155,4 +155,21 @@ def citation_integrity(files: Files, source: str) -> dict[str, list[dict]]:
             doc = corpus.get(item["cited_doc_ids"][0])
             if label is not None and doc:
                 rows.append(_row(doc, _uncited(item["claim"]), label, "claim", source))
+    return {"grounding": rows}
+
+
+FEVER_LABELS = {"SUPPORTS": 1, "REFUTES": 0}
+
+
+def fever_symmetric(files: Files, source: str) -> dict[str, list[dict]]:
+    """FEVER claims against one Wikipedia evidence sentence, with hand-written symmetric twins
+    (the claim or the evidence changed so the label flips): claim-only cues do not help. The
+    files are tokenised ("death metal ."); the spacing is undone."""
+    rows = []
+    for data in files.values():
+        for item in _jsonl(data):
+            label = FEVER_LABELS.get(item["gold_label"])
+            if label is not None:
+                premise, claim = detokenize(item["evidence"]), detokenize(item["claim"])
+                rows.append(_row(premise, claim, label, "claim", source))
     return {"grounding": rows}
