@@ -39,6 +39,7 @@ READERS: dict[str, Callable[[dict[str, bytes], str], dict[str, list[dict]]]] = {
     "dialfact": claims.dialfact,
     "citation_integrity": claims.citation_integrity,
     "fever_symmetric": claims.fever_symmetric,
+    "snli_counterfactual": claims.snli_counterfactual,
     "paws": pairs.paws,
     "truthfulqa": pairs.truthfulqa,
     "qnli": answers.qnli,

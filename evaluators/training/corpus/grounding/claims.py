@@ -173,3 +173,16 @@ def fever_symmetric(files: Files, source: str) -> dict[str, list[dict]]:
                 premise, claim = detokenize(item["evidence"]), detokenize(item["claim"])
                 rows.append(_row(premise, claim, label, "claim", source))
     return {"grounding": rows}
+
+
+def snli_counterfactual(files: Files, source: str) -> dict[str, list[dict]]:
+    """SNLI pairs with their counterfactual revisions: people edited the premise or the
+    hypothesis minimally so that the label changes, so near-identical pairs carry opposite
+    labels. Entailment -> 1, neutral and contradiction -> 0."""
+    rows = []
+    for data in files.values():
+        for item in _tsv(data):
+            label = SNLI_LABELS.get(item["gold_label"])
+            if label is not None and clean(item["sentence1"]) and clean(item["sentence2"]):
+                rows.append(_row(item["sentence1"], item["sentence2"], label, "nli", source))
+    return {"grounding": rows}
