@@ -13,7 +13,7 @@ import csv
 import io
 import json
 
-from evaluators.training.corpus.grounding._text import PREMISE_LIMIT, clean, window
+from evaluators.training.corpus.grounding._text import PREMISE_LIMIT, clean, trim_around, window
 
 Files = dict[str, bytes]
 SQUAD_BENCHMARK_HALF = "data/dev-v2.0.json"
@@ -72,4 +72,25 @@ def selqa(files: Files, source: str) -> dict[str, list[dict]]:
             centre = min(range(len(kept)), key=lambda j: (abs(kept[j] - answers[0]), j))
             rows.append({"question": question, "context": window(rest, centre, PREMISE_LIMIT),
                          "label": 0, "kind": "answer_removed", "source": source})  # fmt: skip
+    return {"answerable": rows}
+
+
+def boolq_3l(files: Files, source: str) -> dict[str, list[dict]]:
+    """BoolQ yes/no questions (real search queries) with their Wikipedia passage -> 1, and the
+    authors' IDK questions: a BoolQ question paired with a passage of another article that
+    shares its words but does not settle it -> 0 (the retrieval miss of a real RAG system).
+    The files are JSON lines despite the ``.json`` name; a passage over 2,000 characters keeps
+    the window around the sentence closest to the question."""
+    rows = []
+    for data in files.values():
+        for line in data.decode("utf-8").splitlines():
+            if not line.strip():
+                continue
+            item = json.loads(line)
+            question, passage = clean(item["question"]), clean(item["passage"])
+            if not question or not passage:
+                continue
+            label = 0 if item["answer"] == "no-answer" else 1
+            rows.append({"question": question + "?", "context": trim_around(passage, question),
+                         "label": label, "kind": "passage", "source": source})  # fmt: skip
     return {"answerable": rows}

@@ -44,6 +44,7 @@ READERS: dict[str, Callable[[dict[str, bytes], str], dict[str, list[dict]]]] = {
     "truthfulqa": pairs.truthfulqa,
     "qnli": answers.qnli,
     "selqa": answers.selqa,
+    "boolq_3l": answers.boolq_3l,
 }
 
 
