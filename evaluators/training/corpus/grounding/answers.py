@@ -1,10 +1,11 @@
 """Readers of the ``answerable`` sources: a question, a context, and whether it answers it.
 
 Why sentence- and passage-level rows both: context sufficiency scores retrieved chunks of any
-size, and the commonest failure is a chunk from the right page that lacks the one sentence
-holding the answer. ``kind`` says which shape a row has: ``sentence`` (QNLI), ``passage``
-(a SelQA section window holding the annotated answer sentences) or ``answer_removed`` (the same
-window with exactly those sentences taken out: derived from the annotation, not a new label).
+size, and the commonest failures are a chunk from the right page that lacks the one sentence
+holding the answer, and a chunk of another page that shares the question's words. ``kind``
+says which shape a row has: ``sentence`` (QNLI), ``passage`` (a SelQA section window holding the
+annotated answer sentences; a BoolQ passage) or ``answer_removed`` (a SelQA window with exactly
+the annotated answer sentences taken out: derived from the annotation, not a new label).
 """
 
 from __future__ import annotations
