@@ -212,3 +212,16 @@ def test_citation_claims_lose_placeholders_and_unsupported_citations_are_negativ
     assert {(r["hypothesis"], r["label"]) for r in rows} == {("Rates rose by 9%.", 1),
                                                              ("Rates fell.", 0)}  # fmt: skip
     assert all(r["premise"] == "Rates rose. By 9%." for r in rows)
+
+
+def test_check_covid_premise_is_only_the_annotated_sentences():
+    corpus = json.dumps({"cord_id": "c1", "title": "T", "abstract": ["It takes 30 min.", "Other."]})
+    support = {"claim": "It takes thirty minutes.", "cord_id": "c1", "label": "SUPPORT",
+               "evidence_set": [{"sent_index": 0, "type": "PRIMARY"}]}  # fmt: skip
+    nei = {**support, "label": "NOTENOUGHINFO", "evidence_set": [{"sent_index": 1}]}
+    files = {
+        "corpus.json": corpus.encode(),
+        "all.json": (json.dumps(support) + "\n" + json.dumps(nei)).encode(),
+    }
+    rows = claims.check_covid(files, "src")["grounding"]
+    assert {(r["premise"], r["label"]) for r in rows} == {("It takes 30 min.", 1), ("Other.", 0)}

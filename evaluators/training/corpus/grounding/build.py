@@ -40,6 +40,7 @@ READERS: dict[str, Callable[[dict[str, bytes], str], dict[str, list[dict]]]] = {
     "citation_integrity": claims.citation_integrity,
     "fever_symmetric": claims.fever_symmetric,
     "snli_counterfactual": claims.snli_counterfactual,
+    "check_covid": claims.check_covid,
     "paws": pairs.paws,
     "truthfulqa": pairs.truthfulqa,
     "qnli": answers.qnli,

@@ -186,3 +186,30 @@ def snli_counterfactual(files: Files, source: str) -> dict[str, list[dict]]:
             if label is not None and clean(item["sentence1"]) and clean(item["sentence2"]):
                 rows.append(_row(item["sentence1"], item["sentence2"], label, "nli", source))
     return {"grounding": rows}
+
+
+CHECK_COVID_LABELS = {"SUPPORT": 1, "REFUTE": 0, "NOTENOUGHINFO": 0}
+
+
+def check_covid(files: Files, source: str) -> dict[str, list[dict]]:
+    """News claims about COVID-19 (written by journalists or by annotators) against sentences
+    of a scientific abstract. The premise is the annotated evidence sentences only, never the
+    whole abstract: a NOTENOUGHINFO claim is paired with sentences that do not settle it, while
+    another sentence of the same abstract may well support it."""
+    abstracts: dict[str, list[str]] = {}
+    claim_lines: list[dict] = []
+    for path, data in files.items():
+        if path.endswith("corpus.json"):
+            for doc in _jsonl(data):
+                abstracts[doc["cord_id"]] = [clean(s) for s in doc["abstract"]]
+        else:
+            claim_lines.extend(_jsonl(data))
+    rows = []
+    for item in claim_lines:
+        label = CHECK_COVID_LABELS.get(item["label"])
+        parts = abstracts.get(item["cord_id"], [])
+        indices = sorted({e["sent_index"] for e in item["evidence_set"]})
+        premise = " ".join(parts[i] for i in indices if i < len(parts))
+        if label is not None and premise:
+            rows.append(_row(premise, item["claim"], label, "claim", source))
+    return {"grounding": rows}
