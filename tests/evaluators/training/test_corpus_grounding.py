@@ -194,7 +194,6 @@ def test_builder_rebuilds_the_committed_files_byte_for_byte():
         pytest.skip(f"pinned sources not on this machine: {error}")
     for path, blob in planned.items():
         assert path.read_bytes() == blob, f"{path.name} differs from a fresh build"
-    assert build.outputs() == planned
     for path in SOURCES_DIR.glob("*.toml"):
         tomllib.loads(path.read_text(encoding="utf-8"))
 
