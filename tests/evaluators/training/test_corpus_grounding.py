@@ -183,7 +183,7 @@ def test_long_premise_is_trimmed_around_the_evidence():
 
 
 def test_detokenize_restores_plain_spacing():
-    text = "In Paris , in 1560 , he met the `` English '' envoy ( Nicolas ) ."
+    text = "In Paris , in 1560 , he met the `` English '' envoy -LRB- Nicolas -RRB- ."
     assert detokenize(text) == 'In Paris, in 1560, he met the "English" envoy (Nicolas).'
 
 

@@ -21,7 +21,9 @@ def clean(text: str | None) -> str:
     return re.sub(r"\s+", " ", (text or "").replace("\ufeff", "")).strip()
 
 
+_BRACKETS = {"-LRB-": "(", "-RRB-": ")", "-LSB-": "[", "-RSB-": "]", "-LCB-": "{", "-RCB-": "}"}
 _DETOKENIZE = (
+    (re.compile("|".join(map(re.escape, _BRACKETS))), lambda m: _BRACKETS[m.group(0)]),
     (re.compile(r"``\s*|\s*''"), '"'),
     (re.compile(r"\s+([,.;:!?%)\]])"), r"\1"),
     (re.compile(r"([(\[])\s+"), r"\1"),
@@ -30,7 +32,8 @@ _DETOKENIZE = (
 
 
 def detokenize(text: str) -> str:
-    """Undo Penn-Treebank style spacing ("Paris , in 1560 .") so rows read like real text."""
+    """Undo Penn-Treebank style spacing and brackets ("Paris , in 1560 -LRB- 3 -RRB- .") so
+    rows read like real text."""
     text = clean(text)
     for pattern, replacement in _DETOKENIZE:
         text = pattern.sub(replacement, text)
