@@ -28,6 +28,7 @@ from evaluators.training.corpus.grounding._pinned import (
     jsonl_gz_bytes,
     read_pinned,
 )
+from evaluators.training.corpus.grounding._text import stable_key
 
 BUILDER = "grounding"
 ROWS_MARKER = "# --- row counts below are written by the builder; do not edit ---"
@@ -41,6 +42,7 @@ READERS: dict[str, Callable[[dict[str, bytes], str], dict[str, list[dict]]]] = {
     "fever_symmetric": claims.fever_symmetric,
     "snli_counterfactual": claims.snli_counterfactual,
     "check_covid": claims.check_covid,
+    "negation_nli": claims.negation_nli,
     "paws": pairs.paws,
     "truthfulqa": pairs.truthfulqa,
     "qnli": answers.qnli,
@@ -71,7 +73,17 @@ def read_source(manifest: dict) -> tuple[dict[str, bytes], dict[str, bytes]]:
 
 
 def derive(manifest: dict, files: dict[str, bytes]) -> dict[str, list[dict]]:
-    return READERS[manifest["reader"]](files, manifest["id"])
+    """The reader's rows, cut to ``max_rows`` per task when the manifest sets it (to keep a
+    task file under ~3 MB): the rows whose evidence text has the lowest sha256, so rows that
+    share a premise (a counterfactual set, say) stay together and the cut never changes."""
+    derived = READERS[manifest["reader"]](files, manifest["id"])
+    limit = manifest.get("max_rows")
+    if limit:
+        for task, rows in derived.items():
+            field = PAIR_FIELDS[task][0]
+            rows.sort(key=lambda r: (stable_key(r[field]), canonical(r)))
+            derived[task] = rows[:limit]
+    return derived
 
 
 PAIR_FIELDS = {

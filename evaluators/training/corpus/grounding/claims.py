@@ -23,7 +23,12 @@ def _jsonl(data: bytes) -> list[dict]:
 
 
 def _tsv(data: bytes) -> list[dict]:
-    text = data.decode("utf-8")
+    """Rows of a tab-separated file with a header; a file that is not UTF-8 is read as
+    Windows-1252 (the encoding older NLI releases were saved in)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = data.decode("cp1252")
     return list(csv.DictReader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE))
 
 
@@ -212,4 +217,17 @@ def check_covid(files: Files, source: str) -> dict[str, list[dict]]:
         premise = " ".join(parts[i] for i in indices if i < len(parts))
         if label is not None and premise:
             rows.append(_row(premise, item["claim"], label, "claim", source))
+    return {"grounding": rows}
+
+
+def negation_nli(files: Files, source: str) -> dict[str, list[dict]]:
+    """MNLI and SNLI pairs rewritten with a negation in the premise, the hypothesis or both,
+    then labelled again by people: entailment -> 1, neutral and contradiction -> 0. Negation is
+    where word overlap misleads most."""
+    rows = []
+    for data in files.values():
+        for item in _tsv(data):
+            label = SNLI_LABELS.get(item["gold_label"])
+            if label is not None and clean(item["Text"]) and clean(item["Hypothesis"]):
+                rows.append(_row(item["Text"], item["Hypothesis"], label, "nli", source))
     return {"grounding": rows}
