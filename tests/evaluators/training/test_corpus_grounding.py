@@ -235,3 +235,28 @@ def test_max_rows_keeps_premise_groups_and_is_stable(monkeypatch):
     first = build.derive(manifest, {})["grounding"]
     assert len(first) == 6 and len({r["premise"] for r in first}) == 3
     assert build.derive(manifest, {})["grounding"] == first
+
+
+def test_a_pair_given_by_an_earlier_source_is_not_repeated_by_a_later_one(monkeypatch):
+    pair = {"a": "x", "b": "y", "label": 1}
+    other = {**pair, "b": "z"}
+    readers = {
+        "first": lambda f, s: {"paraphrase": [{**pair, "source": s}]},
+        "second": lambda f, s: {"paraphrase": [{**pair, "source": s}, {**other, "source": s}]},
+    }
+    monkeypatch.setattr(build, "READERS", readers)
+    monkeypatch.setattr(
+        build,
+        "manifests",
+        lambda _dir=None: {
+            "a_src": {"id": "a_src", "reader": "first"},
+            "b_src": {"id": "b_src", "reader": "second"},
+        },
+    )
+    monkeypatch.setattr(build, "read_source", lambda manifest: ({}, {}))
+    by_task, extra = build.build_all()
+    assert sorted((r["source"], r["b"]) for r in by_task["paraphrase"]) == [
+        ("a_src", "y"),
+        ("b_src", "z"),
+    ]
+    assert extra["counts"]["b_src"]["paraphrase"] == {"1": 1}

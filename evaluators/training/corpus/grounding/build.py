@@ -43,6 +43,7 @@ READERS: dict[str, Callable[[dict[str, bytes], str], dict[str, list[dict]]]] = {
     "snli_counterfactual": claims.snli_counterfactual,
     "check_covid": claims.check_covid,
     "negation_nli": claims.negation_nli,
+    "faithdial_audit": claims.faithdial_audit,
     "paws": pairs.paws,
     "truthfulqa": pairs.truthfulqa,
     "qnli": answers.qnli,
@@ -105,8 +106,13 @@ def consistent(task: str, rows: list[dict]) -> list[dict]:
 
 
 def build_all(sources_dir: Path = SOURCES_DIR) -> tuple[dict[str, list[dict]], dict]:
-    """All rows per task, the per-source label counts, and the licence texts per source."""
+    """All rows per task, the per-source label counts, and the licence texts per source.
+
+    A pair already given by a source earlier in id order is dropped from the later one (some
+    datasets reuse others' pairs, e.g. negated SNLI pairs whose premise kept its words), so
+    holding out one source never leaves its exact rows in training under another id."""
     by_task: dict[str, list[dict]] = {task: [] for task in TASKS}
+    seen: dict[str, set[tuple]] = {task: set() for task in TASKS}
     counts: dict[str, dict[str, Counter]] = {}
     licences: dict[str, dict[str, bytes]] = {}
     for source_id, manifest in manifests(sources_dir).items():
@@ -114,7 +120,10 @@ def build_all(sources_dir: Path = SOURCES_DIR) -> tuple[dict[str, list[dict]], d
         derived = derive(manifest, files)
         counts[source_id] = {}
         for task, rows in derived.items():
-            kept = consistent(task, rows)
+            fields = PAIR_FIELDS[task]
+            kept = [r for r in consistent(task, rows)
+                    if tuple(r[f] for f in fields) not in seen[task]]  # fmt: skip
+            seen[task].update(tuple(r[f] for f in fields) for r in kept)
             by_task[task].extend(kept)
             counts[source_id][task] = Counter(str(row["label"]) for row in kept)
     return by_task, {"counts": counts, "licences": licences}

@@ -231,3 +231,32 @@ def negation_nli(files: Files, source: str) -> dict[str, list[dict]]:
             if label is not None and clean(item["Text"]) and clean(item["Hypothesis"]):
                 rows.append(_row(item["Text"], item["Hypothesis"], label, "nli", source))
     return {"grounding": rows}
+
+
+_HALLUCINATED = {"hallucination", "partial hallucination"}
+
+
+def _begin_tags(cell: str) -> set[str]:
+    """The comma-separated BEGIN tags of one response, as written ("entailment. uncooperative",
+    "entailmentt" included)."""
+    tags = {t.strip().lower() for t in re.split(r"[,.]", cell) if t.strip()}
+    return {"entailment" if t.startswith("entailment") else t for t in tags}
+
+
+def faithdial_audit(files: Files, source: str) -> dict[str, list[dict]]:
+    """Gold and model responses of knowledge-grounded dialogue benchmarks, tagged by people:
+    entailed by the knowledge (possibly also uncooperative) -> 1; any hallucinated part -> 0;
+    responses tagged only generic or uncooperative say nothing checkable and are dropped."""
+    rows = []
+    for data in files.values():
+        for item in csv.DictReader(io.StringIO(data.decode("utf-8"))):
+            knowledge = item.get("knowledge") or item.get("evidence") or ""
+            response = next(v for k, v in item.items() if k not in
+                            ("knowledge", "evidence", "history", "begin_label", "BEGIN",
+                             "vrm_label", "VRM"))  # fmt: skip
+            tags = _begin_tags(item.get("begin_label") or item.get("BEGIN") or "")
+            label = 0 if tags & _HALLUCINATED else 1 if "entailment" in tags else None
+            if label is not None and clean(knowledge) and clean(response):
+                rows.append(_row(detokenize(knowledge), detokenize(response), label, "answer",
+                                 source))  # fmt: skip
+    return {"grounding": rows}
