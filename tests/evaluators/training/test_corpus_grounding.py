@@ -13,7 +13,7 @@ import tomllib
 
 import pytest
 
-from evaluators.training.corpus.grounding import TASKS, answers, build, claims, pairs
+from evaluators.training.corpus.grounding import TASKS, answers, build, claims, pairs, responses
 from evaluators.training.corpus.grounding._pinned import (
     DATA_DIR,
     SOURCES_DIR,
@@ -142,7 +142,7 @@ def test_generic_dialogue_responses_are_dropped():
         b"t5\twow\tK one.\tM\tR one\tFully attributable\n"
         b"t5\twow\tK two.\tM\tcool!\tGeneric\n"
     )
-    rows = claims.begin({"f.tsv": tsv}, "src")["grounding"]
+    rows = responses.begin({"f.tsv": tsv}, "src")["grounding"]
     assert [(r["hypothesis"], r["label"]) for r in rows] == [("R one", 1)]
 
 

@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from evaluators.training.corpus.grounding import TASKS, answers, claims, pairs
+from evaluators.training.corpus.grounding import TASKS, answers, claims, nli, pairs, responses
 from evaluators.training.corpus.grounding._pinned import (
     DATA_DIR,
     LICENSES_DIR,
@@ -34,16 +34,16 @@ BUILDER = "grounding"
 ROWS_MARKER = "# --- row counts below are written by the builder; do not edit ---"
 READERS: dict[str, Callable[[dict[str, bytes], str], dict[str, list[dict]]]] = {
     "factcheck_gpt": claims.factcheck_gpt,
-    "begin": claims.begin,
-    "summedits": claims.summedits,
-    "snli": claims.snli,
-    "dialfact": claims.dialfact,
     "citation_integrity": claims.citation_integrity,
     "fever_symmetric": claims.fever_symmetric,
-    "snli_counterfactual": claims.snli_counterfactual,
     "check_covid": claims.check_covid,
-    "negation_nli": claims.negation_nli,
-    "faithdial_audit": claims.faithdial_audit,
+    "dialfact": claims.dialfact,
+    "begin": responses.begin,
+    "faithdial_audit": responses.faithdial_audit,
+    "summedits": responses.summedits,
+    "snli": nli.snli,
+    "snli_counterfactual": nli.snli_counterfactual,
+    "negation_nli": nli.negation_nli,
     "paws": pairs.paws,
     "truthfulqa": pairs.truthfulqa,
     "qnli": answers.qnli,
