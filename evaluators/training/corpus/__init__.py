@@ -4,7 +4,10 @@ Why a package of its own: training must be able to hold out whole *sources*, so 
 carries the id of the source it came from, and every source is pinned (repository, commit,
 sha256 of each original file, licence) in ``sources/<id>.toml``. The data files under
 ``data/`` are derived, deterministic (sorted rows, gzip mtime 0) and rebuilt by the builder of
-the subpackage that owns the task:
+the subpackage that owns the task. They are built outside the repository, under
+``$EVALSTREAM_CORPUS_DIR`` (default ``~/.cache/evalstream/corpus``): the rows are third-party
+text, kept out of commits; only the pins, the builders and the trained models are committed.
+Builders:
 
 - ``safety/`` (``python -m evaluators.training.corpus.safety.build``): ``safety_content``,
   ``safety_request``, ``refusal``, ``jailbreak``;
@@ -16,12 +19,16 @@ Shared helpers (reading a pinned file, sha256 check, deterministic gzip, manifes
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 CORPUS_DIR = Path(__file__).resolve().parent
-DATA_DIR = CORPUS_DIR / "data"
 SOURCES_DIR = CORPUS_DIR / "sources"
-LICENSES_DIR = CORPUS_DIR / "licenses"
+BUILD_DIR = Path(
+    os.environ.get("EVALSTREAM_CORPUS_DIR") or Path.home() / ".cache" / "evalstream" / "corpus"
+)
+DATA_DIR = BUILD_DIR / "data"
+LICENSES_DIR = BUILD_DIR / "licenses"
 
 
 def task_path(task: str) -> Path:
@@ -29,4 +36,17 @@ def task_path(task: str) -> Path:
     return DATA_DIR / f"{task}.jsonl.gz"
 
 
-__all__ = ["CORPUS_DIR", "DATA_DIR", "LICENSES_DIR", "SOURCES_DIR", "task_path"]
+def is_built(tasks: tuple[str, ...]) -> bool:
+    """Whether every task file exists here (tests and training skip or stop cleanly if not)."""
+    return all(task_path(task).is_file() for task in tasks)
+
+
+__all__ = [
+    "BUILD_DIR",
+    "CORPUS_DIR",
+    "DATA_DIR",
+    "LICENSES_DIR",
+    "SOURCES_DIR",
+    "is_built",
+    "task_path",
+]

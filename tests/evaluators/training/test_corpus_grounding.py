@@ -13,10 +13,9 @@ import tomllib
 
 import pytest
 
+from evaluators.training.corpus import DATA_DIR, SOURCES_DIR
 from evaluators.training.corpus.grounding import TASKS, answers, build, claims, pairs, responses
 from evaluators.training.corpus.grounding._pinned import (
-    DATA_DIR,
-    SOURCES_DIR,
     SourceError,
     canonical,
     jsonl_gz_bytes,
@@ -38,6 +37,8 @@ RESERVED = ("ryokamoi/wice", "openai/moderation-api-release")
 
 
 def _lines(task: str) -> list[str]:
+    if not (DATA_DIR / f"{task}.jsonl.gz").is_file():
+        pytest.skip(f"{task} not built in {DATA_DIR} (run the grounding builder)")
     with gzip.open(DATA_DIR / f"{task}.jsonl.gz", "rt", encoding="utf-8") as fh:
         return [line.rstrip("\n") for line in fh]
 
@@ -50,10 +51,10 @@ def manifests() -> dict[str, dict]:
 @pytest.mark.parametrize("task", TASKS)
 def test_task_file_is_sorted_unique_and_reproducible_gzip(task):
     path = DATA_DIR / f"{task}.jsonl.gz"
+    lines = _lines(task)
     raw = path.read_bytes()
     assert raw[4:8] == b"\0\0\0\0", "gzip mtime must be 0"
     assert len(raw) <= 3_000_000
-    lines = _lines(task)
     assert lines == sorted(set(lines), key=row_order)
     assert jsonl_gz_bytes(json.loads(line) for line in lines) == raw
 
@@ -193,6 +194,8 @@ def test_builder_rebuilds_the_committed_files_byte_for_byte():
         planned = build.outputs()
     except SourceError as error:
         pytest.skip(f"pinned sources not on this machine: {error}")
+    if not all(path.is_file() for path in planned):
+        pytest.skip(f"grounding corpus not built in {DATA_DIR}")
     for path, blob in planned.items():
         assert path.read_bytes() == blob, f"{path.name} differs from a fresh build"
     for path in SOURCES_DIR.glob("*.toml"):

@@ -18,10 +18,8 @@ import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
-CORPUS_DIR = Path(__file__).resolve().parents[1]
-DATA_DIR = CORPUS_DIR / "data"
-SOURCES_DIR = CORPUS_DIR / "sources"
-LICENSES_DIR = CORPUS_DIR / "licenses"
+from evaluators.training.corpus import CORPUS_DIR
+
 PROJECT_ROOT = CORPUS_DIR.parents[2]
 
 

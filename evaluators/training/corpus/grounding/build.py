@@ -18,11 +18,9 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+from evaluators.training.corpus import DATA_DIR, LICENSES_DIR, SOURCES_DIR
 from evaluators.training.corpus.grounding import TASKS, answers, claims, nli, pairs, responses
 from evaluators.training.corpus.grounding._pinned import (
-    DATA_DIR,
-    LICENSES_DIR,
-    SOURCES_DIR,
     SourceError,
     canonical,
     jsonl_gz_bytes,

@@ -104,20 +104,26 @@ def licence_text(sid: str, entry: dict, files: dict[str, bytes]) -> str:
 def build(
     tasks: tuple[str, ...] = TASKS,
     root: Path | None = None,
-    out_dir: Path = corpus.CORPUS_DIR,
+    out_dir: Path | None = None,
     write: bool = True,
 ) -> dict[str, list[dict]]:
-    """Derive, merge and (when ``write``) write the task files, row counts and licences."""
-    manifest = safety_manifest(out_dir / "sources")
+    """Derive, merge and (when ``write``) write the task files, row counts and licences.
+
+    ``out_dir`` (tests) holds ``sources/``, ``data/`` and ``licenses/`` together; by default
+    the manifests are the committed ones and the data goes to ``corpus.BUILD_DIR``."""
+    sources_dir = corpus.SOURCES_DIR if out_dir is None else out_dir / "sources"
+    data_dir = corpus.DATA_DIR if out_dir is None else out_dir / "data"
+    licenses_dir = corpus.LICENSES_DIR if out_dir is None else out_dir / "licenses"
+    manifest = safety_manifest(sources_dir)
     raw = extract_all(manifest, root)
     built = {task: assemble(task, raw[task]) for task in tasks}
     if not write:
         return built
     for task, rows in built.items():
-        _sources.write_jsonl_gz(out_dir / "data" / f"{task}.jsonl.gz", rows)
+        _sources.write_jsonl_gz(data_dir / f"{task}.jsonl.gz", rows)
     all_counts = {task: label_counts(rows) for task, rows in built.items()}
     for sid, entry in manifest.items():
-        toml_path = out_dir / "sources" / f"{sid}.toml"
+        toml_path = sources_dir / f"{sid}.toml"
         counts = {task: dict(rows) for task, rows in entry.get("rows", {}).items()}
         for task in tasks:
             counts.pop(task, None)
@@ -125,8 +131,8 @@ def build(
                 counts[task] = all_counts[task][sid]
         _sources.write_row_counts(toml_path, counts)
         text = licence_text(sid, entry, read_source(entry, root))
-        (out_dir / "licenses").mkdir(parents=True, exist_ok=True)
-        (out_dir / "licenses" / f"{sid}.LICENSE.txt").write_text(text, encoding="utf-8")
+        licenses_dir.mkdir(parents=True, exist_ok=True)
+        (licenses_dir / f"{sid}.LICENSE.txt").write_text(text, encoding="utf-8")
     return built
 
 
@@ -150,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
                 stale.append(task)
         print(f"{task}: {len(rows)} rows, {Counter(r['label'] for r in rows)}")
     if stale:
-        print(f"committed files differ from the originals: {', '.join(stale)}", file=sys.stderr)
+        print(f"built files differ from the originals: {', '.join(stale)}", file=sys.stderr)
         return 1
     return 0
 
