@@ -28,10 +28,10 @@ from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_sco
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from evaluators._quality_nlp import content_stems, words  # noqa: E402
-from evaluators.context_sufficiency import ContextSufficiencyEvaluator  # noqa: E402
-from evaluators.correctness import CorrectnessEvaluator  # noqa: E402
-from evaluators.safety import SafetyEvaluator  # noqa: E402
+from evaluators.builtin._quality_nlp import content_stems, words  # noqa: E402
+from evaluators.builtin.context_sufficiency import ContextSufficiencyEvaluator  # noqa: E402
+from evaluators.builtin.correctness import CorrectnessEvaluator  # noqa: E402
+from evaluators.builtin.safety import SafetyEvaluator  # noqa: E402
 from evaluators.training import datasets  # noqa: E402
 from schemas import Trace  # noqa: E402
 

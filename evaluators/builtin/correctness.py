@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from evaluators import _quality_features as qf
-from evaluators import _quality_model
-from evaluators._quality_base import QualityEvaluator, quote, surface
 from evaluators.base import Outcome, Result
+from evaluators.builtin import _quality_features as qf
+from evaluators.builtin import _quality_model
+from evaluators.builtin._quality_base import QualityEvaluator, quote, surface
 from evaluators.text import answer_text, documents, question_text
 from schemas import Trace
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from evaluators import _quality_model
-from evaluators._quality_nlp import first_tokens
 from evaluators.base import Evaluator, Outcome
+from evaluators.builtin import _quality_model
+from evaluators.builtin._quality_nlp import first_tokens
 from schemas import ResultSource, Trace
 
 BACKENDS = ("offline", "llm")

@@ -13,8 +13,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from evaluators import _quality_model
-from evaluators._quality_nlp import (
+from evaluators.builtin import _quality_model
+from evaluators.builtin._quality_nlp import (
     GENERIC_KEYS,
     bigrams,
     entities,

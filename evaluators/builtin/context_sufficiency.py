@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from evaluators._quality_base import QualityEvaluator, quote, surface
-from evaluators._quality_features import Evidence
-from evaluators._quality_nlp import text_stems
-from evaluators._sufficiency_features import sufficiency_features
 from evaluators.base import Outcome, Result
+from evaluators.builtin._quality_base import QualityEvaluator, quote, surface
+from evaluators.builtin._quality_features import Evidence
+from evaluators.builtin._quality_nlp import text_stems
+from evaluators.builtin._sufficiency_features import sufficiency_features
 from evaluators.text import documents, question_text
 from schemas import Expectations, Trace
 

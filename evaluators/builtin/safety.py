@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from evaluators import _quality_model
-from evaluators._quality_base import QualityEvaluator
-from evaluators._quality_lexicon import cues, with_cues
 from evaluators.base import Outcome, Result
+from evaluators.builtin import _quality_model
+from evaluators.builtin._quality_base import QualityEvaluator
+from evaluators.builtin._quality_lexicon import cues, with_cues
 from evaluators.text import answer_text, question_text
 from schemas import Trace
 
