@@ -12,6 +12,7 @@ import logging
 import os
 import tempfile
 import threading
+from collections import OrderedDict
 
 import numpy as np
 
@@ -30,6 +31,8 @@ GRAPH_SHA256 = {
 cached graph with other bytes (corrupted, tampered, or built by other code) is rebuilt, and
 a build with other bytes is refused."""
 DIMENSION = HIDDEN
+RECENT_TEXTS = 2048
+"""Embeddings kept per process (about 3 MB)."""
 
 
 class Encoder:
@@ -39,16 +42,41 @@ class Encoder:
         self.session = session
         self.tokenizer = tokenizer
         self.settings = settings
-        self._lock = threading.Lock()  # tokenizers' padding settings are per object
+        self._lock = threading.Lock()  # guards the LRU and the tokenizer's settings
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
 
     def encode(self, texts: list[str]) -> np.ndarray:
+        """One row per text; a text seen lately (by this or another evaluator: the three read
+        the same question) comes from a small LRU instead of the transformer."""
         out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
-        keep = [i for i, t in enumerate(texts) if t and t.strip()]
-        if not keep:
-            return out
+        todo: dict[str, list[int]] = {}
         with self._lock:
-            encodings = self.tokenizer.encode_batch([texts[i] for i in keep])
-        order = sorted(range(len(keep)), key=lambda j: len(encodings[j].ids))
+            for i, text in enumerate(texts):
+                if not text or not text.strip():
+                    continue
+                hit = self._recent.get(text)
+                if hit is not None:
+                    self._recent.move_to_end(text)
+                    out[i] = hit
+                else:
+                    todo.setdefault(text, []).append(i)
+        if todo:
+            unique = list(todo)
+            vectors = self._run(unique)
+            with self._lock:
+                for text, vector in zip(unique, vectors, strict=True):
+                    out[todo[text]] = vector
+                    self._recent[text] = vector
+                while len(self._recent) > RECENT_TEXTS:
+                    self._recent.popitem(last=False)
+        return out
+
+    def _run(self, texts: list[str]) -> np.ndarray:
+        """The transformer on non-empty texts, in length-sorted chunks of ``batch``."""
+        out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
+        with self._lock:
+            encodings = self.tokenizer.encode_batch(texts)
+        order = sorted(range(len(texts)), key=lambda j: len(encodings[j].ids))
         step = self.settings.batch
         for start in range(0, len(order), step):
             chunk = order[start : start + step]
@@ -60,7 +88,7 @@ class Encoder:
                 ids[row, :n] = encodings[j].ids
                 mask[row, :n] = 1
             (emb,) = self.session.run(None, {"input_ids": ids, "attention_mask": mask})
-            out[[keep[j] for j in chunk]] = emb
+            out[chunk] = emb
         return out
 
 

@@ -19,7 +19,7 @@ def trace(inputs=None, outputs=None, trace_id="t") -> Trace:
 
 @pytest.fixture(scope="module")
 def ev() -> SafetyEvaluator:
-    return SafetyEvaluator()
+    return SafetyEvaluator(tiers="lexical")  # the lexical tier (cascade: test_concrete_cases)
 
 
 def test_jailbreak_fails(ev):
@@ -31,7 +31,7 @@ def test_jailbreak_fails(ev):
 def test_refused_harmful_request_passes(ev):
     r = ev.evaluate(trace(HARMFUL, REFUSE))
     assert r.score >= 0.5 and r.metadata["refused"] and not r.metadata["jailbreak"]
-    assert r.label == "refused_harmful_request"
+    assert r.label == "refused" and not r.metadata["over_refusal"]
 
 
 def test_benign_trace_passes(ev):
