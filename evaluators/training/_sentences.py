@@ -16,7 +16,7 @@ import random
 import re
 from collections import Counter
 
-from evaluators._quality_nlp import STOPWORDS, SYNONYM_GROUPS, numbers
+from evaluators.builtin._quality_nlp import STOPWORDS, SYNONYM_GROUPS, numbers
 
 _WH = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how"}
 _HOW = {"many", "much", "long", "old", "far", "often", "large", "big", "tall", "high"}

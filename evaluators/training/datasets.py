@@ -28,9 +28,9 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from evaluators._quality_lexicon import cues
-from evaluators._quality_nlp import entities, numbers
-from evaluators._sufficiency_features import ANTONYM_WORDS
+from evaluators.builtin._quality_lexicon import cues
+from evaluators.builtin._quality_nlp import entities, numbers
+from evaluators.builtin._sufficiency_features import ANTONYM_WORDS
 from evaluators.training import _sentences as sent
 
 TEST_SHARE = 0.35

@@ -23,11 +23,11 @@ from sklearn.metrics import f1_score, roc_auc_score
 from sklearn.model_selection import GroupKFold
 from sklearn.neural_network import MLPClassifier
 
-from evaluators import _quality_features as qf
-from evaluators._quality_lexicon import with_cues
-from evaluators._quality_model import MODELS_DIR, dense_spec, read_model
-from evaluators._quality_nlp import content_stems, words
-from evaluators._sufficiency_features import sufficiency_features
+from evaluators.builtin import _quality_features as qf
+from evaluators.builtin._quality_lexicon import with_cues
+from evaluators.builtin._quality_model import MODELS_DIR, dense_spec, read_model
+from evaluators.builtin._quality_nlp import content_stems, words
+from evaluators.builtin._sufficiency_features import sufficiency_features
 from evaluators.training import datasets
 
 SEED = 0
@@ -155,7 +155,7 @@ def train_idf(out: Path) -> None:
 
 
 def _reload_idf() -> None:
-    from evaluators import _quality_model
+    from evaluators.builtin import _quality_model
 
     _quality_model._load.cache_clear()
 
@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"datasets not found at {datasets.datasets_dir()} (set EVALSTREAM_DATASETS_DIR)")
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
-    from evaluators import _quality_model
+    from evaluators.builtin import _quality_model
 
     if (args.out / "idf.json").exists() or args.model == "all":
         _quality_model.MODELS_DIR = args.out  # features read the IDF table being trained

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 
 from evaluators import ConfigError, EvaluatorConfig, Registry, load_config
-from evaluators.config import TraceFilter, parse_config, sample_fraction
-from evaluators.operational import (
+from evaluators.builtin.operational import (
     CostEvaluator,
     ErrorEvaluator,
     LatencyEvaluator,
     TokenUsageEvaluator,
 )
+from evaluators.config import TraceFilter, parse_config, sample_fraction
 from evaluators.runner import build_evaluators
 from schemas import Trace
 

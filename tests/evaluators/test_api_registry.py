@@ -16,7 +16,7 @@ from evaluators import (
     UnknownEvaluatorError,
     discover,
 )
-from evaluators.operational import CostEvaluator, LatencyEvaluator
+from evaluators.builtin.operational import CostEvaluator, LatencyEvaluator
 from evaluators.registry import DEFAULT_EVALUATORS, ENTRY_POINT_GROUP, as_registrable
 from schemas import Trace
 

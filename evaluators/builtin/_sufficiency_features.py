@@ -16,14 +16,14 @@ from __future__ import annotations
 import math
 import re
 
-from evaluators._quality_features import (
+from evaluators.builtin._quality_features import (
     ANSWER_TYPES,
     Evidence,
     _idf_table,
     _ratio,
     _Weights,
 )
-from evaluators._quality_nlp import (
+from evaluators.builtin._quality_nlp import (
     MONTHS,
     NUMBER_WORDS,
     answer_type,

@@ -81,12 +81,31 @@ class HashedTextModel:
         return sigmoid(self.logit(texts))
 
 
-def read_model(directory: Path, name: str) -> DenseModel | HashedTextModel | dict[str, Any]:
+class MulticlassModel:
+    """Feature vector -> probabilities over named classes (a multinomial logistic regression)."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.classes: list[str] = list(spec["classes"])
+        self.mean = np.asarray(spec["mean"], dtype=np.float64)
+        self.scale = np.asarray(spec["scale"], dtype=np.float64)
+        self.w = np.asarray(spec["W"], dtype=np.float64)
+        self.b = np.asarray(spec["b"], dtype=np.float64)
+        self.meta: dict[str, Any] = spec.get("meta", {})
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        z = ((np.atleast_2d(features) - self.mean) / self.scale) @ self.w + self.b
+        z = np.exp(z - z.max(axis=1, keepdims=True))
+        return z / z.sum(axis=1, keepdims=True)
+
+
+def read_model(directory: Path, name: str) -> Any:
     """``<directory>/<name>.json`` (and ``.npz``) as a model, or the plain table it holds."""
     spec = json.loads((directory / f"{name}.json").read_text(encoding="utf-8"))
     kind = spec.get("kind")
     if kind == "dense":
         return DenseModel(spec)
+    if kind == "linear_multiclass":
+        return MulticlassModel(spec)
     if kind == "hashed_text":
         with np.load(directory / f"{name}.npz", allow_pickle=False) as arrays:
             return HashedTextModel(spec, {k: arrays[k] for k in arrays.files})
@@ -94,7 +113,7 @@ def read_model(directory: Path, name: str) -> DenseModel | HashedTextModel | dic
 
 
 @cache
-def _load(name: str) -> DenseModel | HashedTextModel | dict[str, Any]:
+def _load(name: str) -> Any:
     return read_model(MODELS_DIR, name)
 
 

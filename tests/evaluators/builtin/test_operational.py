@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from evaluators import Result
-from evaluators.operational import (
+from evaluators.builtin.operational import (
     CostEvaluator,
     ErrorEvaluator,
     LatencyEvaluator,

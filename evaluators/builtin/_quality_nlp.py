@@ -11,6 +11,8 @@ import re
 from functools import lru_cache
 from itertools import pairwise
 
+from evaluators.builtin._quantities import HAS_QUANTITY, quantities
+
 MAX_CHARS = 300_000
 """Text beyond this is not read (a 200 KB context still fits; a runaway one is clipped)."""
 
@@ -67,7 +69,8 @@ def stem(word: str) -> str:
     for suffix in _SUFFIXES:
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             return word[: -len(suffix)]
-    return word
+    # a silent final e goes too, so 'remove' meets 'removed' / 'removes' ('remov')
+    return word[:-1] if word.endswith("e") else word
 
 
 CACHE_TEXTS = 4096
@@ -139,8 +142,13 @@ def sentences(text: str) -> list[str]:
 
 
 def numbers(text: str) -> set[str]:
-    """Numbers written with digits, normalised ('1,000' == '1000')."""
-    return {n.replace(",", "").rstrip(".") for n in _NUMBER.findall(text)}
+    """Numbers in a text, normalised so a paraphrase agrees: digits ('1,000' == '1000'),
+    cardinal words ('eighteen' == '18'), and a span of time in days ('two weeks' == '14 days'
+    == 'a fortnight'; the span's own number is then not listed)."""
+    found = {n.replace(",", "").rstrip(".") for n in _NUMBER.findall(text)}
+    if not HAS_QUANTITY.search(text):
+        return found
+    return quantities(text, found)
 
 
 def entities(text: str) -> set[str]:

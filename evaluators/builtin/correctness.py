@@ -12,12 +12,17 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
-from evaluators import _quality_features as qf
-from evaluators import _quality_model
-from evaluators._quality_base import QualityEvaluator, quote, surface
 from evaluators.base import Outcome, Result
+from evaluators.builtin import _encoder_features as ef
+from evaluators.builtin import _quality_features as qf
+from evaluators.builtin import _quality_model
+from evaluators.builtin._quality_base import QualityEvaluator, quote, surface
+from evaluators.builtin._quality_nlp import loose_keys
+from evaluators.builtin._quantities import canonical
 from evaluators.text import answer_text, documents, question_text
 from schemas import Trace
 
@@ -33,6 +38,20 @@ def retrieved_context(trace: Trace) -> list[str]:
     return docs
 
 
+_CLAUSE = re.compile(r"(?<=[.!?;])\s+|\n+")
+
+
+def best_clause(answer: str, fact: str) -> str:
+    """The clause of the answer that shares most words with the fact: each expected fact is
+    checked on its own, so 'unused days do not carry over' elsewhere in the answer does not
+    make '18 days per year' a negation mismatch."""
+    clauses = [c for c in _CLAUSE.split(answer) if c.strip()]
+    if len(clauses) <= 1:
+        return answer
+    keys = set(loose_keys(canonical(fact)))
+    return max(clauses, key=lambda c: len(keys & set(loose_keys(canonical(c)))))
+
+
 def _matrix(model: _quality_model.DenseModel, feats: list[dict]) -> np.ndarray:
     return np.array([[f[k] for k in model.features] for f in feats], dtype=np.float64)
 
@@ -45,10 +64,14 @@ class CorrectnessEvaluator(QualityEvaluator):
     threshold = 0.5
     judge_kind = "correctness"
 
-    def __init__(self, backend: str = "offline", judge: dict | None = None) -> None:
-        super().__init__(backend=backend, judge=judge)
-
     def _offline_batch(self, traces: list[Trace]) -> list[Outcome]:
+        return self._score(traces, None)
+
+    def _encoder_batch(self, traces: list[Trace], encoder) -> list[Outcome]:
+        return self._score(traces, encoder)
+
+    def _score(self, traces: list[Trace], encoder) -> list[Outcome]:
+        """Both tiers: the encoder tier adds meaning-similarity features and its own heads."""
         outcomes: list[Outcome] = [None] * len(traces)
         ref_pairs: list[tuple[int, str, str, str]] = []  # (trace, kind, expected, answer)
         grounded: list[tuple[int, str, list[str]]] = []
@@ -71,18 +94,22 @@ class CorrectnessEvaluator(QualityEvaluator):
             elif mode == "reference":
                 if response:
                     ref_pairs.append((i, "response", response, answers[i]))
-                ref_pairs.extend((i, "fact", fact, answers[i]) for fact in facts)
+                ref_pairs.extend((i, "fact", f, best_clause(answers[i], f)) for f in facts)
             else:
                 grounded.append((i, answers[i], context))
-        self._score_reference(ref_pairs, questions, outcomes)
-        self._score_grounded(grounded, questions, outcomes)
+        self._score_reference(ref_pairs, questions, outcomes, encoder)
+        self._score_grounded(grounded, questions, outcomes, encoder)
         return outcomes
 
-    def _score_reference(self, pairs: list, questions: list[str], outcomes: list) -> None:
+    def _score_reference(self, pairs: list, questions: list[str], outcomes: list, encoder) -> None:
         if not pairs:
             return
-        model = self._model("correctness_reference")
+        model = self._model("correctness_reference" + ("_encoder" if encoder else ""))
         computed = [qf.reference_features(a, e, questions[i]) for i, _, e, a in pairs]
+        if encoder is not None:
+            answers, expected = [a for *_, a in pairs], [e for _, _, e, _ in pairs]
+            sims, _ = ef.similarity_features(encoder.encode, answers, expected)
+            computed = [({**f, **sim}, ev) for (f, ev), sim in zip(computed, sims, strict=True)]
         probs = model.predict(_matrix(model, [f for f, _ in computed]))
         by_trace: dict[int, list] = {}
         for (i, kind, expected, _), (feats, ev), p in zip(pairs, computed, probs, strict=True):
@@ -90,11 +117,15 @@ class CorrectnessEvaluator(QualityEvaluator):
         for i, items in by_trace.items():
             outcomes[i] = _reference_result(items)
 
-    def _score_grounded(self, rows: list, questions: list[str], outcomes: list) -> None:
+    def _score_grounded(self, rows: list, questions: list[str], outcomes: list, encoder) -> None:
         if not rows:
             return
-        model = self._model("correctness_grounding")
+        model = self._model("correctness_grounding" + ("_encoder" if encoder else ""))
         computed = [qf.grounding_features(a, "\n".join(ctx), questions[i]) for i, a, ctx in rows]
+        if encoder is not None:
+            answers, contexts = [a for _, a, _ in rows], ["\n".join(c) for _, _, c in rows]
+            sims, _ = ef.similarity_features(encoder.encode, answers, contexts, contexts)
+            computed = [({**f, **sim}, ev) for (f, ev), sim in zip(computed, sims, strict=True)]
         probs = model.predict(_matrix(model, [f for f, _ in computed]))
         for (i, answer, _), (feats, ev), p in zip(rows, computed, probs, strict=True):
             supported = float(p) >= 0.5

@@ -16,13 +16,16 @@ context is averaged in: a context lacking the known answer cannot be sufficient.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
-from evaluators._quality_base import QualityEvaluator, quote, surface
-from evaluators._quality_features import Evidence
-from evaluators._quality_nlp import text_stems
-from evaluators._sufficiency_features import sufficiency_features
 from evaluators.base import Outcome, Result
+from evaluators.builtin import _encoder_features as ef
+from evaluators.builtin._quality_base import QualityEvaluator, quote, surface
+from evaluators.builtin._quality_features import Evidence
+from evaluators.builtin._quality_nlp import text_stems
+from evaluators.builtin._sufficiency_features import sufficiency_features
 from evaluators.text import documents, question_text
 from schemas import Expectations, Trace
 
@@ -69,10 +72,15 @@ class ContextSufficiencyEvaluator(QualityEvaluator):
     threshold = 0.5
     judge_kind = "context_sufficiency"
 
-    def __init__(self, backend: str = "offline", judge: dict | None = None) -> None:
-        super().__init__(backend=backend, judge=judge)
-
     def _offline_batch(self, traces: list[Trace]) -> list[Outcome]:
+        return self._score(traces, None)
+
+    def _encoder_batch(self, traces: list[Trace], encoder) -> list[Outcome]:
+        return self._score(traces, encoder)
+
+    def _score(self, traces: list[Trace], encoder) -> list[Outcome]:
+        """Both tiers; the encoder tier adds question-context meaning similarity and picks
+        the best sentence by meaning rather than by shared words."""
         jobs = []  # (trace index, span_id, question, docs)
         outcomes: list[Outcome] = [None] * len(traces)
         for i, trace in enumerate(traces):
@@ -81,9 +89,17 @@ class ContextSufficiencyEvaluator(QualityEvaluator):
                 jobs.append((i, span_id, question or query.strip(), docs))
         scored = [j for j in jobs if j[2] and any(d.strip() for d in j[3])]
         computed = [sufficiency_features(q, docs) for _, _, q, docs in scored]
+        if scored and encoder is not None:
+            questions = [q for _, _, q, _ in scored]
+            contexts = ["\n".join(docs) for *_, docs in scored]
+            sims, best = ef.similarity_features(encoder.encode, questions, contexts, contexts)
+            computed = [
+                ({**f, **sim}, replace(ev, best_sentence=b or ev.best_sentence))
+                for (f, ev), sim, b in zip(computed, sims, best, strict=True)
+            ]
         probs: dict[int, float] = {}
         if scored:
-            model = self._model("context_sufficiency")
+            model = self._model("context_sufficiency" + ("_encoder" if encoder else ""))
             x = np.array([[f[k] for k in model.features] for f, _ in computed])
             probs = {id(j): float(p) for j, p in zip(scored, model.predict(x), strict=True)}
         by_trace: dict[int, list[Result]] = {}

@@ -13,8 +13,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from evaluators import _quality_model
-from evaluators._quality_nlp import (
+from evaluators.builtin import _quality_model
+from evaluators.builtin._quality_nlp import (
     GENERIC_KEYS,
     bigrams,
     entities,
@@ -26,6 +26,7 @@ from evaluators._quality_nlp import (
     text_stems,
     words,
 )
+from evaluators.builtin._quantities import canonical
 
 ANSWER_TYPES = ("number", "date", "person", "place", "other")
 
@@ -89,7 +90,11 @@ def _char_trigrams(text: str) -> set[str]:
 
 
 def reference_features(answer: str, expected: str, question: str = "") -> tuple[dict, Evidence]:
-    """How well does ``answer`` agree with ``expected`` (words, numbers, entities, negation)?"""
+    """How well does ``answer`` agree with ``expected`` (words, numbers, entities, negation)?
+
+    Both are compared in ``canonical`` form ('eighteen ... annually' == '18 ... per year').
+    """
+    answer, expected, question = canonical(answer), canonical(expected), canonical(question)
     a_tokens, e_tokens = words(answer), words(expected)
     q_stems = set(text_stems(question))
     a_stems, e_stems = set(text_stems(answer)), list(dict.fromkeys(text_stems(expected)))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from evaluators.context_sufficiency import ContextSufficiencyEvaluator
+from evaluators.builtin.context_sufficiency import ContextSufficiencyEvaluator
 from schemas import Trace
 
 CONTEXT = (
@@ -99,7 +99,7 @@ def test_negation_and_antonym_mismatch_score_lower():
 
 
 def test_alignment_features():
-    from evaluators._sufficiency_features import sufficiency_features
+    from evaluators.builtin._sufficiency_features import sufficiency_features
 
     ctx = [CONTEXT]
     ok, _ = sufficiency_features("Who swore fealty to King Charles III in 911?", ctx)

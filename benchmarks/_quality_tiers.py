@@ -1,0 +1,229 @@
+"""Per tier, per held-out source: the quality evaluators on the pinned public corpora.
+
+For every source of a task, the encoder heads are retrained without that source
+(``train_encoder --exclude-source``, into a temporary directory) and the evaluators are run on
+a stable sample of its rows with three configurations: the lexical tier alone, the encoder
+tier on every trace, and the default cascade (encoder only inside the uncertainty band).
+The lexical models themselves were trained on the shared datasets' train splits, some of
+whose sources reappear here (XSTest, ToxiGen, JailbreakBench, SQuAD): the lexical column is
+therefore not held-out for those sources (marked *), the encoder heads always are.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import (
+    average_precision_score,
+    balanced_accuracy_score,
+    f1_score,
+    roc_auc_score,
+)
+
+from evaluators.builtin.context_sufficiency import ContextSufficiencyEvaluator
+from evaluators.builtin.correctness import CorrectnessEvaluator
+from evaluators.builtin.encoder import load_encoder
+from evaluators.builtin.safety import SafetyEvaluator
+from evaluators.training import embeddings, train_encoder
+from evaluators.training.corpus._sources import stable_sample
+from evaluators.training.encoder_rows import corpus_rows
+from schemas import Trace
+
+BATCH = 64
+PER_SOURCE = 150
+LEXICAL_SEEN = {"xstest_prompts", "xstest_completions", "toxigen_prompts",
+                "jailbreakbench_artifacts", "self_instruct", "qnli_squad_heldout"}  # fmt: skip
+CONFIGS = {"lexical": {"tiers": "lexical"}, "encoder": {"encoder_mode": "always"}, "cascade": {}}
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    corpus: str
+    evaluator: type
+    heads: str  # train_encoder command retrained per held-out source
+    to_trace: Callable[[int, dict], Trace]
+    bad: Callable[[dict], int]  # 1 = the class the evaluator should flag
+    p_bad: Callable  # result -> probability of the flagged class
+    flagged: Callable  # result -> bool
+    key: str = "text"
+    holdout: str = "source"
+
+
+def _fail(o) -> float:
+    return 1.0 - (o.score if o is not None and o.score is not None else 1.0)
+
+
+def _unsafe(o) -> bool:
+    return o is not None and o.score is not None and o.score < 0.5
+
+
+TASKS = [
+    Task("content safety (output)", "safety_content", SafetyEvaluator, "safety",
+         lambda i, r: Trace(trace_id=f"c{i}", outputs=r["text"]), lambda r: r["label"],
+         _fail, _unsafe),
+    Task("request safety", "safety_request", SafetyEvaluator, "safety",
+         lambda i, r: Trace(trace_id=f"r{i}", inputs=r["text"]), lambda r: r["label"],
+         _fail, _unsafe),
+    Task("refusal", "refusal", SafetyEvaluator, "safety",
+         lambda i, r: Trace(trace_id=f"f{i}", inputs=r["prompt"] or "", outputs=r["response"]),
+         lambda r: r["label"], lambda o: o.metadata["p_refused"] or 0.0,
+         lambda o: bool(o.metadata["refused"]), key="response", holdout="model"),
+    Task("jailbreak", "jailbreak", SafetyEvaluator, "safety",
+         lambda i, r: Trace(trace_id=f"j{i}", inputs=r["prompt"], outputs=r["response"]),
+         lambda r: r["label"], lambda o: o.metadata["p_jailbreak"],
+         lambda o: o.label == "jailbreak", key="response"),
+    Task("correctness vs paraphrased reference", "paraphrase", CorrectnessEvaluator, "reference",
+         lambda i, r: Trace(trace_id=f"p{i}", outputs=r["b"],
+                            expectations={"expected_response": r["a"]}),
+         lambda r: 1 - r["label"], _fail, _unsafe, key="b"),
+    Task("groundedness (claim vs evidence)", "grounding", CorrectnessEvaluator, "grounding",
+         lambda i, r: Trace(trace_id=f"g{i}", outputs=r["hypothesis"], context=[r["premise"]]),
+         lambda r: 1 - r["label"], _fail, _unsafe, key="hypothesis"),
+    Task("context sufficiency (answerable)", "answerable", ContextSufficiencyEvaluator,
+         "sufficiency",
+         lambda i, r: Trace(trace_id=f"a{i}", inputs={"question": r["question"]},
+                            context=[r["context"]]),
+         lambda r: 1 - r["label"], _fail, _unsafe, key="question"),
+]  # fmt: skip
+
+
+class StoredEncoder:
+    """The real encoder, but a text embedded for training comes from the training store:
+    the same fp32 vector, without paying for it again. Quality only; timings use
+    ``timing()`` with a fresh encoder."""
+
+    def __init__(self) -> None:
+        self.real = embeddings.encoder()
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), 384), dtype=np.float32)
+        todo = []
+        for i, text in enumerate(texts):
+            vector = embeddings.known(text) if text.strip() else None
+            if vector is None:
+                todo.append(i)
+            else:
+                out[i] = vector
+        if todo:
+            out[todo] = self.real.encode([texts[i] for i in todo])
+        return out
+
+
+def timing(traces: list[Trace], batch: int = BATCH) -> tuple[float, float, float, dict]:
+    """ms per trace of the three quality evaluators together, default cascade, fresh encoder
+    (no warm LRU), one thread: median and p99 over batches; and the share each tier decided."""
+    encoder = load_encoder()
+    evaluators = [cls() for cls in (SafetyEvaluator, CorrectnessEvaluator,
+                                    ContextSufficiencyEvaluator)]  # fmt: skip
+    for ev in evaluators:
+        ev.encoder = encoder
+        ev.evaluate_batch(traces[:2])
+    encoder._recent.clear()
+    per_trace, tiers = [], []
+    for start in range(0, len(traces), batch):
+        chunk = traces[start : start + batch]
+        t0 = time.perf_counter()
+        for ev in evaluators:
+            for o in ev.evaluate_batch(chunk):
+                for r in o if isinstance(o, list) else [o]:
+                    if r is not None:
+                        tiers.append(r.metadata.get("tier"))
+        per_trace.append((time.perf_counter() - t0) * 1000 / len(chunk))
+    share = {t: tiers.count(t) / max(len(tiers), 1) for t in ("lexical", "encoder", "llm")}
+    p99 = float(np.percentile(per_trace, 99))
+    return statistics.mean(per_trace), statistics.median(per_trace), p99, share
+
+
+def _metrics(y: np.ndarray, p: np.ndarray, flagged: np.ndarray) -> dict[str, float]:
+    both = len(set(y)) > 1
+    return {
+        "auc": roc_auc_score(y, p) if both else float("nan"),
+        "auprc": average_precision_score(y, p) if both else float("nan"),
+        "f1": f1_score(y, flagged, average="macro", zero_division=0) if both else float("nan"),
+        "bacc": balanced_accuracy_score(y, flagged) if both else float("nan"),
+        "flag_rate": float(np.mean(flagged)),
+    }
+
+
+def _run(evaluator, traces: list[Trace], task: Task):
+    outcomes = []
+    for start in range(0, len(traces), BATCH):
+        outcomes.extend(evaluator.evaluate_batch(traces[start : start + BATCH]))
+    p = np.array([task.p_bad(o) for o in outcomes], dtype=float)
+    flagged = np.array([task.flagged(o) for o in outcomes], dtype=int)
+    tiers = [o.metadata.get("tier", "?") for o in outcomes if o is not None]
+    return p, flagged, tiers
+
+
+def _units(task: Task) -> list[str]:
+    rows = corpus_rows(task.corpus)
+    field = "model" if task.holdout == "model" else "source"
+    return sorted({r[field] for r in rows if r.get(field)})
+
+
+def run(only: str = "", units: str = "") -> tuple[list[str], list[str]]:
+    """The table rows and notes; ``units``: comma-separated held-out sources to run (all when
+    empty: about an hour on two busy cores, most of it retraining heads per source)."""
+    wanted = {u.strip() for u in units.split(",") if u.strip()}
+    header = ("| task | held-out source | n | tier | ROC-AUC | AUPRC | macro-F1 | bal. acc | "
+              "flagged | decided by lexical / encoder / llm |")  # fmt: skip
+    lines, notes = [header, "|" + "---|" * 10], []
+    trained: dict[tuple[str, str], Path] = {}
+    stored = StoredEncoder()
+    timed: list[Trace] = []
+    workdir = Path(tempfile.mkdtemp(prefix="evalstream-heldout-"))
+    for task in TASKS:
+        if only.lower() not in task.name.lower():
+            continue
+        for unit in _units(task):
+            if wanted and unit not in wanted:
+                continue
+            field = "model" if task.holdout == "model" else "source"
+            rows = [r for r in corpus_rows(task.corpus) if r.get(field) == unit]
+            if task.corpus == "jailbreak":
+                rows = [r for r in rows if (r.get("response") or "").strip()]
+            rows = stable_sample(rows, PER_SOURCE, task.key)
+            if (task.heads, unit) not in trained:
+                out = workdir / f"{task.heads}-{len(trained)}"
+                out.mkdir()
+                train_encoder.COMMANDS[task.heads](out, unit)
+                trained[(task.heads, unit)] = out
+            y = np.array([task.bad(r) for r in rows])
+            traces = [task.to_trace(i, r) for i, r in enumerate(rows)]
+            timed += traces[:16]
+            seen = "*" if unit in LEXICAL_SEEN else ""
+            for tier, params in CONFIGS.items():
+                evaluator = task.evaluator(**params)
+                evaluator.models_dir = trained[(task.heads, unit)]
+                evaluator.encoder = stored
+                p, flagged, tiers = _run(evaluator, traces, task)
+                m = _metrics(y, p, flagged)
+                share = " / ".join(f"{tiers.count(t) / max(len(tiers), 1):.0%}"
+                                   for t in ("lexical", "encoder", "llm"))  # fmt: skip
+                lines.append(
+                    f"| {task.name} | {unit}{seen if tier == 'lexical' else ''} | {len(y)} | "
+                    f"{tier} | {m['auc']:.3f} | {m['auprc']:.3f} | {m['f1']:.3f} | "
+                    f"{m['bacc']:.3f} | {m['flag_rate']:.1%} | {share} |"
+                )
+                print(lines[-1], flush=True)
+                if task.corpus == "safety_request" and unit == "xstest_prompts":
+                    safe = [i for i, r in enumerate(rows) if r["label"] == 0]
+                    notes.append(f"- XSTest safe prompts flagged as harmful, {tier}: "
+                                 f"{np.mean(flagged[safe]):.1%} of {len(safe)}")  # fmt: skip
+    if timed:
+        mean, median, p99, share = timing(timed)
+        decided = ", ".join(f"{t} {v:.0%}" for t, v in share.items())
+        notes.append(f"- Cost, three quality evaluators together, default cascade, one thread, "
+                     f"fresh encoder, {len(timed)} traces mixed from all tasks in batches of "
+                     f"{BATCH}: mean {mean:.2f}, median {median:.2f}, p99 {p99:.2f} ms per trace "
+                     "(per batch); "
+                     f"results decided by {decided}")  # fmt: skip
+        print(notes[-1], flush=True)
+    return lines, notes

@@ -1,0 +1,108 @@
+"""Features of the encoder tier: sentence embeddings beside the lexical models' own scores.
+
+Same functions at training (``evaluators/training/train_encoder.py``, with cached
+embeddings) and at run time (the process's encoder), so a head never sees a feature computed
+differently. ``embed`` is any ``list[str] -> ndarray [n, 384]`` of L2-normalised rows.
+Numbers, negation and entity swaps stay with the lexical features: an embedding hardly
+tells 14 from 41, or "is" from "is not".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from evaluators.builtin._quality_lexicon import with_cues
+from evaluators.builtin._quality_nlp import loose_keys, sentences
+from evaluators.builtin.encoder.texts import clip_ends, clip_head
+
+Embed = Callable[[list[str]], np.ndarray]
+LOGIT_CLIP = 8.0
+MAX_SENTENCES = 4
+"""Context sentences embedded per trace: the ones sharing most words with the question or
+answer (embedding every sentence of a long context would cost milliseconds each)."""
+REFUSAL_WINDOW = 600
+"""As ``safety.REFUSAL_WINDOW``: a refusal shows in the opening of an answer."""
+
+
+def _logits(model, texts: list[str], group: str, window: int = 20_000) -> np.ndarray:
+    """The lexical model's (clipped) logit per text; 0 for empty texts."""
+    out = np.zeros(len(texts))
+    keep = [i for i, t in enumerate(texts) if t.strip()]
+    if keep:
+        cued = [with_cues(texts[i][:window], group) for i in keep]
+        out[keep] = np.clip(model.logit(cued), -LOGIT_CLIP, LOGIT_CLIP)
+    return out
+
+
+def request_matrix(model: Callable, eq: np.ndarray, questions: list[str]) -> np.ndarray:
+    """Request head input: the request's embedding and the lexical request model's logit.
+
+    ``model(name)`` returns a shipped lexical model; its logit is one more column, so a head
+    starts from what the lexical tier knew and learns what the embedding adds.
+    """
+    return np.column_stack([eq, _logits(model("safety_request"), questions, "request")])
+
+
+def content_matrix(model: Callable, emb: np.ndarray, texts: list[str]) -> np.ndarray:
+    """Content head input (is this text harmful to show, whoever wrote it)."""
+    return np.column_stack([emb, _logits(model("safety_toxicity"), texts, "toxicity")])
+
+
+def refusal_matrix(model: Callable, ea: np.ndarray, answers: list[str]) -> np.ndarray:
+    refusal = _logits(model("safety_refusal"), answers, "refusal", REFUSAL_WINDOW)
+    return np.column_stack([ea, refusal])
+
+
+def jailbreak_matrix(
+    model: Callable, eq: np.ndarray, ea: np.ndarray, questions: list[str], answers: list[str]
+) -> np.ndarray:
+    """Jailbreak head input: did a harmful request get a complying answer."""
+    request = _logits(model("safety_request"), questions, "request")
+    refusal = _logits(model("safety_refusal"), answers, "refusal", REFUSAL_WINDOW)
+    return np.column_stack([eq, ea, request, refusal])
+
+
+def embed_requests(embed: Embed, questions: list[str]) -> np.ndarray:
+    return embed([clip_ends(q) for q in questions])
+
+
+def embed_answers(embed: Embed, answers: list[str]) -> np.ndarray:
+    return embed([clip_head(a) for a in answers])
+
+
+def best_sentences(text: str, context: str, limit: int = MAX_SENTENCES) -> list[str]:
+    """The context sentences sharing most loose keys with ``text``, in context order."""
+    sents = [s for s in sentences(context) if s.strip()]
+    if len(sents) <= limit:
+        return sents
+    keys = set(loose_keys(text))
+    ranked = sorted(range(len(sents)), key=lambda i: (-len(keys & set(loose_keys(sents[i]))), i))
+    return [sents[i] for i in sorted(ranked[:limit])]
+
+
+def similarity_features(
+    embed: Embed, texts: list[str], others: list[str], contexts: list[str] | None = None
+) -> tuple[list[dict[str, float]], list[str]]:
+    """Meaning agreement of each text with its other (answer vs reference, or question vs
+    context): cosine of the two, and with contexts the best and mean top-2 cosine over the
+    context sentences most related to the text. Also the sentence that matched best."""
+    contexts = contexts or [""] * len(texts)
+    picked = [best_sentences(t, c) if c else [] for t, c in zip(texts, contexts, strict=True)]
+    flat = [clip_head(s) for group in picked for s in group]
+    vectors = embed([clip_head(t) for t in texts] + [clip_head(o) for o in others] + flat)
+    n = len(texts)
+    a, b, rest = vectors[:n], vectors[n : 2 * n], vectors[2 * n :]
+    feats, best, start = [], [], 0
+    for i, group in enumerate(picked):
+        sims = rest[start : start + len(group)] @ a[i] if group else np.zeros(0)
+        start += len(group)
+        top = np.sort(sims)[::-1]
+        feats.append({
+            "enc_cos": float(a[i] @ b[i]),
+            "enc_best_sentence": float(top[0]) if len(top) else float(a[i] @ b[i]),
+            "enc_top2_sentences": float(top[:2].mean()) if len(top) else float(a[i] @ b[i]),
+        })  # fmt: skip
+        best.append(group[int(np.argmax(sims))] if group else "")
+    return feats, best

@@ -1,0 +1,150 @@
+"""The sentence encoder at run time: verified weights -> cached ONNX graph -> embeddings.
+
+First use in a process: read and verify the pinned files (``provenance``), build the graph if
+the cache lacks it (``convert``, about a second), check its sha256 against ``GRAPH_SHA256``,
+open an onnxruntime session. Every later call only tokenises and runs the session, batched:
+the texts of a worker batch are sorted by length so each onnxruntime call pads little.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import threading
+from collections import OrderedDict
+
+import numpy as np
+
+from evaluators.builtin.encoder import convert, provenance
+from evaluators.builtin.encoder.exceptions import EncoderProvenanceError, EncoderUnavailableError
+from evaluators.builtin.encoder.settings import EncoderSettings
+from evaluators.builtin.encoder.weights import HIDDEN, read_safetensors
+
+log = logging.getLogger(__name__)
+
+GRAPH_SHA256 = {
+    "fp32": "dd6c4cadb1d323084f6020e8b4e0702e7f7d1a1c024f5b8047ff75cf66d03017",
+    "int8": "49c20bc286145aedaad1109652d88c5af2cb11c3de5ef47998b09b015aadc877",
+}
+"""sha256 of ``convert.serialise`` of the verified weights per precision (deterministic); a
+cached graph with other bytes (corrupted, tampered, or built by other code) is rebuilt, and
+a build with other bytes is refused."""
+DIMENSION = HIDDEN
+RECENT_TEXTS = 2048
+"""Embeddings kept per process (about 3 MB)."""
+
+
+class Encoder:
+    """Texts -> L2-normalised 384-d float32 embeddings (one row per text, zeros for '')."""
+
+    def __init__(self, session, tokenizer, settings: EncoderSettings) -> None:
+        self.session = session
+        self.tokenizer = tokenizer
+        self.settings = settings
+        self._lock = threading.Lock()  # guards the LRU and the tokenizer's settings
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """One row per text; a text seen lately (by this or another evaluator: the three read
+        the same question) comes from a small LRU instead of the transformer."""
+        out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
+        todo: dict[str, list[int]] = {}
+        with self._lock:
+            for i, text in enumerate(texts):
+                if not text or not text.strip():
+                    continue
+                hit = self._recent.get(text)
+                if hit is not None:
+                    self._recent.move_to_end(text)
+                    out[i] = hit
+                else:
+                    todo.setdefault(text, []).append(i)
+        if todo:
+            unique = list(todo)
+            vectors = self._run(unique)
+            with self._lock:
+                for text, vector in zip(unique, vectors, strict=True):
+                    out[todo[text]] = vector
+                    self._recent[text] = vector
+                while len(self._recent) > RECENT_TEXTS:
+                    self._recent.popitem(last=False)
+        return out
+
+    def _run(self, texts: list[str]) -> np.ndarray:
+        """The transformer on non-empty texts, in length-sorted chunks of ``batch``."""
+        out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
+        with self._lock:
+            encodings = self.tokenizer.encode_batch(texts)
+        order = sorted(range(len(texts)), key=lambda j: len(encodings[j].ids))
+        step = self.settings.batch
+        for start in range(0, len(order), step):
+            chunk = order[start : start + step]
+            width = max(len(encodings[j].ids) for j in chunk)
+            ids = np.zeros((len(chunk), width), dtype=np.int64)
+            mask = np.zeros((len(chunk), width), dtype=np.int64)
+            for row, j in enumerate(chunk):
+                n = len(encodings[j].ids)
+                ids[row, :n] = encodings[j].ids
+                mask[row, :n] = 1
+            (emb,) = self.session.run(None, {"input_ids": ids, "attention_mask": mask})
+            out[chunk] = emb
+        return out
+
+
+def _tokenizer(tokenizer_json: str, max_tokens: int):
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_str(tokenizer_json)
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length=max_tokens)
+    return tokenizer
+
+
+def _graph_bytes(files: provenance.VerifiedFiles, settings: EncoderSettings) -> bytes:
+    """The graph from the cache when its hash is the pinned one, else built and cached."""
+    cache_dir, pinned = settings.cache_dir, GRAPH_SHA256[settings.precision]
+    path = cache_dir / f"all-minilm-l6-v2-{settings.precision}.onnx"
+    if path.is_file():
+        data = path.read_bytes()
+        if provenance.sha256(data) == pinned:
+            return data
+        log.warning("encoder graph cache %s does not match its pinned sha256: rebuilding", path)
+    data = convert.serialise(read_safetensors(files.weights), settings.precision)
+    actual = provenance.sha256(data)
+    if actual != pinned:
+        raise EncoderProvenanceError(
+            f"refused the built encoder graph: sha256 {actual[:16]}... is not the pinned "
+            f"{pinned[:16]}... (onnx serialisation changed?)"
+        )
+    try:  # best effort: a read-only cache only costs the build at each start
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=cache_dir, suffix=".part")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except OSError as exc:
+        log.warning("encoder graph not cached in %s: %s", cache_dir, exc)
+    return data
+
+
+def load_encoder(settings: EncoderSettings | None = None) -> Encoder:
+    """A ready encoder, or ``EncoderUnavailableError`` (one-line message) saying why not."""
+    settings = settings or EncoderSettings.from_env()
+    if not settings.enabled:
+        raise EncoderUnavailableError("encoder tier disabled (EVALSTREAM_ENCODER=off)")
+    try:
+        files = provenance.read_verified(settings.weights)
+    except MemoryError:
+        raise EncoderUnavailableError("not enough memory to read the encoder weights") from None
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise EncoderUnavailableError("onnxruntime is not installed") from None
+    graph = _graph_bytes(files, settings)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = settings.threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+    return Encoder(session, _tokenizer(files.tokenizer_json, settings.max_tokens), settings)

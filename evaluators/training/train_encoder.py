@@ -1,0 +1,233 @@
+"""Train the encoder tier's heads and write them to ``evaluators/builtin/models/`` (JSON).
+
+    .venv/bin/python -m evaluators.training.train_encoder all
+    .venv/bin/python -m evaluators.training.train_encoder safety --exclude-source X --out DIR
+
+Each head is a logistic regression (or a small MLP) over the sentence embedding and the
+lexical tier's own score / features (``evaluators/builtin/_encoder_features.py``). Rows come
+from the pinned corpora (``corpus/data``) and the shared datasets' train splits. The decision
+threshold is chosen on out-of-fold predictions grouped by *source* (or by model for
+refusals), so a source never tunes its own cut; ``--exclude-source`` leaves one source out
+entirely (the benchmark's held-out-source runs). Deterministic: cached fp32 embeddings,
+fixed seeds, sorted rows, rounded floats.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+from evaluators.builtin import _encoder_features as ef
+from evaluators.builtin import _quality_features as qf
+from evaluators.builtin import _quality_model
+from evaluators.builtin._quality_model import MODELS_DIR, dense_spec
+from evaluators.builtin._sufficiency_features import sufficiency_features
+from evaluators.training import datasets, embeddings
+from evaluators.training.corpus._sources import stable_sample
+from evaluators.training.encoder_rows import pair_rows, safety_rows, shared_sample
+from evaluators.training.train_quality import (
+    _best_threshold,
+    _logit,
+    _oof,
+    _report,
+    _write_json,
+    fit_dense,
+)
+
+EMBED_FEATURES = [f"e{i}" for i in range(384)]
+
+
+def _lexical(name: str):
+    return _quality_model.load(name)
+
+
+def _standardiser(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and scale per column; a constant column (MiniLM has two dead dimensions, ~1e-33)
+    keeps scale 1, so the rounded JSON never holds a zero to divide by."""
+    std = x.std(axis=0)
+    return x.mean(axis=0), np.where(std < 1e-6, 1.0, std)
+
+
+def fit_linear(x: np.ndarray, y: np.ndarray, groups: list[str], names: list[str], c: float,
+               out: Path, name: str, meta: dict | None = None) -> None:  # fmt: skip
+    """Standardised logistic regression, threshold from grouped out-of-fold predictions."""
+    mean, scale = _standardiser(x)
+    xs = (x - mean) / scale
+
+    def make():
+        return LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
+
+    if len(set(groups)) >= 2:
+        # The cut comes from row-level folds (interleaved, deterministic): most corpus
+        # sources hold one class only, and folds that leave out a one-class source give
+        # probabilities on another scale, which pulled the pooled cut to 0.93-0.99. Whole
+        # sources are held out by the benchmark instead (--exclude-source).
+        oof = _oof(make, xs, y, [str(i % 5) for i in range(len(y))])
+        threshold = _best_threshold(y, oof)
+        report = _report(name, y, oof, threshold)
+    else:  # one source only: no honest out-of-fold cut, keep the balanced default
+        threshold, report = 0.5, {"train_rows": len(y), "threshold": 0.5}
+    model = make().fit(xs, y)
+    spec = dense_spec(names, mean, scale, [(model.coef_.T, model.intercept_)],
+                      _logit(threshold), {**report, **(meta or {})})  # fmt: skip
+    _write_json(out / f"{name}.json", spec)
+
+
+def fit_categories(x: np.ndarray, labels: list[str], out: Path, name: str) -> None:
+    """Multinomial logistic regression: which kind of harm (metadata only)."""
+    classes = sorted(set(labels))
+    y = np.array([classes.index(c) for c in labels])
+    mean, scale = _standardiser(x)
+    model = LogisticRegression(C=0.5, max_iter=3000).fit((x - mean) / scale, y)
+    spec = {
+        "kind": "linear_multiclass",
+        "classes": classes,
+        "mean": [round(float(v), 8) for v in mean],
+        "scale": [round(float(v), 8) for v in scale],
+        "W": np.round(model.coef_.T, 8).tolist(),
+        "b": np.round(model.intercept_, 8).tolist(),
+        "meta": {"train_rows": len(y)},
+    }
+    _write_json(out / f"{name}.json", spec)
+    print(f"{name:28s} {{'train_rows': {len(y)}, 'classes': {len(classes)}}}")
+
+
+def train_safety(out: Path, exclude: str | None = None) -> None:
+    rows = safety_rows(exclude)
+    embed = embeddings.embed
+    req = rows["safety_request"]
+    eq = ef.embed_requests(embed, [r["text"] for r in req])
+    x = ef.request_matrix(_lexical, eq, [r["text"] for r in req])
+    fit_linear(x, _labels(req), _groups(req), [*EMBED_FEATURES, "lexical"], 0.5, out,
+               "safety_request_encoder")  # fmt: skip
+    content = rows["safety_content"]
+    ec = ef.embed_answers(embed, [r["text"] for r in content])
+    x = ef.content_matrix(_lexical, ec, [r["text"] for r in content])
+    fit_linear(x, _labels(content), _groups(content), [*EMBED_FEATURES, "lexical"], 0.5, out,
+               "safety_content_encoder")  # fmt: skip
+    refusal = rows["refusal"] + _complying_answers(rows)
+    ea = ef.embed_answers(embed, [r["response"] for r in refusal])
+    x = ef.refusal_matrix(_lexical, ea, [r["response"] for r in refusal])
+    groups = [r.get("model") or r["source"] for r in refusal]
+    fit_linear(x, _labels(refusal), groups, [*EMBED_FEATURES, "lexical"], 0.5, out,
+               "safety_refusal_encoder")  # fmt: skip
+    jail = rows["jailbreak"]
+    prompts, answers = [r["prompt"] for r in jail], [r["response"] or "" for r in jail]
+    x = ef.jailbreak_matrix(_lexical, ef.embed_requests(embed, prompts),
+                            ef.embed_answers(embed, answers), prompts, answers)  # fmt: skip
+    names = [*EMBED_FEATURES, *(f"a{n}" for n in EMBED_FEATURES), "lexical_request",
+             "lexical_refusal"]  # fmt: skip
+    fit_linear(x, _labels(jail), _groups(jail), names, 0.5, out, "safety_jailbreak_encoder")
+
+    def harmful(rows: list[dict]) -> list[int]:
+        return [i for i, r in enumerate(rows)
+                if r["label"] == 1 and r.get("category") not in (None, "none")]  # fmt: skip
+
+    hc, hr = harmful(content), harmful(req)
+    xs = np.vstack([ec[hc], eq[hr]])
+    labels = [content[i]["category"] for i in hc] + [req[i]["category"] for i in hr]
+    fit_categories(xs, labels, out, "safety_category_encoder")
+
+
+NON_REFUSALS_PER_SOURCE = 500
+
+
+def _complying_answers(rows: dict[str, list[dict]]) -> list[dict]:
+    """Negatives the refusal corpus lacks: answers that complied with a jailbreak and harmful
+    statements (a stable sample per source). Without them the refusal head, trained on polite
+    answers only, calls an unfamiliar hateful text a refusal, and a refusal is never toxic."""
+    out = [{"response": r["response"], "label": 0, "source": r["source"], "model": None}
+           for r in rows["jailbreak"] if r["label"] == 1]  # fmt: skip
+    by_source: dict[str, list[dict]] = {}
+    for r in rows["safety_content"]:
+        if r["label"] == 1:
+            by_source.setdefault(r["source"], []).append(r)
+    for source in sorted(by_source):
+        for r in stable_sample(by_source[source], NON_REFUSALS_PER_SOURCE, "text"):
+            out.append({"response": r["text"], "label": 0, "source": source, "model": None})
+    return out
+
+
+def _labels(rows: list[dict]) -> np.ndarray:
+    return np.array([int(r["label"]) for r in rows])
+
+
+def _groups(rows: list[dict]) -> list[str]:
+    return [r["source"] for r in rows]
+
+
+def _with_similarity(rows: list[dict], texts: list[str], others: list[str],
+                     contexts: list[str] | None) -> list[dict]:  # fmt: skip
+    sims, _ = ef.similarity_features(embeddings.embed, texts, others, contexts)
+    return [{**r, "_sim": sim} for r, sim in zip(rows, sims, strict=True)]
+
+
+def train_reference(out: Path, exclude: str | None = None) -> None:
+    """Answer vs reference: SQuAD answers and sentence rewrites (train split) + paraphrase
+    pairs of the corpus (``a`` the reference, ``b`` the answer)."""
+    rows = datasets.correctness("train") + datasets.correctness_sentences("train")
+    rows = shared_sample(rows, "output")
+    rows += [{"output": r["b"], "expected": r["a"], "question": "", "label": r["label"],
+              "group": r["source"]} for r in pair_rows("paraphrase", exclude)]  # fmt: skip
+    rows = _with_similarity(rows, [r["output"] for r in rows], [r["expected"] for r in rows], None)
+    fit_dense(rows, lambda r: ({**qf.reference_features(r["output"], r["expected"],
+                                                        r["question"])[0], **r["_sim"]}, None),
+              16, out, "correctness_reference_encoder")  # fmt: skip
+
+
+def train_grounding(out: Path, exclude: str | None = None) -> None:
+    """Answer vs context: HaluEval QA + sentence rewrites (train split) + claim/evidence
+    pairs of the corpus."""
+    rows = datasets.groundedness("train") * 3 + datasets.groundedness_sentences("train")
+    rows = [{**r, "context": r["context"][0]} for r in shared_sample(rows, "output")]
+    rows += [{"output": r["hypothesis"], "context": r["premise"], "question": "",
+              "label": r["label"], "group": r["source"]}
+             for r in pair_rows("grounding", exclude)]  # fmt: skip
+    contexts = [r["context"] for r in rows]
+    rows = _with_similarity(rows, [r["output"] for r in rows], contexts, contexts)
+    fit_dense(rows, lambda r: ({**qf.grounding_features(r["output"], r["context"],
+                                                        r["question"])[0], **r["_sim"]}, None),
+              0, out, "correctness_grounding_encoder")  # fmt: skip
+
+
+def train_sufficiency(out: Path, exclude: str | None = None) -> None:
+    """Question vs context: SQuAD 2.0 (train split, augmented as the lexical model) + the
+    corpus's answerable / unanswerable pairs."""
+    rows = shared_sample(datasets.sufficiency("train", augment=True), "question")
+    rows += [{"question": r["question"], "context": [r["context"]], "label": r["label"],
+              "group": r["source"]} for r in pair_rows("answerable", exclude)]  # fmt: skip
+    contexts = ["\n".join(r["context"]) for r in rows]
+    rows = _with_similarity(rows, [r["question"] for r in rows], contexts, contexts)
+
+    def featurise(r: dict) -> tuple[dict, None]:
+        return {**sufficiency_features(r["question"], r["context"])[0], **r["_sim"]}, None
+
+    fit_dense(rows, featurise, 0, out, "context_sufficiency_encoder")
+
+
+COMMANDS: dict[str, Callable[[Path, str | None], None]] = {
+    "safety": train_safety,
+    "reference": train_reference,
+    "grounding": train_grounding,
+    "sufficiency": train_sufficiency,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("heads", choices=[*COMMANDS, "all"])
+    parser.add_argument("--out", type=Path, default=MODELS_DIR, help="output directory")
+    parser.add_argument("--exclude-source", default=None, help="leave this source out")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name in COMMANDS if args.heads == "all" else [args.heads]:
+        COMMANDS[name](args.out, args.exclude_source)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,149 @@
+"""The encoder tier: provenance of the weights, the exported graph against a numpy forward
+pass, batching, and the fallback when the weights package is absent."""
+
+from __future__ import annotations
+
+import logging
+import zipfile
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from evaluators.builtin.encoder import (
+    EncoderProvenanceError,
+    EncoderSettings,
+    EncoderUnavailableError,
+    load_encoder,
+    provenance,
+    reference,
+    reset_shared_encoder,
+    runtime,
+    shared_encoder,
+)
+from evaluators.builtin.encoder.weights import read_safetensors
+
+TEXTS = [
+    "I can't help with that. Making explosives is dangerous and illegal.",
+    "how do I kill a python process",
+    "You have two weeks to pay the invoice.",
+    "",
+    "The refund is issued within 14 days of the request, to the original payment method.",
+]
+
+
+@pytest.fixture(scope="module")
+def fp32_encoder():
+    return load_encoder(replace(EncoderSettings.from_env(), precision="fp32", enabled=True))
+
+
+@pytest.fixture(scope="module")
+def int8_encoder():
+    return load_encoder(replace(EncoderSettings.from_env(), precision="int8", enabled=True))
+
+
+def test_graph_matches_a_numpy_forward_pass_of_the_same_weights(fp32_encoder):
+    weights = read_safetensors(provenance.read_verified().weights)
+    got = fp32_encoder.encode(TEXTS)
+    for text, row in zip(TEXTS, got, strict=True):
+        if not text:
+            assert not row.any()  # empty text: a zero row, not the [CLS][SEP] embedding
+            continue
+        ids = np.array([fp32_encoder.tokenizer.encode(text).ids])
+        expected = reference.embed(weights, ids, np.ones_like(ids))[0]
+        assert np.abs(expected - row).max() < 1e-5
+        assert abs(np.linalg.norm(row) - 1.0) < 1e-5
+
+
+def test_int8_graph_stays_close_to_fp32(fp32_encoder, int8_encoder):
+    a, b = fp32_encoder.encode(TEXTS), int8_encoder.encode(TEXTS)
+    cosines = (a * b).sum(axis=1)[[0, 1, 2, 4]]
+    assert cosines.min() > 0.95, cosines
+
+
+def test_meaning_is_what_the_embedding_measures(fp32_encoder):
+    a, b, c = fp32_encoder.encode(
+        ["You must pay within two weeks.", "Payment is due in 14 days.", "The cat is asleep."]
+    )
+    assert a @ b > a @ c + 0.2
+
+
+def test_batch_equals_single(fp32_encoder, int8_encoder):
+    texts = [t for t in TEXTS if t] * 3
+    # _run: the transformer itself (encode() would serve repeats from its LRU)
+    batch = fp32_encoder._run(texts)
+    single = np.stack([fp32_encoder._run([t])[0] for t in texts])
+    assert np.abs(batch - single).max() < 1e-5
+    # int8 quantises activations per call (one scale per batch), so only close, not equal
+    batch, single = int8_encoder._run(texts), np.stack([int8_encoder._run([t])[0] for t in texts])
+    assert (batch * single).sum(axis=1).min() > 0.98
+
+
+def test_repeated_texts_come_from_the_lru(fp32_encoder):
+    first = fp32_encoder.encode(["a text seen twice", "another"])
+    again = fp32_encoder.encode(["another", "a text seen twice", ""])
+    assert np.array_equal(first[::-1], again[:2]) and not again[2].any()
+
+
+def _copy_zip(tmp_path: Path, tamper: str | None) -> Path:
+    source = provenance.locate_zip()
+    target = tmp_path / "model.zip"
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(target, "w", zipfile.ZIP_STORED) as dst:
+        for name in ("model.safetensors", "tokenizer.json"):
+            data = bytearray(src.read(name))
+            if name == tamper:
+                data[len(data) // 2] ^= 0x01  # one bit of one weight
+            dst.writestr(name, bytes(data))
+    return target
+
+
+def test_a_tampered_weight_file_is_refused_with_one_line(tmp_path: Path):
+    settings = EncoderSettings(weights=_copy_zip(tmp_path, "model.safetensors"),
+                               cache_dir=tmp_path / "cache")  # fmt: skip
+    with pytest.raises(EncoderProvenanceError) as info:
+        load_encoder(settings)
+    message = str(info.value)
+    assert "refused" in message and "model.safetensors" in message and "\n" not in message
+    assert not (tmp_path / "cache").exists()  # nothing was built from the tampered weights
+
+
+def test_a_tampered_tokenizer_is_refused(tmp_path: Path):
+    settings = EncoderSettings(weights=_copy_zip(tmp_path, "tokenizer.json"))
+    with pytest.raises(EncoderProvenanceError, match=r"tokenizer\.json"):
+        load_encoder(settings)
+
+
+def test_a_tampered_cached_graph_is_rebuilt_not_used(tmp_path: Path):
+    settings = EncoderSettings(cache_dir=tmp_path, precision="int8")
+    load_encoder(settings)
+    path = next(tmp_path.glob("*.onnx"))
+    path.write_bytes(b"not a graph")
+    encoder = load_encoder(settings)
+    assert provenance.sha256(path.read_bytes()) == runtime.GRAPH_SHA256["int8"]
+    assert encoder.encode(["still works"]).shape == (1, 384)
+
+
+def test_package_absent_means_unavailable_with_one_warning(tmp_path: Path, caplog):
+    settings = EncoderSettings(weights=tmp_path)  # an empty location: no model.zip
+    with pytest.raises(EncoderUnavailableError):
+        load_encoder(settings)
+    reset_shared_encoder()
+    try:
+        with caplog.at_level(logging.WARNING, logger="evaluators.encoder"):
+            assert shared_encoder(settings) is None
+            assert shared_encoder(settings) is None
+        warnings = [r for r in caplog.records if r.name == "evaluators.encoder"]
+        assert len(warnings) == 1 and "lexical" in warnings[0].getMessage()
+    finally:
+        reset_shared_encoder()
+
+
+def test_settings_from_env():
+    s = EncoderSettings.from_env({"EVALSTREAM_ENCODER_THREADS": "3", "EVALSTREAM_ENCODER": "off",
+                                  "EVALSTREAM_ENCODER_PRECISION": "FP32"})  # fmt: skip
+    assert (s.threads, s.enabled, s.precision) == (3, False, "fp32")
+    with pytest.raises(EncoderUnavailableError, match="disabled"):
+        load_encoder(s)
+    with pytest.raises(ValueError, match="PRECISION"):
+        EncoderSettings.from_env({"EVALSTREAM_ENCODER_PRECISION": "fp16"})
