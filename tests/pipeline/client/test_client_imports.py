@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.broker import free_port
+from pipeline.kafka.broker import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 HEAVY = ("faust", "aiokafka", "pyarrow")

@@ -172,7 +172,7 @@ def test_gives_up_with_a_clear_error(sink) -> None:
 
 
 def test_unreachable_endpoint_raises_after_budget() -> None:
-    from pipeline.broker import free_port
+    from pipeline.kafka.broker import free_port
 
     exporter = OtlpResultExporter(f"http://127.0.0.1:{free_port()}/v1/traces", retry_budget=0.3)
     with pytest.raises(OtlpExportError, match="ConnectionRefused"):

@@ -16,7 +16,7 @@ from kafka import KafkaAdminClient
 from kafka_helpers import consume_all
 
 from evalstream_client import ClientSettings, TraceNotDeliveredError, TraceProducer
-from pipeline.broker import BrokerHandle, free_port, start_broker, stop_broker
+from pipeline.kafka.broker import BrokerHandle, free_port, start_broker, stop_broker
 from pipeline.sample_traces import sample_traces
 
 

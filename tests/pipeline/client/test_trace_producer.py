@@ -13,8 +13,8 @@ import pytest
 from kafka import KafkaAdminClient
 from kafka_helpers import consume_all
 
-from pipeline.broker import free_port, start_broker, stop_broker
 from pipeline.client import ProducerClosedError, QueueFullError, TraceProducer, traced
+from pipeline.kafka.broker import free_port, start_broker, stop_broker
 from pipeline.sample_traces import sample_traces
 from pipeline.settings import load_settings
 from schemas import TraceValidationError
