@@ -3,7 +3,8 @@ import that breaks it fails here before anyone has to untangle a cycle.
 
     schemas             imports nothing of ours (any consumer can use it alone)
     evaluators          imports only schemas (a plugin author never pulls in Kafka or faust)
-    pipeline.client     imports only schemas of ours, and no stream-stack library
+    pipeline.client     imports only schemas of ours, and no stream-stack library (it re-exports
+                        clients/python/evalstream_client, the SDK's own distribution)
     pipeline.ingest     imports no evaluator (it turns spans into traces, nothing more)
     pipeline.cli        is imported by nothing else (the one place that wires everything)
 
@@ -15,8 +16,6 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
-
-import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 OURS = ("schemas", "evaluators", "pipeline")
@@ -121,14 +120,24 @@ def test_nothing_but_the_cli_imports_the_cli():
     assert found == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pipeline/client still imports pipeline.settings/exceptions/kafka_security; the"
-    " client branch makes it a leaf (then this xfail fails as XPASS: remove the mark)",
-)
 def test_client_imports_only_schemas_and_no_stream_stack():
-    allowed = ("pipeline.client", "schemas")
+    """The SDK lives in clients/python/evalstream_client (its own light distribution);
+    ``pipeline.client`` only re-exports it."""
+    allowed = ("pipeline.client", "evalstream_client", "schemas")
     assert violations("pipeline.client", allowed=allowed, banned=STREAM_STACK) == []
+    sdk = sorted((ROOT / "clients" / "python" / "evalstream_client").rglob("*.py"))
+    assert len(sdk) > 5
+    found = [
+        (str(path.relative_to(ROOT)), name)
+        for path in sdk
+        for name in sorted(imports_of(path))
+        if (
+            (name.split(".")[0] in (*OURS, "evalstream_client"))
+            and not any(within(name, a) for a in ("evalstream_client", "schemas"))
+        )
+        or any(within(name, b) for b in STREAM_STACK)
+    ]
+    assert found == []
 
 
 def test_the_checker_sees_a_violation(tmp_path):
