@@ -88,6 +88,22 @@ class TimeRange(QueryParams):
         return self
 
 
+def range_conditions(scope: TimeRange, equal: tuple[str, ...] = ("app",)) -> tuple[list, list]:
+    """SQL conditions (``column = ?``, time range) and their parameters for ``scope``; the
+    column names come from our code (``equal``), the values are bound parameters."""
+    conditions, params = [], []
+    for column in equal:
+        value = getattr(scope, column)
+        if value is not None:
+            conditions.append(f"{column} = ?")
+            params.append(value)
+    for bound, value in ((">=", scope.since), ("<=", scope.until)):
+        if value is not None:
+            conditions.append(f"timestamp {bound} ?")
+            params.append(value)
+    return conditions, params
+
+
 class TraceQuery(TimeRange):
     """Filters, sort and page of the trace list (``/traces`` and ``/api/traces``)."""
 

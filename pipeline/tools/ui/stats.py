@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from pipeline.tools.ui.filters import TimeRange
+from pipeline.tools.ui.filters import TimeRange, range_conditions
 from pipeline.tools.ui.hourly import HOUR_SQL, by_hour, hour_of
 from pipeline.tools.ui.layout import in_range
 from pipeline.tools.ui.store import Source, Store
@@ -28,16 +28,7 @@ def bucket_seconds(first: datetime | None, last: datetime | None, points: int = 
 
 
 def _filtered(source: Source, scope: TimeRange, extra: str = "") -> tuple[str, list[Any]]:
-    conditions, params = [], []
-    if scope.app is not None:
-        conditions.append("app = ?")
-        params.append(scope.app)
-    if scope.since is not None:
-        conditions.append("timestamp >= ?")
-        params.append(scope.since)
-    if scope.until is not None:
-        conditions.append("timestamp <= ?")
-        params.append(scope.until)
+    conditions, params = range_conditions(scope)
     if extra:
         conditions.append(extra)
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""

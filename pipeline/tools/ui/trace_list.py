@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pipeline.tools.ui.exceptions import BadQueryError
-from pipeline.tools.ui.filters import SORT_COLUMNS, TraceQuery
+from pipeline.tools.ui.filters import SORT_COLUMNS, TraceQuery, range_conditions
 from pipeline.tools.ui.hourly import HOUR_SQL, by_hour, hour_of
 from pipeline.tools.ui.key_index import files_with_any, hours_with
 from pipeline.tools.ui.sort_bound import sort_bound
@@ -40,18 +40,7 @@ def like_pattern(text: str) -> str:
 
 
 def _trace_conditions(query: TraceQuery) -> tuple[list[str], list[Any]]:
-    conditions, params = [], []
-    for column, value in (("app", query.app), ("model", query.model), ("status", query.status)):
-        if value is not None:
-            conditions.append(f"{column} = ?")
-            params.append(value)
-    if query.since is not None:
-        conditions.append("timestamp >= ?")
-        params.append(query.since)
-    if query.until is not None:
-        conditions.append("timestamp <= ?")
-        params.append(query.until)
-    return conditions, params
+    return range_conditions(query, ("app", "model", "status"))
 
 
 def _content_filters(query: TraceQuery) -> tuple[list[str], list[Any]]:

@@ -14,34 +14,33 @@ from pipeline.cli import app
 ROOT = Path(__file__).resolve().parents[4]
 
 
-def test_prints_content_results_and_spans(ui_results_dir):
+def _show(trace_id: str, results_dir: Path, *extra: str) -> str:
     done = CliRunner().invoke(
-        app, ["trace", "show", "tr-versioned", "--data-dir", str(ui_results_dir)],
-        env={"COLUMNS": "160"},
-    )  # fmt: skip
+        app,
+        ["trace", "show", trace_id, "--data-dir", str(results_dir), *extra],
+        env={"COLUMNS": "200"},
+    )
     assert done.exit_code == 0, done.output
-    assert "What is the refund window for annual plans?" in done.output
-    assert "30 days of purchase" in done.output  # answer (latest version) and context
-    assert "version 2 of versions 1, 2 (the latest)" in done.output
-    assert "correctness" in done.output and "evaluation results" in done.output
+    return done.output
+
+
+def test_prints_content_results_and_spans(ui_results_dir):
+    output = _show("tr-versioned", ui_results_dir)
+    assert "What is the refund window for annual plans?" in output
+    assert "30 days of purchase" in output  # answer (latest version) and context
+    assert "version 2 of versions 1, 2 (the latest)" in output
+    assert "correctness" in output and "evaluation results" in output
 
 
 def test_spans_and_markup_are_printed_as_text(ui_results_dir):
-    done = CliRunner().invoke(
-        app, ["trace", "show", "tr-xss", "--data-dir", str(ui_results_dir)],
-        env={"COLUMNS": "200"},
-    )  # fmt: skip
-    assert done.exit_code == 0, done.output
-    assert "chat_completion" in done.output and "retrieve" in done.output
-    assert "<script>alert('inputs')</script>" in done.output
+    output = _show("tr-xss", ui_results_dir)
+    assert "chat_completion" in output and "retrieve" in output
+    assert "<script>alert('inputs')</script>" in output
 
 
 def test_json_is_the_api_answer(ui_results_dir, client):
-    done = CliRunner().invoke(
-        app, ["trace", "show", "tr-xss", "--json", "--data-dir", str(ui_results_dir)]
-    )
-    assert done.exit_code == 0, done.output
-    assert orjson.loads(done.output) == client.get("/api/traces/tr-xss").json()
+    output = _show("tr-xss", ui_results_dir, "--json")
+    assert orjson.loads(output) == client.get("/api/traces/tr-xss").json()
 
 
 def test_missing_trace_is_one_line_and_exit_2(ui_results_dir):
