@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml clients/python/pyproject.toml examples/evalstream-plugi
 install: $(STAMP)
 
 jars: install
-	$(BIN)/python -c "from pipeline.kafka.broker.local import ensure_jars; print('kafka jars:', ensure_jars())"
+	$(BIN)/python -c "from pipeline.kafka.broker import ensure_jars; print('kafka jars:', ensure_jars())"
 
 demo: jars
 	$(BIN)/evalstream demo
