@@ -467,3 +467,15 @@ def test_exception_event_is_kept_beside_the_status_description():
               status_message="ValueError: order 7 unknown", events=[exception])]
     )  # fmt: skip
     assert same["error"] == "ValueError: order 7 unknown"  # the SDK's own description: once
+
+
+def test_a_span_without_id_does_not_become_every_roots_parent():
+    """Found by the decoder property test: a root (no parent id) next to a span with no id of
+    its own once walked up to that span, so no span was a root and building raised."""
+    trace = spans_to_trace([span("0", start=0, end=20), span(None, parent="0", start=5)])
+    Trace.model_validate(trace)
+
+
+def test_spans_in_a_parent_cycle_still_make_a_trace():
+    trace = spans_to_trace([span("a", parent="b"), span("b", parent="a", end=30)])
+    Trace.model_validate(trace)
