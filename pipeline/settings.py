@@ -158,6 +158,12 @@ class Settings(BaseSettings):
     trace_max_wait_seconds: float = Field(
         300.0, gt=0, description="Emit a trace whose root span never arrives after this long."
     )
+    trace_keep_emitted_bytes: int = Field(
+        256 * 1024,
+        ge=0,
+        description="Spans of an emitted trace the assembler keeps (bytes, per trace, one hour)"
+        " so a late span re-emits the whole trace as the next trace_version; 0 = ids only.",
+    )
     receiver_host: str = Field("127.0.0.1", description="Address the OTLP receiver binds.")
     receiver_port: int = Field(
         4318, ge=0, lt=65536, description="Port of the receiver's OTLP/HTTP endpoint; 0 = off."

@@ -79,7 +79,11 @@ class SpanAssembler:
         self.on_durable = on_durable
         self.settings = settings
         self.encoder = encoder  # dead letters are written redacted, like the worker's
-        self.timing = state.Timing(settings.trace_grace_seconds, settings.trace_max_wait_seconds)
+        self.timing = state.Timing(
+            settings.trace_grace_seconds,
+            settings.trace_max_wait_seconds,
+            keep_emitted_bytes=settings.trace_keep_emitted_bytes,
+        )
         self.topic = app.topic(settings.spans_topic, value_type=bytes, key_type=bytes)
         self.table = app.Table(
             TABLE_NAME,
@@ -202,7 +206,7 @@ class SpanAssembler:
                 trace = state.build_trace(entry)
             except Exception as exc:  # a rule tripped on odd spans: dead-letter them, go on
                 writes.append(await self._unbuildable(key, entry, exc))
-                marker = state.after_emit(entry, now, None)
+                marker = state.after_emit(entry, now, None, self.timing.keep_emitted_bytes)
                 writes.append(await self._put(key, marker, entry["p"]))
                 continue
             trace_key = trace["trace_id"].encode()
@@ -213,7 +217,7 @@ class SpanAssembler:
             if isinstance(result, BaseException):
                 log.warning("emitting trace %s failed (retried next tick): %s", key, result)
                 continue
-            marker = state.after_emit(entry, now, trace_id)
+            marker = state.after_emit(entry, now, trace_id, self.timing.keep_emitted_bytes)
             writes.append(await self._put(key, marker, entry["p"]))
             self.emitted += 1
         await asyncio.gather(*writes)

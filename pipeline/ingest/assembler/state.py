@@ -7,13 +7,18 @@ easy to test. One table entry per trace id::
      "first": wall time of the first pending span, "last": of the latest one,
      "root_end": wall time an ended root span arrived (or None),
      "version": versions emitted so far, "emitted_at": wall time of the last emission,
-     "done": span ids already emitted, "tid": trace_id of the emitted version 1}
+     "done": span ids already emitted, "tid": trace_id of the emitted version 1,
+     "emitted": {span_id: span} already emitted (kept for the next version, bounded),
+     "partial": True once the emitted spans outgrew the bound and were dropped}
 
 Times are wall-clock seconds (``time.time()``), not monotonic: entries outlive the process
 through the changelog, and a restarted worker must still know how long a trace has waited.
-After an emission the entry shrinks to a marker (no spans, ``done`` and ``version`` kept), so
-a late span becomes version 2 instead of a new, unrelated trace, and a re-delivered span that
-was already emitted is ignored.
+After an emission the entry becomes a marker (no pending spans; ``done``, ``version`` and the
+emitted spans kept), so a late span re-emits the *whole* trace as version 2 (re-scored as a
+whole: no false ``empty_output`` for a trace of one feedback span), and a re-delivered span
+that was already emitted is ignored. The emitted spans are kept only up to
+``Timing.keep_emitted_bytes``; past it the marker keeps ids only and a later version holds the
+late spans alone, tagged ``evalstream.trace_partial``.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import orjson
 from pipeline.ingest.spans.conventions import spans_to_trace
 
 VERSION_TAG = "evalstream.trace_version"
+PARTIAL_TAG = "evalstream.trace_partial"
 MAX_ENTRY_BYTES = 512 * 1024  # emit early rather than exceed Kafka's 1 MB message limit
 
 
@@ -34,6 +40,7 @@ class Timing:
     grace_seconds: float
     max_wait_seconds: float
     marker_ttl_seconds: float = 3600.0
+    keep_emitted_bytes: int = 256 * 1024
 
 
 def merge(
@@ -61,7 +68,8 @@ def merge(
         updated["root_end"] = None
     if root_seen and updated.get("root_end") is None:
         updated["root_end"] = now
-    updated["full"] = len(orjson.dumps(pending)) > MAX_ENTRY_BYTES
+    kept = entry.get("emitted") or {}
+    updated["full"] = len(orjson.dumps(pending)) + len(orjson.dumps(kept)) > MAX_ENTRY_BYTES
     return updated, added
 
 
@@ -92,19 +100,30 @@ def is_expired(entry: dict[str, Any], now: float, timing: Timing) -> bool:
 
 
 def build_trace(entry: dict[str, Any]) -> dict[str, Any]:
-    """The trace to emit: version 1 is the whole trace, version N > 1 the late spans only.
+    """The trace to emit: every span of the trace, earlier versions' spans included.
 
     A later version keeps version 1's trace_id (late spans may lack what named it, such as
-    MLflow's ``mlflow.traceRequestId``).
+    MLflow's ``mlflow.traceRequestId``). When the earlier spans were not kept (the bound), the
+    version holds the late spans only and says so.
     """
     version = entry.get("version", 0) + 1
-    spans = list(entry["spans"].values())
-    return spans_to_trace(spans, trace_id=entry.get("tid"), tags={VERSION_TAG: str(version)})
+    spans = [*(entry.get("emitted") or {}).values(), *entry["spans"].values()]
+    tags = {VERSION_TAG: str(version)}
+    if version > 1 and entry.get("partial"):
+        tags[PARTIAL_TAG] = "true"
+    return spans_to_trace(spans, trace_id=entry.get("tid"), tags=tags)
 
 
-def after_emit(entry: dict[str, Any], now: float, trace_id: str | None) -> dict[str, Any]:
-    """The small marker that replaces an emitted entry."""
+def after_emit(
+    entry: dict[str, Any],
+    now: float,
+    trace_id: str | None,
+    keep_bytes: int = Timing.keep_emitted_bytes,
+) -> dict[str, Any]:
+    """The marker that replaces an emitted entry: ids always, the spans while small enough."""
     done = sorted({*(entry.get("done") or ()), *entry["spans"]})
+    emitted = {**(entry.get("emitted") or {}), **entry["spans"]}
+    partial = bool(entry.get("partial")) or len(orjson.dumps(emitted)) > keep_bytes
     return {
         "p": entry["p"],
         "spans": {},
@@ -112,4 +131,6 @@ def after_emit(entry: dict[str, Any], now: float, trace_id: str | None) -> dict[
         "emitted_at": now,
         "done": done,
         "tid": entry.get("tid") or trace_id,
+        "emitted": {} if partial else emitted,
+        "partial": partial,
     }

@@ -57,23 +57,36 @@ def test_a_trace_without_root_is_emitted_after_max_wait():
     assert state.is_due(entry, 60.0, TIMING)
 
 
-def test_a_late_span_becomes_version_two_and_redelivered_spans_are_ignored():
+def test_a_late_span_re_emits_the_whole_trace_as_version_two():
     entry, _ = state.merge(None, [_span("a" * 16), _span("b" * 16, "a" * 16)], 1, now=0.0)
     marker = state.after_emit(entry, now=10.0, trace_id="tr-x")
-    assert marker["spans"] == {} and marker["version"] == 1
-    assert len(orjson.dumps(marker)) < 200  # small: the spans are gone
+    assert marker["spans"] == {} and marker["version"] == 1 and not marker["partial"]
+    assert set(marker["emitted"]) == {"a" * 16, "b" * 16}  # kept for the next version
     assert state.merge(marker, [_span("b" * 16, "a" * 16)], 1, now=11.0) == (None, 0)
     late, added = state.merge(marker, [_span("d" * 16, "a" * 16)], 1, now=12.0)
     assert added == 1 and state.is_pending(late)
     assert not state.is_due(late, 16.0, TIMING)
     assert state.is_due(late, 17.0, TIMING)  # grace after the last late span, no root needed
     trace = state.build_trace(late)
-    assert trace["tags"][state.VERSION_TAG] == "2" and len(trace["spans"]) == 1
+    assert trace["tags"][state.VERSION_TAG] == "2" and state.PARTIAL_TAG not in trace["tags"]
+    assert sorted(s["span_id"] for s in trace["spans"]) == ["a" * 16, "b" * 16, "d" * 16]
+    assert trace["latency_ms"] == 1000  # the root's, not the late span's own
     assert trace["trace_id"] == "tr-x"  # version 1's id, whatever the late spans carry
     again = state.after_emit(late, now=18.0, trace_id="ignored")
     assert again["version"] == 2 and set(again["done"]) == {"a" * 16, "b" * 16, "d" * 16}
     assert not state.is_expired(again, 600.0, TIMING)
     assert state.is_expired(again, 618.0, TIMING)
+
+
+def test_past_the_bound_a_marker_keeps_ids_only_and_the_next_version_says_partial():
+    entry, _ = state.merge(None, [_span("a" * 16), _span("b" * 16, "a" * 16)], 1, now=0.0)
+    marker = state.after_emit(entry, now=10.0, trace_id="tr-x", keep_bytes=100)
+    assert marker["partial"] and marker["emitted"] == {}
+    assert len(orjson.dumps(marker)) < 250  # small: the spans are gone
+    late, _ = state.merge(marker, [_span("d" * 16, "a" * 16)], 1, now=12.0)
+    trace = state.build_trace(late)
+    assert [s["span_id"] for s in trace["spans"]] == ["d" * 16]
+    assert trace["tags"][state.PARTIAL_TAG] == "true"
 
 
 def test_decode_spans_detects_json_and_protobuf_and_rejects_garbage(traces_dir):
@@ -199,9 +212,12 @@ def test_worker_assembles_dedupes_waits_dead_letters_and_versions(
     ]  # every span once, whatever the order and the re-deliveries
     assert "5b8efff798038103d269b633813fc60c" in by_id  # no root: emitted after max wait
     (v2,) = [t for t in traces if t["tags"]["evalstream.trace_version"] == "2"]
-    assert v2["trace_id"] == first[0]["trace_id"] and [s["name"] for s in v2["spans"]] == [
-        "late-feedback"
-    ]
+    v1 = by_id[v2["trace_id"]]
+    assert v2["trace_id"] == first[0]["trace_id"]  # the whole trace again, plus the late span
+    assert sorted(s["name"] for s in v2["spans"]) == sorted(
+        [*(s["name"] for s in v1["spans"]), "late-feedback"]
+    )
+    assert (v2["inputs"], v2["outputs"]) == (v1["inputs"], v1["outputs"])
     dead = [
         DeadLetter.model_validate_json(r.value)
         for r in consume_all(kafka_bootstrap, f"{topic}.dlq")
