@@ -101,14 +101,7 @@ class ScoreStage:
             try:
                 trace = decode_trace(message.value, int(message.timestamp * 1000))
             except DecodeError as error:
-                body = self.encoder.dead_letter(
-                    error,
-                    message.value,
-                    message.key,
-                    topic=message.topic,
-                    partition=message.partition,
-                    offset=message.offset,
-                )
+                body = self.encoder.dead_letter_of(error, message)
                 prepared.dead.append((message, body))
                 self.observer.on_dead_letter(error.error_type)
                 continue

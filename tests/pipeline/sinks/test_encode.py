@@ -152,3 +152,12 @@ def test_trace_body_and_spans_are_redacted_but_ids_kept(encoder, plain):
     assert secrets_in(orjson.dumps(plain.scored_row(record)).decode()) == list(PII)
     no_body = RecordEncoder(Redactor.from_settings("all"), with_body=False).scored_row(record)
     assert no_body["body"] is None
+
+
+def test_dead_letter_of_a_consumed_message(encoder):
+    from pipeline.worker.testing import InputMessage
+
+    message = InputMessage("traces", 2, 11, f"{{{PLANTED}".encode(), key=b"k")
+    letter = orjson.loads(encoder.dead_letter_of(DecodeError("bad", "invalid_json"), message))
+    assert (letter["source_partition"], letter["source_offset"]) == (2, 11)
+    assert secrets_in(base64.b64decode(letter["raw_base64"]).decode()) == []
