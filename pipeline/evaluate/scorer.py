@@ -63,7 +63,8 @@ class ScoredRecord:
 def trace_version(trace: Trace) -> int:
     """The version a producer (or the ingest stage) gave the trace; 1 when none or not valid."""
     version = getattr(trace, "trace_version", None)
-    return version if isinstance(version, int) and version >= 1 else 1
+    valid = isinstance(version, int) and not isinstance(version, bool) and version >= 1
+    return version if valid else 1
 
 
 def trace_body(trace: Trace) -> TraceBody:

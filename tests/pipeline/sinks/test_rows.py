@@ -161,3 +161,10 @@ def test_a_huge_field_is_cut_in_the_scored_message_already_and_marked_in_the_row
     (span,) = span_rows(msg, limit=2048)
     assert span["truncated_fields"] == ["outputs_json", "attributes_json"]
     assert span["attributes_json"].startswith('{"vendor":{"blob":"yy')
+
+
+def test_trace_version_comes_from_the_trace_and_a_bad_one_reads_as_1():
+    assert message({**RICH, "trace_version": 3})["trace_version"] == 3
+    for bad in (0, "2", None, True):
+        version = message({**RICH, "trace_version": bad})["trace_version"]
+        assert version == 1 and type(version) is int

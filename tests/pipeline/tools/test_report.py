@@ -57,7 +57,7 @@ def _rows(traces=TRACES, evaluators=EVALUATORS) -> list[dict]:
                     "source": r.source.value, "span_id": r.span_id,
                     "metadata_json": orjson.dumps(r.metadata).decode(),
                     "kafka_topic": "traces", "kafka_partition": 0, "kafka_offset": offset,
-                    "schema_version": 1,
+                    "schema_version": 1, "trace_version": 1,
                 })  # fmt: skip
     return rows
 
