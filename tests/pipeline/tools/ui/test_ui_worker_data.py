@@ -1,9 +1,5 @@
-"""The API over a results dataset written by a real worker that read a real broker.
-
-The worker does not write the traces and spans datasets yet, so this is also the "older
-data" case for real: lists, filters and details work on the results alone and say that the
-content is not stored.
-"""
+"""The API over the datasets a real worker wrote after reading a real broker: from a failing
+correctness result to the stored trace (question, answer, context, spans)."""
 
 from __future__ import annotations
 
@@ -18,7 +14,8 @@ from pipeline.tools.demo.samples import sample_traces
 
 def test_api_over_a_real_workers_results(kafka_bootstrap, new_topic, tmp_path):
     topic = new_topic(partitions=2)
-    produce(kafka_bootstrap, topic, [orjson.dumps(t) for t in sample_traces(300, seed=23)])
+    traces = {t["trace_id"]: t for t in sample_traces(300, seed=23)}
+    produce(kafka_bootstrap, topic, [orjson.dumps(t) for t in traces.values()])
     parquet_dir = tmp_path / "parquet"
     run_worker(worker_env(kafka_bootstrap, topic, parquet_dir))
     frame = pd.read_parquet(parquet_dir)
@@ -27,11 +24,12 @@ def test_api_over_a_real_workers_results(kafka_bootstrap, new_topic, tmp_path):
 
     with make_client(parquet_dir) as client:
         health = client.get("/health").json()
-        assert health["datasets"] == {"results": True, "traces": False, "spans": False}
+        with_spans = any(t.get("spans") for t in traces.values())  # the samples carry none
+        assert health["datasets"] == {"results": True, "traces": True, "spans": with_spans}
         page = client.get("/api/traces?evaluator=correctness&passed=false&limit=500").json()
         assert page["total"] == failed["trace_id"].nunique()
         assert {t["trace_id"] for t in page["traces"]} == set(failed["trace_id"])
-        assert page["content_stored"] is False
+        assert page["content_stored"] is True
         everything = client.get("/api/traces?limit=500").json()
         assert everything["total"] == 300
 
@@ -43,9 +41,13 @@ def test_api_over_a_real_workers_results(kafka_bootstrap, new_topic, tmp_path):
         row = stored[stored["evaluator"] == "correctness"].iloc[0]
         assert mine["passed"] is False and mine["rationale"] == row["rationale"]
         assert detail["kafka_topic"] == topic and detail["kafka_offset"] == row["kafka_offset"]
-        assert detail["content_stored"] is False
+        assert detail["content_stored"] is True
+        sent = traces[trace_id]
+        assert detail["inputs"] == sent["inputs"] and detail["outputs"] == sent["outputs"]
+        assert detail["context"] == sent.get("context")
+        assert len(detail["spans"]) == len(sent.get("spans") or [])
 
         html = client.get(f"/traces/{trace_id}").text
-        assert "Trace content is not stored" in html and "correctness" in html
+        assert "Trace content is not stored" not in html and "correctness" in html
         overview = client.get("/api/overview").json()
         assert overview["totals"]["traces"] == 300
