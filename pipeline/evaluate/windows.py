@@ -16,6 +16,7 @@ import numpy as np
 
 from pipeline.evaluate.scorer import ScoredRecord
 from schemas import EvaluatorAggregate, MetricsRecord, TraceStatus
+from pipeline.evaluate.sketch import sketch_bins
 from schemas.metrics import LATENCY_BUCKETS_MS
 
 
@@ -130,5 +131,6 @@ class WindowAggregator:
             output_tokens=window.output_tokens,
             cost_usd=window.cost_usd,
             latency_histogram=window.histogram(),
+            latency_sketch=sketch_bins(window.latencies),
             evaluators={name: t.aggregate() for name, t in sorted(window.evaluators.items())},
         )

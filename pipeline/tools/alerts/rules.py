@@ -25,6 +25,7 @@ from evaluators.exceptions import ConfigError
 from pipeline.exceptions import PipelineError
 from schemas import MetricsRecord
 from schemas._base import Message
+from pipeline.evaluate.sketch import merge_bins, sketch_quantile
 from schemas.metrics import LATENCY_BUCKETS_MS
 
 ALERT_SCHEMA_VERSION = 1
@@ -169,6 +170,8 @@ class WindowTotals:
     output_tokens: int = 0
     cost_usd: float = 0.0
     histogram: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS_MS) + 1))
+    sketch: dict[int, int] = field(default_factory=dict)  # DDSketch bins, merged
+    unsketched: int = 0  # latencies of records written before latency_sketch existed
     evaluators: dict[str, _EvalTotals] = field(default_factory=dict)
 
     def add_record(self, record: MetricsRecord) -> None:
@@ -179,6 +182,9 @@ class WindowTotals:
         self.cost_usd += record.cost_usd
         for i, n in enumerate(record.latency_histogram[: len(self.histogram)]):
             self.histogram[i] += n
+        merge_bins(self.sketch, record.latency_sketch)
+        if not record.latency_sketch:
+            self.unsketched += sum(record.latency_histogram)
         for name, agg in record.evaluators.items():
             tot = self.evaluators.setdefault(name, _EvalTotals())
             tot.evaluations += agg.evaluations
@@ -197,6 +203,8 @@ class WindowTotals:
         self.output_tokens += other.output_tokens
         self.cost_usd += other.cost_usd
         self.histogram = [a + b for a, b in zip(self.histogram, other.histogram, strict=True)]
+        merge_bins(self.sketch, other.sketch)
+        self.unsketched += other.unsketched
         for name, src in other.evaluators.items():
             tot = self.evaluators.setdefault(name, _EvalTotals())
             tot.evaluations += src.evaluations
@@ -213,6 +221,8 @@ class WindowTotals:
             return self._evaluator_value(match.group(1), match.group(2))
         if metric.startswith("latency_p"):
             quantile = float(metric[len("latency_p") : -len("_ms")]) / 100
+            if self.sketch and not self.unsketched:  # the merged sketch: within 1%
+                return sketch_quantile(self.sketch, quantile), sum(self.sketch.values())
             return estimate_percentile(self.histogram, quantile), sum(self.histogram)
         if metric == "error_rate":
             return (self.errors / self.traces if self.traces else None), self.traces
