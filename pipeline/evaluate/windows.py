@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from pipeline.evaluate.scorer import ScoredRecord
-from schemas import EvaluatorAggregate, MetricsRecord, TraceStatus
 from pipeline.evaluate.sketch import sketch_bins
+from schemas import EvaluatorAggregate, MetricsRecord, TraceStatus
 from schemas.metrics import LATENCY_BUCKETS_MS
 
 

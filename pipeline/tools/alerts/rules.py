@@ -22,10 +22,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from evaluators.config import read_toml
 from evaluators.exceptions import ConfigError
+from pipeline.evaluate.sketch import merge_bins, sketch_quantile
 from pipeline.exceptions import PipelineError
 from schemas import MetricsRecord
 from schemas._base import Message
-from pipeline.evaluate.sketch import merge_bins, sketch_quantile
 from schemas.metrics import LATENCY_BUCKETS_MS
 
 ALERT_SCHEMA_VERSION = 1
