@@ -19,6 +19,9 @@ class EvaluatorAggregate(Message):
     mean_score: float | None = None
     pass_rate: float | None = None
     error_count: int = 0
+    score_sketch: dict[int, int] = Field(default_factory=dict)
+    """DDSketch bins of ``1 + score`` (``LATENCY_SKETCH_RELATIVE_ACCURACY``): merge by
+    summing; quantiles within 0.02 absolute (pipeline/evaluate/sketch.py)."""
 
 
 LATENCY_BUCKETS_MS: tuple[float, ...] = (

@@ -12,6 +12,10 @@ The bins are stored in the record as ``{bin key: count}`` (``MetricsRecord.laten
 ``ddsketch``'s ``LogarithmicMapping`` turns latencies into keys and its ``DDSketch`` answers
 quantiles. Latencies under ``MIN_LATENCY_MS`` count as that value (a relative error has no
 meaning at 0).
+
+Scores lie in [0, 1] and are often exactly 0, where a relative error means nothing, so their
+sketch holds ``1 + score``: 1% of at most 2 makes score quantiles exact to within
+``SCORE_ABSOLUTE_ERROR`` (0.02) absolute.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from ddsketch.mapping import LogarithmicMapping
 from schemas.metrics import LATENCY_SKETCH_RELATIVE_ACCURACY
 
 MIN_LATENCY_MS = 0.001
+SCORE_OFFSET = 1.0
+SCORE_ABSOLUTE_ERROR = 2 * LATENCY_SKETCH_RELATIVE_ACCURACY
 _MAPPING = LogarithmicMapping(LATENCY_SKETCH_RELATIVE_ACCURACY)
 
 
@@ -48,3 +54,14 @@ def sketch_quantile(bins: Mapping[int, int], quantile: float) -> float | None:
     for key, count in bins.items():
         sketch.add(_MAPPING.value(key), count)
     return sketch.get_quantile_value(quantile)
+
+
+def score_bins(scores: Iterable[float]) -> dict[int, int]:
+    """The sketch bins of scores in [0, 1] (stored as ``1 + score``)."""
+    return sketch_bins(score + SCORE_OFFSET for score in scores)
+
+
+def score_quantile(bins: Mapping[int, int], quantile: float) -> float | None:
+    """The score at ``quantile`` of merged score bins, within ``SCORE_ABSOLUTE_ERROR``."""
+    value = sketch_quantile(bins, quantile)
+    return None if value is None else min(max(value - SCORE_OFFSET, 0.0), 1.0)

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from evaluators.config import read_toml
 from evaluators.exceptions import ConfigError
-from pipeline.evaluate.sketch import merge_bins, sketch_quantile
+from pipeline.evaluate.sketch import merge_bins, score_quantile, sketch_quantile
 from pipeline.exceptions import PipelineError
 from schemas import MetricsRecord
 from schemas._base import Message
@@ -42,7 +42,9 @@ TRACE_METRICS = (
     "cost_usd",
 )
 EVALUATOR_FIELDS = ("pass_rate", "mean_score", "error_count", "error_rate", "evaluations", "scored")
-_EVALUATOR_METRIC = re.compile(r"^evaluators\.([^.]+)\.(" + "|".join(EVALUATOR_FIELDS) + r")$")
+_EVALUATOR_METRIC = re.compile(
+    r"^evaluators\.([^.]+)\.(" + "|".join(EVALUATOR_FIELDS) + r"|score_p\d{1,2})$"
+)
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _COMPARE: dict[str, Callable[[float, float], bool]] = {
@@ -79,7 +81,7 @@ class AlertRule(BaseModel):
             return value
         raise ValueError(
             f"unknown metric {value!r}: use one of {', '.join(TRACE_METRICS)}"
-            f" or evaluators.<name>.<{'|'.join(EVALUATOR_FIELDS)}>"
+            f" or evaluators.<name>.<{'|'.join(EVALUATOR_FIELDS)}|score_pNN>"
         )
 
     @field_validator("window", mode="before")
@@ -158,6 +160,7 @@ class _EvalTotals:
     passed: float = 0.0  # pass_rate * scored, summed: see docs/alerts.md
     pass_weight: int = 0
     errors: int = 0
+    score_sketch: dict[int, int] = field(default_factory=dict)  # merged bins of 1 + score
 
 
 @dataclass
@@ -190,6 +193,7 @@ class WindowTotals:
             tot.evaluations += agg.evaluations
             tot.scored += agg.scored
             tot.errors += agg.error_count
+            merge_bins(tot.score_sketch, agg.score_sketch)
             if agg.mean_score is not None:
                 tot.score_sum += agg.mean_score * agg.scored
             if agg.pass_rate is not None and agg.scored:
@@ -213,6 +217,7 @@ class WindowTotals:
             tot.passed += src.passed
             tot.pass_weight += src.pass_weight
             tot.errors += src.errors
+            merge_bins(tot.score_sketch, src.score_sketch)
 
     def value(self, metric: str) -> tuple[float | None, int]:
         """(value, how many observations it rests on); value None when there is no data."""
@@ -239,6 +244,9 @@ class WindowTotals:
         tot = self.evaluators.get(name)
         if tot is None:
             return None, 0
+        if what.startswith("score_p"):  # the merged score sketch: within 0.02
+            quantile = int(what[len("score_p") :]) / 100
+            return score_quantile(tot.score_sketch, quantile), sum(tot.score_sketch.values())
         if what == "pass_rate":
             return (tot.passed / tot.pass_weight if tot.pass_weight else None), tot.pass_weight
         if what == "mean_score":

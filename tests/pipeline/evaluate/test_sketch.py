@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from pipeline.evaluate.scorer import ScoredRecord, SourcedTrace
-from pipeline.evaluate.sketch import sketch_bins, sketch_quantile
+from pipeline.evaluate.sketch import SCORE_ABSOLUTE_ERROR, sketch_bins, sketch_quantile
 from pipeline.evaluate.windows import WindowAggregator
 from pipeline.tools.alerts.rules import AlertEngine, AlertRule, WindowTotals
-from schemas import MetricsRecord, Trace
+from schemas import EvaluationResult, MetricsRecord, Trace
 from schemas.metrics import LATENCY_SKETCH_RELATIVE_ACCURACY
 
 T0 = datetime(2026, 11, 25, 10, 0, 5, tzinfo=UTC)
@@ -98,3 +98,40 @@ def test_sketch_edge_cases():
     assert sketch_quantile({}, 0.5) is None
     assert sketch_quantile(sketch_bins([0.0, 0.0]), 0.5) == pytest.approx(0.001, rel=0.02)
     assert_within_bound(sketch_quantile(sketch_bins([1234.5]), 0.99), 1234.5)
+
+
+def test_merged_score_quantiles_are_within_the_absolute_bound():
+    """Score quantiles per evaluator: 4 partitions with different score shapes, 0s included."""
+    rng = np.random.default_rng(5)
+    parts = [
+        rng.beta(8, 2, 900),
+        np.where(rng.random(700) < 0.3, 0.0, rng.uniform(0.2, 1.0, 700)),
+        rng.beta(2, 5, 500),
+        np.ones(300),
+    ]
+    totals = WindowTotals()
+    for partition, scores in enumerate(parts):
+        agg = WindowAggregator(window_seconds=60, worker_id="w")
+        agg.add(
+            [
+                ScoredRecord(
+                    SourcedTrace(
+                        Trace(trace_id=f"s{partition}-{i}", timestamp=T0), "t", partition, i
+                    ),
+                    [EvaluationResult(evaluator="q", score=float(s), passed=s >= 0.5)],
+                    None,
+                )
+                for i, s in enumerate(scores)
+            ]
+        )
+        for record in agg.drain():
+            totals.add_record(MetricsRecord.model_validate_json(record.model_dump_json()))
+    everything = np.concatenate(parts)
+    for q in (0.05, 0.25, 0.5, 0.9, 0.99):
+        exact = float(np.quantile(everything, q, method="lower"))
+        value, count = totals.value(f"evaluators.q.score_p{round(q * 100)}")
+        assert count == everything.size
+        assert abs(value - exact) <= SCORE_ABSOLUTE_ERROR, (q, value, exact)
+    assert AlertRule.model_validate(
+        dict(name="s", metric="evaluators.q.score_p5", comparison="<", threshold=0.2)
+    )
