@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml examples/evalstream-plugin-example/pyproject.toml
 install: $(STAMP)
 
 jars: install
-	$(BIN)/python -c "from pipeline.kafka.broker.local import ensure_jars; print('kafka jars:', ensure_jars())"
+	$(BIN)/python -c "from pipeline.kafka.broker import ensure_jars; print('kafka jars:', ensure_jars())"
 
 demo: jars
 	$(BIN)/evalstream demo

@@ -69,8 +69,8 @@ from _ingest_otlp import Template, make_templates, split_messages  # noqa: E402
 from kafka import KafkaAdminClient  # noqa: E402
 from kafka.admin import NewTopic  # noqa: E402
 
+from pipeline.kafka.broker import free_port, start_broker, stop_broker  # noqa: E402
 from pipeline.kafka.broker.config import DEFAULT_KAFKA_VERSION  # noqa: E402
-from pipeline.kafka.broker.local import free_port, start_broker, stop_broker  # noqa: E402
 
 PARTITIONS = 4
 BIG_BATCH = 1024 * 1024

@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 from kafka import KafkaConsumer, TopicPartition  # noqa: E402
 
 from pipeline.client import TraceProducer  # noqa: E402
-from pipeline.kafka.broker.local import free_port, start_broker, stop_broker  # noqa: E402
+from pipeline.kafka.broker import free_port, start_broker, stop_broker  # noqa: E402
 from pipeline.kafka.clients import ensure_topics  # noqa: E402
 from pipeline.settings import load_settings  # noqa: E402
 from pipeline.tools.demo.samples import sample_traces  # noqa: E402

@@ -62,7 +62,7 @@ from aiokafka import AIOKafkaProducer  # noqa: E402
 from kafka import KafkaAdminClient  # noqa: E402
 from kafka.admin import NewTopic  # noqa: E402
 
-from pipeline.kafka.broker.local import free_port, start_broker, stop_broker  # noqa: E402
+from pipeline.kafka.broker import free_port, start_broker, stop_broker  # noqa: E402
 
 PARTITIONS = 4
 # the worker's commit timer ticks every 0.25 s: a shorter commit interval would not commit sooner

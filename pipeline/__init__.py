@@ -28,8 +28,8 @@ _EXPORTS = {
     "Scorer": "pipeline.evaluate.scorer",
     "run_worker": "pipeline.worker.app",
     "run_evaluator": "pipeline.testing",
-    "start_broker": "pipeline.kafka.broker.local",
-    "stop_broker": "pipeline.kafka.broker.local",
+    "start_broker": "pipeline.kafka.broker",
+    "stop_broker": "pipeline.kafka.broker",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from kafka import KafkaAdminClient
 
-from pipeline.kafka.broker.local import free_port, start_broker, stop_broker
+from pipeline.kafka.broker import free_port, start_broker, stop_broker
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,8 @@ from rich.markup import escape
 
 from pipeline.exceptions import PipelineError
 from pipeline.settings import load_settings
-from pipeline.tools.alerts.rules import AlertConfigError, AlertEngine, load_alert_rules
+from pipeline.tools.alerts.engine import AlertEngine
+from pipeline.tools.alerts.rules import AlertConfigError, load_alert_rules
 from pipeline.tools.alerts.runner import Webhook, firing_from_topic, run_alerts
 
 

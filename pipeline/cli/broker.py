@@ -13,8 +13,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from pipeline.kafka.broker import BrokerError, broker_status, start_broker, stop_broker
 from pipeline.kafka.broker.config import default_cli_data_dir
-from pipeline.kafka.broker.local import BrokerError, broker_status, start_broker, stop_broker
 
 broker_app = typer.Typer(
     help="Run a local single-node Apache Kafka broker (KRaft) for development and tests.",

@@ -99,6 +99,18 @@ class RecordEncoder:
         )
         return record.model_dump_json().encode()
 
+    def dead_letter_of(self, error: DecodeError, message: Any) -> bytes:
+        """The dead letter of a consumed message (anything with value, key, topic,
+        partition and offset, such as faust's ``event.message``)."""
+        return self.dead_letter(
+            error,
+            message.value,
+            message.key,
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+        )
+
     def window(self, record: MetricsRecord) -> tuple[bytes, bytes]:
         """The metrics topic key and value of one window."""
         if self.redactor.enabled:

@@ -120,14 +120,7 @@ class ScoreStage:
 
     def _dead_letter(self, error: DecodeError, message: Any) -> bytes:
         self.observer.on_dead_letter(error.error_type)
-        return self.encoder.dead_letter(
-            error,
-            message.value,
-            message.key,
-            topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-        )
+        return self.encoder.dead_letter_of(error, message)
 
     def _score_and_serialise(self, good: list[SourcedTrace]) -> list[tuple[Any, Any]]:
         """(record, message bytes), or (record, TooLargeError) for a trace whose scored

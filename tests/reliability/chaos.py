@@ -23,7 +23,7 @@ from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 from kafka_helpers import consume_all
 
-from pipeline.kafka.broker.local import free_port, start_broker, stop_broker
+from pipeline.kafka.broker import free_port, start_broker, stop_broker
 from pipeline.tools.demo.samples import sample_traces
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,7 +12,7 @@ import pytest
 from kafka_helpers import consume_all, produce
 from worker_process import ROOT, worker_env
 
-from pipeline.kafka.broker.local import free_port, start_broker, stop_broker
+from pipeline.kafka.broker import free_port, start_broker, stop_broker
 from pipeline.tools.demo.samples import sample_traces
 
 OUTAGE_SECONDS = 60

@@ -9,7 +9,7 @@ import pandas as pd
 from kafka_helpers import consume_all
 from worker_process import ROOT, run_worker, worker_env
 
-from pipeline.kafka.broker.local import start_broker, stop_broker
+from pipeline.kafka.broker import start_broker, stop_broker
 
 PASSWORD = "s3cret-Pa55word-xyz"
 

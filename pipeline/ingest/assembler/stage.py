@@ -144,14 +144,7 @@ class SpanAssembler:
         return writes
 
     async def _dead_letter(self, error: DecodeError, message: Any) -> Any:
-        body = self.encoder.dead_letter(
-            error,
-            message.value,
-            message.key,
-            topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-        )
+        body = self.encoder.dead_letter_of(error, message)
         self.dead_lettered += 1
         return await self._send(self.settings.dlq_topic, message.key, body)
 

@@ -67,7 +67,8 @@ def _order(facts: list[SpanFacts]) -> tuple[list[SpanFacts], dict[Any, int]]:
     depth: dict[Any, int] = {}
     for fact in facts:
         steps, node, seen = 0, fact, {fact.span_id}
-        while node.parent_id in by_id and node.parent_id not in seen:
+        # No parent id means a root, even when a span without an id of its own is present.
+        while node.parent_id is not None and node.parent_id in by_id and node.parent_id not in seen:
             seen.add(node.parent_id)
             node, steps = by_id[node.parent_id], steps + 1
         depth[fact.span_id] = steps
@@ -77,7 +78,7 @@ def _order(facts: list[SpanFacts]) -> tuple[list[SpanFacts], dict[Any, int]]:
 
 
 def _root(ordered: list[SpanFacts], depth: dict[Any, int]) -> SpanFacts:
-    roots = [f for f in ordered if depth[f.span_id] == 0]
+    roots = [f for f in ordered if depth[f.span_id] == 0] or ordered  # all in a cycle: any
     return max(roots, key=lambda f: ((f.end_ns or 0) - (f.start_ns or 0), -(f.start_ns or 0)))
 
 

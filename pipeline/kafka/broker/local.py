@@ -26,18 +26,6 @@ from pipeline.exceptions import PipelineError
 from pipeline.kafka.broker import config as cfg
 from pipeline.kafka.broker.config import DEFAULT_KAFKA_VERSION, free_port
 
-__all__ = [
-    "BrokerError",
-    "BrokerHandle",
-    "broker_status",
-    "ensure_jars",
-    "free_port",
-    "is_reachable",
-    "kill_broker",
-    "start_broker",
-    "stop_broker",
-]
-
 # Brokers started by this process. Holding the Popen lets us reap a broker that died (a
 # zombie still answers kill(pid, 0)) and avoids "subprocess still running" warnings.
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}

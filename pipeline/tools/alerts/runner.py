@@ -22,7 +22,8 @@ from pydantic import ValidationError
 from pipeline.exceptions import PipelineError
 from pipeline.kafka.clients import ensure_topics, make_consumer, make_producer, read_topic
 from pipeline.settings import Settings
-from pipeline.tools.alerts.rules import AlertEngine, AlertMessage
+from pipeline.tools.alerts.engine import AlertEngine
+from pipeline.tools.alerts.rules import AlertMessage
 from schemas import MetricsRecord
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from pydantic import SecretStr
 from rich.console import Console
 
 from pipeline.exceptions import PipelineError
-from pipeline.kafka.broker.local import BrokerHandle, is_reachable, start_broker, stop_broker
+from pipeline.kafka.broker import BrokerHandle, is_reachable, start_broker, stop_broker
 from pipeline.kafka.clients import ensure_topics, publish, read_topic
 from pipeline.settings import ENV_PREFIX, Settings, load_settings
 from pipeline.tools.demo.samples import sample_traces

@@ -2,7 +2,7 @@
 
 Everything (CSS, SVG plots) is inline and a Content-Security-Policy forbids any fetch, so the
 page opens offline, from a CI artifact or an e-mail attachment, and can never leak data to a
-CDN. Plots are drawn server-side (``_report_svg``); numbers come from ``_report_data``.
+CDN. Plots are drawn server-side (``svg``); numbers come from ``data``.
 """
 
 from __future__ import annotations

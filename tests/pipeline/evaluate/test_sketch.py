@@ -12,7 +12,9 @@ import pytest
 from pipeline.evaluate.scorer import ScoredRecord, SourcedTrace
 from pipeline.evaluate.sketch import SCORE_ABSOLUTE_ERROR, sketch_bins, sketch_quantile
 from pipeline.evaluate.windows import WindowAggregator
-from pipeline.tools.alerts.rules import AlertEngine, AlertRule, WindowTotals
+from pipeline.tools.alerts.engine import AlertEngine
+from pipeline.tools.alerts.rules import AlertRule
+from pipeline.tools.alerts.totals import WindowTotals
 from schemas import EvaluationResult, MetricsRecord, Trace
 from schemas.metrics import LATENCY_SKETCH_RELATIVE_ACCURACY
 

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "apps"))
 from receiver_process import receiver_env, start_receiver, stop_receiver
 from worker_process import ROOT, run_worker, worker_env
 
-from pipeline.kafka.broker.local import free_port
+from pipeline.kafka.broker import free_port
 
 _HERE = Path(__file__).resolve().parent
 TOKEN = "e2e-token-" + uuid.uuid4().hex[:8]

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from pipeline.cli.broker import broker_app
 from pipeline.exceptions import PipelineError
-from pipeline.kafka.broker.local import (
+from pipeline.kafka.broker import (
     BrokerError,
     broker_status,
     ensure_jars,

@@ -119,3 +119,12 @@ def test_create_wires_the_settings():
     on = RecordEncoder.create(load_settings(redact="email"))
     off = RecordEncoder.create(load_settings(redact="none"))
     assert on.redactor.enabled and not off.redactor.enabled
+
+
+def test_dead_letter_of_a_consumed_message(encoder):
+    from pipeline.worker.testing import InputMessage
+
+    message = InputMessage("traces", 2, 11, f"{{{PLANTED}".encode(), key=b"k")
+    letter = orjson.loads(encoder.dead_letter_of(DecodeError("bad", "invalid_json"), message))
+    assert (letter["source_partition"], letter["source_offset"]) == (2, 11)
+    assert secrets_in(base64.b64decode(letter["raw_base64"]).decode()) == []

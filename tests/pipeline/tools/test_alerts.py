@@ -17,14 +17,9 @@ from typer.testing import CliRunner
 from worker_process import run_worker, worker_env
 
 from pipeline.cli.alerts import alerts_command
-from pipeline.tools.alerts.rules import (
-    AlertConfigError,
-    AlertEngine,
-    AlertMessage,
-    AlertRule,
-    estimate_percentile,
-    parse_alert_rules,
-)
+from pipeline.tools.alerts.engine import AlertEngine
+from pipeline.tools.alerts.rules import AlertConfigError, AlertMessage, AlertRule, parse_alert_rules
+from pipeline.tools.alerts.totals import estimate_percentile
 from pipeline.tools.demo.samples import sample_traces
 from schemas import EvaluatorAggregate, MetricsRecord
 from schemas.metrics import LATENCY_BUCKETS_MS

@@ -15,7 +15,7 @@ from kafka_helpers import produce
 from prometheus_helpers import scrape
 from worker_process import ROOT, worker_env
 
-from pipeline.kafka.broker.local import free_port
+from pipeline.kafka.broker import free_port
 from pipeline.tools.demo.samples import sample_traces
 
 BACKLOG = 6000

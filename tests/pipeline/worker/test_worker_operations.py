@@ -13,7 +13,7 @@ from kafka_helpers import consume_all, produce
 from prometheus_helpers import scrape
 from worker_process import ROOT, run_worker, worker_env
 
-from pipeline.kafka.broker.local import free_port
+from pipeline.kafka.broker import free_port
 from pipeline.tools.demo.samples import sample_traces
 
 

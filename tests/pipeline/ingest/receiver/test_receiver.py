@@ -30,7 +30,7 @@ from pipeline.ingest.receiver.codec import (
     parse_request,
     split_by_trace,
 )
-from pipeline.kafka.broker.local import free_port
+from pipeline.kafka.broker import free_port
 
 TOKEN = "t0ps3cret-receiver-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -9,7 +9,7 @@ import httpx
 import orjson
 from prometheus_helpers import scrape
 
-from pipeline.kafka.broker.local import free_port
+from pipeline.kafka.broker import free_port
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "apps"))
 from receiver_process import receiver_env, start_receiver, stop_receiver

@@ -427,3 +427,15 @@ def test_no_spans_is_an_error():
 
     with pytest.raises(IngestError, match="at least one span"):
         spans_to_trace([])
+
+
+def test_a_span_without_id_does_not_become_every_roots_parent():
+    """Found by the decoder property test: a root (no parent id) next to a span with no id of
+    its own once walked up to that span, so no span was a root and building raised."""
+    trace = spans_to_trace([span("0", start=0, end=20), span(None, parent="0", start=5)])
+    Trace.model_validate(trace)
+
+
+def test_spans_in_a_parent_cycle_still_make_a_trace():
+    trace = spans_to_trace([span("a", parent="b"), span("b", parent="a", end=30)])
+    Trace.model_validate(trace)
