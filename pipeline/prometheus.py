@@ -41,7 +41,14 @@ OTEL_RESULTS_LOST = Counter(
     ["reason"],
 )
 CONSUMER_LAG = Gauge(
-    "evalstream_consumer_lag", "Messages not yet read, per partition.", ["topic", "partition"]
+    "evalstream_consumer_lag",
+    "Messages past the committed offset (end offset minus committed), per partition.",
+    ["topic", "partition"],
+)
+CONSUMER_LAG_UNPROCESSED = Gauge(
+    "evalstream_consumer_lag_unprocessed",
+    "Messages not yet processed (end offset minus processed offset), per partition.",
+    ["topic", "partition"],
 )
 RECEIVER_REQUESTS = Counter(
     "evalstream_receiver_requests_total", "OTLP requests answered, by status code.", ["code"]

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from pipeline.evaluate.scorer import ScoredRecord
+from pipeline.evaluate.sketch import score_bins, sketch_bins
 from schemas import EvaluatorAggregate, MetricsRecord, TraceStatus
 from schemas.metrics import LATENCY_BUCKETS_MS
 
@@ -44,6 +45,7 @@ class _EvaluatorTally:
             mean_score=float(np.mean(self.scores)) if self.scores else None,
             pass_rate=self.passed / self.judged if self.judged else None,
             error_count=self.errors,
+            score_sketch=score_bins(self.scores),
         )
 
 
@@ -130,5 +132,6 @@ class WindowAggregator:
             output_tokens=window.output_tokens,
             cost_usd=window.cost_usd,
             latency_histogram=window.histogram(),
+            latency_sketch=sketch_bins(window.latencies),
             evaluators={name: t.aggregate() for name, t in sorted(window.evaluators.items())},
         )

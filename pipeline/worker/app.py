@@ -25,12 +25,17 @@ import faust
 from pipeline import prometheus
 from pipeline.evaluate.scorer import Scorer
 from pipeline.ingest.assembler import SpanAssembler, install_assembler
-from pipeline.kafka.lag import partition_lag
+from pipeline.kafka.lag import offsets_behind, partition_lag
 from pipeline.kafka.security import faust_credentials
 from pipeline.settings import Settings
 from pipeline.sinks.kafka import TransactionalSender
 from pipeline.worker import faust_compat
-from pipeline.worker.checkpoint import Checkpoint, ConsumerCommitter, TransactionCommitter
+from pipeline.worker.checkpoint import (
+    NOT_COMMITTED,
+    Checkpoint,
+    ConsumerCommitter,
+    TransactionCommitter,
+)
 from pipeline.worker.idle import IdleWatch, busy_reason
 from pipeline.worker.log_noise import ExpectedNoise
 from pipeline.worker.observers import PrometheusObserver
@@ -215,10 +220,10 @@ class TraceWorker:
             due = time.monotonic() - self._last_commit >= self.settings.commit_interval_seconds
             if due and self.checkpoint.uncommitted() and not self.app.rebalancing:
                 await self._commit()
-        if time.monotonic() - self._last_lag_report >= 5.0:
+        if time.monotonic() - self._last_lag_report >= self.settings.commit_interval_seconds:
             self._last_lag_report = time.monotonic()
             try:
-                await self._lag()
+                await self._report_lag()
             except Exception as exc:  # a metric must never stop the worker
                 log.warning("consumer lag not measured: %r", exc)
         if not self.idle.waited_enough() or self._lock.locked() or self._scoring:
@@ -265,15 +270,27 @@ class TraceWorker:
             await self._commit()
         return True
 
-    async def _lag(self) -> dict[Any, int]:
-        """Unread messages per assigned input/scored partition (also exported as a gauge)."""
-        consumer = self.app.consumer
+    def _watched(self) -> list[Any]:
         watched = {self.settings.input_topic, self.settings.scored_topic}
-        lag = await partition_lag(
-            consumer, (tp for tp in consumer.assignment() if tp.topic in watched)
+        return [tp for tp in self.app.consumer.assignment() if tp.topic in watched]
+
+    async def _lag(self) -> dict[Any, int]:
+        """Unread messages per assigned input/scored partition (for the idle check)."""
+        return await partition_lag(self.app.consumer, self._watched())
+
+    async def _report_lag(self) -> None:
+        """The lag gauges, once per commit interval: end offset minus committed, and minus
+        processed (durable), per assigned input/scored partition."""
+        tps = self._watched()
+        checkpoint = self.checkpoint
+        behind = await offsets_behind(
+            self.app.consumer,
+            {
+                "committed": {tp: checkpoint.committed.get(tp, NOT_COMMITTED) for tp in tps},
+                "processed": {tp: checkpoint.durable.get(tp, NOT_COMMITTED) for tp in tps},
+            },
         )
-        self.observer.on_lag(lag)
-        return lag
+        self.observer.on_lag(behind["committed"], behind["processed"])
 
     async def finish(self) -> None:
         """Flush Parquet, commit, and stop the process; the lock is kept so nothing new starts."""

@@ -42,8 +42,9 @@ class StreamObserver:
     def on_commit(self, seconds: float) -> None:
         """A commit (windows, sends, offsets) took ``seconds``."""
 
-    def on_lag(self, lag: dict[Any, int]) -> None:
-        """Unread messages per partition (-1: unknown)."""
+    def on_lag(self, committed: dict[Any, int], unprocessed: dict[Any, int]) -> None:
+        """Per partition, messages past the committed offset and past the processed one
+        (-1: unknown)."""
 
 
 class ObserverGroup(StreamObserver):
@@ -78,9 +79,9 @@ class ObserverGroup(StreamObserver):
         for observer in self.observers:
             observer.on_commit(seconds)
 
-    def on_lag(self, lag: dict[Any, int]) -> None:
+    def on_lag(self, committed: dict[Any, int], unprocessed: dict[Any, int]) -> None:
         for observer in self.observers:
-            observer.on_lag(lag)
+            observer.on_lag(committed, unprocessed)
 
 
 class PrometheusObserver(StreamObserver):
@@ -114,6 +115,11 @@ class PrometheusObserver(StreamObserver):
     def on_commit(self, seconds: float) -> None:
         prometheus.SINK_FLUSH.labels("kafka").observe(seconds)
 
-    def on_lag(self, lag: dict[Any, int]) -> None:
-        for tp, n in lag.items():
-            prometheus.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(n, 0))
+    def on_lag(self, committed: dict[Any, int], unprocessed: dict[Any, int]) -> None:
+        for gauge, lag in (
+            (prometheus.CONSUMER_LAG, committed),
+            (prometheus.CONSUMER_LAG_UNPROCESSED, unprocessed),
+        ):
+            for tp, n in lag.items():
+                if n >= 0:  # unknown (never committed yet): no sample rather than a wrong 0
+                    gauge.labels(tp.topic, str(tp.partition)).set(n)

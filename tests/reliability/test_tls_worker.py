@@ -12,7 +12,7 @@ import pytest
 from tls_certs import make_tls_files
 from worker_process import ROOT, run_worker, worker_env
 
-from pipeline.kafka.broker.local import start_broker, stop_broker
+from pipeline.kafka.broker import start_broker, stop_broker
 
 PASSWORD = "tls-Pa55word-xyz"
 CLI = [sys.executable, "-m", "pipeline.cli"]

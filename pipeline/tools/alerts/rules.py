@@ -39,7 +39,9 @@ TRACE_METRICS = (
     "cost_usd",
 )
 EVALUATOR_FIELDS = ("pass_rate", "mean_score", "error_count", "error_rate", "evaluations", "scored")
-EVALUATOR_METRIC = re.compile(r"^evaluators\.([^.]+)\.(" + "|".join(EVALUATOR_FIELDS) + r")$")
+EVALUATOR_METRIC = re.compile(
+    r"^evaluators\.([^.]+)\.(" + "|".join(EVALUATOR_FIELDS) + r"|score_p\d{1,2})$"
+)
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _COMPARE: dict[str, Callable[[float, float], bool]] = {
@@ -76,7 +78,7 @@ class AlertRule(BaseModel):
             return value
         raise ValueError(
             f"unknown metric {value!r}: use one of {', '.join(TRACE_METRICS)}"
-            f" or evaluators.<name>.<{'|'.join(EVALUATOR_FIELDS)}>"
+            f" or evaluators.<name>.<{'|'.join(EVALUATOR_FIELDS)}|score_pNN>"
         )
 
     @field_validator("window", mode="before")

@@ -2,13 +2,15 @@
 
 The metrics topic carries several partial records per ``app|window_start``; nothing here
 trusts a single record's ratios or percentiles: counts are summed, ratios rebuilt from
-counts, percentiles estimated from the merged latency histogram (docs/alerts.md).
+counts, quantiles read from the merged DDSketch bins (pipeline/evaluate/sketch.py; the
+latency histogram only for records written before the sketch existed; docs/alerts.md).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pipeline.evaluate.sketch import merge_bins, score_quantile, sketch_quantile
 from pipeline.tools.alerts.rules import EVALUATOR_METRIC
 from schemas import MetricsRecord
 from schemas.metrics import LATENCY_BUCKETS_MS
@@ -22,6 +24,7 @@ class _EvalTotals:
     passed: float = 0.0  # pass_rate * scored, summed: see docs/alerts.md
     pass_weight: int = 0
     errors: int = 0
+    score_sketch: dict[int, int] = field(default_factory=dict)  # merged bins of 1 + score
 
 
 @dataclass
@@ -34,6 +37,8 @@ class WindowTotals:
     output_tokens: int = 0
     cost_usd: float = 0.0
     histogram: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS_MS) + 1))
+    sketch: dict[int, int] = field(default_factory=dict)  # DDSketch bins, merged
+    unsketched: int = 0  # latencies of records written before latency_sketch existed
     evaluators: dict[str, _EvalTotals] = field(default_factory=dict)
 
     def add_record(self, record: MetricsRecord) -> None:
@@ -44,11 +49,15 @@ class WindowTotals:
         self.cost_usd += record.cost_usd
         for i, n in enumerate(record.latency_histogram[: len(self.histogram)]):
             self.histogram[i] += n
+        merge_bins(self.sketch, record.latency_sketch)
+        if not record.latency_sketch:
+            self.unsketched += sum(record.latency_histogram)
         for name, agg in record.evaluators.items():
             tot = self.evaluators.setdefault(name, _EvalTotals())
             tot.evaluations += agg.evaluations
             tot.scored += agg.scored
             tot.errors += agg.error_count
+            merge_bins(tot.score_sketch, agg.score_sketch)
             if agg.mean_score is not None:
                 tot.score_sum += agg.mean_score * agg.scored
             if agg.pass_rate is not None and agg.scored:
@@ -62,6 +71,8 @@ class WindowTotals:
         self.output_tokens += other.output_tokens
         self.cost_usd += other.cost_usd
         self.histogram = [a + b for a, b in zip(self.histogram, other.histogram, strict=True)]
+        merge_bins(self.sketch, other.sketch)
+        self.unsketched += other.unsketched
         for name, src in other.evaluators.items():
             tot = self.evaluators.setdefault(name, _EvalTotals())
             tot.evaluations += src.evaluations
@@ -70,6 +81,7 @@ class WindowTotals:
             tot.passed += src.passed
             tot.pass_weight += src.pass_weight
             tot.errors += src.errors
+            merge_bins(tot.score_sketch, src.score_sketch)
 
     def value(self, metric: str) -> tuple[float | None, int]:
         """(value, how many observations it rests on); value None when there is no data."""
@@ -78,6 +90,8 @@ class WindowTotals:
             return self._evaluator_value(match.group(1), match.group(2))
         if metric.startswith("latency_p"):
             quantile = float(metric[len("latency_p") : -len("_ms")]) / 100
+            if self.sketch and not self.unsketched:  # the merged sketch: within 1%
+                return sketch_quantile(self.sketch, quantile), sum(self.sketch.values())
             return estimate_percentile(self.histogram, quantile), sum(self.histogram)
         if metric == "error_rate":
             return (self.errors / self.traces if self.traces else None), self.traces
@@ -94,6 +108,9 @@ class WindowTotals:
         tot = self.evaluators.get(name)
         if tot is None:
             return None, 0
+        if what.startswith("score_p"):  # the merged score sketch: within 0.02
+            quantile = int(what[len("score_p") :]) / 100
+            return score_quantile(tot.score_sketch, quantile), sum(tot.score_sketch.values())
         if what == "pass_rate":
             return (tot.passed / tot.pass_weight if tot.pass_weight else None), tot.pass_weight
         if what == "mean_score":

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "apps"))
 from receiver_process import receiver_env, start_receiver, stop_receiver
 
-from pipeline.kafka.broker.local import free_port
+from pipeline.kafka.broker import free_port
 
 TOKEN = "fuzz-receiver-token-123"
 MAX_BODY = 100_000
