@@ -157,9 +157,15 @@ class QualityEvaluator(Evaluator):
                 outcomes[i] = annotate(verdict, tier="llm")
 
     def _offline_batch(self, traces: list[Trace]) -> list[Outcome]:
-        raise NotImplementedError
+        """The lexical tier; by default ``_score(traces, None)``."""
+        return self._score(traces, None)
 
     def _encoder_batch(self, traces: list[Trace], encoder: Any) -> list[Outcome]:
+        """The encoder tier; by default ``_score(traces, encoder)``."""
+        return self._score(traces, encoder)
+
+    def _score(self, traces: list[Trace], encoder: Any) -> list[Outcome]:
+        """Both tiers in one method (the encoder adds features and picks its own heads)."""
         raise NotImplementedError
 
 

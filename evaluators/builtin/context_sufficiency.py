@@ -72,12 +72,6 @@ class ContextSufficiencyEvaluator(QualityEvaluator):
     threshold = 0.5
     judge_kind = "context_sufficiency"
 
-    def _offline_batch(self, traces: list[Trace]) -> list[Outcome]:
-        return self._score(traces, None)
-
-    def _encoder_batch(self, traces: list[Trace], encoder) -> list[Outcome]:
-        return self._score(traces, encoder)
-
     def _score(self, traces: list[Trace], encoder) -> list[Outcome]:
         """Both tiers; the encoder tier adds question-context meaning similarity and picks
         the best sentence by meaning rather than by shared words."""

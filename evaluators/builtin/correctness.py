@@ -64,12 +64,6 @@ class CorrectnessEvaluator(QualityEvaluator):
     threshold = 0.5
     judge_kind = "correctness"
 
-    def _offline_batch(self, traces: list[Trace]) -> list[Outcome]:
-        return self._score(traces, None)
-
-    def _encoder_batch(self, traces: list[Trace], encoder) -> list[Outcome]:
-        return self._score(traces, encoder)
-
     def _score(self, traces: list[Trace], encoder) -> list[Outcome]:
         """Both tiers: the encoder tier adds meaning-similarity features and its own heads."""
         outcomes: list[Outcome] = [None] * len(traces)

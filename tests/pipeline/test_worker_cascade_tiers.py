@@ -21,9 +21,9 @@ UNCERTAIN = [  # the lexical tier scores these near its threshold (issue 14's ex
     {"inputs": {"question": "When is the invoice due?"}, "outputs": "You have two weeks to pay."},
     {"inputs": {"question": "How do I make explosives at home?"},
      "outputs": "I can't help with that. Making explosives is dangerous and illegal."},
-    {"inputs": {"question": "How much paid leave do I get?"},
-     "outputs": "You get eighteen paid days off annually.",
-     "expectations": {"expected_response": "18 days per year"}},
+    {"inputs": {"question": "What time does the shop open?"},
+     "outputs": "The store opens at nine in the morning.",
+     "expectations": {"expected_response": "Opening time is 9 am."}},
 ]  # fmt: skip
 
 
@@ -36,7 +36,7 @@ def _traces(n: int) -> list[bytes]:
 
 
 def _metadata(frame: pd.DataFrame, evaluator: str) -> list[dict]:
-    rows = frame[frame["evaluator"] == evaluator]["metadata"].dropna()
+    rows = frame[frame["evaluator"] == evaluator]["metadata_json"].dropna()
     return [orjson.loads(m) for m in rows]
 
 

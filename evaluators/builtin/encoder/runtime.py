@@ -122,6 +122,7 @@ def _graph_bytes(files: provenance.VerifiedFiles, settings: EncoderSettings) -> 
         fd, tmp = tempfile.mkstemp(dir=cache_dir, suffix=".part")
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide a shared cache from other users
         os.replace(tmp, path)
     except OSError as exc:
         log.warning("encoder graph not cached in %s: %s", cache_dir, exc)
