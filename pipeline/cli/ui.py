@@ -33,7 +33,7 @@ def ui(
     data_dir: Path | None = typer.Option(
         None,
         help="Results dataset (traces/ and spans/ are its siblings)"
-        " [default: EVALSTREAM_PARQUET_DIR]",
+        " \\[default: EVALSTREAM_PARQUET_DIR]",
     ),
     host: str | None = typer.Option(None, help="Bind address (env EVALSTREAM_UI_HOST)."),
     port: int | None = typer.Option(None, help="Port (env EVALSTREAM_UI_PORT)."),
@@ -71,9 +71,9 @@ def ui(
 @trace_app.command("show")
 def show(
     trace_id: str = typer.Argument(..., help="The trace id."),
-    data_dir: Path | None = typer.Option(None, help="[default: EVALSTREAM_PARQUET_DIR]"),
+    data_dir: Path | None = typer.Option(None, help="\\[default: EVALSTREAM_PARQUET_DIR]"),
     as_json: bool = typer.Option(False, "--json", help="Print the API's JSON instead."),
-    version: int | None = typer.Option(None, min=1, help="A trace version [default: latest]."),
+    version: int | None = typer.Option(None, min=1, help="A trace version \\[default: latest]."),
 ) -> None:
     """Print one stored trace: content, results, spans.
 

@@ -66,7 +66,7 @@ def _clipped(row: dict[str, Any], limit: int) -> dict[str, Any]:
 def result_rows(
     trace: Trace, results: Iterable[EvaluationResult], offset: int, topic: str, version: int
 ) -> list[dict[str, Any]]:
-    """Rows of the results dataset for one trace (plus ``trace_version``)."""
+    """Rows of the results dataset for one trace."""
     base = {
         "trace_id": trace.trace_id, "timestamp": trace.timestamp, "app": trace.app,
         "model": trace.model, "status": trace.status.value, "latency_ms": trace.latency_ms,
@@ -151,8 +151,8 @@ def write_datasets(
         results += result_rows(trace, trace_results, offset, topic, version)
         traces.append(trace_row(trace, offset, topic, version, limit_bytes))
         spans += span_rows(trace, offset, topic, version, limit_bytes)
-    schema = arrow_schema().append(pa.field("trace_version", pa.int64()))
-    names = [*(c[0] for c in PARQUET_COLUMNS), "trace_version"]
+    schema = arrow_schema()  # the results contract, trace_version included
+    names = [c[0] for c in PARQUET_COLUMNS]
     table = pa.Table.from_pylist([{n: r[n] for n in names} for r in results], schema)
     stem = f"{topic}-p0-o{first_offset:012d}-{first_offset + len(scored) - 1:012d}"
     write_hive(table, results_dir, "timestamp", stem)
