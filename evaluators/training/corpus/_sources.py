@@ -52,7 +52,7 @@ def sha256_hex(data: bytes) -> str:
 
 
 def _git_dir(base: Path) -> Path | None:
-    for candidate in (base / "repo", base):
+    for candidate in (base / "repo", base / "repo" / ".git", base):  # bare, clone, bare
         if (candidate / "HEAD").is_file() and (candidate / "objects").is_dir():
             return candidate
     return None
