@@ -68,6 +68,23 @@ def _text_columns(values: Row, limit: int) -> Row:
     return row
 
 
+def _summary(message: dict[str, Any]) -> Row:
+    """The trace-level columns the results and traces datasets share (and their join keys)."""
+    return {
+        "trace_id": message["trace_id"],
+        "trace_version": message.get("trace_version", 1),
+        "timestamp": _time(message["timestamp"]),
+        "app": message["app"],
+        "model": message.get("model"),
+        "status": message["status"],
+        "latency_ms": message.get("latency_ms"),
+        "input_tokens": message.get("input_tokens"),
+        "output_tokens": message.get("output_tokens"),
+        "cost_usd": message.get("cost_usd"),
+        **_source(message),
+    }
+
+
 def _source(message: dict[str, Any]) -> Row:
     source = message["source"]
     return {
@@ -79,20 +96,7 @@ def _source(message: dict[str, Any]) -> Row:
 
 def result_rows(message: dict[str, Any]) -> Iterator[Row]:
     """The ``results`` rows of one scored trace: one per evaluation result."""
-    head = {
-        "trace_id": message["trace_id"],
-        "timestamp": _time(message["timestamp"]),
-        "app": message["app"],
-        "model": message.get("model"),
-        "status": message["status"],
-        "latency_ms": message.get("latency_ms"),
-        "input_tokens": message.get("input_tokens"),
-        "output_tokens": message.get("output_tokens"),
-        "cost_usd": message.get("cost_usd"),
-        **_source(message),
-        "schema_version": PARQUET_SCHEMA_VERSION,
-        "trace_version": message.get("trace_version", 1),
-    }
+    head = {**_summary(message), "schema_version": PARQUET_SCHEMA_VERSION}
     for r in message["results"]:
         metadata = r.get("metadata")
         yield {
@@ -118,19 +122,9 @@ def trace_rows(message: dict[str, Any], limit: int = DEFAULT_FIELD_LIMIT_BYTES) 
         return
     tags = message.get("tags") or {}
     row = {
-        "trace_id": message["trace_id"],
-        "trace_version": message.get("trace_version", 1),
-        "timestamp": _time(message["timestamp"]),
-        "app": message["app"],
+        **_summary(message),
         "session_id": tags.get("session_id"),
         "user_id": tags.get("user_id"),
-        "model": message.get("model"),
-        "status": message["status"],
-        "latency_ms": message.get("latency_ms"),
-        "input_tokens": message.get("input_tokens"),
-        "output_tokens": message.get("output_tokens"),
-        "cost_usd": message.get("cost_usd"),
-        **_source(message),
         "schema_version": DATASETS_SCHEMA_VERSION,
     }
     texts = {
