@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import orjson
+import pyarrow.parquet as pq
 import pytest
 from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
 from kafka_helpers import consume_all
@@ -69,6 +70,7 @@ def test_a_late_span_re_emits_the_whole_trace_as_version_two():
     assert state.is_due(late, 17.0, TIMING)  # grace after the last late span, no root needed
     trace = state.build_trace(late)
     assert trace["tags"][state.VERSION_TAG] == "2" and state.PARTIAL_TAG not in trace["tags"]
+    assert trace["trace_version"] == 2  # a field of the trace too: the datasets' column
     assert sorted(s["span_id"] for s in trace["spans"]) == ["a" * 16, "b" * 16, "d" * 16]
     assert trace["latency_ms"] == 1000  # the root's, not the late span's own
     assert trace["trace_id"] == "tr-x"  # version 1's id, whatever the late spans carry
@@ -218,6 +220,13 @@ def test_worker_assembles_dedupes_waits_dead_letters_and_versions(
         [*(s["name"] for s in v1["spans"]), "late-feedback"]
     )
     assert (v2["inputs"], v2["outputs"]) == (v1["inputs"], v1["outputs"])
+    assert (v1["trace_version"], v2["trace_version"]) == (1, 2)
+    # The version reaches the Parquet results and traces datasets, not only the tags.
+    results = pq.read_table(tmp_path / "parquet").to_pandas()
+    stored = pq.read_table(tmp_path / "traces").to_pandas()
+    for frame in (results, stored):
+        versions_of_late = set(frame[frame.trace_id == v2["trace_id"]].trace_version)
+        assert versions_of_late == {1, 2}, versions_of_late
     dead = [
         DeadLetter.model_validate_json(r.value)
         for r in consume_all(kafka_bootstrap, f"{topic}.dlq")
