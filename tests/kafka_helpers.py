@@ -5,17 +5,20 @@ from __future__ import annotations
 import time
 from typing import Literal
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import KafkaError
 
 
-def produce(bootstrap: str, topic: str, values: list[bytes], **config) -> None:
+def produce(
+    bootstrap: str, topic: str, values: list[bytes], flush_timeout: float = 30, **config
+) -> None:
     """Send *values* to *topic* and wait until every one is acknowledged (acks=all)."""
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", **config)
     try:
         for value in values:
             producer.send(topic, value)
-        producer.flush(timeout=30)
+        producer.flush(timeout=flush_timeout)
     finally:
         producer.close()
 
@@ -64,3 +67,20 @@ def consume_all(
         return [record for tp in tps for record in records[tp]]
     finally:
         consumer.close()
+
+
+def wait_for_members(bootstrap: str, group: str, count: int, timeout: float = 60) -> None:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                group_info = admin.describe_groups([group])[group]
+            except KafkaError:  # the group coordinator is not elected yet
+                group_info = {"group_state": "", "members": []}
+            if group_info["group_state"] == "Stable" and len(group_info["members"]) == count:
+                return
+            time.sleep(0.3)
+        raise AssertionError(f"group {group} did not reach {count} stable members")
+    finally:
+        admin.close()
