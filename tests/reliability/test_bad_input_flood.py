@@ -68,7 +68,10 @@ def assert_all_dead_lettered(dead: list[DeadLetter], bad: list[bytes], topic: st
 
 @pytest.mark.parametrize(
     ("bad_count", "timeout"),
-    [(10_000, 400), pytest.param(100_000, 3600, marks=pytest.mark.slow)],
+    [
+        (10_000, 400),
+        pytest.param(100_000, 3600, marks=[pytest.mark.slow, pytest.mark.timeout(4800)]),
+    ],
 )
 def test_bad_messages_up_to_the_broker_limit_are_all_dead_lettered(
     kafka_bootstrap, new_topic, tmp_path, bad_count, timeout
