@@ -23,7 +23,6 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from pipeline import prometheus
 from pipeline.ingest.receiver.auth import Authenticator
 from pipeline.ingest.receiver.codec import retry_info
 from pipeline.ingest.receiver.publish import SpanPublisher
@@ -51,13 +50,13 @@ class GrpcTraceService:
                 accepted = await self.publisher.publish(request)
         except Refused as refused:
             code = _STATUS_BY_VALUE[refused.reason.grpc_code]
-            prometheus.RECEIVER_REQUESTS.labels(code.name).inc()
+            self.publisher.observer.on_answer(code.name)
             trailer = ()
             if refused.retry_after is not None:
                 trailer = (("google.rpc.retryinfo-bin", retry_info(refused.retry_after)),)
             context.set_trailing_metadata(trailer)
             await context.abort(code, refused.message)
-        prometheus.RECEIVER_REQUESTS.labels("OK").inc()
+        self.publisher.observer.on_answer("OK")
         response = ExportTraceServiceResponse()
         if accepted.rejected_spans:
             response.partial_success.rejected_spans = accepted.rejected_spans
