@@ -35,6 +35,9 @@ class StreamObserver:
     def on_sink_error(self, sink: str) -> None:
         """A write to ``sink`` (parquet, otel) failed (and is retried or given up)."""
 
+    def on_results_lost(self, sink: str, reason: str, results: int) -> None:
+        """A best-effort sink (otel) gave up on ``results`` results, for ``reason``."""
+
     def sink_flush(self, sink: str) -> AbstractContextManager[Any]:
         """Times one flush of ``sink``."""
         return nullcontext()
@@ -68,6 +71,10 @@ class ObserverGroup(StreamObserver):
     def on_sink_error(self, sink: str) -> None:
         for observer in self.observers:
             observer.on_sink_error(sink)
+
+    def on_results_lost(self, sink: str, reason: str, results: int) -> None:
+        for observer in self.observers:
+            observer.on_results_lost(sink, reason, results)
 
     def sink_flush(self, sink: str) -> AbstractContextManager[Any]:
         stack = ExitStack()
@@ -107,6 +114,10 @@ class PrometheusObserver(StreamObserver):
         prometheus.TRACES_SCORED.inc(len(records))
 
     def on_sink_error(self, sink: str) -> None:
+        prometheus.SINK_ERRORS.labels(sink).inc()
+
+    def on_results_lost(self, sink: str, reason: str, results: int) -> None:
+        prometheus.OTEL_RESULTS_LOST.labels(reason).inc(results)
         prometheus.SINK_ERRORS.labels(sink).inc()
 
     def sink_flush(self, sink: str) -> AbstractContextManager[Any]:
