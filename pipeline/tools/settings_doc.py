@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from pipeline.settings import ENV_PREFIX, Settings
+from pipeline.settings import ENV_PREFIX, SECTIONS, Settings
 
 DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 
@@ -20,8 +20,10 @@ from `pipeline/settings.py` by `python -m pipeline.tools.settings_doc`; a test k
 
 Which evaluators run, with what parameters, sampling and filters, is set in a TOML file
 named by `EVALSTREAM_CONFIG` (see [the evaluator config](#evaluator-config-toml) below).
+The encoder tier's settings (`EVALSTREAM_ENCODER_*`) are in [encoder-tier.md](encoder-tier.md).
+"""
 
-| Variable | Default | Meaning |
+TABLE_HEAD = """| Variable | Default | Meaning |
 |---|---|---|
 """
 
@@ -74,12 +76,17 @@ def _default(name: str) -> str:
     return "(unset)" if field.default is None else f"`{field.default}`"
 
 
+def _row(name: str) -> str:
+    description = Settings.model_fields[name].description
+    return f"| `{ENV_PREFIX}{name.upper()}` | {_default(name)} | {description} |"
+
+
 def render() -> str:
-    rows = [
-        f"| `{ENV_PREFIX}{name.upper()}` | {_default(name)} | {field.description} |"
-        for name, field in Settings.model_fields.items()
+    sections = [
+        f"\n## {title}\n\n" + TABLE_HEAD + "\n".join(_row(name) for name in names) + "\n"
+        for title, names in SECTIONS.items()
     ]
-    return HEADER + "\n".join(rows) + "\n" + FOOTER
+    return HEADER + "".join(sections) + FOOTER
 
 
 if __name__ == "__main__":
