@@ -13,12 +13,15 @@ from kafka.errors import KafkaError
 def produce(
     bootstrap: str, topic: str, values: list[bytes], flush_timeout: float = 30, **config
 ) -> None:
-    """Send *values* to *topic* and wait until every one is acknowledged (acks=all)."""
+    """Send *values* to *topic* and wait until every one is acknowledged (acks=all); a send
+    that failed (expired, refused) raises instead of leaving the topic short."""
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", **config)
     try:
-        for value in values:
-            producer.send(topic, value)
+        futures = [producer.send(topic, value) for value in values]
         producer.flush(timeout=flush_timeout)
+        failed = [f.exception for f in futures if f.failed()]
+        if failed:
+            raise AssertionError(f"{len(failed)} of {len(values)} sends failed: {failed[0]!r}")
     finally:
         producer.close()
 
