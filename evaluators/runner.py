@@ -5,6 +5,11 @@ for itself only, one that hangs is cut at ``timeout_seconds`` (results it finish
 deadline are kept) and is skipped, with an error result, until its stuck call returns.
 Sampling (deterministic by trace id) and filters decide which traces an evaluator sees; a
 trace that is sampled or filtered out gets no row for that evaluator.
+
+An evaluator with ``apply_to`` (see ``evaluators.targeting``) runs once per matching span
+instead: sampling (by trace and span id) and filters (the span's status) apply per span, each
+span's results carry its ``span_id``, a span that raises or is cut by the deadline gets an
+error result of its own, and a trace over the span cap gets one ``span_limit_exceeded`` error.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from evaluators.base import Evaluator
 from evaluators.config import EvaluatorConfig, TraceFilter, sample_fraction
 from evaluators.outcome import error_result, to_results
 from evaluators.registry import Registry
-from schemas import EvaluationResult, Trace
+from evaluators.targeting import DEFAULT_MAX_SPANS, SpanTarget
+from schemas import SPAN_LIMIT_EXCEEDED, EvaluationResult, Span, Trace
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,8 @@ class ConfiguredEvaluator:
     sample_rate: float = 1.0
     timeout_seconds: float = 30.0
     filter: TraceFilter = field(default_factory=TraceFilter)
+    apply_to: SpanTarget | None = None
+    max_spans: int = DEFAULT_MAX_SPANS
 
     @property
     def name(self) -> str:
@@ -39,6 +47,31 @@ class ConfiguredEvaluator:
         if self.sample_rate < 1.0 and sample_fraction(trace.trace_id) >= self.sample_rate:
             return False
         return self.filter.matches(trace)
+
+    def spans_of(self, trace: Trace) -> tuple[list[tuple[Span, str]], EvaluationResult | None]:
+        """The spans this (span-targeted) evaluator runs on in ``trace``, at most
+        ``max_spans``, and the error result that says how many were left out, if any."""
+        assert self.apply_to is not None
+        chosen = [
+            (span, span_id)
+            for span, span_id in self.apply_to.select(trace)
+            if (
+                self.sample_rate >= 1.0
+                or sample_fraction(trace.trace_id, span_id) < self.sample_rate
+            )
+            and self.filter.matches(trace, span)
+        ]
+        if len(chosen) <= self.max_spans:
+            return chosen, None
+        over = error_result(
+            self.evaluator,
+            f"span limit: {len(chosen)} spans matched apply_to, the first {self.max_spans} were"
+            f" evaluated (raise apply_to.max_spans or [defaults] max_spans_per_trace)",
+            None,
+            label=SPAN_LIMIT_EXCEEDED,
+            metadata={"matched_spans": len(chosen), "max_spans": self.max_spans},
+        )
+        return chosen[: self.max_spans], over
 
 
 def build_evaluators(config: EvaluatorConfig, registry: Registry) -> list[ConfiguredEvaluator]:
@@ -78,6 +111,12 @@ def build_evaluators(config: EvaluatorConfig, registry: Registry) -> list[Config
                 ),
                 timeout_seconds=settings.timeout_seconds or config.defaults.timeout_seconds,
                 filter=settings.filter,
+                apply_to=settings.apply_to,
+                max_spans=(
+                    settings.apply_to.max_spans
+                    if settings.apply_to is not None and settings.apply_to.max_spans is not None
+                    else config.defaults.max_spans_per_trace
+                ),
             )
         )
     return configured
@@ -102,29 +141,34 @@ class EvaluationRunner:
         self._lock = threading.Lock()
 
     def score(self, traces: Sequence[Trace]) -> list[list[EvaluationResult]]:
-        """Results per trace, in the order of ``traces``, evaluators in config order."""
+        """Results per trace, in the order of ``traces``, evaluators in config order (a span
+        target's results in span order, then its span-limit error if any)."""
         out: list[list[EvaluationResult]] = [[] for _ in traces]
         started = []
         for configured in self.evaluators:
-            indexes = [i for i, trace in enumerate(traces) if configured.selects(trace)]
-            if not indexes:
+            work = _select(configured, traces)
+            if not work.indexes:
+                for index, over in work.over_limit:
+                    out[index].append(over)
                 continue
-            progress = _Progress(len(indexes))
+            progress = _Progress(len(work.indexes))
             stuck = self._stuck.get(configured.name)
             if stuck is not None and not stuck.done():
                 future = None
             else:
                 self._stuck.pop(configured.name, None)
-                selected = [traces[i] for i in indexes]
-                future = self._pool.submit(_evaluate, configured, selected, progress)
-            started.append((configured, indexes, progress, future, time.monotonic()))
-        for configured, indexes, progress, future, start in started:
+                future = self._pool.submit(_evaluate, configured, work, progress)
+            started.append((configured, work, progress, future, time.monotonic()))
+        for configured, work, progress, future, start in started:
             reason = self._wait(configured, future, start)
-            for slot, index in enumerate(indexes):
+            for slot, index in enumerate(work.indexes):
                 done = progress.results[slot]
-                out[index].extend(
-                    done if done is not None else [error_result(configured.evaluator, reason, None)]
-                )
+                if done is None:
+                    span_id = work.span_ids[slot] if work.span_ids else None
+                    done = [error_result(configured.evaluator, reason, None, span_id=span_id)]
+                out[index].extend(done)
+            for index, over in work.over_limit:
+                out[index].append(over)
         return out
 
     def _wait(self, configured: ConfiguredEvaluator, future: Future | None, start: float) -> str:
@@ -142,8 +186,46 @@ class EvaluationRunner:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _evaluate(configured: ConfiguredEvaluator, traces: list[Trace], progress: _Progress) -> None:
+@dataclass(frozen=True)
+class _Work:
+    """What one evaluator call scores: whole traces, or (span, trace) targets.
+
+    ``indexes[slot]`` is the trace each slot's results belong to; ``span_ids`` is empty for a
+    trace-level evaluator, else the span id of each slot.
+    """
+
+    indexes: list[int]
+    traces: list[Trace]
+    spans: list[Span] = field(default_factory=list)
+    span_ids: list[str] = field(default_factory=list)
+    over_limit: list[tuple[int, EvaluationResult]] = field(default_factory=list)
+
+
+def _select(configured: ConfiguredEvaluator, traces: Sequence[Trace]) -> _Work:
+    if configured.apply_to is None:
+        indexes = [i for i, trace in enumerate(traces) if configured.selects(trace)]
+        return _Work(indexes, [traces[i] for i in indexes])
+    work = _Work([], [])
+    for i, trace in enumerate(traces):
+        if not trace.spans:
+            continue
+        chosen, over = configured.spans_of(trace)
+        for span, span_id in chosen:
+            work.indexes.append(i)
+            work.traces.append(trace)
+            work.spans.append(span)
+            work.span_ids.append(span_id)
+        if over is not None:
+            work.over_limit.append((i, over))
+    return work
+
+
+def _evaluate(configured: ConfiguredEvaluator, work: _Work, progress: _Progress) -> None:
+    if work.span_ids:
+        _evaluate_spans(configured, work, progress)
+        return
     evaluator = configured.evaluator
+    traces = work.traces
     if evaluator.is_batched() and len(traces) > 1:
         start = time.perf_counter()
         try:
@@ -172,4 +254,45 @@ def _evaluate(configured: ConfiguredEvaluator, traces: list[Trace], progress: _P
             elapsed = (time.perf_counter() - start) * 1000
             progress.results[slot] = [
                 error_result(evaluator, f"{type(exc).__name__}: {exc}", elapsed)
+            ]
+
+
+def _evaluate_spans(configured: ConfiguredEvaluator, work: _Work, progress: _Progress) -> None:
+    """As for traces: one vectorised call when the evaluator has one, else (or when it
+    raises) one span at a time, so a failing span gets the error result alone."""
+    evaluator = configured.evaluator
+    targets = list(zip(work.spans, work.traces, strict=True))
+    batched = evaluator.is_span_batched()
+    if batched and len(targets) > 1:
+        start = time.perf_counter()
+        try:
+            outcomes = evaluator.evaluate_span_batch(targets)
+            if len(outcomes) != len(targets):
+                raise ValueError(
+                    f"evaluate_span_batch returned {len(outcomes)} outcomes for"
+                    f" {len(targets)} spans"
+                )
+            each_ms = (time.perf_counter() - start) * 1000 / len(targets)
+            progress.results[:] = [
+                to_results(evaluator, o, configured.threshold, each_ms, span_id)
+                for o, span_id in zip(outcomes, work.span_ids, strict=True)
+            ]
+            return
+        except Exception:
+            pass
+    for slot, (target, span_id) in enumerate(zip(targets, work.span_ids, strict=True)):
+        start = time.perf_counter()
+        try:
+            if batched:
+                outcome = evaluator.evaluate_span_batch([target])[0]
+            else:
+                outcome = evaluator.evaluate_span(*target)
+            elapsed = (time.perf_counter() - start) * 1000
+            progress.results[slot] = to_results(
+                evaluator, outcome, configured.threshold, elapsed, span_id
+            )
+        except Exception as exc:
+            elapsed = (time.perf_counter() - start) * 1000
+            progress.results[slot] = [
+                error_result(evaluator, f"{type(exc).__name__}: {exc}", elapsed, span_id=span_id)
             ]
