@@ -67,7 +67,8 @@ def _runs_on_text(apply_to: dict[str, Any] | None) -> str:
     """``trace``, or which spans a span-targeted evaluator runs on (docs/span-targeting.md)."""
     if apply_to is None:
         return "trace"
-    lines = [f"{apply_to.get('pick', 'all')} spans"]
+    pick = apply_to.get("pick", "all")
+    lines = ["every span" if pick == "all" else f"the {pick} span"]
     if apply_to.get("span_type") is not None:
         lines.append(f"type in {','.join(apply_to['span_type'])}")
     if apply_to.get("name") is not None:
@@ -232,7 +233,7 @@ def _print_resolved(file: Path, config: EvaluatorConfig, resolved: list[dict[str
     table.add_column("name", no_wrap=True)
     for column in ("pass >=", "sample", "timeout"):
         table.add_column(column, justify="right")
-    table.add_column("runs on", overflow="fold")
+    table.add_column("runs on", min_width=16, overflow="fold")
     table.add_column("filter", overflow="fold")
     table.add_column("params", min_width=14, overflow="fold")
     for item in resolved:

@@ -185,7 +185,7 @@ def test_check_shows_which_spans_a_span_targeted_evaluator_runs_on(tmp_path):
         "max_spans": 40,
     }
     words = " ".join(invoke("config", "check", str(path)).stdout.split())
-    assert "runs on" in words and "TOOL" in words and "40/trace" in words  # cells fold
+    assert "runs on" in words and "every span" in words and "40/trace" in words  # cells fold
 
 
 def test_check_rejects_a_bad_apply_to_in_one_line(tmp_path):
