@@ -52,15 +52,12 @@ class ConfiguredEvaluator:
         """The spans this (span-targeted) evaluator runs on in ``trace``, at most
         ``max_spans``, and the error result that says how many were left out, if any."""
         assert self.apply_to is not None
-        chosen = [
-            (span, span_id)
-            for span, span_id in self.apply_to.select(trace)
-            if (
-                self.sample_rate >= 1.0
-                or sample_fraction(trace.trace_id, span_id) < self.sample_rate
-            )
-            and self.filter.matches(trace, span)
-        ]
+        chosen = self.apply_to.select(trace)
+        if self.sample_rate < 1.0:
+            rate, trace_id = self.sample_rate, trace.trace_id
+            chosen = [c for c in chosen if sample_fraction(trace_id, c[1]) < rate]
+        if self.filter.status is not None or self.filter.tags:
+            chosen = [c for c in chosen if self.filter.matches(trace, c[0])]
         if len(chosen) <= self.max_spans:
             return chosen, None
         over = error_result(

@@ -79,11 +79,7 @@ class SpanTarget(BaseModel):
         self._pattern = re.compile(self.name) if self.name is not None else None
 
     def matches(self, span: Span) -> bool:
-        if self._types is not None and (span.span_type or "").upper() not in self._types:
-            return False
-        if self._pattern is None:
-            return True
-        return span.name is not None and self._pattern.search(span.name) is not None
+        return _matches(span, self._types, self._pattern)
 
     def select(self, trace: Trace) -> list[tuple[Span, str]]:
         """The matching spans with their ids, in trace order (``pick`` applied).
@@ -91,16 +87,23 @@ class SpanTarget(BaseModel):
         A span without an id is named ``span-<index>`` (its place in the list), as in the
         ``spans`` dataset, so its results still join to its row there.
         """
+        types, pattern = self._types, self._pattern  # private attributes: read once per trace
         found = [
             (span, span.span_id or f"span-{index}")
             for index, span in enumerate(trace.spans or [])
-            if self.matches(span)
+            if _matches(span, types, pattern)
         ]
         if self.pick == "all" or len(found) <= 1:
             return found
         if self.pick == "first":
             return [min(enumerate(found), key=lambda item: _start_key(item[1][0], item[0]))[1]]
         return [max(enumerate(found), key=lambda item: _end_key(item[1][0], item[0]))[1]]
+
+
+def _matches(span: Span, types: frozenset[str] | None, pattern: re.Pattern[str] | None) -> bool:
+    if types is not None and (span.span_type or "").upper() not in types:
+        return False
+    return pattern is None or (span.name is not None and pattern.search(span.name) is not None)
 
 
 def _start_key(span: Span, position: int) -> tuple[bool, float, int]:
@@ -125,18 +128,16 @@ def span_duration_ms(span: Span) -> float | None:
 _MODEL_KEYS = ("model", "llm.model_name", "gen_ai.response.model", "gen_ai.request.model")
 
 
-def _span_field(span: Span, key: str) -> Any:
-    extra = span.model_extra or {}
-    return extra.get(key, span.attributes.get(key))
-
-
 def span_view(trace: Trace, span: Span) -> Trace:
     """The trace as a span-targeted class evaluator sees it: the span's inputs, outputs,
     duration (``latency_ms``), status, error, model and usage; the trace's id, tags, context,
-    expectations and spans. Cost is not known per span (``None``)."""
-    usage = _span_field(span, "usage")
-    model = next((_span_field(span, k) for k in _MODEL_KEYS if _span_field(span, k)), None)
-    error = _span_field(span, "error")
+    expectations and spans. Cost is not known per span (``None``).
+
+    ``error``, ``model`` and ``usage`` are the span's own fields (an app's extra span keys)
+    or attributes of those names (``model`` also under the OpenInference / GenAI keys)."""
+    own = {**span.attributes, **span.model_extra} if span.model_extra else span.attributes
+    model = next((own[k] for k in _MODEL_KEYS if own.get(k)), None)
+    error = own.get("error")
     return trace.model_copy(
         update={
             "inputs": span.inputs,
@@ -144,16 +145,16 @@ def span_view(trace: Trace, span: Span) -> Trace:
             "timestamp": span.start_time or trace.timestamp,
             "latency_ms": span_duration_ms(span),
             "status": span.status or trace.status,
-            "error": str(error) if error is not None else None,
-            "model": str(model) if model is not None else None,
-            "usage": _usage(usage),
+            "error": None if error is None else str(error),
+            "model": None if model is None else str(model),
+            "usage": _usage(own.get("usage")),
             "cost_usd": None,
         }
     )
 
 
 def _usage(value: Any) -> Usage | None:
-    if isinstance(value, Usage):
+    if value is None or isinstance(value, Usage):
         return value
     if isinstance(value, dict):
         try:
