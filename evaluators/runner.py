@@ -124,6 +124,7 @@ class _Progress:
 
     def __init__(self, size: int) -> None:
         self.results: list[list[EvaluationResult] | None] = [None] * size
+        self.running: int | None = None  # the span slot being scored one at a time
 
 
 class EvaluationRunner:
@@ -162,7 +163,8 @@ class EvaluationRunner:
                 done = progress.results[slot]
                 if done is None:
                     span_id = work.span_ids[slot] if work.span_ids else None
-                    done = [error_result(configured.evaluator, reason, None, span_id=span_id)]
+                    why = _unfinished(configured, work, progress, slot, reason)
+                    done = [error_result(configured.evaluator, why, None, span_id=span_id)]
                 out[index].extend(done)
             for index, over in work.over_limit:
                 out[index].append(over)
@@ -181,6 +183,20 @@ class EvaluationRunner:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _unfinished(
+    configured: ConfiguredEvaluator, work: _Work, progress: _Progress, slot: int, reason: str
+) -> str:
+    """Why a slot has no result. Scoring spans one at a time, the span that was running at the
+    deadline gets the timeout; the spans after it say which span held them up."""
+    running = progress.running
+    if not work.span_ids or running is None or slot <= running:
+        return reason
+    return (
+        f"not evaluated: {configured.name} was still on span {work.span_ids[running]} at the"
+        f" deadline ({reason})"
+    )
 
 
 @dataclass(frozen=True)
@@ -278,6 +294,7 @@ def _evaluate_spans(configured: ConfiguredEvaluator, work: _Work, progress: _Pro
         except Exception:
             pass
     for slot, (target, span_id) in enumerate(zip(targets, work.span_ids, strict=True)):
+        progress.running = slot
         start = time.perf_counter()
         try:
             if batched:
