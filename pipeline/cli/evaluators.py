@@ -233,7 +233,7 @@ def _print_resolved(file: Path, config: EvaluatorConfig, resolved: list[dict[str
     table.add_column("name", no_wrap=True)
     for column in ("pass >=", "sample", "timeout"):
         table.add_column(column, justify="right")
-    table.add_column("runs on", min_width=16, overflow="fold")
+    table.add_column("runs on", overflow="fold")
     table.add_column("filter", overflow="fold")
     table.add_column("params", min_width=14, overflow="fold")
     for item in resolved:
