@@ -34,6 +34,7 @@ FOOTER = """
 [defaults]
 timeout_seconds = 30      # per evaluator and batch; past it, results are errors
 sample_rate = 1.0         # fraction of traces, chosen deterministically by trace_id
+max_spans_per_trace = 100 # spans a span-targeted evaluator runs on per trace, at most
 
 [evaluators.latency]
 params = { slo_ms = 1500 }
@@ -53,6 +54,11 @@ sample_rate = 0.1
 timeout_seconds = 5
 filter = { status = ["OK"], tags = { env = "prod" } }
 
+[evaluators.tool_latency]     # once per matching span instead of once per trace
+use = "latency"
+params = { slo_ms = 1500 }
+apply_to = { span_type = ["TOOL"], name = "^search", pick = "all", max_spans = 50 }
+
 [pricing.my-fine-tune]        # USD per million tokens, used for cost_usd when traces lack it
 input_per_million = 1.0
 output_per_million = 4.0
@@ -62,7 +68,8 @@ Without a file, or without an `[evaluators]` table, the default set runs: the op
 evaluators (`latency`, `error`, `token_usage`, `cost`) and the quality evaluators
 (`correctness`, `safety`, `context_sufficiency`) that are installed. With an `[evaluators]`
 table, exactly the listed evaluators run. Unknown keys and unknown parameters are errors
-that name the key, reported before the worker connects to Kafka.
+that name the key, reported before the worker connects to Kafka. `apply_to` (span type,
+name regex, first/last/all, cap) is described in [span-targeting.md](span-targeting.md).
 
 Alert rules (`[[alerts]]` tables) live in the same file and are read by `evalstream alerts`;
 see [alerts.md](alerts.md). `evalstream config check FILE` validates a file without Kafka.

@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager, ExitStack, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from pipeline import prometheus
+from schemas import SPAN_LIMIT_EXCEEDED
 
 if TYPE_CHECKING:
     from pipeline.evaluate.scorer import ScoredRecord
@@ -105,6 +106,8 @@ class PrometheusObserver(StreamObserver):
             for result in record.results:
                 if result.error is not None:
                     prometheus.EVALUATOR_ERRORS.labels(result.evaluator).inc()
+                    if result.label == SPAN_LIMIT_EXCEEDED:
+                        prometheus.SPAN_LIMIT_EXCEEDED.labels(result.evaluator).inc()
                 elif result.latency_ms is not None:
                     prometheus.EVALUATOR_LATENCY.labels(result.evaluator).observe(
                         result.latency_ms / 1000
