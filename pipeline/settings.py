@@ -40,6 +40,13 @@ class Settings(BaseSettings):
     parquet_dir: Path = Field(
         Path("evalstream-data/parquet"), description="Root directory of the Parquet dataset."
     )
+    table_format: Literal["parquet", "delta"] = Field(
+        "parquet",
+        description="parquet: files named by scored-topic offsets under parquet_dir (and its"
+        " traces/spans siblings). delta: the same three datasets as Delta Lake tables at those"
+        " roots, committed exactly once per source partition and offset range"
+        " (docs/consume.md).",
+    )
     consumer_group: str = Field(
         "evalstream-worker", description="Kafka consumer group (and faust app id) of workers."
     )
