@@ -16,6 +16,7 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 HOUR = timedelta(hours=1)
 
@@ -87,17 +88,22 @@ def in_range(
 
 @dataclass(frozen=True)
 class Datasets:
-    results: Dataset
-    traces: Dataset
-    spans: Dataset
+    results: Any  # Dataset, or a DeltaDataset: anything with ``name`` and ``files()``
+    traces: Any
+    spans: Any
 
     @classmethod
     def beside(cls, results_dir: Path) -> Datasets:
-        """The results directory and its ``traces`` and ``spans`` siblings."""
+        """The results directory and its ``traces`` and ``spans`` siblings (Delta tables
+        when the results directory is one: :mod:`pipeline.tools.ui.delta`)."""
+        from pipeline.sinks.delta_table import is_delta_table
+        from pipeline.tools.ui.delta import DeltaDataset
+
         results_dir = Path(results_dir)
         parent = results_dir.parent
+        kind = DeltaDataset if is_delta_table(results_dir) else Dataset
         return cls(
-            Dataset("results", results_dir),
-            Dataset("traces", parent / "traces"),
-            Dataset("spans", parent / "spans"),
+            kind("results", results_dir),
+            kind("traces", parent / "traces"),
+            kind("spans", parent / "spans"),
         )

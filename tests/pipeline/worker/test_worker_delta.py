@@ -14,8 +14,10 @@ import orjson
 from deltalake import DeltaTable
 from kafka import KafkaAdminClient
 from kafka_helpers import consume_all, produce
+from typer.testing import CliRunner
 from worker_process import ROOT, run_worker, worker_env
 
+from pipeline.cli.main import app
 from pipeline.sinks.delta import app_id
 
 
@@ -84,6 +86,21 @@ def test_worker_writes_delta_tables_and_report_reads_them(kafka_bootstrap, new_t
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "t0" in report.read_text()  # t0 fails the error evaluator: among the worst
+
+    # compact (OPTIMIZE) keeps every row; retention (DELETE + VACUUM) drops hour 13 only
+    root = str(tmp_path / "data" / "parquet")
+    late = ["--now", "2026-11-26T14:00:00Z"]
+    done = CliRunner().invoke(app, ["compact", "--parquet-dir", root, "--min-age", "1h", *late])
+    assert done.exit_code == 0 and "results (Delta" in done.output, done.output
+    assert_exact(tmp_path, 40)
+    done = CliRunner().invoke(
+        app, ["retention", "--parquet-dir", root, "--older-than", "24h", *late]
+    )
+    assert done.exit_code == 0 and "deleted 1 partition(s)" in done.output, done.output
+    results, traces, spans = tables(tmp_path)
+    assert set(results.hour) == {"14"} and len(results) == 40
+    assert sorted(traces.trace_id) == sorted(f"t{i}" for i in range(1, 40, 2))
+    assert len(spans) == sum(i % 3 for i in range(1, 40, 2))
 
 
 def committed(kafka_bootstrap: str, group: str, topic: str) -> dict[int, int]:
