@@ -183,11 +183,16 @@ class DeltaSink:
                 transactions.append(Transaction(ident, max(columns[_OFFSET])))
         if not batches:
             return False
+        # A newer contract adds columns (say, trace_version once): the first commit that
+        # carries them adds them to the table; rows written before read them as null.
+        known = set(pa.schema(delta.schema().to_arrow()).names)
+        evolve = "merge" if not set(table.schema.names) <= known else None
         try:
             write_deltalake(
                 delta,
                 pa.concat_tables(batches),
                 mode="append",
+                schema_mode=evolve,
                 partition_by=list(PARTITION_COLUMNS),
                 writer_properties=WriterProperties(compression="ZSTD"),
                 commit_properties=CommitProperties(app_transactions=transactions),

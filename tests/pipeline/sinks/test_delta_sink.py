@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import duckdb
 import orjson
+import pandas as pd
 import pytest
 from deltalake import DeltaTable
 
@@ -148,3 +149,25 @@ def test_a_parquet_directory_is_not_taken_for_a_delta_table(tmp_path):
     (hour / "scored-p0-o000000000000-000000000009.parquet").write_bytes(b"")
     with pytest.raises(SinkError, match="holds a Parquet dataset"):
         DeltaSink(tmp_path / "parquet")
+
+
+def test_a_newer_contract_adds_its_columns_to_an_existing_table(tmp_path):
+    """A table an older worker created without a column (here: without ``model``) takes the
+    newer rows; the old rows read the new column as null."""
+    from dataclasses import replace
+
+    root = tmp_path / "parquet"
+    older = DeltaSink(root)
+    schema = older._tables[0].schema
+    older._tables[0] = replace(
+        older._tables[0], schema=schema.remove(schema.get_field_index("model"))
+    )
+    older.add(scored(0) | {"model": "old-model"}, "scored", 0, 0)
+    older.flush()
+    assert "model" not in DeltaTable(str(root)).to_pandas().columns
+
+    sink = DeltaSink(root)
+    sink.add(scored(1) | {"model": "gpt-4o"}, "scored", 0, 1)
+    sink.flush()
+    frame = DeltaTable(str(root)).to_pandas().set_index("trace_id")
+    assert frame.loc["t-1", "model"] == "gpt-4o" and pd.isna(frame.loc["t-0", "model"])
