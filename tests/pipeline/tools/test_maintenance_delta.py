@@ -142,3 +142,14 @@ def test_ui_api_over_delta_tables(tables):
         detail = client.get("/api/traces/t-7").json()
         assert detail["inputs"] == {"q": 7} and len(detail["spans"]) == 1
         assert sorted(r["evaluator"] for r in detail["results"]) == ["error", "latency"]
+
+
+def test_backfill_into_a_delta_table_is_one_clear_line(tables, tmp_path):
+    source = tmp_path / "old.jsonl"
+    source.write_text('{"trace_id": "x", "timestamp": "2026-11-25T10:00:00Z"}\n')
+    done = CliRunner().invoke(
+        app, ["backfill", "--from-files", str(source), "--parquet-dir", str(tables / "parquet")]
+    )
+    assert done.exit_code == 2, done.output
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("error:") and "is a Delta table" in line
