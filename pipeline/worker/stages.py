@@ -180,6 +180,11 @@ class ParquetStage:
     @classmethod
     def create(cls, settings: Settings, observer: StreamObserver | None = None) -> ParquetStage:
         sink_type = DeltaSink if settings.table_format == "delta" else ParquetSink
+        if sink_type is ParquetSink and is_delta_table(settings.parquet_dir):
+            raise SinkError(
+                f"{settings.parquet_dir} is a Delta table: set EVALSTREAM_TABLE_FORMAT=delta to"
+                " write to it, or point EVALSTREAM_PARQUET_DIR at another directory"
+            )
         sink = sink_type(
             settings.parquet_dir,
             settings.parquet_flush_rows,

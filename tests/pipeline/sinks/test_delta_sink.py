@@ -171,3 +171,12 @@ def test_a_newer_contract_adds_its_columns_to_an_existing_table(tmp_path):
     sink.flush()
     frame = DeltaTable(str(root)).to_pandas().set_index("trace_id")
     assert frame.loc["t-1", "model"] == "gpt-4o" and pd.isna(frame.loc["t-0", "model"])
+
+
+def test_a_delta_table_is_not_written_with_parquet_files(tmp_path, scorer):
+    h = harness(tmp_path, scorer)
+    h.score(inputs(0, 2))
+    h.write_parquet()
+    config = load_settings(parquet_dir=tmp_path / "data" / "parquet")  # table_format=parquet
+    with pytest.raises(SinkError, match="is a Delta table: set EVALSTREAM_TABLE_FORMAT=delta"):
+        StageHarness(config, scorer)
