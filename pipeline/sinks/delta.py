@@ -44,6 +44,7 @@ from pipeline.sinks.delta_table import (
     delta_schema,
     is_delta_table,
     open_table,
+    storage_options_of,
     table_uri,
 )
 from pipeline.sinks.rows import Row, result_rows, span_rows, trace_rows
@@ -65,6 +66,7 @@ class _Table:
     uri: str
     schema: pa.Schema  # the Delta table's, partition columns included
     rows: Callable[[dict[str, Any]], Iterable[Row]]
+    storage_options: dict[str, str] | None = None
 
 
 @dataclass
@@ -93,19 +95,20 @@ class DeltaSink:
         self.flush_rows = flush_rows
         self.flush_seconds = flush_seconds
         self.storage_options = storage_options
-        roots = dataset_roots(Path(root)) if "://" not in str(root) else _uri_roots(str(root))
-        self._tables = [
-            _Table(RESULTS.name, table_uri(roots[RESULTS]), delta_schema(arrow_schema()),
-                   result_rows),
-        ]  # fmt: skip
+        plain_uri = isinstance(root, str | Path) and "://" in str(root)
+        roots = _uri_roots(str(root)) if plain_uri else dataset_roots(root)
+        limit = field_limit_bytes
+        contents = [(RESULTS, arrow_schema(), result_rows)]
         if store_traces:
-            limit = field_limit_bytes
-            self._tables += [
-                _Table(TRACES.name, table_uri(roots[TRACES]),
-                       delta_schema(traces_arrow_schema()), partial(trace_rows, limit=limit)),
-                _Table(SPANS.name, table_uri(roots[SPANS]),
-                       delta_schema(spans_arrow_schema()), partial(span_rows, limit=limit)),
-            ]  # fmt: skip
+            contents += [
+                (TRACES, traces_arrow_schema(), partial(trace_rows, limit=limit)),
+                (SPANS, spans_arrow_schema(), partial(span_rows, limit=limit)),
+            ]
+        self._tables = [
+            _Table(kind.name, table_uri(roots[kind]), delta_schema(contract), rows,
+                   storage_options_of(roots[kind], storage_options))
+            for kind, contract, rows in contents
+        ]  # fmt: skip
         for table in self._tables:
             _refuse_parquet_root(table.uri)
         self._buffers: dict[tuple[str, int], _Buffer] = {}
@@ -204,8 +207,8 @@ class DeltaSink:
     def _open_or_create(self, table: _Table) -> Any:
         from deltalake import DeltaTable
 
-        if is_delta_table(table.uri, self.storage_options):
-            return open_table(table.uri, self.storage_options)
+        if is_delta_table(table.uri, table.storage_options):
+            return open_table(table.uri, table.storage_options)
         try:
             return DeltaTable.create(
                 table.uri,
@@ -214,10 +217,10 @@ class DeltaSink:
                 partition_by=list(PARTITION_COLUMNS),
                 name=f"evalstream_{table.name}",
                 description=f"evalstream {table.name} dataset (docs/consume.md)",
-                storage_options=self.storage_options,
+                storage_options=table.storage_options,
             )
         except Exception:  # lost the race to create version 0: open the winner's
-            return open_table(table.uri, self.storage_options)
+            return open_table(table.uri, table.storage_options)
 
 
 def _uri_roots(results: str) -> dict[Any, str]:

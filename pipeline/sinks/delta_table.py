@@ -8,9 +8,11 @@ each root a Delta table: Parquet data files under ``date=YYYY-MM-DD/hour=HH/`` a
 (``schemas``) plus the two string partition columns ``date`` and ``hour`` (the trace's UTC
 event time, as in the Parquet layout); timestamps are stored in microseconds, Delta's unit.
 
-A root is a local path or a URI (``s3://bucket/prefix``...): deltalake (delta-rs) opens both,
-taking credentials and the endpoint from ``storage_options`` or from the standard variables
-(``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_REGION``).
+A root is a local path, a URI (``s3://bucket/prefix``...) or an object with ``__str__`` giving
+one and, optionally, a ``storage_options()`` method (a dataset location of the object-storage
+layer): deltalake (delta-rs) opens them all, taking credentials and the endpoint from the
+``storage_options`` given, else the root's, else the standard variables (``AWS_ENDPOINT_URL``,
+``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_REGION``).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ PARTITION_COLUMNS = ("date", "hour")
 DELTA_LOG = "_delta_log"
 
 
-def table_uri(root: str | Path) -> str:
+def table_uri(root: Any) -> str:
     """The root as deltalake takes it: a URI as it is, a local path made absolute."""
     text = str(root)
     if "://" in text:
@@ -37,7 +39,16 @@ def table_uri(root: str | Path) -> str:
     return os.path.abspath(text)
 
 
-def is_delta_table(root: str | Path, storage_options: dict[str, str] | None = None) -> bool:
+def storage_options_of(root: Any, given: dict[str, str] | None = None) -> dict[str, str] | None:
+    """``given``, else the root's own ``storage_options()``, else ``None`` (delta-rs then
+    reads the standard environment variables)."""
+    if given is not None:
+        return given
+    method = getattr(root, "storage_options", None)
+    return (method() or None) if callable(method) else None
+
+
+def is_delta_table(root: Any, storage_options: dict[str, str] | None = None) -> bool:
     """Whether ``root`` holds a Delta table (a ``_delta_log``); cheap for a local path."""
     uri = table_uri(root)
     if "://" not in uri:
@@ -45,7 +56,7 @@ def is_delta_table(root: str | Path, storage_options: dict[str, str] | None = No
     from deltalake import DeltaTable
 
     try:
-        return DeltaTable.is_deltatable(uri, storage_options)
+        return DeltaTable.is_deltatable(uri, storage_options_of(root, storage_options))
     except Exception:  # an unreachable store reads as "not a table"; opening it says why
         return False
 
@@ -63,13 +74,13 @@ def delta_schema(contract: pa.Schema) -> pa.Schema:
     return pa.schema(fields)
 
 
-def open_table(root: str | Path, storage_options: dict[str, str] | None = None) -> Any:
+def open_table(root: Any, storage_options: dict[str, str] | None = None) -> Any:
     """The table's latest version, or ``SinkError`` in one line (missing, unreachable)."""
     from deltalake import DeltaTable
 
     uri = table_uri(root)
     try:
-        return DeltaTable(uri, storage_options=storage_options)
+        return DeltaTable(uri, storage_options=storage_options_of(root, storage_options))
     except Exception as exc:  # TableNotFoundError, OSError from the store, ...
         raise SinkError(f"cannot open Delta table {uri}: {_first_line(exc)}") from exc
 
