@@ -1,23 +1,19 @@
-"""A Delta table as one of the UI's datasets: the same ``files()`` as a Parquet directory,
-listing the data files of the table's current version (never files a compaction or a
-retention removed but vacuum has not deleted yet), each with its ``date``/``hour``
-partition. DuckDB then reads them in place like any Parquet file (delta-rs writes plain
-Parquet: no deletion vectors, no column mapping)."""
+"""A Delta table as one of the UI's datasets: a :class:`~pipeline.tools.ui.layout.Dataset`
+whose ``files()`` lists the data files of the table's current version (never files a
+compaction or a retention removed but vacuum has not deleted yet), each with its
+``date``/``hour`` partition. DuckDB then reads them in place like any Parquet file (delta-rs
+writes plain Parquet: no deletion vectors, no column mapping)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from pipeline.sinks.delta_table import is_delta_table, live_files, open_table
-from pipeline.tools.ui.layout import DataFile
+from pipeline.tools.ui.layout import DataFile, Dataset
 
 
 @dataclass(frozen=True)
-class DeltaDataset:
-    name: str
-    root: Path
-
+class DeltaDataset(Dataset):
     def files(self) -> list[DataFile]:
         if not is_delta_table(self.root):
             return []

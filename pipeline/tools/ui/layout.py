@@ -16,7 +16,6 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 HOUR = timedelta(hours=1)
 
@@ -88,9 +87,9 @@ def in_range(
 
 @dataclass(frozen=True)
 class Datasets:
-    results: Any  # Dataset, or a DeltaDataset: anything with ``name`` and ``files()``
-    traces: Any
-    spans: Any
+    results: Dataset  # or its DeltaDataset subclass (pipeline.tools.ui.delta)
+    traces: Dataset
+    spans: Dataset
 
     @classmethod
     def beside(cls, results_dir: Path) -> Datasets:
