@@ -73,7 +73,6 @@ class _Table:
 class _Buffer:
     """Rows of one scored topic-partition per table, as column lists with their offsets."""
 
-    last_offset: int = -1
     rows: int = 0
     columns: dict[int, dict[str, list]] = field(default_factory=dict)
 
@@ -113,7 +112,7 @@ class DeltaSink:
             _refuse_parquet_root(table.uri)
         self._buffers: dict[tuple[str, int], _Buffer] = {}
         self._last_flush = time.monotonic()
-        self.files_written = 0  # commits, for the counters the stage reports
+        self.files_written = 0  # commits made (ParquetSink counts files)
         self.rows_written = 0
         self.rows_skipped: Counter[str] = Counter()  # per table: replayed rows it already had
 
@@ -124,7 +123,6 @@ class DeltaSink:
     def add(self, message: dict[str, Any], topic: str, partition: int, offset: int) -> None:
         """Buffer the rows of one scored-trace message read at ``topic/partition/offset``."""
         buf = self._buffers.setdefault((topic, partition), _Buffer())
-        buf.last_offset = max(buf.last_offset, offset)
         date, hour = partition_of(message["timestamp"])
         for index, table in enumerate(self._tables):
             rows = list(table.rows(message))
