@@ -40,6 +40,13 @@ class Settings(BaseSettings):
     parquet_dir: Path = Field(
         Path("evalstream-data/parquet"), description="Root directory of the Parquet dataset."
     )
+    table_format: Literal["parquet", "delta"] = Field(
+        "parquet",
+        description="parquet: files named by scored-topic offsets under parquet_dir (and its"
+        " traces/spans siblings). delta: the same three datasets as Delta Lake tables at those"
+        " roots, committed exactly once per source partition and offset range"
+        " (docs/consume.md).",
+    )
     consumer_group: str = Field(
         "evalstream-worker", description="Kafka consumer group (and faust app id) of workers."
     )
@@ -249,8 +256,8 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "state_dir", "worker_id", "log_level", "metrics_port", "plugin_allowlist",
     ),
     "Output datasets": (
-        "parquet_dir", "store_traces", "field_limit_bytes", "parquet_flush_rows",
-        "parquet_flush_seconds",
+        "parquet_dir", "table_format", "store_traces", "field_limit_bytes",
+        "parquet_flush_rows", "parquet_flush_seconds",
     ),
     "Redaction": ("redact", "redact_patterns"),
     "Span assembly (OTLP spans to traces)": (

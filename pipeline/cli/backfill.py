@@ -18,6 +18,7 @@ from evaluators.exceptions import EvaluatorError
 from pipeline.clock import parse_time
 from pipeline.exceptions import PipelineError
 from pipeline.settings import Settings, load_settings
+from pipeline.sinks.delta_table import is_delta_table
 from pipeline.sinks.encode import RecordEncoder
 from pipeline.tools.backfill import (
     BackfillReport,
@@ -120,6 +121,11 @@ def _run(
     end = parse_time(end_time) if end_time else None
     settings = load_settings(config=config, parquet_dir=parquet_dir)
     root = parquet_dir or _default_dir(settings)
+    if is_delta_table(root):
+        raise PipelineError(
+            f"{root} is a Delta table: backfill writes Parquet files, which a Delta reader"
+            f" would never see; backfill into another directory (default {_default_dir(settings)})"
+        )
     names = [n.strip() for n in evaluators.split(",") if n.strip()] if evaluators else None
     evaluator_config = backfill_config(load_backfill_config(settings.config), names)
     encoder = RecordEncoder.create(settings)

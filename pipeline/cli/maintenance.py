@@ -1,7 +1,9 @@
 """``evalstream retention`` and ``evalstream compact``: keep the Parquet datasets tidy.
 
 Both work on the results dataset (``--parquet-dir``) and on the traces and spans datasets
-beside it when they exist (``sinks.dataset.dataset_roots``), each under its own lock.
+beside it when they exist (``sinks.dataset.dataset_roots``), each under its own lock. A root
+that is a Delta table (``EVALSTREAM_TABLE_FORMAT=delta``) gets Delta's OPTIMIZE, DELETE and
+VACUUM instead (:mod:`pipeline.tools.maintenance.delta`).
 
 Mounted as top-level commands by ``pipeline.cli.main``. Mistakes (a bad duration, a missing
 directory, another run holding the lock) print one red line and exit 2.
@@ -20,7 +22,14 @@ from pipeline.clock import parse_time
 from pipeline.exceptions import PipelineError
 from pipeline.settings import load_settings
 from pipeline.sinks.dataset import RESULTS, DatasetKind, dataset_roots
+from pipeline.sinks.delta_table import is_delta_table
 from pipeline.tools.maintenance import apply_retention, compact, parse_duration
+from pipeline.tools.maintenance.delta import (
+    DeltaCompactReport,
+    DeltaRetentionReport,
+    compact_delta,
+    retention_delta,
+)
 
 ParquetDirOption = typer.Option(
     None, "--parquet-dir", help="Root of the Parquet dataset (env EVALSTREAM_PARQUET_DIR)."
@@ -78,14 +87,27 @@ def retention_command(
         age = parse_duration(older_than)
         at = parse_time(now) if now else None
         reports = [
-            (kind, apply_retention(root, age, now=at, dry_run=dry_run))
+            (
+                kind,
+                retention_delta(root, age, now=at, dry_run=dry_run)
+                if is_delta_table(root)
+                else apply_retention(root, age, now=at, dry_run=dry_run),
+            )
             for kind, root in _roots(parquet_dir)
         ]
     except PipelineError as exc:
         raise _fail(exc) from None
     verb = "would delete" if dry_run else "deleted"
     for kind, report in reports:
-        _print_retention(console, kind, report, verb)
+        if isinstance(report, DeltaRetentionReport):
+            _print_lines(console, report.lines(kind.name))
+        else:
+            _print_retention(console, kind, report, verb)
+
+
+def _print_lines(console: Console, lines: list[str]) -> None:
+    for line in lines:
+        console.print(escape(line))
 
 
 def _print_retention(console: Console, kind: DatasetKind, report: Any, verb: str) -> None:
@@ -118,13 +140,21 @@ def compact_command(
         age = parse_duration(min_age)
         at = parse_time(now) if now else None
         reports = [
-            (kind, compact(root, age, now=at, dry_run=dry_run, kind=kind))
+            (
+                kind,
+                compact_delta(root, age, now=at, dry_run=dry_run)
+                if is_delta_table(root)
+                else compact(root, age, now=at, dry_run=dry_run, kind=kind),
+            )
             for kind, root in _roots(parquet_dir)
         ]
     except PipelineError as exc:
         raise _fail(exc) from None
     for kind, report in reports:
-        _print_compaction(console, kind, report)
+        if isinstance(report, DeltaCompactReport):
+            _print_lines(console, report.lines(kind.name))
+        else:
+            _print_compaction(console, kind, report)
 
 
 def _print_compaction(console: Console, kind: DatasetKind, report: Any) -> None:

@@ -10,6 +10,7 @@ code.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager, ExitStack, nullcontext
 from typing import TYPE_CHECKING, Any
@@ -95,6 +96,9 @@ class ObserverGroup(StreamObserver):
 class PrometheusObserver(StreamObserver):
     """The worker's Prometheus metrics (names and labels: :mod:`pipeline.prometheus`)."""
 
+    def __init__(self) -> None:
+        self._lag_labels: dict[str, set[tuple[str, str]]] = {}  # per gauge: samples shown
+
     def on_consumed(self, count: int) -> None:
         prometheus.MESSAGES_CONSUMED.inc(count)
 
@@ -130,10 +134,21 @@ class PrometheusObserver(StreamObserver):
         prometheus.SINK_FLUSH.labels("kafka").observe(seconds)
 
     def on_lag(self, committed: dict[Any, int], unprocessed: dict[Any, int]) -> None:
+        """Set the lag of the partitions reported; drop the samples of partitions this worker
+        no longer owns, so after a rebalance it does not keep exporting their last lag (an
+        autoscaler summing the gauge would count a moved partition twice)."""
         for gauge, lag in (
             (prometheus.CONSUMER_LAG, committed),
             (prometheus.CONSUMER_LAG_UNPROCESSED, unprocessed),
         ):
+            shown = set()
             for tp, n in lag.items():
                 if n >= 0:  # unknown (never committed yet): no sample rather than a wrong 0
-                    gauge.labels(tp.topic, str(tp.partition)).set(n)
+                    labels = (tp.topic, str(tp.partition))
+                    gauge.labels(*labels).set(n)
+                    shown.add(labels)
+            previous = self._lag_labels.get(gauge._name, set())
+            for labels in previous - shown:
+                with contextlib.suppress(KeyError):
+                    gauge.remove(*labels)
+            self._lag_labels[gauge._name] = shown

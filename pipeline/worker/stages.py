@@ -27,6 +27,8 @@ from pipeline.evaluate.scorer import Scorer, SourcedTrace
 from pipeline.evaluate.windows import WindowAggregator
 from pipeline.exceptions import SinkError
 from pipeline.settings import Settings
+from pipeline.sinks.delta import DeltaSink
+from pipeline.sinks.delta_table import is_delta_table
 from pipeline.sinks.encode import RecordEncoder
 from pipeline.sinks.kafka import TransactionalSender
 from pipeline.sinks.parquet import ParquetSink, remove_uncommitted
@@ -173,14 +175,20 @@ class ScoreStage:
 class ParquetStage:
     """Buffers scored traces into Parquet; events are acked only after their file is renamed."""
 
-    def __init__(self, sink: ParquetSink, observer: StreamObserver) -> None:
+    def __init__(self, sink: ParquetSink | DeltaSink, observer: StreamObserver) -> None:
         self.sink = sink
         self.observer = observer
         self.pending: list[Any] = []
 
     @classmethod
     def create(cls, settings: Settings, observer: StreamObserver | None = None) -> ParquetStage:
-        sink = ParquetSink(
+        sink_type = DeltaSink if settings.table_format == "delta" else ParquetSink
+        if sink_type is ParquetSink and is_delta_table(settings.parquet_dir):
+            raise SinkError(
+                f"{settings.parquet_dir} is a Delta table: set EVALSTREAM_TABLE_FORMAT=delta to"
+                " write to it, or point EVALSTREAM_PARQUET_DIR at another directory"
+            )
+        sink = sink_type(
             settings.parquet_dir,
             settings.parquet_flush_rows,
             settings.parquet_flush_seconds,
@@ -238,7 +246,10 @@ class ParquetStage:
 
     @staticmethod
     def remove_uncommitted(root: Path, topic: str, committed: dict[int, int]) -> int:
-        """Delete files past each partition's committed offset; returns how many."""
+        """Delete files past each partition's committed offset; returns how many. A Delta
+        table has none to delete: its commits skip what they already hold (sinks/delta.py)."""
+        if is_delta_table(root):
+            return 0
         return sum(
             len(remove_uncommitted(root, topic, partition, offset))
             for partition, offset in committed.items()

@@ -200,3 +200,83 @@ def test_dockerfile():
     assert 'CMD ["worker"]' in instructions
     secrets = re.compile(r"(PASSWORD|TOKEN|SECRET|API_KEY|AKIA)[A-Z_]*\s*=", re.I)
     assert not secrets.search("\n".join(instructions)), "no secrets in the image"
+
+
+# Real validators, offline: kubernetes-validate ships the Kubernetes OpenAPI schemas per
+# release; the compose-spec JSON Schema is vendored in tests/deploy/compose-spec/ (Apache-2.0,
+# from github.com/compose-spec/compose-spec schema/compose-spec.json, commit 170098ba).
+K8S_VERSIONS = ("1.30.0", "1.33.0")
+COMPOSE_SCHEMA = Path(__file__).parent / "compose-spec" / "compose-spec.json"
+
+
+def api_docs() -> list[tuple[str, dict]]:
+    """Every Kubernetes object in deploy/k8s (Kustomization is kustomize's, not the API's)."""
+    return [
+        (path.name, doc)
+        for path in sorted(K8S.glob("*.yaml"))
+        for doc in load_all(path)
+        if doc.get("kind") != "Kustomization"
+    ]
+
+
+@pytest.mark.parametrize("version", K8S_VERSIONS)
+def test_k8s_manifests_pass_the_kubernetes_schemas(version):
+    kubernetes_validate = pytest.importorskip("kubernetes_validate")
+    docs = api_docs()
+    assert {doc["kind"] for _, doc in docs} >= {"Deployment", "HorizontalPodAutoscaler"}
+    for name, doc in docs:
+        try:
+            kubernetes_validate.validate(doc, version, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            pytest.fail(f"{name} {doc['kind']}: {exc.message} at {list(exc.path)}")
+
+
+def test_the_kubernetes_validator_rejects_a_broken_manifest():
+    kubernetes_validate = pytest.importorskip("kubernetes_validate")
+    worker = next(d for _, d in api_docs() if d["kind"] == "Deployment")
+    broken = json.loads(json.dumps(worker))
+    broken["spec"]["replicas"] = "three"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, K8S_VERSIONS[-1], strict=True)
+    unknown = json.loads(json.dumps(worker))
+    unknown["spec"]["template"]["spec"]["containers"][0]["resource"] = {}  # typo: strict
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(unknown, K8S_VERSIONS[-1], strict=True)
+
+
+def compose_validator():
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads(COMPOSE_SCHEMA.read_text(encoding="utf-8"))
+    return jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker())
+
+
+def test_compose_file_passes_the_compose_spec_schema():
+    errors = sorted(compose_validator().iter_errors(compose()), key=str)
+    assert not errors, [f"{list(e.path)}: {e.message}" for e in errors]
+
+
+def test_the_compose_schema_rejects_a_broken_file():
+    broken = json.loads(json.dumps(compose()))
+    broken["services"]["kafka"]["ports"] = {"host": 29092}  # must be a list
+    broken["services"]["kafka"]["healthcheck"]["retires"] = 3  # typo
+    errors = {tuple(e.path) for e in compose_validator().iter_errors(broken)}
+    assert errors == {("services", "kafka", "ports"), ("services", "kafka", "healthcheck")}
+
+
+def test_hpa_scales_the_worker_on_the_lag_gauge_the_worker_exports():
+    from pipeline import prometheus
+
+    hpa = next(d for _, d in api_docs() if d["kind"] == "HorizontalPodAutoscaler")
+    assert hpa["spec"]["scaleTargetRef"]["name"] == "evalstream-worker"
+    (metric,) = hpa["spec"]["metrics"]
+    name = metric["external"]["metric"]["name"]
+    assert name == prometheus.CONSUMER_LAG._name  # the gauge of pipeline/prometheus.py
+    env = next(d for _, d in api_docs() if d["metadata"]["name"] == "evalstream-env")["data"]
+    assert metric["external"]["metric"]["selector"]["matchLabels"] == {
+        "topic": env["EVALSTREAM_INPUT_TOPIC"]
+    }
+    assert hpa["spec"]["maxReplicas"] <= int(env["EVALSTREAM_TOPIC_PARTITIONS"])
+    rules = next(d for _, d in api_docs() if d["metadata"]["name"].endswith("adapter-rules"))
+    (rule,) = yaml.safe_load(rules["data"]["config.yaml"])["externalRules"]
+    assert rule["name"]["as"] == name and name in rule["seriesQuery"]
+    assert rule["metricsQuery"].startswith("sum by (topic)")

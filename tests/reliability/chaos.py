@@ -68,7 +68,19 @@ def _publish(bootstrap: str, topic: str, count: int) -> None:
     producer.close()
 
 
-def run_chaos(workdir: Path, traces: int, kills: int, seed: int = 1) -> ChaosResult:
+def _read(root: Path, columns: list[str], table_format: str) -> pd.DataFrame:
+    """A dataset as any reader would see it: the Parquet files, or the Delta table's current
+    version (deltalake, not our code)."""
+    if table_format == "delta":
+        from deltalake import DeltaTable
+
+        return DeltaTable(str(root)).to_pandas(columns=columns)
+    return pd.read_parquet(root, columns=columns)
+
+
+def run_chaos(
+    workdir: Path, traces: int, kills: int, seed: int = 1, table_format: str = "parquet"
+) -> ChaosResult:
     rng = random.Random(seed)
     started = time.monotonic()
     handle = start_broker(port=free_port(), data_dir=workdir / "kafka")
@@ -89,6 +101,7 @@ def run_chaos(workdir: Path, traces: int, kills: int, seed: int = 1) -> ChaosRes
         EVALSTREAM_PARQUET_FLUSH_SECONDS="2",
         EVALSTREAM_BATCH_SIZE="200",
         EVALSTREAM_LOG_LEVEL=os.environ.get("CHAOS_LOG_LEVEL", "WARNING"),
+        EVALSTREAM_TABLE_FORMAT=table_format,
     )
     command = [sys.executable, "-m", "pipeline.cli", "worker"]
     try:
@@ -116,9 +129,9 @@ def run_chaos(workdir: Path, traces: int, kills: int, seed: int = 1) -> ChaosRes
         if final.returncode != 0:
             tail = final_log.read_text()[-3000:]
             raise RuntimeError(f"final worker exited {final.returncode}: {tail}")
-        frame = pd.read_parquet(workdir / "parquet", columns=["trace_id", "evaluator"])
-        stored = pd.read_parquet(workdir / "traces", columns=["trace_id", "trace_version"])
-        spans = pd.read_parquet(workdir / "spans", columns=["trace_id", "span_id"])
+        frame = _read(workdir / "parquet", ["trace_id", "evaluator"], table_format)
+        stored = _read(workdir / "traces", ["trace_id", "trace_version"], table_format)
+        spans = _read(workdir / "spans", ["trace_id", "span_id"], table_format)
         records = consume_all(
             handle.bootstrap, f"{topic}.scored", timeout=300, isolation_level="read_committed"
         )

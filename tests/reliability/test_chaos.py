@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from chaos import EVALUATORS, SPANS, run_chaos
 
 
@@ -14,5 +15,17 @@ def test_kills_and_a_broker_restart_leave_exactly_one_result_per_trace(tmp_path)
     assert result.parquet_rows == 5000 * EVALUATORS
     assert result.scored_distinct == 5000
     assert result.scored_messages == 5000
+    assert (result.trace_rows, result.trace_duplicates) == (5000, 0)
+    assert (result.span_rows, result.span_duplicates) == (5000 * SPANS, 0)
+
+
+@pytest.mark.slow
+def test_kills_and_a_broker_restart_with_delta_tables(tmp_path):
+    """The same with EVALSTREAM_TABLE_FORMAT=delta, read back with deltalake."""
+    result = run_chaos(tmp_path, traces=5000, kills=3, table_format="delta")
+    assert result.kills == 3
+    assert (result.parquet_rows, result.duplicate_pairs) == (5000 * EVALUATORS, 0)
+    assert result.distinct_traces == 5000
+    assert (result.scored_messages, result.scored_distinct) == (5000, 5000)
     assert (result.trace_rows, result.trace_duplicates) == (5000, 0)
     assert (result.span_rows, result.span_duplicates) == (5000 * SPANS, 0)

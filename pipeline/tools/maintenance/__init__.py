@@ -11,7 +11,9 @@ its rules:
 * :mod:`pipeline.tools.maintenance.retention`: deleting the hours that ended more than a given
   age ago;
 * :mod:`pipeline.tools.maintenance.compaction`: merging the small files of closed hours, crash
-  safety and why it is safe beside a live worker (which takes no lock and needs none).
+  safety and why it is safe beside a live worker (which takes no lock and needs none);
+* :mod:`pipeline.tools.maintenance.delta`: the same two commands on a Delta table (OPTIMIZE,
+  DELETE by partition, VACUUM).
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.exceptions import PipelineError
+from pipeline.sinks.delta_table import is_delta_table, open_table
 
 COLUMNS = [
     "trace_id", "timestamp", "app", "status", "latency_ms", "input_tokens", "output_tokens",
@@ -32,12 +33,29 @@ class ReportError(PipelineError):
 def load(parquet_dir: Path) -> pd.DataFrame:
     if not parquet_dir.is_dir():
         raise ReportError(f"{parquet_dir}: not a directory")
+    if is_delta_table(parquet_dir):
+        return _deduplicated(_read_delta(parquet_dir), parquet_dir)
     if not any(parquet_dir.rglob("*.parquet")):
         raise ReportError(f"{parquet_dir}: no .parquet files (has a worker flushed yet?)")
     try:
         frame = pd.read_parquet(parquet_dir, columns=COLUMNS)
     except Exception as exc:  # pyarrow raises many types for foreign files
         raise ReportError(f"{parquet_dir}: not an evalstream dataset: {exc}") from None
+    return _deduplicated(frame, parquet_dir)
+
+
+def _read_delta(root: Path) -> pd.DataFrame:
+    """The current version of a Delta results table (``EVALSTREAM_TABLE_FORMAT=delta``)."""
+    try:
+        dataset = open_table(root).to_pyarrow_dataset()
+        return dataset.to_table(columns=COLUMNS).to_pandas()
+    except PipelineError as exc:
+        raise ReportError(str(exc)) from None
+    except Exception as exc:  # a column missing: not the results table
+        raise ReportError(f"{root}: not an evalstream results table: {exc}") from None
+
+
+def _deduplicated(frame: pd.DataFrame, parquet_dir: Path) -> pd.DataFrame:
     if frame.empty:
         raise ReportError(f"{parquet_dir}: the dataset has no rows")
     # Replays rewrite the same offsets: keep one row per source message and evaluator.

@@ -87,17 +87,22 @@ def in_range(
 
 @dataclass(frozen=True)
 class Datasets:
-    results: Dataset
+    results: Dataset  # or its DeltaDataset subclass (pipeline.tools.ui.delta)
     traces: Dataset
     spans: Dataset
 
     @classmethod
     def beside(cls, results_dir: Path) -> Datasets:
-        """The results directory and its ``traces`` and ``spans`` siblings."""
+        """The results directory and its ``traces`` and ``spans`` siblings (Delta tables
+        when the results directory is one: :mod:`pipeline.tools.ui.delta`)."""
+        from pipeline.sinks.delta_table import is_delta_table
+        from pipeline.tools.ui.delta import DeltaDataset
+
         results_dir = Path(results_dir)
         parent = results_dir.parent
+        kind = DeltaDataset if is_delta_table(results_dir) else Dataset
         return cls(
-            Dataset("results", results_dir),
-            Dataset("traces", parent / "traces"),
-            Dataset("spans", parent / "spans"),
+            kind("results", results_dir),
+            kind("traces", parent / "traces"),
+            kind("spans", parent / "spans"),
         )

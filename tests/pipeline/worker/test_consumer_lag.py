@@ -70,3 +70,30 @@ def test_lag_gauges_show_the_backlog_and_drain_to_zero(kafka_bootstrap, new_topi
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=60)
+
+
+def test_a_partition_no_longer_owned_stops_being_exported():
+    from collections import namedtuple
+
+    from pipeline import prometheus
+    from pipeline.worker.observers import PrometheusObserver
+
+    tp = namedtuple("TP", "topic partition")
+    observer = PrometheusObserver()
+    observer.on_lag({tp("lag-t", 0): 7, tp("lag-t", 1): 3}, {tp("lag-t", 0): 2})
+    sample = prometheus.CONSUMER_LAG.labels("lag-t", "1")._value.get()
+    assert sample == 3
+    observer.on_lag({tp("lag-t", 0): 5}, {})  # partition 1 moved to another worker
+    exported = {
+        s.labels["partition"]
+        for metric in prometheus.CONSUMER_LAG.collect()
+        for s in metric.samples
+        if s.labels["topic"] == "lag-t"
+    }
+    assert exported == {"0"}
+    assert not [
+        s
+        for metric in prometheus.CONSUMER_LAG_UNPROCESSED.collect()
+        for s in metric.samples
+        if s.labels["topic"] == "lag-t"
+    ]
