@@ -44,6 +44,10 @@ class Encoder:
         self.settings = settings
         self._lock = threading.Lock()  # guards the LRU and the tokenizer's settings
         self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
+        self.embedded = 0
+        self.tokens = 0
+        """Texts and word pieces run through the transformer so far (not LRU hits): the
+        cost accounting of the benchmarks."""
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """One row per text; a text seen lately (by this or another evaluator: the three read
@@ -74,9 +78,11 @@ class Encoder:
     def _run(self, texts: list[str]) -> np.ndarray:
         """The transformer on non-empty texts, in length-sorted chunks of ``batch``."""
         out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
+        self.embedded += len(texts)
         with self._lock:
             encodings = self.tokenizer.encode_batch(texts)
         order = sorted(range(len(texts)), key=lambda j: len(encodings[j].ids))
+        self.tokens += sum(len(e.ids) for e in encodings)
         step = self.settings.batch
         for start in range(0, len(order), step):
             chunk = order[start : start + step]
