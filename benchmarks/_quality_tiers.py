@@ -205,14 +205,16 @@ def _row(task: Task, unit: str, n: int, tier: str, m: dict, share: str) -> str:
 
 
 def run(only: str = "", units: str = "", bands: str = "", precision: str = "fp32",
-        timed_cost: bool = True) -> tuple[list[str], list[str]]:  # fmt: skip
+        timed_cost: bool = True, heads_dir: Path | None = None
+        ) -> tuple[list[str], list[str]]:  # fmt: skip
     """The table rows and notes; ``units``: comma-separated held-out sources to run (all when
     empty: about an hour on two busy cores, most of it retraining heads per source).
 
     ``bands``: comma-separated extra cascade bands (the trade-off curve: share sent to the
-    encoder vs quality), computed from the lexical and encoder-always outcomes. ``precision``
-    ``int8``: the encoder rows use the run-time int8 encoder instead of the stored fp32
-    vectors the heads were trained on."""
+    encoder vs quality), computed from the lexical and encoder-always outcomes. ``precision``:
+    comma-separated, ``fp32`` (the stored fp32 vectors the heads were trained on) and/or
+    ``int8`` (the run-time int8 encoder): encoder and cascade rows for each. ``heads_dir``:
+    keep the held-out heads there (``<heads>-<unit>``) and reuse them in a later run."""
     wanted = {u.strip() for u in units.split(",") if u.strip()}
     curve = [float(b) for b in bands.split(",") if b.strip()]
     header = ("| task | held-out source | n | tier | ROC-AUC | AUPRC | macro-F1 | bal. acc | "
@@ -220,10 +222,11 @@ def run(only: str = "", units: str = "", bands: str = "", precision: str = "fp32
     lines, notes = [header, "|" + "---|" * 10], []
     train_encoder.THRESHOLD_CV = False  # one fit per head and held-out source (see docstring)
     trained: dict[tuple[str, str], Path] = {}
-    stored = _Int8Encoder() if precision == "int8" else StoredEncoder()
+    encoders = {p: _Int8Encoder() if p == "int8" else StoredEncoder()
+                for p in precision.split(",")}  # fmt: skip
     default_band = CascadeSettings().band
     timed: list[Trace] = []
-    workdir = Path(tempfile.mkdtemp(prefix="evalstream-heldout-"))
+    workdir = heads_dir or Path(tempfile.mkdtemp(prefix="evalstream-heldout-"))
     for task in TASKS:
         if only.lower() not in task.name.lower():
             continue
@@ -236,9 +239,11 @@ def run(only: str = "", units: str = "", bands: str = "", precision: str = "fp32
                 rows = [r for r in rows if (r.get("response") or "").strip()]
             rows = stable_sample(rows, PER_SOURCE, task.key)
             if (task.heads, unit) not in trained:
-                out = workdir / f"{task.heads}-{len(trained)}"
-                out.mkdir()
-                train_encoder.COMMANDS[task.heads](out, unit)
+                out = workdir / f"{task.heads}-{unit}"
+                if not (out / "complete").is_file():
+                    out.mkdir(parents=True, exist_ok=True)
+                    train_encoder.COMMANDS[task.heads](out, unit)
+                    (out / "complete").write_text("")
                 trained[(task.heads, unit)] = out
             y = np.array([task.bad(r) for r in rows])
             traces = [task.to_trace(i, r) for i, r in enumerate(rows)]
@@ -246,18 +251,27 @@ def run(only: str = "", units: str = "", bands: str = "", precision: str = "fp32
             seen = "*" if unit in LEXICAL_SEEN else ""
             outcomes = {}
             for tier, params in CONFIGS.items():
-                if tier == "cascade":
-                    continue
-                evaluator = task.evaluator(**params)
-                evaluator.models_dir = trained[(task.heads, unit)]
-                evaluator.encoder = stored
-                outcomes[tier] = _outcomes(evaluator, traces)
-            for tier, band in [("lexical", None), ("encoder", None), ("cascade", default_band),
-                               *((f"cascade band {b:g}", b) for b in curve)]:  # fmt: skip
+                for name, encoder in encoders.items():
+                    if tier == "cascade" or (tier == "lexical" and outcomes):
+                        continue
+                    evaluator = task.evaluator(**params)
+                    evaluator.models_dir = trained[(task.heads, unit)]
+                    evaluator.encoder = encoder
+                    key = tier if tier == "lexical" or len(encoders) == 1 else f"{tier} {name}"
+                    outcomes[key] = _outcomes(evaluator, traces)
+            configs = [("lexical", None, None)]
+            for name in encoders:
+                suffix = "" if len(encoders) == 1 else f" {name}"
+                configs += [
+                    (f"encoder{suffix}", None, None),
+                    (f"cascade{suffix}", default_band, f"encoder{suffix}"),
+                ]
+                configs += [(f"cascade{suffix} band {b:g}", b, f"encoder{suffix}") for b in curve]
+            for tier, band, source in configs:
                 if band is None:
                     chosen = outcomes[tier]
                 else:
-                    chosen, _ = _cascaded(outcomes["lexical"], outcomes["encoder"], band)
+                    chosen, _ = _cascaded(outcomes["lexical"], outcomes[source], band)
                 p, flagged, tiers = _scored(chosen, task)
                 m = _metrics(y, p, flagged)
                 share = " / ".join(f"{tiers.count(t) / max(len(tiers), 1):.0%}"

@@ -286,8 +286,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--precision",
         default="fp32",
-        choices=("fp32", "int8"),
-        help="encoder of the quality rows: the stored fp32 vectors or int8",
+        help="encoder(s) of the quality rows: fp32 (the stored vectors), int8 (the run-time "
+        "int8 encoder) or fp32,int8",
+    )
+    parser.add_argument(
+        "--heads-dir",
+        type=Path,
+        default=None,
+        help="keep the held-out heads here and reuse them in later runs",
     )
     parser.add_argument(
         "--no-timing", action="store_true", help="skip the cost line of the per-tier part"
@@ -315,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
         _quality_cost.run(_quality_cost.configs(args.cost_configs), args.per_unit)
         return 0
     tier_lines, tier_notes = _quality_tiers.run(
-        args.only, args.units, args.bands, args.precision, not args.no_timing
+        args.only, args.units, args.bands, args.precision, not args.no_timing, args.heads_dir
     )
     if args.tiers_only:
         return 0
