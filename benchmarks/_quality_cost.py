@@ -1,7 +1,10 @@
 """Cost of the three quality evaluators together, per trace, in batch mode (not a test).
 
-A stable mix of held-out corpus rows (``PER_UNIT`` of every source of every task of
-``_quality_tiers.TASKS``), each trace given to safety, correctness and context sufficiency in
+CPU time of the process (one onnxruntime thread, evaluators called one after another: the
+cost on one core, which a busy shared machine distorts far less than wall time) and wall
+time per batch. A stable mix of held-out corpus rows (``PER_UNIT`` of every source of every
+task of ``_quality_tiers.TASKS``), each trace given to safety, correctness and context
+sufficiency in
 turn, batches of ``BATCH``, a fresh encoder (empty LRU) per configuration. The configurations
 run one after another in the same process, the lexical-only one first: the baseline of the
 same run. Quality is not measured here (``_quality_tiers``); this is the price list.
@@ -16,6 +19,7 @@ from dataclasses import replace
 import numpy as np
 
 from benchmarks._quality_tiers import TASKS, _units
+from evaluators.builtin import _cue_scan
 from evaluators.builtin.context_sufficiency import ContextSufficiencyEvaluator
 from evaluators.builtin.correctness import CorrectnessEvaluator
 from evaluators.builtin.encoder import EncoderSettings, load_encoder
@@ -52,6 +56,12 @@ def mixed_traces(per_unit: int = PER_UNIT) -> list[Trace]:
 def measure(traces: list[Trace], params: dict, settings: EncoderSettings | None = None,
             batch: int = BATCH) -> dict:  # fmt: skip
     """ms per trace (mean / median / p99 over batches) and the share of results per tier."""
+    params = dict(params)
+    if params.pop("_re", False):
+        for group in ("request", "toxicity", "refusal"):
+            _cue_scan._SCANNERS[group] = None
+    else:
+        _cue_scan._SCANNERS.clear()
     encoder = load_encoder(settings) if params.get("tiers") != "lexical" else None
     evaluators = [cls(**params) for cls in EVALUATORS]
     for ev in evaluators:
@@ -59,18 +69,19 @@ def measure(traces: list[Trace], params: dict, settings: EncoderSettings | None 
         ev.evaluate_batch(traces[:2])  # models and graph loaded outside the timing
     if encoder is not None:
         encoder._recent.clear()
-    per_trace, tiers, texts, tokens = [], [], 0, 0
+    per_trace, cpu_per_trace, tiers, texts, tokens = [], [], [], 0, 0
     for start in range(0, len(traces), batch):
         chunk = traces[start : start + batch]
         before = getattr(encoder, "embedded", 0)
         tokens_before = getattr(encoder, "tokens", 0)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for ev in evaluators:
             for o in ev.evaluate_batch(chunk):
                 for r in o if isinstance(o, list) else [o]:
                     if r is not None:
                         tiers.append(r.metadata.get("tier"))
         per_trace.append((time.perf_counter() - t0) * 1000 / len(chunk))
+        cpu_per_trace.append((time.process_time() - c0) * 1000 / len(chunk))
         texts += getattr(encoder, "embedded", 0) - before
         tokens += getattr(encoder, "tokens", 0) - tokens_before
     share = {t: tiers.count(t) / max(len(tiers), 1) for t in ("lexical", "encoder", "llm")}
@@ -78,6 +89,7 @@ def measure(traces: list[Trace], params: dict, settings: EncoderSettings | None 
         "mean": statistics.mean(per_trace),
         "median": statistics.median(per_trace),
         "p99": float(np.percentile(per_trace, 99)),
+        "cpu_mean": statistics.mean(cpu_per_trace),
         "share": share,
         "texts_per_trace": texts / len(traces),
         "tokens_per_trace": tokens / len(traces),
@@ -85,12 +97,15 @@ def measure(traces: list[Trace], params: dict, settings: EncoderSettings | None 
 
 
 def configs(spec: str) -> dict[str, dict]:
-    """``lexical`` (lexical tier only), ``cascade`` (the defaults), ``always`` (encoder on
-    every trace), ``band=<b>`` (the cascade with that band)."""
+    """``lexical`` (lexical tier only), ``lexical-re`` (the same with the safety cues searched
+    by ``re``, one search each, as before ``_cue_scan``), ``cascade`` (the defaults),
+    ``always`` (encoder on every trace), ``band=<b>`` (the cascade with that band)."""
     out: dict[str, dict] = {}
     for name in (n.strip() for n in spec.split(",") if n.strip()):
         if name == "lexical":
             out[name] = {"tiers": "lexical"}
+        elif name == "lexical-re":
+            out["lexical, cues by re (before Hyperscan)"] = {"tiers": "lexical", "_re": True}
         elif name == "cascade":
             out["cascade (defaults)"] = {}
         elif name == "always":
@@ -114,14 +129,16 @@ def run(
         f"encoder {settings.precision}, {settings.threads} thread(s), max tokens "
         f"{settings.max_tokens}, fresh LRU per configuration",
         "",
-        "| configuration | mean ms/trace | median | p99 | texts embedded per trace | "
-        "word pieces per trace | results decided by lexical / encoder |",
-        "|---|---|---|---|---|---|---|",
+        "| configuration | CPU ms/trace (mean) | wall ms/trace: mean | median | p99 | "
+        "texts embedded per trace | word pieces per trace | results decided by lexical / "
+        "encoder |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, params in configs.items():
         m = measure(traces, params, settings)
         lines.append(
-            f"| {name} | {m['mean']:.2f} | {m['median']:.2f} | {m['p99']:.2f} | "
+            f"| {name} | {m['cpu_mean']:.2f} | {m['mean']:.2f} | {m['median']:.2f} | "
+            f"{m['p99']:.2f} | "
             f"{m['texts_per_trace']:.2f} | {m['tokens_per_trace']:.1f} | "
             f"{m['share']['lexical']:.0%} / {m['share']['encoder']:.0%} |"
         )
