@@ -170,6 +170,7 @@ def test_settings_from_env():
     s = EncoderSettings.from_env({"EVALSTREAM_ENCODER_THREADS": "3", "EVALSTREAM_ENCODER": "off",
                                   "EVALSTREAM_ENCODER_PRECISION": "FP32"})  # fmt: skip
     assert (s.threads, s.enabled, s.precision) == (3, False, "fp32")
+    assert EncoderSettings.from_env({}).precision == "int8"  # the default since the cost round
     with pytest.raises(EncoderUnavailableError, match="disabled"):
         load_encoder(s)
     with pytest.raises(ValueError, match="PRECISION"):
