@@ -31,40 +31,69 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 CACHE_DIR = Path.home() / ".cache" / "evalstream" / "cues"
 _LOCK = threading.Lock()
+_LOOKAROUND = re.compile(r"\(\?<?[=!]")
 _SCANNERS: dict[str, Callable | None] = {}
 
 Patterns = list[tuple[str, re.Pattern[str]]]
 
 
-def _database(hyperscan, supported: Patterns):
-    """The Hyperscan block database of ``supported`` (ids = positions), cached on disk."""
+def _compile(hyperscan, patterns: Patterns) -> tuple[object, list[str]]:
+    """The Hyperscan block database of the patterns it supports, and their names (ids =
+    positions in that list); the others are left to ``re``."""
     flags = hyperscan.HS_FLAG_SINGLEMATCH
+
+    def compiled(chosen: Patterns):
+        db = hyperscan.Database()
+        db.compile(expressions=[p.pattern.encode() for _, p in chosen],
+                   ids=list(range(len(chosen))), flags=[flags] * len(chosen))  # fmt: skip
+        return db
+
+    # Hyperscan has no lookarounds; try the rest in one compile, probe one by one if it fails
+    supported = [(n, p) for n, p in patterns if not _LOOKAROUND.search(p.pattern)]
+    try:
+        return (compiled(supported), [n for n, _ in supported]) if supported else (None, [])
+    except hyperscan.error:
+        pass
+    probed: Patterns = []
+    for name, pattern in supported:
+        try:
+            compiled([(name, pattern)])
+            probed.append((name, pattern))
+        except hyperscan.error:
+            pass
+    supported = probed
+    if not supported:
+        return None, []
+    return compiled(supported), [name for name, _ in supported]
+
+
+def _database(hyperscan, patterns: Patterns) -> tuple[object, list[str]]:
+    """``_compile``, cached on disk (compiling takes a second or two per group)."""
     key = hashlib.sha256(
-        "\n".join([getattr(hyperscan, "__version__", "?"), *(p.pattern for _, p in supported)])
+        "\n".join([getattr(hyperscan, "__version__", "?"), *(p.pattern for _, p in patterns)])
         .encode()
     ).hexdigest()[:24]  # fmt: skip
-    path = CACHE_DIR / f"{key}.hsdb"
-    if path.is_file():
+    path, names_path = CACHE_DIR / f"{key}.hsdb", CACHE_DIR / f"{key}.names"
+    if path.is_file() and names_path.is_file():
         try:
-            return hyperscan.loadb(path.read_bytes(), hyperscan.HS_MODE_BLOCK)
+            names = names_path.read_text(encoding="utf-8").split()
+            return hyperscan.loadb(path.read_bytes(), hyperscan.HS_MODE_BLOCK), names
         except Exception as exc:  # corrupt or from another build: compile again
             log.warning("cue scanner cache %s unreadable (%s): recompiling", path, exc)
-    db = hyperscan.Database()
-    db.compile(
-        expressions=[p.pattern.encode() for _, p in supported],
-        ids=list(range(len(supported))),
-        flags=[flags] * len(supported),
-    )
+    db, names = _compile(hyperscan, patterns)
+    if db is None:
+        return None, []
     try:  # best effort, as the encoder graph cache
         CACHE_DIR.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=CACHE_DIR, suffix=".part")
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(hyperscan.dumpb(db))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        for target, data in ((names_path, " ".join(names).encode()), (path, hyperscan.dumpb(db))):
+            fd, tmp = tempfile.mkstemp(dir=CACHE_DIR, suffix=".part")
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, target)
     except OSError as exc:
         log.warning("cue scanner not cached in %s: %s", CACHE_DIR, exc)
-    return db
+    return db, names
 
 
 _NON_ASCII = re.compile(r"[^\x00-\x7f]|[\x1c-\x1f]")
@@ -97,20 +126,10 @@ def _build(patterns: Patterns) -> Callable | None:
         import hyperscan
     except ImportError:
         return None
-    supported: Patterns = []
-    rest: Patterns = []
-    for name, pattern in patterns:
-        try:
-            probe = hyperscan.Database()
-            probe.compile(expressions=[pattern.pattern.encode()], ids=[0],
-                          flags=[hyperscan.HS_FLAG_SINGLEMATCH])  # fmt: skip
-            supported.append((name, pattern))
-        except hyperscan.error:  # e.g. a lookahead: searched with re
-            rest.append((name, pattern))
-    if not supported:
+    db, names = _database(hyperscan, patterns)
+    if db is None:
         return None
-    db = _database(hyperscan, supported)
-    names = [name for name, _ in supported]
+    rest = [(name, pattern) for name, pattern in patterns if name not in names]
     local = threading.local()  # Hyperscan's scratch space is per scanning thread
 
     def on_match(pattern_id: int, start: int, end: int, flags: int, found: set[str]) -> None:
