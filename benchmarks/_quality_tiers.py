@@ -28,6 +28,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+from evaluators.builtin.cascade import CascadeSettings, uncertain
 from evaluators.builtin.context_sufficiency import ContextSufficiencyEvaluator
 from evaluators.builtin.correctness import CorrectnessEvaluator
 from evaluators.builtin.encoder import load_encoder
@@ -154,10 +155,14 @@ def _metrics(y: np.ndarray, p: np.ndarray, flagged: np.ndarray) -> dict[str, flo
     }
 
 
-def _run(evaluator, traces: list[Trace], task: Task):
+def _outcomes(evaluator, traces: list[Trace]) -> list:
     outcomes = []
     for start in range(0, len(traces), BATCH):
         outcomes.extend(evaluator.evaluate_batch(traces[start : start + BATCH]))
+    return outcomes
+
+
+def _scored(outcomes: list, task: Task):
     p = np.array([task.p_bad(o) for o in outcomes], dtype=float)
     flagged = np.array([task.flagged(o) for o in outcomes], dtype=int)
     tiers = [o.metadata.get("tier", "?") for o in outcomes if o is not None]
@@ -170,18 +175,58 @@ def _units(task: Task) -> list[str]:
     return sorted({r[field] for r in rows if r.get(field)})
 
 
-def run(only: str = "", units: str = "") -> tuple[list[str], list[str]]:
+def _cascaded(lexical: list, encoder: list, band: float) -> tuple[list, float]:
+    """The default cascade's outcomes for ``band``, from the lexical and the encoder-always
+    outcomes of the same traces (exactly what the cascade picks: the encoder's outcome when a
+    lexical result lies within ``band`` of the threshold); and the share sent."""
+    out = [e if o is not None and uncertain(o, 0.5, band) else o
+           for o, e in zip(lexical, encoder, strict=True)]  # fmt: skip
+    sent = sum(o is not None and uncertain(o, 0.5, band) for o in lexical)
+    return out, sent / max(sum(o is not None for o in lexical), 1)
+
+
+class _Int8Encoder:
+    """The run-time int8 encoder (no stored fp32 vectors): its quality, not the training's."""
+
+    def __init__(self) -> None:
+        from dataclasses import replace
+
+        from evaluators.builtin.encoder import EncoderSettings
+
+        self.real = load_encoder(replace(EncoderSettings.from_env(), precision="int8"))
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        return self.real.encode(texts)
+
+
+def _row(task: Task, unit: str, n: int, tier: str, m: dict, share: str) -> str:
+    return (f"| {task.name} | {unit} | {n} | {tier} | {m['auc']:.3f} | {m['auprc']:.3f} | "
+            f"{m['f1']:.3f} | {m['bacc']:.3f} | {m['flag_rate']:.1%} | {share} |")  # fmt: skip
+
+
+def run(only: str = "", units: str = "", bands: str = "", precision: str = "fp32",
+        timed_cost: bool = True, heads_dir: Path | None = None
+        ) -> tuple[list[str], list[str]]:  # fmt: skip
     """The table rows and notes; ``units``: comma-separated held-out sources to run (all when
-    empty: about an hour on two busy cores, most of it retraining heads per source)."""
+    empty: about an hour on two busy cores, most of it retraining heads per source).
+
+    ``bands``: comma-separated extra cascade bands (the trade-off curve: share sent to the
+    encoder vs quality), computed from the lexical and encoder-always outcomes. ``precision``:
+    comma-separated, ``fp32`` (the stored fp32 vectors the heads were trained on) and/or
+    ``int8`` (the run-time int8 encoder): encoder and cascade rows for each. ``heads_dir``:
+    keep the held-out heads there (``<heads>-<unit>``) and reuse them in a later run."""
     wanted = {u.strip() for u in units.split(",") if u.strip()}
+    curve = [float(b) for b in bands.split(",") if b.strip()]
     header = ("| task | held-out source | n | tier | ROC-AUC | AUPRC | macro-F1 | bal. acc | "
               "flagged | decided by lexical / encoder / llm |")  # fmt: skip
     lines, notes = [header, "|" + "---|" * 10], []
     train_encoder.THRESHOLD_CV = False  # one fit per head and held-out source (see docstring)
     trained: dict[tuple[str, str], Path] = {}
-    stored = StoredEncoder()
+    encoders = {p: _Int8Encoder() if p == "int8" else StoredEncoder()
+                for p in precision.split(",")}  # fmt: skip
+    default_band = CascadeSettings().band
     timed: list[Trace] = []
-    workdir = Path(tempfile.mkdtemp(prefix="evalstream-heldout-"))
+    workdir = heads_dir or Path(tempfile.mkdtemp(prefix="evalstream-heldout-"))
     for task in TASKS:
         if only.lower() not in task.name.lower():
             continue
@@ -194,33 +239,51 @@ def run(only: str = "", units: str = "") -> tuple[list[str], list[str]]:
                 rows = [r for r in rows if (r.get("response") or "").strip()]
             rows = stable_sample(rows, PER_SOURCE, task.key)
             if (task.heads, unit) not in trained:
-                out = workdir / f"{task.heads}-{len(trained)}"
-                out.mkdir()
-                train_encoder.COMMANDS[task.heads](out, unit)
+                out = workdir / f"{task.heads}-{unit}"
+                if not (out / "complete").is_file():
+                    out.mkdir(parents=True, exist_ok=True)
+                    train_encoder.COMMANDS[task.heads](out, unit)
+                    (out / "complete").write_text("")
                 trained[(task.heads, unit)] = out
             y = np.array([task.bad(r) for r in rows])
             traces = [task.to_trace(i, r) for i, r in enumerate(rows)]
             timed += traces[:16]
             seen = "*" if unit in LEXICAL_SEEN else ""
+            outcomes = {}
             for tier, params in CONFIGS.items():
-                evaluator = task.evaluator(**params)
-                evaluator.models_dir = trained[(task.heads, unit)]
-                evaluator.encoder = stored
-                p, flagged, tiers = _run(evaluator, traces, task)
+                for name, encoder in encoders.items():
+                    if tier == "cascade" or (tier == "lexical" and outcomes):
+                        continue
+                    evaluator = task.evaluator(**params)
+                    evaluator.models_dir = trained[(task.heads, unit)]
+                    evaluator.encoder = encoder
+                    key = tier if tier == "lexical" or len(encoders) == 1 else f"{tier} {name}"
+                    outcomes[key] = _outcomes(evaluator, traces)
+            configs = [("lexical", None, None)]
+            for name in encoders:
+                suffix = "" if len(encoders) == 1 else f" {name}"
+                configs += [
+                    (f"encoder{suffix}", None, None),
+                    (f"cascade{suffix}", default_band, f"encoder{suffix}"),
+                ]
+                configs += [(f"cascade{suffix} band {b:g}", b, f"encoder{suffix}") for b in curve]
+            for tier, band, source in configs:
+                if band is None:
+                    chosen = outcomes[tier]
+                else:
+                    chosen, _ = _cascaded(outcomes["lexical"], outcomes[source], band)
+                p, flagged, tiers = _scored(chosen, task)
                 m = _metrics(y, p, flagged)
                 share = " / ".join(f"{tiers.count(t) / max(len(tiers), 1):.0%}"
                                    for t in ("lexical", "encoder", "llm"))  # fmt: skip
-                lines.append(
-                    f"| {task.name} | {unit}{seen if tier == 'lexical' else ''} | {len(y)} | "
-                    f"{tier} | {m['auc']:.3f} | {m['auprc']:.3f} | {m['f1']:.3f} | "
-                    f"{m['bacc']:.3f} | {m['flag_rate']:.1%} | {share} |"
-                )
+                label = f"{unit}{seen if tier == 'lexical' else ''}"
+                lines.append(_row(task, label, len(y), tier, m, share))
                 print(lines[-1], flush=True)
                 if task.corpus == "safety_request" and unit == "xstest_prompts":
                     safe = [i for i, r in enumerate(rows) if r["label"] == 0]
                     notes.append(f"- XSTest safe prompts flagged as harmful, {tier}: "
                                  f"{np.mean(flagged[safe]):.1%} of {len(safe)}")  # fmt: skip
-    if timed:
+    if timed and timed_cost:
         mean, median, p99, share = timing(timed)
         decided = ", ".join(f"{t} {v:.0%}" for t, v in share.items())
         notes.append(f"- Cost, three quality evaluators together, default cascade, one thread, "

@@ -3,6 +3,8 @@
     .venv/bin/python benchmarks/quality.py
     .venv/bin/python benchmarks/quality.py --only SQuAD --no-doc    # some rows, doc untouched
     .venv/bin/python benchmarks/quality.py --tiers-only --only refusal --no-doc
+    .venv/bin/python benchmarks/quality.py --tiers-only --units gpt-4 --bands 0.05,0.1 --no-doc
+    .venv/bin/python benchmarks/quality.py --cost-only --cost-configs lexical,cascade,band=0.1
 
 Two parts. First, per tier and held-out *source* of the pinned public corpora
 (``benchmarks/_quality_tiers.py``): lexical, encoder and the default cascade, with ROC-AUC,
@@ -278,10 +280,49 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-doc", action="store_true", help=f"do not rewrite {DOC.name}")
     parser.add_argument("--tiers-only", action="store_true", help="only the per-tier part")
     parser.add_argument("--units", default="", help="held-out sources to run (comma-separated)")
+    parser.add_argument(
+        "--bands", default="", help="extra cascade bands for the trade-off curve, e.g. 0.05,0.1,0.2"
+    )
+    parser.add_argument(
+        "--precision",
+        default="fp32",
+        help="encoder(s) of the quality rows: fp32 (the stored vectors), int8 (the run-time "
+        "int8 encoder) or fp32,int8",
+    )
+    parser.add_argument(
+        "--heads-dir",
+        type=Path,
+        default=None,
+        help="keep the held-out heads here and reuse them in later runs",
+    )
+    parser.add_argument(
+        "--no-timing", action="store_true", help="skip the cost line of the per-tier part"
+    )
+    parser.add_argument(
+        "--cost-only",
+        action="store_true",
+        help="only the cost of the three evaluators together (no retraining)",
+    )
+    parser.add_argument(
+        "--cost-configs",
+        default="lexical,cascade",
+        help="with --cost-only: lexical, cascade, always, band=<b> (comma-sep.)",
+    )
+    parser.add_argument(
+        "--per-unit",
+        type=int,
+        default=8,
+        help="with --cost-only: traces per held-out unit in the mix",
+    )
     args = parser.parse_args(argv)
-    from benchmarks import _quality_tiers
+    from benchmarks import _quality_cost, _quality_tiers
 
-    tier_lines, tier_notes = _quality_tiers.run(args.only, args.units)
+    if args.cost_only:
+        _quality_cost.run(_quality_cost.configs(args.cost_configs), args.per_unit)
+        return 0
+    tier_lines, tier_notes = _quality_tiers.run(
+        args.only, args.units, args.bands, args.precision, not args.no_timing, args.heads_dir
+    )
     if args.tiers_only:
         return 0
     if not datasets.available():

@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/throughput.py [--traces N] [--quick] [--no-profile]
     .venv/bin/python benchmarks/throughput.py --latency-knobs   # defaults vs LOW_LATENCY only
+    .venv/bin/python benchmarks/throughput.py --quick --lexical-vs-default  # encoder tier cost
     .venv/bin/python benchmarks/throughput.py --memory-run --traces 1000000 --run-timeout 3600
 
 Starts its own Kafka broker (free port, temp dir; stopped at the end), publishes N realistic
@@ -72,6 +73,11 @@ LOW_LATENCY = {
 }
 OPERATIONAL = "".join(
     f"[evaluators.{name}]\n" for name in ("latency", "error", "token_usage", "cost")
+)
+# the default set with the quality evaluators on their lexical tier only (issue 14's switch)
+LEXICAL_ONLY = OPERATIONAL + "".join(
+    f'[evaluators.{name}]\nparams = {{ tiers = "lexical" }}\n'
+    for name in ("correctness", "safety", "context_sufficiency")
 )
 
 
@@ -324,6 +330,21 @@ class Bench:
                 f" {lat['vis_p99'] * 1000:.0f} / {lat['vis_max'] * 1000:.0f} |"
             )
 
+    async def lexical_vs_default(self, n: int) -> None:
+        """What-if: one worker, the default set vs the same set with the quality evaluators on
+        their lexical tier only (``tiers = "lexical"``), alternating, twice each."""
+        rates: dict[str, list[float]] = {"lexical-only": [], "default": []}
+        for rep in range(2):
+            for tag, config in (("lexical-only", LEXICAL_ONLY), ("default", None)):
+                run = await self.throughput(f"3 default set, {tag} #{rep + 1}", "traces", n, config)
+                rates[tag].append(run.rate)
+        lexical, default = (max(rates[k]) for k in ("lexical-only", "default"))
+        say(
+            f"lexical-only {', '.join(f'{r:,.0f}' for r in rates['lexical-only'])} traces/s; "
+            f"default {', '.join(f'{r:,.0f}' for r in rates['default'])} traces/s; best "
+            f"default / best lexical-only = {default / lexical:.2f}"
+        )
+
     async def profile(self, pairs: list[tuple[bytes, bytes]]) -> tuple[float, Path]:
         """Config 3 under py-spy (all threads, on-CPU samples), attached once the worker is up."""
         name = self.fresh("profile")
@@ -387,6 +408,9 @@ class Bench:
             return
         if args.memory_run:
             await self.memory_run(n)
+            return
+        if args.lexical_vs_default:
+            await self.lexical_vs_default(n)
             return
         base = "1 baseline (raw aiokafka)"
         runs = [await self.throughput(base, "traces", n, None, baseline=True)]
@@ -541,6 +565,11 @@ def parse() -> argparse.Namespace:
         "--memory-run",
         action="store_true",
         help="only: one worker (default set) over --traces, RSS sampled over time",
+    )
+    parser.add_argument(
+        "--lexical-vs-default",
+        action="store_true",
+        help="only: default set vs its quality evaluators on the lexical tier (tiers=lexical)",
     )
     parser.add_argument(
         "--latency-knobs",

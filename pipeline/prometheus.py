@@ -34,6 +34,18 @@ SPAN_LIMIT_EXCEEDED = Counter(
     "Traces with more matching spans than a span-targeted evaluator may run on (apply_to).",
     ["evaluator"],
 )
+JUDGE_BUDGET_EXHAUSTED = Counter(
+    "evalstream_judge_budget_exhausted_total",
+    "Results whose cascade wanted the LLM judge while its budget was spent (the encoder's "
+    "verdict stands; metadata.budget_exhausted).",
+    ["evaluator"],
+)
+RESULTS_BY_TIER = Counter(
+    "evalstream_results_by_tier_total",
+    "Results of the quality cascade by the tier that decided them (metadata.tier: lexical, "
+    "encoder, llm; other values count as other).",
+    ["evaluator", "tier"],
+)
 SINK_FLUSH = Histogram(
     "evalstream_sink_flush_seconds", "Time to make a sink's pending data durable.", ["sink"]
 )

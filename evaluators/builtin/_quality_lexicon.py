@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from functools import cache
 
+from evaluators.builtin import _cue_scan
+
 _RELATION = (
     r"(?:wife|husband|spouse|boss|neighbou?r|friend|girlfriend|boyfriend|partner|date|sister|"
     r"brother|mother|father|mom|dad|parents?|child|kid|son|daughter|teacher|student|ex|"
@@ -221,11 +223,19 @@ def _compiled_lower(group: str) -> tuple[list, list, re.Pattern[str] | None]:
 def cues(text: str, group: str) -> list[str]:
     """Names of the cues of ``group`` ("request" | "refusal" | "toxicity") found in text.
 
-    Non-ASCII text is lower-cased too: ``IGNORECASE`` would be 5-10x slower there, and the
-    two differ only for a few Unicode case foldings (e.g. the Kelvin sign), not for cue words.
+    The text is scanned for every cue at once (``_cue_scan``, Hyperscan) when that package is
+    installed, else with one ``re`` search per cue (the same names). Non-ASCII text is
+    lower-cased too: ``IGNORECASE`` would be 5-10x slower there, and the two differ only for a
+    few Unicode case foldings (e.g. the Kelvin sign), not for cue words.
     """
-    common, rare, anyone = _compiled_lower(group)
     text = text.lower()
+    scan = _cue_scan.scanner(
+        group, lambda: [*_compiled_lower(group)[0], *_compiled_lower(group)[1]]
+    )
+    found = scan(text) if scan is not None else None
+    if found is not None:
+        return [name for name, _ in _compiled(group) if name in found]
+    common, rare, anyone = _compiled_lower(group)
     found = {name for name, pattern in common if pattern.search(text)}
     if anyone is not None and anyone.search(text) is not None:
         found.update(name for name, pattern in rare if pattern.search(text))

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager, ExitStack, nullcontext
 from typing import TYPE_CHECKING, Any
 
+from evaluators.builtin.cascade import TIERS
 from pipeline import prometheus
 from schemas import SPAN_LIMIT_EXCEEDED
 
@@ -116,6 +117,7 @@ class PrometheusObserver(StreamObserver):
                     prometheus.EVALUATOR_LATENCY.labels(result.evaluator).observe(
                         result.latency_ms / 1000
                     )
+                _count_tier(result.evaluator, result.metadata)
         # Last, so a scrape that sees N traces scored also sees their per-evaluator figures
         # (the /metrics server reads from another thread).
         prometheus.TRACES_SCORED.inc(len(records))
@@ -152,3 +154,16 @@ class PrometheusObserver(StreamObserver):
                 with contextlib.suppress(KeyError):
                     gauge.remove(*labels)
             self._lag_labels[gauge._name] = shown
+
+
+def _count_tier(evaluator: str, metadata: dict[str, Any]) -> None:
+    """The cascade's figures from a result's metadata (``evaluators/builtin/cascade.py``):
+    which tier decided it, and whether the judge was wanted but its budget spent. Any
+    evaluator may write ``tier``; values other than the cascade's own are counted as
+    ``other`` so a plugin cannot grow the label set without bound."""
+    tier = metadata.get("tier")
+    if tier is not None:
+        label = tier if isinstance(tier, str) and tier in TIERS else "other"
+        prometheus.RESULTS_BY_TIER.labels(evaluator, label).inc()
+    if metadata.get("budget_exhausted") is True:
+        prometheus.JUDGE_BUDGET_EXHAUSTED.labels(evaluator).inc()

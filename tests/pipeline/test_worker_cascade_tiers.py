@@ -1,15 +1,23 @@
 """The quality cascade through a real broker and a real worker process: which tier decided
-each result is in the Parquet rows' metadata, and a spent judge budget says so."""
+each result is in the Parquet rows' metadata, and a spent judge budget says so (there and in
+the worker's Prometheus counters)."""
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
+import sys
+import time
 import uuid
+from pathlib import Path
 
 import orjson
 import pandas as pd
 from kafka_helpers import produce
-from worker_process import run_worker, worker_env
+from prometheus_helpers import scrape
+from worker_process import ROOT, run_worker, worker_env
 
+from pipeline.kafka.broker import free_port
 from tests.evaluators.judges.stub_server import running_stub
 
 CLEAR = [  # plain, benign, the lexical tier is sure of them
@@ -54,6 +62,30 @@ def test_tiers_appear_in_parquet_metadata(kafka_bootstrap, new_topic, tmp_path):
     assert set(safety["label"]) <= {"safe", "refused"}  # no refusal is toxic or a jailbreak
 
 
+def _run_and_scrape(env: dict[str, str], log: Path, traces: int) -> dict[str, float]:
+    """Run a worker until idle; the /metrics samples it served once all ``traces`` were
+    scored (it exits a few idle seconds later)."""
+    port = free_port()
+    env = {**env, "EVALSTREAM_METRICS_PORT": str(port)}
+    cmd = [sys.executable, "-m", "pipeline.cli", "worker", "--stop-when-idle", "4"]
+    with log.open("w") as stderr:
+        worker = subprocess.Popen(cmd, env=env, cwd=ROOT, stderr=stderr)
+    samples: dict[str, float] = {}
+    try:
+        deadline = time.monotonic() + 180
+        while worker.poll() is None and time.monotonic() < deadline:
+            with contextlib.suppress(OSError):
+                samples = scrape(port)
+            if samples.get("evalstream_traces_scored_total", 0) >= traces:
+                break
+            time.sleep(0.3)
+        code = worker.wait(timeout=120)
+    finally:
+        worker.kill()
+    assert code == 0, log.read_text()[-4000:]
+    return samples
+
+
 def test_spent_judge_budget_is_in_parquet_metadata(kafka_bootstrap, new_topic, tmp_path):
     topic = new_topic(partitions=1)
     produce(kafka_bootstrap, topic, _traces(20))
@@ -66,10 +98,15 @@ def test_spent_judge_budget_is_in_parquet_metadata(kafka_bootstrap, new_topic, t
             'model = "stub-model", api_key_env = "" } }\n'
         )
         parquet_dir = tmp_path / "parquet"
-        run_worker(worker_env(kafka_bootstrap, topic, parquet_dir, EVALSTREAM_CONFIG=str(config)))
+        env = worker_env(kafka_bootstrap, topic, parquet_dir, EVALSTREAM_CONFIG=str(config))
+        samples = _run_and_scrape(env, tmp_path / "worker.log", 20)
         calls = stub.count
     meta = _metadata(pd.read_parquet(parquet_dir), "safety")
     assert len(meta) == 20 and calls == 3
     assert sum(m["tier"] == "llm" for m in meta) == 3
     exhausted = [m for m in meta if m.get("budget_exhausted")]
     assert len(exhausted) == 17 and all(m["tier"] == "encoder" for m in exhausted)
+    # the same figures as Prometheus counters, fed from the results' metadata
+    assert samples['evalstream_judge_budget_exhausted_total{evaluator="safety"}'] == 17
+    tier = 'evalstream_results_by_tier_total{{evaluator="safety",tier="{}"}}'
+    assert samples[tier.format("llm")] == 3 and samples[tier.format("encoder")] == 17

@@ -42,14 +42,22 @@ class Encoder:
         self.session = session
         self.tokenizer = tokenizer
         self.settings = settings
-        self._lock = threading.Lock()  # guards the LRU and the tokenizer's settings
+        self._lock = threading.Lock()  # guards the LRU, the pending set, the tokenizer
         self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._pending: dict[str, threading.Event] = {}  # texts being embedded, by any thread
+        self.embedded = 0
+        self.tokens = 0
+        """Texts and word pieces run through the transformer so far (not LRU hits): the
+        cost accounting of the benchmarks."""
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """One row per text; a text seen lately (by this or another evaluator: the three read
-        the same question) comes from a small LRU instead of the transformer."""
+        the same question) comes from a small LRU instead of the transformer, and a text
+        another thread is embedding right now (the evaluators of a worker batch run in
+        parallel threads) is waited for rather than embedded twice."""
         out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
         todo: dict[str, list[int]] = {}
+        elsewhere: dict[str, tuple[threading.Event, list[int]]] = {}
         with self._lock:
             for i, text in enumerate(texts):
                 if not text or not text.strip():
@@ -58,25 +66,46 @@ class Encoder:
                 if hit is not None:
                     self._recent.move_to_end(text)
                     out[i] = hit
+                elif text in self._pending and text not in todo:
+                    elsewhere.setdefault(text, (self._pending[text], []))[1].append(i)
                 else:
                     todo.setdefault(text, []).append(i)
+            done = threading.Event()
+            for text in todo:
+                self._pending[text] = done
         if todo:
             unique = list(todo)
-            vectors = self._run(unique)
+            try:
+                vectors = self._run(unique)
+                with self._lock:
+                    for text, vector in zip(unique, vectors, strict=True):
+                        out[todo[text]] = vector
+                        self._recent[text] = vector
+                    while len(self._recent) > RECENT_TEXTS:
+                        self._recent.popitem(last=False)
+            finally:
+                with self._lock:
+                    for text in unique:
+                        if self._pending.get(text) is done:
+                            del self._pending[text]
+                done.set()
+        for text, (event, rows) in elsewhere.items():
+            event.wait()
             with self._lock:
-                for text, vector in zip(unique, vectors, strict=True):
-                    out[todo[text]] = vector
-                    self._recent[text] = vector
-                while len(self._recent) > RECENT_TEXTS:
-                    self._recent.popitem(last=False)
+                vector = self._recent.get(text)
+            if vector is None:  # the other call failed (or the LRU dropped it already)
+                vector = self._run([text])[0]
+            out[rows] = vector
         return out
 
     def _run(self, texts: list[str]) -> np.ndarray:
         """The transformer on non-empty texts, in length-sorted chunks of ``batch``."""
         out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
+        self.embedded += len(texts)
         with self._lock:
             encodings = self.tokenizer.encode_batch(texts)
         order = sorted(range(len(texts)), key=lambda j: len(encodings[j].ids))
+        self.tokens += sum(len(e.ids) for e in encodings)
         step = self.settings.batch
         for start in range(0, len(order), step):
             chunk = order[start : start + step]

@@ -33,6 +33,7 @@ def test_heads_are_plain_json_with_their_feature_names():
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(5400)  # a full retrain: tens of minutes on two busy cores, not the 300 s
 @pytest.mark.skipif(not corpus_rows("safety_content"), reason="training corpus absent")
 def test_retraining_the_heads_is_deterministic(tmp_path: Path):
     """Byte-identical heads from the committed script (embeddings cached after the first run)."""

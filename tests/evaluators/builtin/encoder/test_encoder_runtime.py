@@ -4,6 +4,7 @@ pass, batching, and the fallback when the weights package is absent."""
 from __future__ import annotations
 
 import logging
+import threading
 import zipfile
 from dataclasses import replace
 from pathlib import Path
@@ -86,6 +87,32 @@ def test_repeated_texts_come_from_the_lru(fp32_encoder):
     assert np.array_equal(first[::-1], again[:2]) and not again[2].any()
 
 
+def test_threads_asking_for_the_same_texts_embed_each_once(fp32_encoder):
+    """The three quality evaluators of a worker batch run in parallel threads and read the
+    same question and answer: a text another thread is embedding is waited for."""
+    texts = [f"shared text number {i} of a concurrent batch" for i in range(24)]
+    fp32_encoder._recent.clear()
+    before = fp32_encoder.embedded
+    start = threading.Barrier(3)
+    results: list[np.ndarray] = [None] * 3  # type: ignore[list-item]
+
+    def work(k: int) -> None:
+        start.wait()
+        results[k] = fp32_encoder.encode(texts[k:] + texts[:k])
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert fp32_encoder.embedded - before == len(texts)
+    alone = fp32_encoder._run(texts)
+    for k, got in enumerate(results):
+        order = list(range(k, len(texts))) + list(range(k))
+        assert np.allclose(got, alone[order], atol=1e-5)
+    assert not fp32_encoder._pending
+
+
 def _copy_zip(tmp_path: Path, tamper: str | None) -> Path:
     source = provenance.locate_zip()
     target = tmp_path / "model.zip"
@@ -143,6 +170,7 @@ def test_settings_from_env():
     s = EncoderSettings.from_env({"EVALSTREAM_ENCODER_THREADS": "3", "EVALSTREAM_ENCODER": "off",
                                   "EVALSTREAM_ENCODER_PRECISION": "FP32"})  # fmt: skip
     assert (s.threads, s.enabled, s.precision) == (3, False, "fp32")
+    assert EncoderSettings.from_env({}).precision == "int8"  # the default since the cost round
     with pytest.raises(EncoderUnavailableError, match="disabled"):
         load_encoder(s)
     with pytest.raises(ValueError, match="PRECISION"):
