@@ -220,15 +220,19 @@ def _compiled_lower(group: str) -> tuple[list, list, re.Pattern[str] | None]:
     return common, rare, anyone
 
 
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u2032": "'"})
+
+
 def cues(text: str, group: str) -> list[str]:
     """Names of the cues of ``group`` ("request" | "refusal" | "toxicity") found in text.
 
     The text is scanned for every cue at once (``_cue_scan``, Hyperscan) when that package is
     installed, else with one ``re`` search per cue (the same names). Non-ASCII text is
     lower-cased too: ``IGNORECASE`` would be 5-10x slower there, and the two differ only for a
-    few Unicode case foldings (e.g. the Kelvin sign), not for cue words.
+    few Unicode case foldings (e.g. the Kelvin sign), not for cue words. Typographic
+    apostrophes count as ``'`` ("I can’t help" is the ``cannot`` cue too).
     """
-    text = text.lower()
+    text = text.lower().translate(_APOSTROPHES)
     scan = _cue_scan.scanner(
         group, lambda: [*_compiled_lower(group)[0], *_compiled_lower(group)[1]]
     )

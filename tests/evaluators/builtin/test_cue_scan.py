@@ -29,7 +29,7 @@ TEXTS = [
 
 def _one_search_each(text: str, group: str) -> list[str]:
     common, rare, _ = lexicon._compiled_lower(group)
-    text = text.lower()
+    text = text.lower().translate(lexicon._APOSTROPHES)
     found = {name for name, pattern in [*common, *rare] if pattern.search(text)}
     return [name for name, _ in lexicon._compiled(group) if name in found]
 
@@ -55,7 +55,7 @@ def test_some_cues_are_found_at_all():
     scan = _cue_scan.scanner("refusal", lambda: [*lexicon._compiled_lower("refusal")[0]])
     assert scan is not None
     assert lexicon.cues(TEXTS[2], "refusal") == ["cannot", "policy"]
-    assert lexicon.cues(TEXTS[3], "refusal") == ["policy"]  # as re: ' is not \u2019
+    assert lexicon.cues(TEXTS[3], "refusal") == ["cannot", "policy"]  # \u2019 counts as '
     assert "weapon" in lexicon.cues(TEXTS[4], "request")
     assert "self_harm" not in lexicon.cues(TEXTS[5], "request")  # as re: no literal space
     assert "self_harm" in lexicon.cues("kill myself", "request")
@@ -63,3 +63,11 @@ def test_some_cues_are_found_at_all():
 
 def test_stand_ins_keep_the_character_classes():
     assert _cue_scan.ascii_stand_in("caf\u00e9 \u0661\u00a0\u2019x\x1c") == "caf_ 0\v#x\v"
+
+
+def test_typographic_apostrophes_are_the_plain_one():
+    """Many models write "can’t" (U+2019): the refusal cue must not depend on it."""
+    from evaluators.builtin._quality_lexicon import cues
+
+    for text in ("I can’t help with that.", "I won’t do that.", "I can't help with that."):
+        assert "cannot" in cues(text, "refusal"), text
