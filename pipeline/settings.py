@@ -9,16 +9,20 @@ from __future__ import annotations
 import os
 import socket
 from functools import cached_property
-from pathlib import Path
-from typing import Literal
+from pathlib import Path, PurePath
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pipeline.exceptions import SettingsError
 
 ENV_PREFIX = "EVALSTREAM_"
 DEFAULT_MAX_MESSAGE_BYTES = 1_000_000  # faust's producer default; brokers accept 1,048,588
+
+DatasetRoot = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, PurePath) else v)]
+"""A dataset root: a local path or an object store URI (``s3://bucket/prefix``). A string,
+not a ``Path``: ``Path("s3://b/x")`` is the local folder ``s3:/b/x``."""
 
 
 class Settings(BaseSettings):
@@ -37,8 +41,11 @@ class Settings(BaseSettings):
     dlq_topic: str = Field(
         "traces.dlq", description="Dead-letter topic for messages that cannot be decoded."
     )
-    parquet_dir: Path = Field(
-        Path("evalstream-data/parquet"), description="Root directory of the Parquet dataset."
+    parquet_dir: DatasetRoot = Field(
+        "evalstream-data/parquet",
+        description="Root of the Parquet results dataset: a local directory or a URI"
+        " (s3://bucket/prefix, gs://bucket/prefix, abfs://container@account/prefix); the"
+        " traces and spans datasets are its siblings.",
     )
     consumer_group: str = Field(
         "evalstream-worker", description="Kafka consumer group (and faust app id) of workers."
@@ -141,6 +148,37 @@ class Settings(BaseSettings):
     ssl_cafile: Path | None = Field(None, description="CA bundle to verify the brokers (SSL).")
     ssl_certfile: Path | None = Field(None, description="Client certificate for mutual TLS.")
     ssl_keyfile: Path | None = Field(None, description="Private key of the client certificate.")
+
+    # Object storage (S3 and S3-compatible stores) of the Parquet datasets
+    s3_endpoint_url: str | None = Field(
+        None,
+        description="S3 endpoint, e.g. http://127.0.0.1:9000 for a local store; unset ="
+        " AWS_ENDPOINT_URL, else AWS's own endpoint.",
+    )
+    s3_region: str | None = Field(
+        None, description="S3 region; unset = AWS_REGION (else us-east-1)."
+    )
+    s3_access_key_id: str | None = Field(
+        None, description="S3 access key; unset = AWS_ACCESS_KEY_ID (else the SDK's chain)."
+    )
+    s3_secret_access_key: SecretStr | None = Field(
+        None, description="S3 secret key; unset = AWS_SECRET_ACCESS_KEY (never logged)."
+    )
+    s3_session_token: SecretStr | None = Field(
+        None, description="S3 session token; unset = AWS_SESSION_TOKEN."
+    )
+    s3_conditional_put: bool = Field(
+        True,
+        description="Write each object with If-None-Match: * so the store refuses to replace"
+        " an existing one (zombie fencing, docs/guarantees.md); turn off only for a store"
+        " that rejects the header.",
+    )
+    s3_connect_timeout_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="Connect timeout of S3 requests (an unreachable endpoint fails"
+        " the start-up check after about three of these).",
+    )
 
     # Ingest: OTLP receiver and span assembler
     spans_topic: str = Field(

@@ -16,7 +16,6 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -30,6 +29,7 @@ from pipeline.sinks.encode import RecordEncoder
 from pipeline.sinks.kafka import TransactionalSender
 from pipeline.sinks.parquet import ParquetSink, remove_uncommitted
 from pipeline.sinks.size import TooLargeError
+from pipeline.sinks.storage import Location, locate
 from pipeline.worker.observers import PrometheusObserver, StreamObserver
 
 log = logging.getLogger(__name__)
@@ -178,7 +178,7 @@ class ParquetStage:
     @classmethod
     def create(cls, settings: Settings, observer: StreamObserver | None = None) -> ParquetStage:
         sink = ParquetSink(
-            settings.parquet_dir,
+            locate(settings.parquet_dir, settings),
             settings.parquet_flush_rows,
             settings.parquet_flush_seconds,
             store_traces=settings.store_traces,
@@ -234,7 +234,7 @@ class ParquetStage:
                 delay = min(delay * 2, 30.0)
 
     @staticmethod
-    def remove_uncommitted(root: Path, topic: str, committed: dict[int, int]) -> int:
+    def remove_uncommitted(root: Location, topic: str, committed: dict[int, int]) -> int:
         """Delete files past each partition's committed offset; returns how many."""
         return sum(
             len(remove_uncommitted(root, topic, partition, offset))

@@ -7,12 +7,13 @@ reads only the columns it plots (a month of data is many rows x evaluators).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from pipeline.exceptions import PipelineError
+from pipeline.sinks.dataset import Root
+from pipeline.sinks.storage import locate
 
 COLUMNS = [
     "trace_id", "timestamp", "app", "status", "latency_ms", "input_tokens", "output_tokens",
@@ -29,13 +30,16 @@ class ReportError(PipelineError):
     """The Parquet directory cannot be reported on (missing, empty, not evalstream data)."""
 
 
-def load(parquet_dir: Path) -> pd.DataFrame:
-    if not parquet_dir.is_dir():
+def load(parquet_dir: Root) -> pd.DataFrame:
+    """The results rows of a dataset root: a local directory or an object store prefix."""
+    root = locate(parquet_dir)
+    root.check()
+    if root.is_local and not root.is_dir():
         raise ReportError(f"{parquet_dir}: not a directory")
-    if not any(parquet_dir.rglob("*.parquet")):
+    if not any(info.path.endswith(".parquet") for info in root.listing()):
         raise ReportError(f"{parquet_dir}: no .parquet files (has a worker flushed yet?)")
     try:
-        frame = pd.read_parquet(parquet_dir, columns=COLUMNS)
+        frame = pd.read_parquet(root.path, filesystem=root.fs, columns=COLUMNS)
     except Exception as exc:  # pyarrow raises many types for foreign files
         raise ReportError(f"{parquet_dir}: not an evalstream dataset: {exc}") from None
     if frame.empty:

@@ -1,0 +1,300 @@
+"""Where a dataset lives: a local directory or a prefix in an object store bucket.
+
+A dataset root is a string: a local path (``evalstream-data/parquet``, ``file:///data/x``) or
+a URI, ``s3://bucket/prefix``, ``gs://bucket/prefix`` or ``abfs://container@account/prefix``.
+:func:`locate` turns it into a :class:`Location`, a ``pyarrow.fs.FileSystem`` and a path in
+it, which every reader and writer of the datasets uses (``sinks.dataset`` builds the layout on
+it). Other libraries get the same store through :meth:`Location.storage_options` (delta-rs /
+object_store keys) and :func:`fsspec_filesystem` (DuckDB, anything fsspec-based).
+
+S3 settings come from ``EVALSTREAM_S3_*`` (``pipeline.settings``) over the standard
+``AWS_ENDPOINT_URL``, ``AWS_REGION``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY`` and
+``AWS_SESSION_TOKEN`` variables. A malformed root or an unreachable store is one
+``StorageError`` line (:meth:`Location.check`), never a local folder named ``s3:``.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path, PurePath, PurePosixPath
+from typing import Any
+from urllib.parse import urlsplit
+
+import pyarrow.fs as pafs
+
+from pipeline.exceptions import PipelineError
+
+OBJECT_SCHEMES = {"s3": "s3", "gs": "gs", "gcs": "gs", "abfs": "abfs", "abfss": "abfs"}
+"""URI schemes of object stores, and the name each is known by here."""
+
+
+class StorageError(PipelineError):
+    """A dataset root is malformed, or its store cannot be reached or written."""
+
+
+@dataclass(frozen=True)
+class S3Options:
+    """How to reach an S3 (or S3-compatible) store; ``None`` leaves the choice to the SDKs."""
+
+    endpoint_url: str | None = None
+    region: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: str | None = field(default=None, repr=False)
+    session_token: str | None = field(default=None, repr=False)
+    conditional_put: bool = True
+    connect_timeout: float = 5.0
+
+    @classmethod
+    def from_env(cls, settings: Any = None) -> S3Options:
+        """``EVALSTREAM_S3_*`` settings (when given) over the standard AWS variables."""
+
+        def pick(name: str, *env: str) -> str | None:
+            value = getattr(settings, name, None) if settings is not None else None
+            if hasattr(value, "get_secret_value"):
+                value = value.get_secret_value()
+            for var in env:
+                value = value or os.environ.get(var) or None
+            return value
+
+        return cls(
+            endpoint_url=pick("s3_endpoint_url", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"),
+            region=pick("s3_region", "AWS_REGION", "AWS_DEFAULT_REGION"),
+            access_key_id=pick("s3_access_key_id", "AWS_ACCESS_KEY_ID"),
+            secret_access_key=pick("s3_secret_access_key", "AWS_SECRET_ACCESS_KEY"),
+            session_token=pick("s3_session_token", "AWS_SESSION_TOKEN"),
+            conditional_put=getattr(settings, "s3_conditional_put", True),
+            connect_timeout=getattr(settings, "s3_connect_timeout_seconds", 5.0),
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class Location:
+    """A directory or file in a store; compares (and sorts) by scheme and path, and a local
+    one equals the ``Path`` of the same file.
+
+    ``path`` is the path inside ``fs``: an absolute POSIX path on local disk, ``bucket/key``
+    in an object store.
+    """
+
+    scheme: str  # "file", "s3", "gs" or "abfs"
+    path: str
+    fs: pafs.FileSystem = field(compare=False, repr=False)
+    s3: S3Options | None = field(default=None, compare=False, repr=False)
+
+    # ------------------------------------------------------------------ names
+    def _key(self) -> tuple[str, str]:
+        return self.scheme, self.path
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Location):
+            return self._key() == other._key()
+        if isinstance(other, PurePath):
+            return self.is_local and self.path == os.path.abspath(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __lt__(self, other: Location) -> bool:
+        return self._key() < other._key()
+
+    @property
+    def is_local(self) -> bool:
+        return self.scheme == "file"
+
+    @property
+    def uri(self) -> str:
+        """How a person (and DuckDB, pandas with storage options) names it."""
+        return self.path if self.is_local else f"{self.scheme}://{self.path}"
+
+    def __str__(self) -> str:
+        return self.uri
+
+    def __fspath__(self) -> str:
+        if not self.is_local:
+            raise TypeError(f"{self.uri} is not a local path")
+        return self.path
+
+    def __truediv__(self, name: str) -> Location:
+        return Location(self.scheme, posixpath.join(self.path, name), self.fs, self.s3)
+
+    @property
+    def name(self) -> str:
+        return posixpath.basename(self.path.rstrip("/"))
+
+    @property
+    def parent(self) -> Location:
+        parent = posixpath.dirname(self.path.rstrip("/"))
+        if not self.is_local and "/" not in self.path.strip("/"):
+            raise StorageError(f"{self.uri} has no parent inside its bucket")
+        return Location(self.scheme, parent or "/", self.fs, self.s3)
+
+    @property
+    def bucket(self) -> str | None:
+        return None if self.is_local else self.path.split("/", 1)[0]
+
+    def relative(self, other: Location) -> str:
+        """``other``'s path below this one ("date=…/hour=…/f.parquet")."""
+        return posixpath.relpath(other.path, self.path)
+
+    def relative_to(self, other: str | PurePath | Location) -> PurePosixPath:
+        """This path below ``other``, like ``Path.relative_to``."""
+        base = other.path if isinstance(other, Location) else os.path.abspath(other)
+        return PurePosixPath(self.path).relative_to(base)
+
+    # ------------------------------------------------------------------ queries
+    def info(self) -> pafs.FileInfo:
+        try:
+            return self.fs.get_file_info(self.path)
+        except OSError as exc:
+            raise StorageError(f"cannot reach {self.uri}: {_reason(exc)}") from None
+
+    def exists(self) -> bool:
+        return self.info().type != pafs.FileType.NotFound
+
+    def is_dir(self) -> bool:
+        return self.info().type == pafs.FileType.Directory
+
+    def listing(self) -> list[pafs.FileInfo]:
+        """Every entry below this directory (recursive); empty when it does not exist."""
+        selector = pafs.FileSelector(self.path, allow_not_found=True, recursive=True)
+        try:
+            return self.fs.get_file_info(selector)
+        except OSError as exc:
+            raise StorageError(f"cannot list {self.uri}: {_reason(exc)}") from None
+
+    def at(self, path: str) -> Location:
+        """The location of a path of this store (as a listing gives it)."""
+        return Location(self.scheme, path, self.fs, self.s3)
+
+    # ------------------------------------------------------------------ changes
+    def delete(self) -> bool:
+        """Remove this file; ``False`` if it was already gone."""
+        try:
+            self.fs.delete_file(self.path)
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            if not self.exists():
+                return False
+            raise StorageError(f"cannot delete {self.uri}: {_reason(exc)}") from None
+        return True
+
+    def check(self, *, create: bool = False) -> None:
+        """Raise one ``StorageError`` line unless the store answers and the bucket exists
+        (local: the directory exists, or is created with ``create``)."""
+        if self.is_local:
+            if create:
+                try:
+                    Path(self.path).mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise StorageError(
+                        f"cannot create {self.path}: {exc.strerror or exc}"
+                    ) from None
+            return
+        bucket = self.at(self.bucket or "")
+        kind = bucket.info().type
+        if kind == pafs.FileType.NotFound:
+            raise StorageError(f"{self.uri}: bucket {self.bucket!r} does not exist")
+
+    # ------------------------------------------------------------------ other libraries
+    def storage_options(self) -> dict[str, str]:
+        """The store's settings as object_store / delta-rs keys (``{}`` for local disk)."""
+        if self.scheme != "s3" or self.s3 is None:
+            return {}
+        s3 = self.s3
+        options = {
+            "AWS_ENDPOINT_URL": s3.endpoint_url,
+            "AWS_REGION": s3.region or "us-east-1",
+            "AWS_ACCESS_KEY_ID": s3.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": s3.secret_access_key,
+            "AWS_SESSION_TOKEN": s3.session_token,
+        }
+        if s3.endpoint_url and s3.endpoint_url.startswith("http://"):
+            options["AWS_ALLOW_HTTP"] = "true"
+        return {key: value for key, value in options.items() if value}
+
+
+def _reason(exc: BaseException) -> str:
+    """The first line of a pyarrow/AWS error, without its request ids."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:300]
+
+
+def locate(root: str | PurePath | Location, settings: Any = None) -> Location:
+    """The :class:`Location` of a dataset root string; raises ``StorageError`` on a bad URI.
+
+    ``settings`` (``pipeline.settings.Settings``, optional) supplies ``EVALSTREAM_S3_*``.
+    """
+    if isinstance(root, Location):
+        return root
+    text = str(root).strip()
+    if not text:
+        raise StorageError("empty dataset location")
+    scheme = ""
+    if "://" in text:
+        scheme = urlsplit(text).scheme.lower()
+    elif isinstance(root, str) and _looks_like_mangled_uri(text):
+        raise StorageError(f"{text!r} looks like a URI missing a slash: write s3://bucket/prefix")
+    if scheme in ("", "file"):
+        local = text[len("file://") :] if scheme else text
+        return Location("file", str(Path(local).expanduser().resolve()), pafs.LocalFileSystem())
+    if scheme not in OBJECT_SCHEMES:
+        raise StorageError(
+            f"unsupported scheme {scheme!r} in {text!r}: use a local path, s3://, gs:// or abfs://"
+        )
+    scheme = OBJECT_SCHEMES[scheme]
+    parts = urlsplit(text)
+    if not parts.netloc:
+        raise StorageError(f"{text!r} names no bucket: write {scheme}://bucket/prefix")
+    if scheme == "s3":
+        return _s3_location(parts.netloc, parts.path, S3Options.from_env(settings))
+    try:
+        fs, path = pafs.FileSystem.from_uri(text)
+    except (OSError, ValueError, TypeError) as exc:
+        raise StorageError(f"cannot open {text}: {_reason(exc)}") from None
+    return Location(scheme, path.rstrip("/"), fs)
+
+
+def _looks_like_mangled_uri(text: str) -> bool:
+    """``s3:/bucket/x``: what a Path made of an URI looks like; never a sane local path."""
+    head = text.split("/", 1)[0].lower()
+    return head.endswith(":") and head[:-1] in OBJECT_SCHEMES
+
+
+def _s3_location(bucket: str, key: str, options: S3Options) -> Location:
+    kwargs: dict[str, Any] = {
+        "region": options.region or "us-east-1",
+        "connect_timeout": options.connect_timeout,
+        "request_timeout": max(30.0, options.connect_timeout),
+        "retry_strategy": pafs.AwsStandardS3RetryStrategy(max_attempts=3),
+    }
+    if options.endpoint_url:
+        endpoint = urlsplit(options.endpoint_url)
+        if endpoint.scheme not in ("http", "https") or not endpoint.netloc:
+            raise StorageError(
+                f"S3 endpoint {options.endpoint_url!r} is not a URL: write http(s)://host:port"
+            )
+        kwargs["endpoint_override"] = endpoint.netloc + endpoint.path.rstrip("/")
+        kwargs["scheme"] = endpoint.scheme
+    if options.access_key_id and options.secret_access_key:
+        kwargs["access_key"] = options.access_key_id
+        kwargs["secret_key"] = options.secret_access_key
+        if options.session_token:
+            kwargs["session_token"] = options.session_token
+    try:
+        fs = pafs.S3FileSystem(**kwargs)
+    except (OSError, ValueError) as exc:
+        raise StorageError(f"cannot configure S3 for s3://{bucket}: {_reason(exc)}") from None
+    path = posixpath.join(bucket, key.strip("/")).rstrip("/")
+    return Location("s3", path, fs, options)
+
+
+def mtime_of(info: pafs.FileInfo) -> datetime | None:
+    """A listing entry's modification time (UTC), ``None`` when the store gives none."""
+    if info.mtime_ns is None:
+        return None
+    return datetime.fromtimestamp(info.mtime_ns / 1e9, UTC)
