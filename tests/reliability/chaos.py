@@ -26,6 +26,8 @@ from kafka.admin import NewTopic
 from kafka_helpers import consume_all
 
 from pipeline.kafka.broker import free_port, start_broker, stop_broker
+from pipeline.sinks.dataset import RESULTS, TRACES, dataset_roots
+from pipeline.sinks.dataset import SPANS as SPANS_DATASET
 from pipeline.tools.demo.samples import sample_traces
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,8 +70,22 @@ def _publish(bootstrap: str, topic: str, count: int) -> None:
     producer.close()
 
 
-def run_chaos(workdir: Path, traces: int, kills: int, seed: int = 1) -> ChaosResult:
+def _read(root, columns: list[str]) -> pd.DataFrame:
+    return pd.read_parquet(root.path, filesystem=root.fs, columns=columns)
+
+
+def run_chaos(
+    workdir: Path,
+    traces: int,
+    kills: int,
+    seed: int = 1,
+    parquet_root: str | None = None,
+    storage_env: dict[str, str] | None = None,
+) -> ChaosResult:
+    """``parquet_root`` (default ``workdir/parquet``) may be an ``s3://`` URI, reached with
+    ``storage_env`` (the AWS variables of the local S3 server)."""
     rng = random.Random(seed)
+    roots = dataset_roots(parquet_root or workdir / "parquet")
     started = time.monotonic()
     handle = start_broker(port=free_port(), data_dir=workdir / "kafka")
     topic = "chaos"
@@ -82,13 +98,15 @@ def run_chaos(workdir: Path, traces: int, kills: int, seed: int = 1) -> ChaosRes
         EVALSTREAM_SCORED_TOPIC=f"{topic}.scored",
         EVALSTREAM_METRICS_TOPIC=f"{topic}.metrics",
         EVALSTREAM_DLQ_TOPIC=f"{topic}.dlq",
-        EVALSTREAM_PARQUET_DIR=str(workdir / "parquet"),
+        EVALSTREAM_PARQUET_DIR=str(roots[RESULTS]),
+        EVALSTREAM_STATE_DIR=str(workdir / "worker-state"),
         EVALSTREAM_CONSUMER_GROUP="chaos-workers",
         EVALSTREAM_CONFIG=str(config),
         EVALSTREAM_SESSION_TIMEOUT_SECONDS="6",
         EVALSTREAM_PARQUET_FLUSH_SECONDS="2",
         EVALSTREAM_BATCH_SIZE="200",
         EVALSTREAM_LOG_LEVEL=os.environ.get("CHAOS_LOG_LEVEL", "WARNING"),
+        **(storage_env or {}),
     )
     command = [sys.executable, "-m", "pipeline.cli", "worker"]
     try:
@@ -116,9 +134,9 @@ def run_chaos(workdir: Path, traces: int, kills: int, seed: int = 1) -> ChaosRes
         if final.returncode != 0:
             tail = final_log.read_text()[-3000:]
             raise RuntimeError(f"final worker exited {final.returncode}: {tail}")
-        frame = pd.read_parquet(workdir / "parquet", columns=["trace_id", "evaluator"])
-        stored = pd.read_parquet(workdir / "traces", columns=["trace_id", "trace_version"])
-        spans = pd.read_parquet(workdir / "spans", columns=["trace_id", "span_id"])
+        frame = _read(roots[RESULTS], ["trace_id", "evaluator"])
+        stored = _read(roots[TRACES], ["trace_id", "trace_version"])
+        spans = _read(roots[SPANS_DATASET], ["trace_id", "span_id"])
         records = consume_all(
             handle.bootstrap, f"{topic}.scored", timeout=300, isolation_level="read_committed"
         )
