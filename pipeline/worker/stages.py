@@ -168,7 +168,7 @@ class ScoreStage:
 
 
 class ParquetStage:
-    """Buffers scored traces into Parquet; events are acked only after their file is renamed."""
+    """Buffers scored traces into Parquet; events are acked only after their file is in place."""
 
     def __init__(self, sink: ParquetSink, observer: StreamObserver) -> None:
         self.sink = sink
