@@ -81,10 +81,19 @@ def remove_uncommitted(root: Root, topic: str, partition: int, committed: int) -
     committed: the records will be read and written again, possibly cut at other offsets, so
     the old file must go before the replay writes its own.
     """
+    return remove_uncommitted_partitions(root, topic, {partition: committed})
+
+
+def remove_uncommitted_partitions(
+    root: Root, topic: str, committed: dict[int, int]
+) -> list[Location]:
+    """:func:`remove_uncommitted` for several partitions with one listing per dataset (one
+    LIST of each prefix on an object store, whatever the number of partitions)."""
     removed = []
     for dataset_root in dataset_roots(root).values():
-        for data in data_files(dataset_root, topic, partition):
-            if data.first >= committed and data.path.delete():
+        for data in data_files(dataset_root, topic):
+            offset = committed.get(data.partition)
+            if offset is not None and data.first >= offset and data.path.delete():
                 removed.append(data.path)
     return removed
 

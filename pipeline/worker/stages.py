@@ -27,7 +27,7 @@ from pipeline.exceptions import SinkError
 from pipeline.settings import Settings
 from pipeline.sinks.encode import RecordEncoder
 from pipeline.sinks.kafka import TransactionalSender
-from pipeline.sinks.parquet import ParquetSink, remove_uncommitted
+from pipeline.sinks.parquet import ParquetSink, remove_uncommitted_partitions
 from pipeline.sinks.size import TooLargeError
 from pipeline.sinks.storage import Location, locate
 from pipeline.worker.observers import PrometheusObserver, StreamObserver
@@ -236,7 +236,4 @@ class ParquetStage:
     @staticmethod
     def remove_uncommitted(root: Location, topic: str, committed: dict[int, int]) -> int:
         """Delete files past each partition's committed offset; returns how many."""
-        return sum(
-            len(remove_uncommitted(root, topic, partition, offset))
-            for partition, offset in committed.items()
-        )
+        return len(remove_uncommitted_partitions(root, topic, committed))

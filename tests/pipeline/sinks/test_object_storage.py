@@ -12,7 +12,7 @@ from test_parquet_sink import add, record
 
 from pipeline.sinks.dataset import SPANS, TRACES, data_files, dataset_roots
 from pipeline.sinks.objects import read_table, write_bytes
-from pipeline.sinks.parquet import ParquetSink, remove_uncommitted
+from pipeline.sinks.parquet import ParquetSink, remove_uncommitted, remove_uncommitted_partitions
 from pipeline.sinks.storage import Location, S3Options, StorageError, locate
 
 
@@ -112,12 +112,13 @@ def test_sink_writes_objects_readable_with_pandas_and_cleans_up_uncommitted(s3_r
 
     add(sink, record(12, 14))
     sink.flush()  # offsets 12.. of partition 0: never committed (the worker crashed)
-    removed = remove_uncommitted(s3_root, "scored", 0, committed=12)
+    removed = remove_uncommitted_partitions(s3_root, "scored", {0: 12, 1: 6})  # p1: all kept
     assert sorted(root.relative(p) for p in removed if p.uri.startswith(s3_root)) == [
         "date=2026-11-25/hour=14/scored-p0-o000000000012-000000000012.parquet"
     ]
     assert len(removed) == 2  # the results object and its traces twin (no spans here)
     assert len(_keys(s3_root)) == 3 and len(data_files(traces_root)) == 3
+    assert len(remove_uncommitted(s3_root, "scored", 1, committed=5)) == 2  # results + traces
 
 
 def test_a_zombie_cannot_overwrite_a_newer_owners_object(s3_root):
