@@ -150,7 +150,7 @@ class Location:
         try:
             return self.fs.get_file_info(self.path)
         except OSError as exc:
-            raise StorageError(f"cannot reach {self.uri}: {_reason(exc)}") from None
+            raise _access_error(self.uri, exc) from None
 
     def exists(self) -> bool:
         return self.info().type != pafs.FileType.NotFound
@@ -216,6 +216,20 @@ class Location:
         if s3.endpoint_url and s3.endpoint_url.startswith("http://"):
             options["AWS_ALLOW_HTTP"] = "true"
         return {key: value for key, value in options.items() if value}
+
+
+_DENIED = ("ACCESS_DENIED", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch")
+
+
+def _access_error(uri: str, exc: BaseException) -> StorageError:
+    """One line for a failed request: refused credentials, or a store that does not answer."""
+    reason = _reason(exc)
+    if any(word in reason for word in _DENIED):
+        return StorageError(
+            f"access denied to {uri}: check the credentials (AWS_ACCESS_KEY_ID /"
+            f" AWS_SECRET_ACCESS_KEY or EVALSTREAM_S3_*): {reason}"
+        )
+    return StorageError(f"cannot reach {uri}: {reason}")
 
 
 def _reason(exc: BaseException) -> str:

@@ -88,6 +88,9 @@ def test_an_unreachable_endpoint_or_missing_bucket_is_one_line(monkeypatch, s3_s
         monkeypatch.setenv(name, value)
     with pytest.raises(StorageError, match="bucket 'no-such-bucket' does not exist"):
         locate("s3://no-such-bucket/x").check()
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
+    with pytest.raises(StorageError, match="access denied to s3://evalstream: check the cred"):
+        locate(f"s3://{s3_server.bucket}/x").check()
 
 
 def _keys(root: str) -> list[str]:
