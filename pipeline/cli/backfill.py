@@ -119,7 +119,7 @@ def _run(
     end = parse_time(end_time) if end_time else None
     settings = load_settings(config=config, parquet_dir=parquet_dir)
     root = locate(parquet_dir, settings) if parquet_dir else _default_dir(settings)
-    root.check(create=True)  # a bad URI or an unreachable store: one line, before scoring
+    root.check(writable=True)  # a bad URI or an unreachable store: one line, before scoring
     names = [n.strip() for n in evaluators.split(",") if n.strip()] if evaluators else None
     evaluator_config = backfill_config(load_backfill_config(settings.config), names)
     encoder = RecordEncoder.create(settings)

@@ -44,7 +44,7 @@ def worker_command(
     from pipeline.sinks.storage import locate
 
     parquet_root = locate(settings.parquet_dir, settings)
-    parquet_root.check(create=True)  # a bad URI or an unreachable store: one line, exit 2
+    parquet_root.check(writable=True)  # a bad URI or an unreachable store: one line, exit 2
     registry = discover(allow=settings.allowed_plugins)
     for error in registry.errors:
         err_console.print(

@@ -27,8 +27,9 @@ def _results_dir(data_dir: str | None) -> Location:
 
     settings = load_settings()
     directory = locate(data_dir or settings.parquet_dir, settings)
-    directory.check()  # a bad URI or an unreachable store: one line
-    if directory.is_local and not directory.is_dir():
+    if not directory.is_local:
+        directory.check()  # an unreachable store or a missing bucket: one line
+    elif not directory.is_dir():
         raise UIError(
             f"{directory} is not a directory: point --data-dir (or EVALSTREAM_PARQUET_DIR) at"
             " the worker's Parquet directory"

@@ -183,17 +183,12 @@ class Location:
             raise StorageError(f"cannot delete {self.uri}: {_reason(exc)}") from None
         return True
 
-    def check(self, *, create: bool = False) -> None:
-        """Raise one ``StorageError`` line unless the store answers and the bucket exists
-        (local: the directory exists, or is created with ``create``)."""
+    def check(self, *, writable: bool = False) -> None:
+        """Raise one ``StorageError`` line unless the store answers and the bucket exists;
+        local disk: unless the path is a directory, or (``writable``) can be made one.
+        Nothing is created."""
         if self.is_local:
-            if create:
-                try:
-                    Path(self.path).mkdir(parents=True, exist_ok=True)
-                except OSError as exc:
-                    raise StorageError(
-                        f"cannot create {self.path}: {exc.strerror or exc}"
-                    ) from None
+            _check_local(Path(self.path), writable)
             return
         bucket = self.at(self.bucket or "")
         kind = bucket.info().type
@@ -230,6 +225,16 @@ def _access_error(uri: str, exc: BaseException) -> StorageError:
             f" AWS_SECRET_ACCESS_KEY or EVALSTREAM_S3_*): {reason}"
         )
     return StorageError(f"cannot reach {uri}: {reason}")
+
+
+def _check_local(path: Path, writable: bool) -> None:
+    if path.exists() and not path.is_dir():
+        raise StorageError(f"{path} is not a directory")
+    if not writable:
+        return
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise StorageError(f"cannot create or write {path}: {existing} is not a writable directory")
 
 
 def _reason(exc: BaseException) -> str:

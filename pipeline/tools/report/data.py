@@ -33,8 +33,9 @@ class ReportError(PipelineError):
 def load(parquet_dir: Root) -> pd.DataFrame:
     """The results rows of a dataset root: a local directory or an object store prefix."""
     root = locate(parquet_dir)
-    root.check()
-    if root.is_local and not root.is_dir():
+    if not root.is_local:
+        root.check()  # an unreachable store or a missing bucket: one line
+    elif not root.is_dir():
         raise ReportError(f"{parquet_dir}: not a directory")
     if not any(info.path.endswith(".parquet") for info in root.listing()):
         raise ReportError(f"{parquet_dir}: no .parquet files (has a worker flushed yet?)")

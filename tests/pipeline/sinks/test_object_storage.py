@@ -162,3 +162,13 @@ def test_local_sink_also_never_replaces_a_file_it_did_not_write(tmp_path):
     zombie.flush()
     assert set(read_table(target).column("evaluator").to_pylist()) == {"owner"}
     assert not list(Path(tmp_path).rglob("*.tmp"))
+
+
+def test_a_local_root_is_checked_without_creating_anything(tmp_path):
+    locate(tmp_path / "new" / "parquet").check(writable=True)  # can be made: fine
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(StorageError, match="is not a directory"):
+        locate(tmp_path / "file").check()
+    with pytest.raises(StorageError, match="is not a writable directory"):
+        locate(tmp_path / "file" / "parquet").check(writable=True)
