@@ -1,8 +1,8 @@
 """A local S3-compatible object store (S3Proxy from Maven Central) for development and tests;
 the datasets' own access to object stores is :mod:`pipeline.sinks.storage`."""
 
+from pipeline.objectstore.config import DEFAULT_BUCKET
 from pipeline.objectstore.server import (
-    DEFAULT_BUCKET,
     StorageHandle,
     StorageServerError,
     default_data_dir,

@@ -25,26 +25,22 @@ import socket
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.exceptions import PipelineError
-from pipeline.kafka.broker.config import evalstream_cache_dir, free_port, port_is_free
+from pipeline.kafka.broker.config import free_port, port_is_free
+from pipeline.objectstore import config as cfg
+from pipeline.objectstore.config import StorageHandle, default_data_dir
 
-DEFAULT_S3PROXY_VERSION = "4.1.0"
-CACHE_ENV = "EVALSTREAM_S3PROXY_CACHE_DIR"
-POM_PATH = Path(__file__).resolve().parents[2] / "deploy" / "local-s3" / "pom.xml"
-MAIN_CLASS = "org.gaul.s3proxy.Main"
-DEFAULT_BUCKET = "evalstream"
-REGION = "us-east-1"
-
-STATE_FILE = "storage.json"
-PID_FILE = "storage.pid"
-LOG_FILE = "s3proxy.log"
-OUT_FILE = "s3proxy.out"
-PROPERTIES = "s3proxy.properties"
-LOGBACK = "logback.xml"
-BLOBS = "blobs"
+__all__ = [
+    "StorageHandle",
+    "StorageServerError",
+    "default_data_dir",
+    "ensure_s3proxy_jars",
+    "start_storage",
+    "stop_storage",
+    "storage_status",
+]
 
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 
@@ -53,58 +49,14 @@ class StorageServerError(PipelineError):
     """The local S3 server could not be fetched, started, reached or stopped."""
 
 
-@dataclass(frozen=True)
-class StorageHandle:
-    """A running server: what clients need and what ``stop`` needs (``data_dir``)."""
-
-    endpoint: str
-    port: int
-    bucket: str
-    access_key: str
-    secret_key: str
-    data_dir: Path
-    pid: int
-
-    def line(self) -> str:
-        """The one line ``evalstream storage start|status`` prints."""
-        return (
-            f"endpoint={self.endpoint} bucket={self.bucket} access_key={self.access_key}"
-            f" secret_key={self.secret_key}"
-        )
-
-    def env(self) -> dict[str, str]:
-        """The standard AWS variables that point evalstream (and other tools) at it."""
-        return {
-            "AWS_ENDPOINT_URL": self.endpoint,
-            "AWS_ACCESS_KEY_ID": self.access_key,
-            "AWS_SECRET_ACCESS_KEY": self.secret_key,
-            "AWS_REGION": REGION,
-        }
-
-
-def default_data_dir() -> Path:
-    return evalstream_cache_dir() / "storage"
-
-
-def _cache_root(cache_dir: Path | None) -> Path:
-    if cache_dir is not None:
-        return Path(cache_dir).expanduser()
-    env = os.environ.get(CACHE_ENV)
-    return Path(env).expanduser() if env else evalstream_cache_dir()
-
-
-def _has_jar(directory: Path) -> bool:
-    return directory.is_dir() and any(directory.glob("s3proxy-*.jar"))
-
-
 def ensure_s3proxy_jars(
-    version: str = DEFAULT_S3PROXY_VERSION, cache_dir: Path | None = None
+    version: str = cfg.DEFAULT_S3PROXY_VERSION, cache_dir: Path | None = None
 ) -> Path:
     """The dir with S3Proxy's jars, fetched from Maven Central with ``mvn`` on first use
     (into a temp dir renamed when complete: an interrupted fetch is never a cache)."""
-    root = _cache_root(cache_dir)
+    root = cfg.cache_root(cache_dir)
     target = root / f"s3proxy-{version}"
-    if _has_jar(target):
+    if cfg.has_jar(target):
         return target
     mvn = shutil.which("mvn")
     if mvn is None or shutil.which("java") is None:
@@ -113,11 +65,11 @@ def ensure_s3proxy_jars(
     tmp = Path(tempfile.mkdtemp(prefix=f".s3proxy-{version}-", dir=root))
     try:
         cmd = [
-            mvn, "-q", "-B", "-f", str(POM_PATH), "dependency:copy-dependencies",
+            mvn, "-q", "-B", "-f", str(cfg.POM_PATH), "dependency:copy-dependencies",
             "-DincludeScope=runtime", f"-DoutputDirectory={tmp}", f"-Ds3proxy.version={version}",
         ]  # fmt: skip
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if proc.returncode != 0 or not _has_jar(tmp):
+        if proc.returncode != 0 or not cfg.has_jar(tmp):
             tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-10:])
             raise StorageServerError(
                 f"mvn could not fetch S3Proxy {version} (exit {proc.returncode}); check access"
@@ -126,45 +78,11 @@ def ensure_s3proxy_jars(
         try:
             tmp.rename(target)
         except OSError:
-            if not _has_jar(target):  # lost a race with a concurrent fetch?
+            if not cfg.has_jar(target):  # lost a race with a concurrent fetch?
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target
-
-
-def _properties(port: int, access_key: str, secret_key: str, blobs: Path) -> str:
-    return (
-        f"s3proxy.endpoint=http://127.0.0.1:{port}\n"
-        "s3proxy.authorization=aws-v2-or-v4\n"
-        f"s3proxy.identity={access_key}\n"
-        f"s3proxy.credential={secret_key}\n"
-        "jclouds.provider=filesystem-nio2\n"
-        f"jclouds.filesystem.basedir={blobs}\n"
-    )
-
-
-def _logback(log_file: Path) -> str:
-    return (
-        "<configuration><appender name='FILE' class='ch.qos.logback.core.FileAppender'>"
-        f"<file>{log_file}</file><encoder><pattern>%d{{ISO8601}} %-5level %logger{{36}} -"
-        " %msg%n</pattern></encoder></appender><root level='WARN'>"
-        "<appender-ref ref='FILE'/></root></configuration>\n"
-    )
-
-
-def _read_state(data_dir: Path) -> dict | None:
-    try:
-        return json.loads((data_dir / STATE_FILE).read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def _read_pid(data_dir: Path) -> int | None:
-    try:
-        return int((data_dir / PID_FILE).read_text().strip())
-    except (OSError, ValueError):
-        return None
 
 
 def _alive(pid: int, data_dir: Path) -> bool:
@@ -178,35 +96,23 @@ def _alive(pid: int, data_dir: Path) -> bool:
         state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
         return False
-    return MAIN_CLASS in cmdline and str(data_dir) in cmdline and state != "Z"
-
-
-def _handle(data_dir: Path, state: dict, pid: int) -> StorageHandle:
-    return StorageHandle(
-        f"http://127.0.0.1:{state['port']}",
-        state["port"],
-        state["bucket"],
-        state["access_key"],
-        state["secret_key"],
-        data_dir,
-        pid,
-    )
+    return cfg.MAIN_CLASS in cmdline and str(data_dir) in cmdline and state != "Z"
 
 
 def storage_status(data_dir: Path | None = None) -> StorageHandle | None:
     """The running server of *data_dir*, or ``None`` (judged by the process: instant)."""
     data_dir = Path(data_dir or default_data_dir()).expanduser().resolve()
-    state, pid = _read_state(data_dir), _read_pid(data_dir)
+    state, pid = cfg.read_state(data_dir), cfg.read_pid(data_dir)
     if state is None or pid is None or not _alive(pid, data_dir):
         return None
-    return _handle(data_dir, state, pid)
+    return cfg.handle_of(data_dir, state, pid)
 
 
 def start_storage(
     port: int | None = None,
     data_dir: Path | None = None,
     *,
-    bucket: str = DEFAULT_BUCKET,
+    bucket: str = cfg.DEFAULT_BUCKET,
     timeout: float = 90,
     heap: str = "256m",
 ) -> StorageHandle:
@@ -223,7 +129,7 @@ def start_storage(
             f"a storage server from {data_dir} is already running (pid {running.pid},"
             f" {running.endpoint}); stop it first"
         )
-    previous = _read_state(data_dir) or {}
+    previous = cfg.read_state(data_dir) or {}
     if port is not None and not port_is_free(port):
         raise StorageServerError(f"port {port} is already in use; pick another with --port")
     if port is None:
@@ -236,20 +142,20 @@ def start_storage(
         "secret_key": previous.get("secret_key") or secrets.token_urlsafe(24),
     }
     jars = ensure_s3proxy_jars()
-    blobs = data_dir / BLOBS
+    blobs = data_dir / cfg.BLOBS
     blobs.mkdir(exist_ok=True)
-    (data_dir / PROPERTIES).write_text(
-        _properties(port, state["access_key"], state["secret_key"], blobs)
+    (data_dir / cfg.PROPERTIES).write_text(
+        cfg.properties(port, state["access_key"], state["secret_key"], blobs)
     )
-    (data_dir / LOGBACK).write_text(_logback(data_dir / LOG_FILE))
-    (data_dir / STATE_FILE).write_text(json.dumps(state))
-    os.chmod(data_dir / STATE_FILE, 0o600)
+    (data_dir / cfg.LOGBACK).write_text(cfg.logback(data_dir / cfg.LOG_FILE))
+    (data_dir / cfg.STATE_FILE).write_text(json.dumps(state))
+    os.chmod(data_dir / cfg.STATE_FILE, 0o600)
     command = [
         shutil.which("java") or "java", f"-Xmx{heap}", "-XX:+ExitOnOutOfMemoryError",
-        f"-Dlogback.configurationFile={data_dir / LOGBACK}", "-cp", f"{jars}/*", MAIN_CLASS,
-        "--properties", str(data_dir / PROPERTIES),
+        f"-Dlogback.configurationFile={data_dir / cfg.LOGBACK}", "-cp", f"{jars}/*", cfg.MAIN_CLASS,
+        "--properties", str(data_dir / cfg.PROPERTIES),
     ]  # fmt: skip
-    with open(data_dir / OUT_FILE, "ab") as out:
+    with open(data_dir / cfg.OUT_FILE, "ab") as out:
         proc = subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL,
@@ -260,8 +166,8 @@ def start_storage(
         )
     _CHILDREN[proc.pid] = proc
     try:
-        (data_dir / PID_FILE).write_text(f"{proc.pid}\n")
-        handle = _handle(data_dir, state, proc.pid)
+        (data_dir / cfg.PID_FILE).write_text(f"{proc.pid}\n")
+        handle = cfg.handle_of(data_dir, state, proc.pid)
         _wait_and_create_bucket(handle, proc, timeout)
         return handle
     except BaseException:  # never leave a half-started JVM behind
@@ -269,7 +175,7 @@ def start_storage(
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         _CHILDREN.pop(proc.pid, None)
-        (data_dir / PID_FILE).unlink(missing_ok=True)
+        (data_dir / cfg.PID_FILE).unlink(missing_ok=True)
         raise
 
 
@@ -279,14 +185,14 @@ def _wait_and_create_bucket(handle: StorageHandle, proc: subprocess.Popen, timeo
     from pipeline.sinks.objects import s3_client
     from pipeline.sinks.storage import S3Options
 
-    client = s3_client(S3Options(handle.endpoint, REGION, handle.access_key, handle.secret_key))
+    client = s3_client(S3Options(handle.endpoint, cfg.REGION, handle.access_key, handle.secret_key))
     deadline = time.monotonic() + timeout
     last = "no answer"
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise StorageServerError(
                 f"S3Proxy exited with code {proc.returncode} while starting; see"
-                f" {handle.data_dir / OUT_FILE} and {handle.data_dir / LOG_FILE}"
+                f" {handle.data_dir / cfg.OUT_FILE} and {handle.data_dir / cfg.LOG_FILE}"
             )
         if _port_open(handle.port):
             try:
@@ -302,7 +208,7 @@ def _wait_and_create_bucket(handle: StorageHandle, proc: subprocess.Popen, timeo
         time.sleep(0.3)
     raise StorageServerError(
         f"S3Proxy did not answer on {handle.endpoint} within {timeout:.0f}s ({last}); see"
-        f" {handle.data_dir / LOG_FILE}"
+        f" {handle.data_dir / cfg.LOG_FILE}"
     )
 
 
@@ -319,9 +225,9 @@ def stop_storage(data_dir: Path | StorageHandle | None = None, timeout: float = 
     if isinstance(data_dir, StorageHandle):
         data_dir = data_dir.data_dir
     data_dir = Path(data_dir or default_data_dir()).expanduser().resolve()
-    pid = _read_pid(data_dir)
+    pid = cfg.read_pid(data_dir)
     if pid is None or not _alive(pid, data_dir):
-        (data_dir / PID_FILE).unlink(missing_ok=True)
+        (data_dir / cfg.PID_FILE).unlink(missing_ok=True)
         return False
     for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)):
         with contextlib.suppress(ProcessLookupError):
@@ -332,7 +238,7 @@ def stop_storage(data_dir: Path | StorageHandle | None = None, timeout: float = 
                 child = _CHILDREN.pop(pid, None)
                 if child is not None:
                     child.wait()
-                (data_dir / PID_FILE).unlink(missing_ok=True)
+                (data_dir / cfg.PID_FILE).unlink(missing_ok=True)
                 return True
             time.sleep(0.1)
     raise StorageServerError(f"S3Proxy of {data_dir} survived SIGKILL (pid {pid})")

@@ -25,49 +25,13 @@ from urllib.parse import urlsplit
 
 import pyarrow.fs as pafs
 
-from pipeline.exceptions import PipelineError
+from pipeline.exceptions import StorageError
+from pipeline.sinks.s3 import S3Options, s3_filesystem
+
+__all__ = ["Location", "S3Options", "StorageError", "fsspec_filesystem", "locate", "mtime_of"]
 
 OBJECT_SCHEMES = {"s3": "s3", "gs": "gs", "gcs": "gs", "abfs": "abfs", "abfss": "abfs"}
 """URI schemes of object stores, and the name each is known by here."""
-
-
-class StorageError(PipelineError):
-    """A dataset root is malformed, or its store cannot be reached or written."""
-
-
-@dataclass(frozen=True)
-class S3Options:
-    """How to reach an S3 (or S3-compatible) store; ``None`` leaves the choice to the SDKs."""
-
-    endpoint_url: str | None = None
-    region: str | None = None
-    access_key_id: str | None = None
-    secret_access_key: str | None = field(default=None, repr=False)
-    session_token: str | None = field(default=None, repr=False)
-    conditional_put: bool = True
-    connect_timeout: float = 5.0
-
-    @classmethod
-    def from_env(cls, settings: Any = None) -> S3Options:
-        """``EVALSTREAM_S3_*`` settings (when given) over the standard AWS variables."""
-
-        def pick(name: str, *env: str) -> str | None:
-            value = getattr(settings, name, None) if settings is not None else None
-            if hasattr(value, "get_secret_value"):
-                value = value.get_secret_value()
-            for var in env:
-                value = value or os.environ.get(var) or None
-            return value
-
-        return cls(
-            endpoint_url=pick("s3_endpoint_url", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"),
-            region=pick("s3_region", "AWS_REGION", "AWS_DEFAULT_REGION"),
-            access_key_id=pick("s3_access_key_id", "AWS_ACCESS_KEY_ID"),
-            secret_access_key=pick("s3_secret_access_key", "AWS_SECRET_ACCESS_KEY"),
-            session_token=pick("s3_session_token", "AWS_SESSION_TOKEN"),
-            conditional_put=getattr(settings, "s3_conditional_put", True),
-            connect_timeout=getattr(settings, "s3_connect_timeout_seconds", 5.0),
-        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -270,7 +234,9 @@ def locate(root: str | PurePath | Location, settings: Any = None) -> Location:
     if not parts.netloc:
         raise StorageError(f"{text!r} names no bucket: write {scheme}://bucket/prefix")
     if scheme == "s3":
-        return _s3_location(parts.netloc, parts.path, S3Options.from_env(settings))
+        options = S3Options.from_env(settings)
+        path = posixpath.join(parts.netloc, parts.path.strip("/")).rstrip("/")
+        return Location("s3", path, s3_filesystem(options, parts.netloc), options)
     try:
         fs, path = pafs.FileSystem.from_uri(text)
     except (OSError, ValueError, TypeError) as exc:
@@ -284,36 +250,19 @@ def _looks_like_mangled_uri(text: str) -> bool:
     return head.endswith(":") and head[:-1] in OBJECT_SCHEMES
 
 
-def _s3_location(bucket: str, key: str, options: S3Options) -> Location:
-    kwargs: dict[str, Any] = {
-        "region": options.region or "us-east-1",
-        "connect_timeout": options.connect_timeout,
-        "request_timeout": max(30.0, options.connect_timeout),
-        "retry_strategy": pafs.AwsStandardS3RetryStrategy(max_attempts=3),
-    }
-    if options.endpoint_url:
-        endpoint = urlsplit(options.endpoint_url)
-        if endpoint.scheme not in ("http", "https") or not endpoint.netloc:
-            raise StorageError(
-                f"S3 endpoint {options.endpoint_url!r} is not a URL: write http(s)://host:port"
-            )
-        kwargs["endpoint_override"] = endpoint.netloc + endpoint.path.rstrip("/")
-        kwargs["scheme"] = endpoint.scheme
-    if options.access_key_id and options.secret_access_key:
-        kwargs["access_key"] = options.access_key_id
-        kwargs["secret_key"] = options.secret_access_key
-        if options.session_token:
-            kwargs["session_token"] = options.session_token
-    try:
-        fs = pafs.S3FileSystem(**kwargs)
-    except (OSError, ValueError) as exc:
-        raise StorageError(f"cannot configure S3 for s3://{bucket}: {_reason(exc)}") from None
-    path = posixpath.join(bucket, key.strip("/")).rstrip("/")
-    return Location("s3", path, fs, options)
-
-
 def mtime_of(info: pafs.FileInfo) -> datetime | None:
     """A listing entry's modification time (UTC), ``None`` when the store gives none."""
     if info.mtime_ns is None:
         return None
     return datetime.fromtimestamp(info.mtime_ns / 1e9, UTC)
+
+
+def fsspec_filesystem(location: Location):  # -> fsspec.AbstractFileSystem (imported lazily)
+    """The location's pyarrow filesystem as an fsspec one answering to its URI scheme, e.g.
+    for ``duckdb.register_filesystem`` (fsspec: only where pyarrow has no binding)."""
+    from fsspec.implementations.arrow import ArrowFSWrapper
+
+    wrapper = type(
+        f"{location.scheme.title()}ArrowFS", (ArrowFSWrapper,), {"protocol": (location.scheme,)}
+    )
+    return wrapper(location.fs)

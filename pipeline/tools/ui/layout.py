@@ -25,9 +25,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.sinks.dataset import RESULTS, SPANS, TRACES, dataset_roots, entries
-from pipeline.sinks.storage import Location, locate
+from pipeline.sinks.storage import Location, fsspec_filesystem, locate
 
 HOUR = timedelta(hours=1)
+
+__all__ = ["DataFile", "Dataset", "Datasets", "fsspec_filesystem", "in_range"]
 
 
 @dataclass(frozen=True)
@@ -102,14 +104,3 @@ class Datasets:
         """The object store location of the datasets; ``None`` on local disk."""
         root = self.results.root
         return None if root.is_local else root
-
-
-def fsspec_filesystem(location: Location):  # an fsspec AbstractFileSystem
-    """The location's pyarrow filesystem as an fsspec one answering to its URI scheme, for
-    ``duckdb.register_filesystem`` (fsspec: only where pyarrow has no DuckDB binding)."""
-    from fsspec.implementations.arrow import ArrowFSWrapper
-
-    wrapper = type(
-        f"{location.scheme.title()}ArrowFS", (ArrowFSWrapper,), {"protocol": (location.scheme,)}
-    )
-    return wrapper(location.fs)
