@@ -9,8 +9,9 @@ detached JVM on loopback whose state lives in one data dir: its config, its log,
 finds it, and a restart on the same dir keeps the objects and the keys.
 
 It speaks the S3 API with SigV4 authentication and honours ``If-None-Match: *`` on PUT (the
-conditional write the Parquet sink relies on); on its filesystem store that check is made
-before the write, not atomically with it as on AWS S3 (docs/guarantees.md).
+conditional write the Parquet sink relies on): a PUT to an existing key is refused with 412.
+Whether its filesystem store makes that check atomically with the write, as AWS S3 does, is
+not verified here (docs/guarantees.md).
 """
 
 from __future__ import annotations
