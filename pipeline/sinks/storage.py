@@ -37,7 +37,8 @@ OBJECT_SCHEMES = {"s3": "s3", "gs": "gs", "gcs": "gs", "abfs": "abfs", "abfss": 
 @dataclass(frozen=True, eq=False)
 class Location:
     """A directory or file in a store; compares (and sorts) by scheme and path, and a local
-    one equals the ``Path`` of the same file.
+    one equals the ``Path`` of the same file (for comparisons only: the two hash apart, so
+    keep one kind per set or dict).
 
     ``path`` is the path inside ``fs``: an absolute POSIX path on local disk, ``bucket/key``
     in an object store.
