@@ -22,6 +22,9 @@ import contextlib
 import functools
 import os
 import uuid
+from collections.abc import Callable
+from functools import partial
+from typing import BinaryIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -43,14 +46,20 @@ def write_parquet(
     """Write ``table`` as ``target``; ``False`` (nothing changed) when ``replace`` is off and
     the target exists. ``mtime`` (local disk only) dates the file, e.g. a merge of old data.
     Raises ``StorageError``."""
+    if target.is_local:  # straight into the temporary file: no copy in memory
+        return _write_local(target, partial(_parquet_to, table), replace, mtime)
     return write_bytes(target, parquet_bytes(table), replace=replace, mtime=mtime)
+
+
+def _parquet_to(table: pa.Table, handle: BinaryIO) -> None:
+    pq.write_table(table, handle, compression=COMPRESSION)
 
 
 def write_bytes(
     target: Location, data: bytes | pa.Buffer, *, replace: bool, mtime: float | None = None
 ) -> bool:
     if target.is_local:
-        return _write_local(target, data, replace, mtime)
+        return _write_local(target, lambda handle: handle.write(memoryview(data)), replace, mtime)
     if target.scheme == "s3" and not replace and (target.s3 is None or target.s3.conditional_put):
         return _put_if_absent(target, data)
     if not replace and target.exists():
@@ -63,13 +72,15 @@ def write_bytes(
     return True
 
 
-def _write_local(target: Location, data: bytes | pa.Buffer, replace: bool, mtime: float | None):
+def _write_local(
+    target: Location, write: Callable[[BinaryIO], object], replace: bool, mtime: float | None
+) -> bool:
     directory = os.path.dirname(target.path)
     tmp = os.path.join(directory, f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         os.makedirs(directory, exist_ok=True)
         with open(tmp, "xb") as handle:
-            handle.write(memoryview(data))
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         if mtime is not None:
