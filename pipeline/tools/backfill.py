@@ -29,7 +29,7 @@ from pipeline.exceptions import InputFileError, PipelineError
 from pipeline.ingest.files.trace_files import read_input_file
 from pipeline.kafka.clients import make_consumer
 from pipeline.settings import Settings
-from pipeline.sinks.dataset import Root, data_files
+from pipeline.sinks.dataset import Root, data_files, dataset_roots
 from pipeline.sinks.encode import RecordEncoder
 from pipeline.sinks.parquet import ParquetSink
 from pipeline.sinks.storage import Location, locate
@@ -205,7 +205,12 @@ def run_backfill(
     report = BackfillReport()
     root = locate(root)
     for chunk in chunks:
-        sink = ParquetSink(root, overwrite=True)
+        sink = ParquetSink(  # results, and the traces/spans datasets when bodies are stored
+            root,
+            store_traces=encoder.with_body,
+            field_limit_bytes=encoder.field_limit_bytes,
+            overwrite=True,
+        )
         good: list[SourcedTrace] = []
         for message in chunk.messages:
             try:
@@ -251,12 +256,14 @@ def _record_bad(report: BackfillReport, chunk: Chunk, message: RawMessage, reaso
 
 
 def _tidy(root: Location, chunk: Chunk, written: set[Location], report: BackfillReport) -> None:
-    """Remove older backfill files inside this chunk's range; note those only overlapping it."""
-    for data in data_files(root, f"backfill-{chunk.label}", chunk.partition):
-        if data.path in written:
-            continue
-        if chunk.first <= data.first and data.last <= chunk.last:
-            data.path.delete()
-            report.replaced.append(data.path)
-        elif data.overlaps(chunk.first, chunk.last):
-            report.overlapping.append(data.path)
+    """Remove older backfill files inside this chunk's range, in each dataset; note those
+    only overlapping it."""
+    for dataset_root in dataset_roots(root).values():
+        for data in data_files(dataset_root, f"backfill-{chunk.label}", chunk.partition):
+            if data.path in written:
+                continue
+            if chunk.first <= data.first and data.last <= chunk.last:
+                data.path.delete()
+                report.replaced.append(data.path)
+            elif data.overlaps(chunk.first, chunk.last):
+                report.overlapping.append(data.path)
