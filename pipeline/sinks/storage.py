@@ -105,6 +105,16 @@ class Location:
         """``other``'s path below this one ("date=…/hour=…/f.parquet")."""
         return posixpath.relpath(other.path, self.path)
 
+    def is_relative_to(self, other: str | PurePath | Location) -> bool:
+        """True when this is ``other`` or below it (same store), like ``Path.is_relative_to``."""
+        if isinstance(other, Location):
+            if other.scheme != self.scheme:
+                return False
+            base = other.path
+        else:
+            base = os.path.abspath(other)
+        return PurePosixPath(self.path).is_relative_to(base)
+
     def relative_to(self, other: str | PurePath | Location) -> PurePosixPath:
         """This path below ``other``, like ``Path.relative_to``."""
         base = other.path if isinstance(other, Location) else os.path.abspath(other)
