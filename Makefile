@@ -1,5 +1,6 @@
 # The two commands of the README: `make demo` and `make test`. Both install what they need
-# (a .venv with the project, editable, and Kafka's jars from Maven Central) by themselves.
+# (a .venv with the project, editable, and the jars of Kafka and of S3Proxy, the local
+# S3-compatible server of the object-storage tests, from Maven Central) by themselves.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -27,6 +28,7 @@ install: $(STAMP)
 
 jars: install
 	$(BIN)/python -c "from pipeline.kafka.broker import ensure_jars; print('kafka jars:', ensure_jars())"
+	$(BIN)/python -c "from pipeline.objectstore import ensure_s3proxy_jars; print('s3proxy jars:', ensure_s3proxy_jars())"
 
 demo: jars
 	$(BIN)/evalstream demo

@@ -19,3 +19,7 @@ class InputFileError(PipelineError):
 
 class CheckpointError(PipelineError):
     """An offset would move a partition's committed position backwards (a bug, never data)."""
+
+
+class StorageError(PipelineError):
+    """A dataset root is malformed (a bad URI), or its store cannot be reached or written."""

@@ -9,16 +9,20 @@ from __future__ import annotations
 import os
 import socket
 from functools import cached_property
-from pathlib import Path
-from typing import Literal
+from pathlib import Path, PurePath
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pipeline.exceptions import SettingsError
 
 ENV_PREFIX = "EVALSTREAM_"
 DEFAULT_MAX_MESSAGE_BYTES = 1_000_000  # faust's producer default; brokers accept 1,048,588
+
+DatasetRoot = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, PurePath) else v)]
+"""A dataset root: a local path or an object store URI (``s3://bucket/prefix``). A string,
+not a ``Path``: ``Path("s3://b/x")`` is the local folder ``s3:/b/x``."""
 
 
 class Settings(BaseSettings):
@@ -37,8 +41,11 @@ class Settings(BaseSettings):
     dlq_topic: str = Field(
         "traces.dlq", description="Dead-letter topic for messages that cannot be decoded."
     )
-    parquet_dir: Path = Field(
-        Path("evalstream-data/parquet"), description="Root directory of the Parquet dataset."
+    parquet_dir: DatasetRoot = Field(
+        "evalstream-data/parquet",
+        description="Root of the Parquet results dataset: a local directory or a URI"
+        " (s3://bucket/prefix, gs://bucket/prefix, abfs://container@account/prefix); the"
+        " traces and spans datasets are its siblings.",
     )
     table_format: Literal["parquet", "delta"] = Field(
         "parquet",
@@ -149,6 +156,37 @@ class Settings(BaseSettings):
     ssl_certfile: Path | None = Field(None, description="Client certificate for mutual TLS.")
     ssl_keyfile: Path | None = Field(None, description="Private key of the client certificate.")
 
+    # Object storage (S3 and S3-compatible stores) of the Parquet datasets
+    s3_endpoint_url: str | None = Field(
+        None,
+        description="S3 endpoint, e.g. http://127.0.0.1:9000 for a local store; unset ="
+        " AWS_ENDPOINT_URL, else AWS's own endpoint.",
+    )
+    s3_region: str | None = Field(
+        None, description="S3 region; unset = AWS_REGION (else us-east-1)."
+    )
+    s3_access_key_id: str | None = Field(
+        None, description="S3 access key; unset = AWS_ACCESS_KEY_ID (else the SDK's chain)."
+    )
+    s3_secret_access_key: SecretStr | None = Field(
+        None, description="S3 secret key; unset = AWS_SECRET_ACCESS_KEY (never logged)."
+    )
+    s3_session_token: SecretStr | None = Field(
+        None, description="S3 session token; unset = AWS_SESSION_TOKEN."
+    )
+    s3_conditional_put: bool = Field(
+        True,
+        description="Write each object with If-None-Match: * so the store refuses to replace"
+        " an existing one (zombie fencing, docs/guarantees.md); turn off only for a store"
+        " that rejects the header.",
+    )
+    s3_connect_timeout_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="Connect timeout of S3 requests (an unreachable endpoint fails"
+        " the start-up check after about three of these).",
+    )
+
     # Ingest: OTLP receiver and span assembler
     spans_topic: str = Field(
         "otlp_spans", description="Topic of OTLP spans (receiver, SDK exporter, OTel Collector)."
@@ -258,6 +296,10 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "Output datasets": (
         "parquet_dir", "table_format", "store_traces", "field_limit_bytes",
         "parquet_flush_rows", "parquet_flush_seconds",
+    ),
+    "Object storage (S3; over the standard AWS_* variables)": (
+        "s3_endpoint_url", "s3_region", "s3_access_key_id", "s3_secret_access_key",
+        "s3_session_token", "s3_conditional_put", "s3_connect_timeout_seconds",
     ),
     "Redaction": ("redact", "redact_patterns"),
     "Span assembly (OTLP spans to traces)": (

@@ -13,6 +13,7 @@ import pytest
 from kafka import KafkaAdminClient
 
 from pipeline.kafka.broker import free_port, start_broker, stop_broker
+from pipeline.objectstore import StorageHandle, start_storage, stop_storage
 
 
 @pytest.fixture(scope="session")
@@ -27,6 +28,26 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield handle.bootstrap
     finally:
         stop_broker(handle)
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StorageHandle]:
+    """A real S3-compatible server (S3Proxy, jars from Maven Central) on loopback, started
+    once per session like the broker: what ``evalstream storage start`` runs."""
+    handle = start_storage(port=free_port(), data_dir=tmp_path_factory.mktemp("s3"))
+    try:
+        yield handle
+    finally:
+        stop_storage(handle)
+
+
+@pytest.fixture
+def s3_root(s3_server: StorageHandle, monkeypatch: pytest.MonkeyPatch) -> str:
+    """``s3://<bucket>/<fresh prefix>/parquet``, with the standard AWS variables of this
+    process pointing at the server (child processes get them from ``s3_server.env()``)."""
+    for name, value in s3_server.env().items():
+        monkeypatch.setenv(name, value)
+    return f"s3://{s3_server.bucket}/{uuid.uuid4().hex[:12]}/parquet"
 
 
 @pytest.fixture

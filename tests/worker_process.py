@@ -10,8 +10,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def worker_env(bootstrap: str, topic: str, parquet_dir: Path, **extra: str) -> dict[str, str]:
+def worker_env(
+    bootstrap: str, topic: str, parquet_dir: Path | str, state_dir: Path | None = None, **extra: str
+) -> dict[str, str]:
+    """The environment of a worker child; ``parquet_dir`` may be an ``s3://`` URI (then give
+    ``state_dir``, and the AWS variables in ``extra``)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("EVALSTREAM_")}
+    if state_dir is None:
+        state_dir = Path(parquet_dir).parent / "worker-state"
     env.update(
         EVALSTREAM_BOOTSTRAP_SERVERS=bootstrap,
         EVALSTREAM_INPUT_TOPIC=topic,
@@ -20,7 +26,7 @@ def worker_env(bootstrap: str, topic: str, parquet_dir: Path, **extra: str) -> d
         EVALSTREAM_DLQ_TOPIC=f"{topic}.dlq",
         EVALSTREAM_PARQUET_DIR=str(parquet_dir),
         EVALSTREAM_CONSUMER_GROUP=f"{topic}-workers",
-        EVALSTREAM_STATE_DIR=str(parquet_dir.parent / "worker-state"),
+        EVALSTREAM_STATE_DIR=str(state_dir),
         **extra,
     )
     return env

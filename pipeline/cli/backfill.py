@@ -20,6 +20,7 @@ from pipeline.exceptions import PipelineError
 from pipeline.settings import Settings, load_settings
 from pipeline.sinks.delta_table import is_delta_table
 from pipeline.sinks.encode import RecordEncoder
+from pipeline.sinks.storage import Location, locate
 from pipeline.tools.backfill import (
     BackfillReport,
     backfill_config,
@@ -32,9 +33,9 @@ from pipeline.tools.backfill import (
 SHOWN_BAD = 20
 
 
-def _default_dir(settings: Settings) -> Path:
+def _default_dir(settings: Settings) -> Location:
     """Next to the worker's dataset, not inside it: re-scored rows would double its rows."""
-    return settings.parquet_dir.parent / "backfill"
+    return locate(settings.parquet_dir, settings).parent / "backfill"
 
 
 def _send_dead_letters(settings: Settings, encoder: RecordEncoder, report: BackfillReport) -> int:
@@ -67,8 +68,10 @@ def backfill_command(
     evaluators: str | None = typer.Option(
         None, help="Comma-separated evaluator names to run instead of the configured set."
     ),
-    parquet_dir: Path | None = typer.Option(
-        None, help="Output dataset \\[default: <EVALSTREAM_PARQUET_DIR>/../backfill]."
+    parquet_dir: str | None = typer.Option(
+        None,
+        help="Output dataset, a directory or s3:// gs:// abfs:// URI"
+        " \\[default: <EVALSTREAM_PARQUET_DIR>/../backfill].",
     ),
     chunk_size: int = typer.Option(5000, min=1, help="Offsets (or lines) per output file."),
     dlq: bool = typer.Option(False, "--dlq", help="Also send bad messages to the DLQ topic."),
@@ -107,7 +110,7 @@ def backfill_command(
 def _run(
     from_topic, from_files, start_time, start_offset, end_time,
     config, evaluators, parquet_dir, chunk_size, dlq, err,
-) -> tuple[BackfillReport, Path]:  # fmt: skip
+) -> tuple[BackfillReport, Location]:  # fmt: skip
     from evaluators import discover
     from pipeline.evaluate.scorer import Scorer
 
@@ -120,12 +123,13 @@ def _run(
     start = parse_time(start_time) if start_time else None
     end = parse_time(end_time) if end_time else None
     settings = load_settings(config=config, parquet_dir=parquet_dir)
-    root = parquet_dir or _default_dir(settings)
+    root = locate(parquet_dir, settings) if parquet_dir else _default_dir(settings)
     if is_delta_table(root):
         raise PipelineError(
             f"{root} is a Delta table: backfill writes Parquet files, which a Delta reader"
             f" would never see; backfill into another directory (default {_default_dir(settings)})"
         )
+    root.check(writable=True)  # a bad URI or an unreachable store: one line, before scoring
     names = [n.strip() for n in evaluators.split(",") if n.strip()] if evaluators else None
     evaluator_config = backfill_config(load_backfill_config(settings.config), names)
     encoder = RecordEncoder.create(settings)

@@ -21,6 +21,7 @@ from pipeline.cli.evaluators import config_app, evaluators_app
 from pipeline.cli.maintenance import compact_command, retention_command
 from pipeline.cli.output import console, err_console
 from pipeline.cli.report import report
+from pipeline.cli.storage import storage_app
 from pipeline.cli.stream import receiver_command, worker_command
 from pipeline.cli.topics import publish_command, tail_command
 from pipeline.cli.ui import register as register_ui_commands
@@ -34,6 +35,7 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 app.add_typer(broker_app, name="broker")
+app.add_typer(storage_app, name="storage")
 app.add_typer(evaluators_app, name="evaluators")
 app.add_typer(config_app, name="config")
 app.command("report")(report)

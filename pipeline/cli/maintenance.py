@@ -11,7 +11,6 @@ directory, another run holding the lock) print one red line and exit 2.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import typer
@@ -23,6 +22,7 @@ from pipeline.exceptions import PipelineError
 from pipeline.settings import load_settings
 from pipeline.sinks.dataset import RESULTS, DatasetKind, dataset_roots
 from pipeline.sinks.delta_table import is_delta_table
+from pipeline.sinks.storage import Location, locate
 from pipeline.tools.maintenance import apply_retention, compact, parse_duration
 from pipeline.tools.maintenance.delta import (
     DeltaCompactReport,
@@ -32,7 +32,10 @@ from pipeline.tools.maintenance.delta import (
 )
 
 ParquetDirOption = typer.Option(
-    None, "--parquet-dir", help="Root of the Parquet dataset (env EVALSTREAM_PARQUET_DIR)."
+    None,
+    "--parquet-dir",
+    help="Root of the Parquet dataset: a directory or s3:// gs:// abfs:// URI"
+    " (env EVALSTREAM_PARQUET_DIR).",
 )
 DryRunOption = typer.Option(False, "--dry-run", help="Show what would change; change nothing.")
 NowOption = typer.Option(
@@ -57,14 +60,16 @@ def _fail(exc: Exception) -> typer.Exit:
     return typer.Exit(code=2)
 
 
-def _roots(parquet_dir: Path | None) -> list[tuple[DatasetKind, Path]]:
+def _roots(parquet_dir: str | None) -> list[tuple[DatasetKind, Location]]:
     """The results root (always: a missing one is an error) and the other datasets' roots
-    that exist."""
-    root = parquet_dir if parquet_dir is not None else load_settings().parquet_dir
+    that exist; a local directory or an object store prefix."""
+    settings = load_settings()
+    root = locate(parquet_dir if parquet_dir is not None else settings.parquet_dir, settings)
     try:
         roots = dataset_roots(root)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
+    root.check()  # a bad URI or an unreachable store: one line
     return [(kind, path) for kind, path in roots.items() if kind is RESULTS or path.is_dir()]
 
 
@@ -73,7 +78,7 @@ def retention_command(
         ..., "--older-than", help="Delete hours that ended longer ago than this: 30d, 12h, 90m."
     ),
     dry_run: bool = DryRunOption,
-    parquet_dir: Path | None = ParquetDirOption,
+    parquet_dir: str | None = ParquetDirOption,
     now: str | None = NowOption,
 ) -> None:
     """Delete whole hour partitions older than a cutoff (by directory name, in UTC).
@@ -122,7 +127,7 @@ def _print_retention(console: Console, kind: DatasetKind, report: Any, verb: str
 
 
 def compact_command(
-    parquet_dir: Path | None = ParquetDirOption,
+    parquet_dir: str | None = ParquetDirOption,
     min_age: str = typer.Option(
         "2h", "--min-age", help="Only hours that ended, and files written, this long ago."
     ),

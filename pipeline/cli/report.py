@@ -10,12 +10,18 @@ from pipeline.tools.report import report_command
 
 
 def report(
-    parquet_dir: Path = typer.Argument(..., help="Root of the Parquet dataset (date=/hour=)."),
+    parquet_dir: str = typer.Argument(
+        ..., help="Root of the Parquet dataset (date=/hour=): a directory or s3:// gs:// abfs://."
+    ),
     output: Path = typer.Option(Path("report.html"), "--output", "-o", help="HTML file to write."),
 ) -> None:
     """Write a self-contained HTML report (plots, worst traces) of a Parquet dataset.
 
     Example: [bold]evalstream report evalstream-data/parquet -o report.html[/]
+    [bold]evalstream report s3://bucket/evalstream/parquet[/] (AWS_* / EVALSTREAM_S3_* settings)
     """
-    report_command(parquet_dir, output)
+    from pipeline.settings import load_settings
+    from pipeline.sinks.storage import locate
+
+    report_command(locate(parquet_dir, load_settings()), output)
     typer.echo(f"wrote {output}")

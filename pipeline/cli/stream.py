@@ -21,7 +21,9 @@ def worker_command(
     config: Path | None = typer.Option(None, help="Evaluator TOML (env EVALSTREAM_CONFIG)."),
     bootstrap_servers: str | None = typer.Option(None, help="(env EVALSTREAM_BOOTSTRAP_SERVERS)"),
     input_topic: str | None = typer.Option(None, help="(env EVALSTREAM_INPUT_TOPIC)"),
-    parquet_dir: Path | None = typer.Option(None, help="(env EVALSTREAM_PARQUET_DIR)"),
+    parquet_dir: str | None = typer.Option(
+        None, help="Local directory or s3:// gs:// abfs:// URI (env EVALSTREAM_PARQUET_DIR)"
+    ),
     consumer_group: str | None = typer.Option(None, help="(env EVALSTREAM_CONSUMER_GROUP)"),
 ) -> None:
     """Run a stream worker: score every trace of the input topic.
@@ -39,6 +41,10 @@ def worker_command(
         parquet_dir=parquet_dir,
         consumer_group=consumer_group,
     )
+    from pipeline.sinks.storage import locate
+
+    parquet_root = locate(settings.parquet_dir, settings)
+    parquet_root.check(writable=True)  # a bad URI or an unreachable store: one line, exit 2
     registry = discover(allow=settings.allowed_plugins)
     for error in registry.errors:
         err_console.print(
@@ -47,7 +53,7 @@ def worker_command(
     scorer = Scorer(load_config(settings.config), registry)
     err_console.print(
         f"worker {settings.worker_id}: {settings.input_topic} -> {settings.scored_topic},"
-        f" {settings.metrics_topic}, {settings.dlq_topic}, {settings.parquet_dir};"
+        f" {settings.metrics_topic}, {settings.dlq_topic}, {parquet_root};"
         f" evaluators: {', '.join(scorer.evaluator_names)}"
     )
     stats = run_worker(settings, scorer, stop_when_idle=stop_when_idle)

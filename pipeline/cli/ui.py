@@ -8,20 +8,28 @@ Heavy imports (DuckDB, Starlette, uvicorn) happen inside the commands, so ``eval
 from __future__ import annotations
 
 import sys
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from pipeline.tools.ui.exceptions import UIError
 
+if TYPE_CHECKING:
+    from pipeline.sinks.storage import Location
+
 trace_app = typer.Typer(help="Look at one stored trace.", no_args_is_help=True)
 
 
-def _results_dir(data_dir: Path | None) -> Path:
+def _results_dir(data_dir: str | None) -> Location:
+    """The results dataset: a local directory, or an object store prefix that answers."""
     from pipeline.settings import load_settings
+    from pipeline.sinks.storage import locate
 
-    directory = data_dir or load_settings().parquet_dir
-    if not directory.is_dir():
+    settings = load_settings()
+    directory = locate(data_dir or settings.parquet_dir, settings)
+    if not directory.is_local:
+        directory.check()  # an unreachable store or a missing bucket: one line
+    elif not directory.is_dir():
         raise UIError(
             f"{directory} is not a directory: point --data-dir (or EVALSTREAM_PARQUET_DIR) at"
             " the worker's Parquet directory"
@@ -30,9 +38,10 @@ def _results_dir(data_dir: Path | None) -> Path:
 
 
 def ui(
-    data_dir: Path | None = typer.Option(
+    data_dir: str | None = typer.Option(
         None,
-        help="Results dataset (traces/ and spans/ are its siblings)"
+        help="Results dataset, a directory or s3:// gs:// abfs:// URI (traces/ and spans/ are"
+        " its siblings)"
         " \\[default: EVALSTREAM_PARQUET_DIR]",
     ),
     host: str | None = typer.Option(None, help="Bind address (env EVALSTREAM_UI_HOST)."),
@@ -71,7 +80,9 @@ def ui(
 @trace_app.command("show")
 def show(
     trace_id: str = typer.Argument(..., help="The trace id."),
-    data_dir: Path | None = typer.Option(None, help="\\[default: EVALSTREAM_PARQUET_DIR]"),
+    data_dir: str | None = typer.Option(
+        None, help="Results dataset, a directory or URI \\[default: EVALSTREAM_PARQUET_DIR]"
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the API's JSON instead."),
     version: int | None = typer.Option(None, min=1, help="A trace version \\[default: latest]."),
 ) -> None:

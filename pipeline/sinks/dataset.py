@@ -11,21 +11,32 @@ The ``traces`` and ``spans`` datasets (issue 17) have the same layout and the sa
 (one file per dataset for each flush of a scored-topic offset range) and live beside the
 results: ``evalstream-data/parquet`` -> ``evalstream-data/traces``, ``evalstream-data/spans``
 (siblings, so ``pd.read_parquet`` of the results directory keeps reading results only).
+
+Every root is a :class:`~pipeline.sinks.storage.Location`: a local directory or a prefix in an
+object store (``s3://bucket/evalstream/parquet`` -> ``s3://bucket/evalstream/traces``). The
+functions here take a root as a string, a ``Path`` or a ``Location``, and list files with one
+recursive listing of the root (one LIST of the prefix on an object store, where directories
+are only key prefixes). A file is found by its key, never by a directory entry.
 """
 
 from __future__ import annotations
 
-import glob
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from pathlib import PurePath
+
+import pyarrow.fs as pafs
+
+from pipeline.sinks.storage import Location, locate, mtime_of
 
 _DATE_DIR = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
 _HOUR_DIR = re.compile(r"^hour=(\d{1,2})$")
 _DATA_FILE = re.compile(
     r"^(?P<topic>.+)-p(?P<partition>\d+)-o(?P<first>\d+)-(?P<last>\d+)\.parquet$"
 )
+
+Root = str | PurePath | Location
 
 
 @dataclass(frozen=True)
@@ -44,13 +55,13 @@ TRACES = DatasetKind("traces", "timestamp", ("trace_id", "trace_version", *_SOUR
 SPANS = DatasetKind("spans", "trace_timestamp", ("trace_id", "span_id", *_SOURCE))
 
 
-def dataset_roots(results_root: Path) -> dict[DatasetKind, Path]:
+def dataset_roots(results_root: Root, settings: object = None) -> dict[DatasetKind, Location]:
     """The root of each dataset, given the results dataset's (``EVALSTREAM_PARQUET_DIR``)."""
-    results_root = Path(results_root)
-    parent = results_root.parent
-    if results_root.name in (TRACES.name, SPANS.name):
-        raise ValueError(f"the results dataset cannot be named {results_root.name!r}: {parent}")
-    return {RESULTS: results_root, TRACES: parent / "traces", SPANS: parent / "spans"}
+    root = locate(results_root, settings)
+    parent = root.parent
+    if root.name in (TRACES.name, SPANS.name):
+        raise ValueError(f"the results dataset cannot be named {root.name!r}: {parent}")
+    return {RESULTS: root, TRACES: parent / "traces", SPANS: parent / "spans"}
 
 
 def partition_of(timestamp: str) -> tuple[str, str]:
@@ -58,8 +69,8 @@ def partition_of(timestamp: str) -> tuple[str, str]:
     return timestamp[:10], timestamp[11:13]
 
 
-def partition_dir(root: Path, date: str, hour: str) -> Path:
-    return Path(root) / f"date={date}" / f"hour={hour}"
+def partition_dir(root: Root, date: str, hour: str) -> Location:
+    return locate(root) / f"date={date}" / f"hour={hour}"
 
 
 def file_name(topic: str, partition: int, first: int, last: int) -> str:
@@ -68,13 +79,16 @@ def file_name(topic: str, partition: int, first: int, last: int) -> str:
 
 @dataclass(frozen=True)
 class DataFile:
-    """A data file and what its name says: topic, partition, offset range."""
+    """A data file and what its name says: topic, partition, offset range (and, from the
+    listing that found it, its size and modification time)."""
 
-    path: Path
+    path: Location
     topic: str
     partition: int
     first: int
     last: int
+    size: int | None = None
+    mtime: datetime | None = None
 
     @property
     def group(self) -> tuple[str, int]:
@@ -87,24 +101,68 @@ class DataFile:
         return self.first <= last and first <= self.last
 
 
-def parse_data_file(path: Path) -> DataFile | None:
+def parse_data_file(path: Root, info: pafs.FileInfo | None = None) -> DataFile | None:
     """``None`` for a name this layout does not write (temporary files, strays)."""
-    match = _DATA_FILE.match(path.name)
+    location = locate(path)
+    match = _DATA_FILE.match(location.name)
     if not match:
         return None
     return DataFile(
-        path, match["topic"], int(match["partition"]), int(match["first"]), int(match["last"])
+        location,
+        match["topic"],
+        int(match["partition"]),
+        int(match["first"]),
+        int(match["last"]),
+        None if info is None else info.size,
+        None if info is None else mtime_of(info),
     )
 
 
+@dataclass(frozen=True)
+class Entry:
+    """A file below a dataset root, in a well-named hour: where, which hour, what listing
+    said of it."""
+
+    path: Location
+    hour_start: datetime
+    info: pafs.FileInfo
+
+
+def _hour_start(date_part: str, hour_part: str) -> datetime | None:
+    date_match, hour_match = _DATE_DIR.match(date_part), _HOUR_DIR.match(hour_part)
+    if not date_match or not hour_match or int(hour_match[1]) > 23:
+        return None
+    try:
+        day = datetime.strptime(date_match[1], "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    return day + timedelta(hours=int(hour_match[1]))
+
+
+def entries(root: Root) -> list[Entry]:
+    """Every file directly inside a well-named ``date=…/hour=…`` of ``root`` (hidden ones
+    too: callers decide), from one recursive listing."""
+    root = locate(root)
+    found = []
+    for info in root.listing():
+        if info.type != pafs.FileType.File:
+            continue
+        parts = root.relative(root.at(info.path)).split("/")
+        if len(parts) != 3:
+            continue
+        start = _hour_start(parts[0], parts[1])
+        if start is not None:
+            found.append(Entry(root.at(info.path), start, info))
+    return found
+
+
 def data_files(
-    root: Path, topic: str | None = None, partition: int | None = None
+    root: Root, topic: str | None = None, partition: int | None = None
 ) -> list[DataFile]:
     """Every data file under ``root`` (of one topic, and partition, when given)."""
-    name = "*.parquet" if topic is None else f"{glob.escape(topic)}-p*-o*.parquet"
     found = []
-    for path in Path(root).glob(f"date=*/hour=*/{name}"):
-        data = parse_data_file(path)
+    for entry in entries(root):
+        data = parse_data_file(entry.path, entry.info)
         if data is None or (topic is not None and data.topic != topic):
             continue
         if partition is None or data.partition == partition:
@@ -116,7 +174,7 @@ def data_files(
 class HourDir:
     """One ``date=…/hour=…`` directory and the hour it covers (UTC)."""
 
-    path: Path
+    path: Location
     start: datetime
 
     @property
@@ -124,20 +182,21 @@ class HourDir:
         return self.start + timedelta(hours=1)
 
 
-def hour_dirs(root: Path) -> list[HourDir]:
-    """Every well-named hour directory under *root*, oldest first; others are ignored."""
-    found = []
-    for date_dir in Path(root).glob("date=*"):
-        date_match = _DATE_DIR.match(date_dir.name)
-        if not date_match or not date_dir.is_dir():
+def hour_dirs(root: Root) -> list[HourDir]:
+    """Every well-named hour directory under *root*, oldest first; others are ignored.
+
+    On local disk an empty hour directory counts; in an object store an hour exists while a
+    key is under it."""
+    root = locate(root)
+    found: dict[str, HourDir] = {}
+    for info in root.listing():
+        parts = root.relative(root.at(info.path)).split("/")
+        if len(parts) < 2 or (len(parts) == 2 and info.type != pafs.FileType.Directory):
             continue
-        for hour_dir in date_dir.glob("hour=*"):
-            hour_match = _HOUR_DIR.match(hour_dir.name)
-            if not hour_match or not hour_dir.is_dir() or int(hour_match[1]) > 23:
-                continue
-            try:
-                day = datetime.strptime(date_match[1], "%Y-%m-%d").replace(tzinfo=UTC)
-            except ValueError:
-                continue
-            found.append(HourDir(hour_dir, day + timedelta(hours=int(hour_match[1]))))
-    return sorted(found, key=lambda h: h.start)
+        start = _hour_start(parts[0], parts[1])
+        if start is None:
+            continue
+        key = f"{parts[0]}/{parts[1]}"
+        if key not in found:
+            found[key] = HourDir(root / key, start)
+    return sorted(found.values(), key=lambda h: h.start)

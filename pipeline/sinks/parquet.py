@@ -2,50 +2,58 @@
 ``store_traces``, also the ``traces`` and ``spans`` datasets beside it (rows: ``sinks.rows``).
 
 The worker feeds it from the scored-traces topic. Rows are buffered and written when the
-buffer reaches ``flush_rows`` or ``flush_seconds``. Each file is written to a temporary
-name, fsynced and renamed, so a reader never sees half a file; its name carries the
-scored-topic partition and offset range it covers (the layout is :mod:`pipeline.sinks.dataset`):
+buffer reaches ``flush_rows`` or ``flush_seconds``. Each file appears whole (local disk: a
+fsynced temporary file linked into place; an object store: one PUT, see
+:mod:`pipeline.sinks.objects`); its name carries the scored-topic partition and offset range
+it covers (the layout is :mod:`pipeline.sinks.dataset`):
 ``date=2026-11-25/hour=14/scored-traces-p3-o000000001200-000000001699.parquet``.
 Each dataset gets a file of the same name for the same offset range; all are written before
 the offsets are acked. Files past the committed offset are removed from every dataset when a
 worker takes a partition over (``remove_uncommitted``), so a replay never adds a duplicate row.
+
+The worker's sink writes each name once (``overwrite=False``): a name that exists already
+holds the same rows (the same offsets of the same immutable topic), written by an earlier
+attempt of this flush or by a zombie worker, and is kept as it is. Backfill overwrites
+(``overwrite=True``): a re-run may score with other evaluators.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
+import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from pipeline.exceptions import SinkError
 from pipeline.sinks.dataset import (
     SPANS,
     TRACES,
+    Root,
     data_files,
     dataset_roots,
     file_name,
     partition_dir,
     partition_of,
 )
+from pipeline.sinks.objects import write_parquet
 from pipeline.sinks.rows import Row, result_rows, span_rows, trace_rows
+from pipeline.sinks.storage import Location, StorageError, locate
 from schemas import arrow_schema, spans_arrow_schema, traces_arrow_schema
 from schemas.datasets import DEFAULT_FIELD_LIMIT_BYTES
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class _Target:
     """One dataset the sink writes: where, in which schema, and its rows of a message."""
 
-    root: Path
+    root: Location
     schema: pa.Schema
     rows: Callable[[dict[str, Any]], Iterable[Row]]
 
@@ -65,7 +73,7 @@ class _Buffer:
     columns: dict[tuple[int, str, str], dict[str, list]] = field(default_factory=dict)
 
 
-def remove_uncommitted(root: Path, topic: str, partition: int, committed: int) -> list[Path]:
+def remove_uncommitted(root: Root, topic: str, partition: int, committed: int) -> list[Location]:
     """Delete this partition's files that start at or after the committed offset, in the
     results dataset at ``root`` and in the traces and spans datasets beside it.
 
@@ -73,11 +81,19 @@ def remove_uncommitted(root: Path, topic: str, partition: int, committed: int) -
     committed: the records will be read and written again, possibly cut at other offsets, so
     the old file must go before the replay writes its own.
     """
+    return remove_uncommitted_partitions(root, topic, {partition: committed})
+
+
+def remove_uncommitted_partitions(
+    root: Root, topic: str, committed: dict[int, int]
+) -> list[Location]:
+    """:func:`remove_uncommitted` for several partitions with one listing per dataset (one
+    LIST of each prefix on an object store, whatever the number of partitions)."""
     removed = []
     for dataset_root in dataset_roots(root).values():
-        for data in data_files(dataset_root, topic, partition):
-            if data.first >= committed:
-                data.path.unlink(missing_ok=True)
+        for data in data_files(dataset_root, topic):
+            offset = committed.get(data.partition)
+            if offset is not None and data.first >= offset and data.path.delete():
                 removed.append(data.path)
     return removed
 
@@ -87,14 +103,16 @@ class ParquetSink:
 
     def __init__(
         self,
-        root: Path,
+        root: Root,
         flush_rows: int = 20_000,
         flush_seconds: float = 10.0,
         *,
         store_traces: bool = False,
         field_limit_bytes: int = DEFAULT_FIELD_LIMIT_BYTES,
+        overwrite: bool = False,
     ) -> None:
-        self.root = Path(root)
+        self.root = locate(root)
+        self.overwrite = overwrite
         self.flush_rows = flush_rows
         self.flush_seconds = flush_seconds
         roots = dataset_roots(self.root)
@@ -114,6 +132,7 @@ class ParquetSink:
         self._last_flush = time.monotonic()
         self.files_written = 0
         self.rows_written = 0
+        self.files_kept = 0  # names that existed already (same offsets: same rows)
 
     @property
     def buffered_rows(self) -> int:
@@ -142,7 +161,7 @@ class ParquetSink:
             return True
         return bool(self._buffers) and time.monotonic() - self._last_flush >= self.flush_seconds
 
-    def flush(self) -> list[Path]:
+    def flush(self) -> list[Location]:
         """Write every buffer; blocking (run it in an executor). Raises ``SinkError``."""
         written = []
         for (topic, partition), buf in sorted(self._buffers.items()):
@@ -151,30 +170,19 @@ class ParquetSink:
                 target = self._targets[index]
                 directory = partition_dir(target.root, date, hour)
                 table = pa.Table.from_pydict(dict(columns), schema=target.schema)
-                written.append(self._write_atomically(table, directory, name))
+                written.append(self._write(table, directory / name))
         self.rows_written += self.buffered_rows
         self._buffers.clear()
         self._last_flush = time.monotonic()
         self.files_written += len(written)
         return written
 
-    def _write_atomically(self, table: pa.Table, directory: Path, name: str) -> Path:
-        target = directory / name
-        tmp = directory / f".{name}.tmp"
+    def _write(self, table: pa.Table, target: Location) -> Location:
         try:
-            directory.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "wb") as handle:
-                pq.write_table(table, handle, compression="zstd")
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, target)
-            dir_fd = os.open(directory, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
-            raise SinkError(f"cannot write {target}: {exc.strerror or exc}") from exc
+            created = write_parquet(target, table, replace=self.overwrite)
+        except StorageError as exc:
+            raise SinkError(str(exc)) from exc
+        if not created:
+            self.files_kept += 1
+            log.warning("kept %s: it exists already (same offsets, same rows)", target)
         return target

@@ -4,7 +4,9 @@ Why idempotent by construction: input is cut into chunks aligned to absolute off
 line numbers) of ``chunk_size``, and each chunk is written through ``ParquetSink`` under a
 name derived from the source and the offsets it holds
 (``backfill-<topic>-p<P>-o<first>-<last>.parquet``). The same run twice cuts the same chunks,
-writes the same names, and the atomic rename replaces the earlier file: no duplicate row.
+writes the same names, and each replaces the earlier file whole (local disk: an atomic rename;
+an object store: one PUT of the same key): no duplicate row. The dataset may be local or in an
+object store (:mod:`pipeline.sinks.storage`).
 Rows come from ``RecordEncoder.scored_row`` + ``ParquetSink.add``, exactly like the worker's,
 so the schema cannot drift and the rows are redacted the same way. No consumer group and no
 faust: nothing here moves a worker's offsets.
@@ -27,9 +29,10 @@ from pipeline.exceptions import InputFileError, PipelineError
 from pipeline.ingest.files.trace_files import read_input_file
 from pipeline.kafka.clients import make_consumer
 from pipeline.settings import Settings
-from pipeline.sinks.dataset import data_files, dataset_roots
+from pipeline.sinks.dataset import Root, data_files, dataset_roots
 from pipeline.sinks.encode import RecordEncoder
 from pipeline.sinks.parquet import ParquetSink
+from pipeline.sinks.storage import Location, locate
 
 SCORE_BATCH = 500
 MAX_LISTED_BAD = 1000
@@ -71,9 +74,9 @@ class BackfillReport:
     read: int = 0
     scored: int = 0
     rows: int = 0
-    files: list[Path] = field(default_factory=list)
-    replaced: list[Path] = field(default_factory=list)
-    overlapping: list[Path] = field(default_factory=list)
+    files: list[Location] = field(default_factory=list)
+    replaced: list[Location] = field(default_factory=list)
+    overlapping: list[Location] = field(default_factory=list)
     bad: list[BadMessage] = field(default_factory=list)
     bad_count: int = 0
 
@@ -193,16 +196,20 @@ def file_chunks(paths: Sequence[Path], chunk_size: int = 5000) -> tuple[int, Ite
 def run_backfill(
     scorer: Scorer,
     chunks: Iterator[Chunk],
-    root: Path,
+    root: Root,
     encoder: RecordEncoder,
     *,
     on_progress: Callable[[int], None] | None = None,
 ) -> BackfillReport:
     """Score every chunk and write it; replaces earlier backfill files the chunk covers."""
     report = BackfillReport()
+    root = locate(root)
     for chunk in chunks:
         sink = ParquetSink(  # results, and the traces/spans datasets when bodies are stored
-            root, store_traces=encoder.with_body, field_limit_bytes=encoder.field_limit_bytes
+            root,
+            store_traces=encoder.with_body,
+            field_limit_bytes=encoder.field_limit_bytes,
+            overwrite=True,
         )
         good: list[SourcedTrace] = []
         for message in chunk.messages:
@@ -248,7 +255,7 @@ def _record_bad(report: BackfillReport, chunk: Chunk, message: RawMessage, reaso
         )
 
 
-def _tidy(root: Path, chunk: Chunk, written: set[Path], report: BackfillReport) -> None:
+def _tidy(root: Location, chunk: Chunk, written: set[Location], report: BackfillReport) -> None:
     """Remove older backfill files inside this chunk's range, in each dataset; note those
     only overlapping it."""
     for dataset_root in dataset_roots(root).values():
@@ -256,7 +263,7 @@ def _tidy(root: Path, chunk: Chunk, written: set[Path], report: BackfillReport) 
             if data.path in written:
                 continue
             if chunk.first <= data.first and data.last <= chunk.last:
-                data.path.unlink(missing_ok=True)
+                data.path.delete()
                 report.replaced.append(data.path)
             elif data.overlaps(chunk.first, chunk.last):
                 report.overlapping.append(data.path)

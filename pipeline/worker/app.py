@@ -171,7 +171,11 @@ class TraceWorker:
         if scored:
             loop = asyncio.get_running_loop()
             removed = await loop.run_in_executor(
-                None, ParquetStage.remove_uncommitted, s.parquet_dir, s.scored_topic, scored
+                None,
+                ParquetStage.remove_uncommitted,
+                self.parquet.sink.root,
+                s.scored_topic,
+                scored,
             )
             if removed:
                 log.warning("removed %d uncommitted Parquet file(s) of %s", removed, s.scored_topic)

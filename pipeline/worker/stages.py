@@ -17,7 +17,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -31,8 +30,9 @@ from pipeline.sinks.delta import DeltaSink
 from pipeline.sinks.delta_table import is_delta_table
 from pipeline.sinks.encode import RecordEncoder
 from pipeline.sinks.kafka import TransactionalSender
-from pipeline.sinks.parquet import ParquetSink, remove_uncommitted
+from pipeline.sinks.parquet import ParquetSink, remove_uncommitted_partitions
 from pipeline.sinks.size import TooLargeError
+from pipeline.sinks.storage import Location, locate
 from pipeline.worker.observers import PrometheusObserver, StreamObserver
 
 log = logging.getLogger(__name__)
@@ -173,7 +173,7 @@ class ScoreStage:
 
 
 class ParquetStage:
-    """Buffers scored traces into Parquet; events are acked only after their file is renamed."""
+    """Buffers scored traces into Parquet; events are acked only after their file is in place."""
 
     def __init__(self, sink: ParquetSink | DeltaSink, observer: StreamObserver) -> None:
         self.sink = sink
@@ -182,14 +182,15 @@ class ParquetStage:
 
     @classmethod
     def create(cls, settings: Settings, observer: StreamObserver | None = None) -> ParquetStage:
+        root = locate(settings.parquet_dir, settings)
         sink_type = DeltaSink if settings.table_format == "delta" else ParquetSink
-        if sink_type is ParquetSink and is_delta_table(settings.parquet_dir):
+        if sink_type is ParquetSink and is_delta_table(root):
             raise SinkError(
                 f"{settings.parquet_dir} is a Delta table: set EVALSTREAM_TABLE_FORMAT=delta to"
                 " write to it, or point EVALSTREAM_PARQUET_DIR at another directory"
             )
         sink = sink_type(
-            settings.parquet_dir,
+            root,
             settings.parquet_flush_rows,
             settings.parquet_flush_seconds,
             store_traces=settings.store_traces,
@@ -245,12 +246,9 @@ class ParquetStage:
                 delay = min(delay * 2, 30.0)
 
     @staticmethod
-    def remove_uncommitted(root: Path, topic: str, committed: dict[int, int]) -> int:
+    def remove_uncommitted(root: Location, topic: str, committed: dict[int, int]) -> int:
         """Delete files past each partition's committed offset; returns how many. A Delta
         table has none to delete: its commits skip what they already hold (sinks/delta.py)."""
         if is_delta_table(root):
             return 0
-        return sum(
-            len(remove_uncommitted(root, topic, partition, offset))
-            for partition, offset in committed.items()
-        )
+        return len(remove_uncommitted_partitions(root, topic, committed))

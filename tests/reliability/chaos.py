@@ -26,6 +26,8 @@ from kafka.admin import NewTopic
 from kafka_helpers import consume_all
 
 from pipeline.kafka.broker import free_port, start_broker, stop_broker
+from pipeline.sinks.dataset import RESULTS, TRACES, dataset_roots
+from pipeline.sinks.dataset import SPANS as SPANS_DATASET
 from pipeline.tools.demo.samples import sample_traces
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,20 +70,31 @@ def _publish(bootstrap: str, topic: str, count: int) -> None:
     producer.close()
 
 
-def _read(root: Path, columns: list[str], table_format: str) -> pd.DataFrame:
+def _read(root, columns: list[str], table_format: str = "parquet") -> pd.DataFrame:
     """A dataset as any reader would see it: the Parquet files, or the Delta table's current
     version (deltalake, not our code)."""
     if table_format == "delta":
         from deltalake import DeltaTable
 
-        return DeltaTable(str(root)).to_pandas(columns=columns)
-    return pd.read_parquet(root, columns=columns)
+        return DeltaTable(str(root), storage_options=root.storage_options() or None).to_pandas(
+            columns=columns
+        )
+    return pd.read_parquet(root.path, filesystem=root.fs, columns=columns)
 
 
 def run_chaos(
-    workdir: Path, traces: int, kills: int, seed: int = 1, table_format: str = "parquet"
+    workdir: Path,
+    traces: int,
+    kills: int,
+    seed: int = 1,
+    parquet_root: str | None = None,
+    storage_env: dict[str, str] | None = None,
+    table_format: str = "parquet",
 ) -> ChaosResult:
+    """``parquet_root`` (default ``workdir/parquet``) may be an ``s3://`` URI, reached with
+    ``storage_env`` (the AWS variables of the local S3 server)."""
     rng = random.Random(seed)
+    roots = dataset_roots(parquet_root or workdir / "parquet")
     started = time.monotonic()
     handle = start_broker(port=free_port(), data_dir=workdir / "kafka")
     topic = "chaos"
@@ -94,13 +107,15 @@ def run_chaos(
         EVALSTREAM_SCORED_TOPIC=f"{topic}.scored",
         EVALSTREAM_METRICS_TOPIC=f"{topic}.metrics",
         EVALSTREAM_DLQ_TOPIC=f"{topic}.dlq",
-        EVALSTREAM_PARQUET_DIR=str(workdir / "parquet"),
+        EVALSTREAM_PARQUET_DIR=str(roots[RESULTS]),
+        EVALSTREAM_STATE_DIR=str(workdir / "worker-state"),
         EVALSTREAM_CONSUMER_GROUP="chaos-workers",
         EVALSTREAM_CONFIG=str(config),
         EVALSTREAM_SESSION_TIMEOUT_SECONDS="6",
         EVALSTREAM_PARQUET_FLUSH_SECONDS="2",
         EVALSTREAM_BATCH_SIZE="200",
         EVALSTREAM_LOG_LEVEL=os.environ.get("CHAOS_LOG_LEVEL", "WARNING"),
+        **(storage_env or {}),
         EVALSTREAM_TABLE_FORMAT=table_format,
     )
     command = [sys.executable, "-m", "pipeline.cli", "worker"]
@@ -129,9 +144,9 @@ def run_chaos(
         if final.returncode != 0:
             tail = final_log.read_text()[-3000:]
             raise RuntimeError(f"final worker exited {final.returncode}: {tail}")
-        frame = _read(workdir / "parquet", ["trace_id", "evaluator"], table_format)
-        stored = _read(workdir / "traces", ["trace_id", "trace_version"], table_format)
-        spans = _read(workdir / "spans", ["trace_id", "span_id"], table_format)
+        frame = _read(roots[RESULTS], ["trace_id", "evaluator"], table_format)
+        stored = _read(roots[TRACES], ["trace_id", "trace_version"], table_format)
+        spans = _read(roots[SPANS_DATASET], ["trace_id", "span_id"], table_format)
         records = consume_all(
             handle.bootstrap, f"{topic}.scored", timeout=300, isolation_level="read_committed"
         )

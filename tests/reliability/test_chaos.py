@@ -20,12 +20,40 @@ def test_kills_and_a_broker_restart_leave_exactly_one_result_per_trace(tmp_path)
 
 
 @pytest.mark.slow
+def test_kills_and_a_broker_restart_with_s3_output(tmp_path, s3_server, s3_root):
+    """The same run with the datasets in a bucket of the local S3 server: 0 lost, 0 doubled."""
+    result = run_chaos(
+        tmp_path, traces=5000, kills=3, parquet_root=s3_root, storage_env=s3_server.env()
+    )
+    print(f"chaos on S3: {result}")
+    assert result.kills == 3
+    assert result.duplicate_pairs == 0
+    assert result.distinct_traces == 5000
+    assert result.parquet_rows == 5000 * EVALUATORS
+    assert result.scored_distinct == 5000
+    assert result.scored_messages == 5000
+
+
+@pytest.mark.slow
 def test_kills_and_a_broker_restart_with_delta_tables(tmp_path):
     """The same with EVALSTREAM_TABLE_FORMAT=delta, read back with deltalake."""
     result = run_chaos(tmp_path, traces=5000, kills=3, table_format="delta")
     assert result.kills == 3
     assert (result.parquet_rows, result.duplicate_pairs) == (5000 * EVALUATORS, 0)
     assert result.distinct_traces == 5000
+    assert (result.scored_messages, result.scored_distinct) == (5000, 5000)
+    assert (result.trace_rows, result.trace_duplicates) == (5000, 0)
+    assert (result.span_rows, result.span_duplicates) == (5000 * SPANS, 0)
+
+
+@pytest.mark.slow
+def test_kills_and_a_broker_restart_with_delta_tables_on_s3(tmp_path, s3_server, s3_root):
+    """Delta tables in a bucket of the local S3 server, under the same kills."""
+    result = run_chaos(
+        tmp_path, traces=5000, kills=3, parquet_root=s3_root, storage_env=s3_server.env(),
+        table_format="delta",
+    )  # fmt: skip
+    assert (result.parquet_rows, result.duplicate_pairs) == (5000 * EVALUATORS, 0)
     assert (result.scored_messages, result.scored_distinct) == (5000, 5000)
     assert (result.trace_rows, result.trace_duplicates) == (5000, 0)
     assert (result.span_rows, result.span_duplicates) == (5000 * SPANS, 0)

@@ -117,7 +117,7 @@ def _report(settings: Settings, console: Console) -> None:
         body = orjson.loads(record.value)
         console.print(f"  offset {body['source_offset']}: {body['reason']}", highlight=False)
     console.print(
-        f"Parquet dataset: [bold]{settings.parquet_dir.resolve()}[/]"
+        f"Parquet dataset: [bold]{Path(settings.parquet_dir).resolve()}[/]"
         f" ({len(frame):,} rows; read it with pandas.read_parquet or DuckDB)"
     )
     console.print(f"Browse it: [bold]evalstream ui --data-dir {settings.parquet_dir}[/]")

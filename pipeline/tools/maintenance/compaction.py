@@ -20,10 +20,13 @@ such files that are adjacent in offset order (a file that may not be merged is n
 into a range around it). Hours with a ``.*.tmp`` file (a write in progress) are skipped.
 
 Crash safety, in order: the merged rows (stable-sorted by source kafka topic, partition and
-offset) are written to ``.<name>.tmp`` and fsynced; the temp file is *linked* to its final
-name (fails instead of replacing if that name exists; its mtime is set to its newest
-input's, so merged old data never looks like a partition's tail) and the directory fsynced; its row
-count is checked against the inputs; only then are the inputs deleted. No step can lose a
+offset) are written under their final name, written once (:mod:`pipeline.sinks.objects`:
+on local disk a fsynced ``.<name>.<unique>.tmp`` *linked* to the name, dated like its newest
+input so merged old data never looks like a partition's tail; in an object store one
+conditional PUT, ``If-None-Match: *``); either way it fails instead of replacing a file of
+that name. Its row count is read back and checked against the inputs; only then are the
+inputs deleted. On an object store the merged object carries its write time, so the files
+after it in its partition wait one ``tail_window`` longer before they are merged. No step can lose a
 row. A crash between the link and the deletes leaves the merged file *and* its inputs:
 readers then see those rows twice until the next run, which first looks for files whose
 offset range is contained in another file's range in the same hour, checks that every row
@@ -44,28 +47,32 @@ name) and skips anything written during the last ``min_age``.
 from __future__ import annotations
 
 import itertools
-import os
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from pipeline.clock import resolve_now
-from pipeline.sinks.dataset import RESULTS, DatasetKind, data_files, file_name
+from pipeline.sinks.dataset import (
+    RESULTS,
+    DatasetKind,
+    Entry,
+    HourDir,
+    Root,
+    entries,
+    file_name,
+    parse_data_file,
+)
+from pipeline.sinks.objects import num_rows, read_table, write_parquet
+from pipeline.sinks.storage import Location, StorageError, locate, mtime_of
 from pipeline.tools.maintenance.layout import (
     TMP_GRACE,
     DataFile,
-    HourDir,
     MaintenanceError,
-    file_mtime,
     fsync_dir,
-    hour_dirs,
     maintenance_lock,
-    parse_data_file,
 )
 
 ROW_KEY = RESULTS.row_key
@@ -83,9 +90,9 @@ def _duration(value: timedelta) -> str:
 
 @dataclass
 class Merge:
-    hour: Path
-    output: Path
-    inputs: list[Path]
+    hour: Location
+    output: Location
+    inputs: list[Location]
     rows: int
 
 
@@ -93,8 +100,8 @@ class Merge:
 class CompactReport:
     dry_run: bool
     merges: list[Merge] = field(default_factory=list)
-    recovered: list[Path] = field(default_factory=list)  # contained files deleted
-    skipped: list[tuple[Path, str]] = field(default_factory=list)
+    recovered: list[Location] = field(default_factory=list)  # contained files deleted
+    skipped: list[tuple[Location, str]] = field(default_factory=list)
     # Why files stayed as they are, so a run that merges nothing can say why (issue 16.10):
     open_hours: int = 0  # hours not closed yet (ended less than min_age ago)
     held: Counter = field(default_factory=Counter)  # unmergeable files by HELD_* reason
@@ -127,7 +134,7 @@ class CompactReport:
 
 
 def compact(
-    root: Path,
+    root: Root,
     min_age: timedelta = timedelta(hours=2),
     *,
     now: datetime | None = None,
@@ -143,24 +150,33 @@ def compact(
     tail_window = min_age if tail_window is None else tail_window
     current_hour = now.replace(minute=0, second=0, microsecond=0)
     report = CompactReport(dry_run=dry_run, min_age=min_age, tail_window=tail_window)
+    root = locate(root)
     with maintenance_lock(root):
-        tails = _tail_starts(root, tail_window)
-        for hour in hour_dirs(root):
+        listed = entries(root)
+        by_hour: dict[datetime, list[Entry]] = {}
+        for entry in listed:
+            by_hour.setdefault(entry.hour_start, []).append(entry)
+        tails = _tail_starts(listed, tail_window)
+        for start, hour_entries in sorted(by_hour.items()):
+            hour = HourDir(hour_entries[0].path.parent, start)
             if hour.end > now - min_age or hour.start >= current_hour:
                 report.open_hours += 1
                 continue
-            _compact_hour(hour, kind, now, min_age, tails, dry_run, report)
+            try:
+                _compact_hour(hour, hour_entries, kind, now, min_age, tails, dry_run, report)
+            except StorageError as exc:
+                raise MaintenanceError(str(exc)) from None
     return report
 
 
-def _tail_starts(root: Path, window: timedelta) -> dict[tuple[str, int], int]:
+def _tail_starts(listed: list[Entry], window: timedelta) -> dict[tuple[str, int], int]:
     """Per topic-partition: the lowest first offset among its files written in *window*
     before its newest file. Files reaching that offset are never merged."""
     stamped: dict[tuple[str, int], list[tuple[datetime, int]]] = {}
-    for data in data_files(root):
-        mtime = file_mtime(data.path)
-        if mtime is not None:
-            stamped.setdefault(data.group, []).append((mtime, data.first))
+    for entry in listed:
+        data = parse_data_file(entry.path, entry.info)
+        if data is not None and data.mtime is not None:
+            stamped.setdefault(data.group, []).append((data.mtime, data.first))
     tails = {}
     for group, files in stamped.items():
         newest = max(mtime for mtime, _ in files)
@@ -170,6 +186,7 @@ def _tail_starts(root: Path, window: timedelta) -> dict[tuple[str, int], int]:
 
 def _compact_hour(
     hour: HourDir,
+    hour_entries: list[Entry],
     kind: DatasetKind,
     now: datetime,
     min_age: timedelta,
@@ -177,18 +194,18 @@ def _compact_hour(
     dry_run: bool,
     report: CompactReport,
 ) -> None:
-    tmps = [p for p in hour.path.glob(".*.tmp") if p.is_file()]
-    stale = [p for p in tmps if (m := file_mtime(p)) is not None and now - m >= TMP_GRACE]
+    tmps = [e for e in hour_entries if e.path.name.startswith(".") and e.path.name.endswith(".tmp")]
+    stale = [e for e in tmps if (m := mtime_of(e.info)) is not None and now - m >= TMP_GRACE]
     if stale and len(stale) == len(tmps) and not dry_run:
-        for path in stale:  # left by a killed run; never renamed, so never visible
-            path.unlink(missing_ok=True)
+        for entry in stale:  # left by a killed run; never linked, so never visible
+            entry.path.delete()
         tmps = []
     if tmps:
         report.skipped.append((hour.path, "write in progress (.tmp file)"))
         return
     groups: dict[tuple[str, int], list[DataFile]] = {}
-    for path in hour.path.glob("*.parquet"):
-        data = parse_data_file(path)
+    for entry in hour_entries:
+        data = parse_data_file(entry.path, entry.info)
         if data is not None:
             groups.setdefault(data.group, []).append(data)
     for group, files in sorted(groups.items()):
@@ -215,7 +232,7 @@ def _compact_hour(
 
 def _held(data: DataFile, now: datetime, min_age: timedelta, tail: int | None) -> str | None:
     """Why this file may not be merged (a ``HELD_*`` reason), or None if it may."""
-    mtime = file_mtime(data.path)
+    mtime = data.mtime
     if mtime is None or now - mtime < min_age:
         return HELD_YOUNG
     if tail is not None and data.last >= tail:
@@ -223,8 +240,8 @@ def _held(data: DataFile, now: datetime, min_age: timedelta, tail: int | None) -
     return None
 
 
-def _row_keys(path: Path, kind: DatasetKind) -> Counter:
-    table = pq.read_table(path, columns=list(kind.row_key))
+def _row_keys(path: Location, kind: DatasetKind) -> Counter:
+    table = read_table(path, columns=list(kind.row_key))
     return Counter(zip(*(table.column(name).to_pylist() for name in kind.row_key), strict=True))
 
 
@@ -236,7 +253,7 @@ def _recover(
     by_size = sorted(files, key=lambda f: (f.first - f.last, f.first))  # widest first
     keep: list[DataFile] = []
     deleted = False
-    containers: dict[Path, Counter] = {}
+    containers: dict[Location, Counter] = {}
     for data in by_size:
         container = next((k for k in keep if k.contains(data)), None)
         if container is None:
@@ -251,7 +268,7 @@ def _recover(
             )
             return None
         if not dry_run:
-            data.path.unlink(missing_ok=True)
+            data.path.delete()
             deleted = True
         report.recovered.append(data.path)
     if deleted:
@@ -269,7 +286,7 @@ def _merge(
         report.skipped.append((hour.path, f"{label}: {target.name} exists"))
         return
     try:
-        tables = [pq.read_table(data.path) for data in run]
+        tables = [read_table(data.path) for data in run]
     except FileNotFoundError:  # removed meanwhile (retention, a takeover): next run
         report.skipped.append((hour.path, f"{label}: an input file vanished"))
         return
@@ -290,36 +307,15 @@ def _merge(
     report.merges.append(Merge(hour.path, target, [d.path for d in run], len(merged)))
     if dry_run:
         return
-    tmp = hour.path / f".{target.name}.tmp"
-    try:
-        handle = open(tmp, "xb")  # noqa: SIM115 - exclusive: never reuse a tmp not ours
-    except FileExistsError:
-        report.merges.pop()
-        report.skipped.append((hour.path, f"{label}: {tmp.name} exists"))
-        return
-    try:
-        with handle:
-            pq.write_table(merged, handle, compression="zstd")
-            handle.flush()
-            os.fsync(handle.fileno())
-        # The data is as old as its newest input: a fresh mtime would put old offsets in
-        # the partition's tail and block the next runs.
-        stamp = max(data.path.stat().st_mtime for data in run)
-        os.utime(tmp, (stamp, stamp))
-        os.link(tmp, target)  # unlike rename, never replaces an existing file
-    except FileExistsError:
+    # The data is as old as its newest input: a fresh mtime would put old offsets in the
+    # partition's tail and block the next runs (local disk; an object store dates it itself).
+    stamps_s = [d.mtime.timestamp() for d in run if d.mtime is not None]
+    if not write_parquet(target, merged, replace=False, mtime=max(stamps_s, default=None)):
         report.merges.pop()
         report.skipped.append((hour.path, f"{label}: {target.name} appeared meanwhile"))
         return
-    except FileNotFoundError:  # an input vanished (retention, takeover): next run
-        report.merges.pop()
-        report.skipped.append((hour.path, f"{label}: an input file vanished"))
-        return
-    finally:
-        tmp.unlink(missing_ok=True)
-    fsync_dir(hour.path)
-    if pq.ParquetFile(target).metadata.num_rows != len(merged):
+    if num_rows(target) != len(merged):
         raise MaintenanceError(f"{target} does not hold the merged rows; inputs kept")
     for data in run:
-        data.path.unlink(missing_ok=True)
+        data.path.delete()
     fsync_dir(hour.path)

@@ -1,5 +1,5 @@
 """What retention and compaction share: the lock, durations, errors (and, re-exported, the
-dataset layout of :mod:`pipeline.sinks.dataset`).
+dataset layout of :mod:`pipeline.sinks.dataset`). Roots may be local or in an object store.
 
 Both work on the Hive layout the sink writes (``date=YYYY-MM-DD/hour=HH/``) and judge an hour
 by its directory name, never by file times. Both hold ``<root>/.maintenance.lock`` so two
@@ -13,12 +13,17 @@ import contextlib
 import fcntl
 import os
 import re
+import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pyarrow.fs as pafs
+
 from pipeline.exceptions import PipelineError
-from pipeline.sinks.dataset import DataFile, HourDir, hour_dirs, parse_data_file
+from pipeline.sinks import objects
+from pipeline.sinks.dataset import DataFile, HourDir, Root, hour_dirs, parse_data_file
+from pipeline.sinks.storage import Location, locate, mtime_of
 
 __all__ = [
     "LOCK_NAME",
@@ -39,6 +44,9 @@ TMP_GRACE = timedelta(hours=1)
 
 LOCK_NAME = ".maintenance.lock"
 
+LOCK_STALE = timedelta(hours=6)
+"""A lock object (object stores) older than this is the leftover of a killed run."""
+
 _DURATION = re.compile(r"^\s*(\d+)\s*([wdhm])\s*$")
 _UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes"}
 
@@ -58,25 +66,53 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
-def file_mtime(path: Path) -> datetime | None:
-    try:
-        return datetime.fromtimestamp(path.stat().st_mtime, UTC)
-    except FileNotFoundError:
-        return None
+def file_mtime(path: Location) -> datetime | None:
+    """When ``path`` was last written (UTC); ``None`` if it is gone."""
+    info = path.info()
+    return None if info.type == pafs.FileType.NotFound else mtime_of(info)
 
 
-def fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def fsync_dir(directory: Location) -> None:
+    """Make a directory's entries durable (local disk; an object store has no directories)."""
+    if directory.is_local:
+        objects.fsync_dir(directory.path)
 
 
 @contextlib.contextmanager
-def maintenance_lock(root: Path) -> Iterator[None]:
-    """Hold ``<root>/.maintenance.lock``; raise ``MaintenanceError`` if another run has it."""
-    root = Path(root)
+def maintenance_lock(root: Root) -> Iterator[None]:
+    """Hold ``<root>/.maintenance.lock``; raise ``MaintenanceError`` if another run has it.
+
+    Local disk: an ``flock`` (released by the kernel when the process dies). Object store:
+    a lock object created with a conditional write (it fails if the object exists) and
+    deleted at the end; one older than ``LOCK_STALE`` is taken for the leftover of a killed
+    run and replaced.
+    """
+    root = locate(root)
+    if root.is_local:
+        with _local_lock(Path(root.path)):
+            yield
+        return
+    root.check()
+    lock = root / LOCK_NAME
+    body = f"{socket.gethostname()} pid {os.getpid()}".encode()
+    if not objects.write_bytes(lock, body, replace=False):
+        written = file_mtime(lock)
+        if written is not None and datetime.now(UTC) - written < LOCK_STALE:
+            raise MaintenanceError(
+                f"another retention or compact run holds {lock} (since {written:%Y-%m-%d %H:%M}"
+                f" UTC; it is taken for stale after {LOCK_STALE})"
+            )
+        lock.delete()
+        if not objects.write_bytes(lock, body, replace=False):
+            raise MaintenanceError(f"another retention or compact run holds {lock}")
+    try:
+        yield
+    finally:
+        lock.delete()
+
+
+@contextlib.contextmanager
+def _local_lock(root: Path) -> Iterator[None]:
     if not root.is_dir():
         raise MaintenanceError(f"parquet dir {root} does not exist")
     with open(root / LOCK_NAME, "a") as handle:

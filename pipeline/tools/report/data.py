@@ -7,13 +7,14 @@ reads only the columns it plots (a month of data is many rows x evaluators).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from pipeline.exceptions import PipelineError
+from pipeline.sinks.dataset import Root
 from pipeline.sinks.delta_table import is_delta_table, open_table
+from pipeline.sinks.storage import locate
 
 COLUMNS = [
     "trace_id", "timestamp", "app", "status", "latency_ms", "input_tokens", "output_tokens",
@@ -30,21 +31,25 @@ class ReportError(PipelineError):
     """The Parquet directory cannot be reported on (missing, empty, not evalstream data)."""
 
 
-def load(parquet_dir: Path) -> pd.DataFrame:
-    if not parquet_dir.is_dir():
+def load(parquet_dir: Root) -> pd.DataFrame:
+    """The results rows of a dataset root: a local directory or an object store prefix."""
+    root = locate(parquet_dir)
+    if not root.is_local:
+        root.check()  # an unreachable store or a missing bucket: one line
+    elif not root.is_dir():
         raise ReportError(f"{parquet_dir}: not a directory")
-    if is_delta_table(parquet_dir):
-        return _deduplicated(_read_delta(parquet_dir), parquet_dir)
-    if not any(parquet_dir.rglob("*.parquet")):
+    if is_delta_table(root):
+        return _deduplicated(_read_delta(root), parquet_dir)
+    if not any(info.path.endswith(".parquet") for info in root.listing()):
         raise ReportError(f"{parquet_dir}: no .parquet files (has a worker flushed yet?)")
     try:
-        frame = pd.read_parquet(parquet_dir, columns=COLUMNS)
+        frame = pd.read_parquet(root.path, filesystem=root.fs, columns=COLUMNS)
     except Exception as exc:  # pyarrow raises many types for foreign files
         raise ReportError(f"{parquet_dir}: not an evalstream dataset: {exc}") from None
     return _deduplicated(frame, parquet_dir)
 
 
-def _read_delta(root: Path) -> pd.DataFrame:
+def _read_delta(root: Root) -> pd.DataFrame:
     """The current version of a Delta results table (``EVALSTREAM_TABLE_FORMAT=delta``)."""
     try:
         dataset = open_table(root).to_pyarrow_dataset()
@@ -55,7 +60,7 @@ def _read_delta(root: Path) -> pd.DataFrame:
         raise ReportError(f"{root}: not an evalstream results table: {exc}") from None
 
 
-def _deduplicated(frame: pd.DataFrame, parquet_dir: Path) -> pd.DataFrame:
+def _deduplicated(frame: pd.DataFrame, parquet_dir: Root) -> pd.DataFrame:
     if frame.empty:
         raise ReportError(f"{parquet_dir}: the dataset has no rows")
     # Replays rewrite the same offsets: keep one row per source message and evaluator.

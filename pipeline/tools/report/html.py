@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipeline.sinks.dataset import Root
 from pipeline.tools.report import data, svg
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -227,7 +228,7 @@ def _summary_table(summary: pd.DataFrame) -> str:
     return _section("Evaluators", f"<table>{head}{rows}</table>")
 
 
-def render(parquet_dir: Path) -> str:
+def render(parquet_dir: Root) -> str:
     """The report page for a Parquet dataset; raises ``ReportError`` for unusable input."""
     rows = data.load(parquet_dir)
     traces = data.Traces.of(rows)
@@ -259,7 +260,7 @@ def render(parquet_dir: Path) -> str:
     )
 
 
-def report_command(parquet_dir: Path, output: Path) -> None:
+def report_command(parquet_dir: Root, output: Path) -> None:
     """Write the report for ``parquet_dir`` to ``output`` (atomically: no half-written page)."""
     page = render(parquet_dir)
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pipeline.sinks.storage import Location
 from pipeline.tools.ui import api, pages
 from pipeline.tools.ui.auth import TokenGate
 from pipeline.tools.ui.exceptions import BadQueryError, TraceNotFoundError
@@ -124,6 +125,9 @@ def warm_up(store: Store, done: threading.Event) -> None:
         done.set()
 
 
-def app_for(results_dir: Path, token: str | None = None, threads: int = 2) -> Starlette:
-    """The app over the datasets beside ``results_dir`` (the worker's Parquet directory)."""
+def app_for(
+    results_dir: str | Path | Location, token: str | None = None, threads: int = 2
+) -> Starlette:
+    """The app over the datasets beside ``results_dir`` (the worker's Parquet directory, or
+    its prefix in an object store)."""
     return create_app(Store(Datasets.beside(results_dir), threads=threads), token)

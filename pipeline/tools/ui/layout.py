@@ -8,41 +8,38 @@ directory keeps reading the results only.
 Files are listed here, in Python, and handed to DuckDB as an explicit list: a time-range filter
 drops whole ``date=/hour=`` partitions before DuckDB opens a single footer, and files that
 appear while the UI runs are picked up by the next request.
+
+The datasets may be in an object store (``s3://bucket/prefix``): files are then listed with
+one LIST per dataset (:func:`pipeline.sinks.dataset.entries`), named to DuckDB by their URIs,
+and read through the same pyarrow filesystem, which :func:`fsspec_filesystem` hands to
+DuckDB (DuckDB's own S3 support is an extension it would download at run time).
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import datetime, timedelta
+from pathlib import PurePath
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline.sinks.dataset import RESULTS, SPANS, TRACES, dataset_roots, entries
+from pipeline.sinks.storage import Location, fsspec_filesystem, locate
 
 HOUR = timedelta(hours=1)
+
+__all__ = ["DataFile", "Dataset", "Datasets", "fsspec_filesystem", "in_range"]
 
 
 @dataclass(frozen=True)
 class DataFile:
     path: str
+    """What DuckDB reads: a local path, or the object's URI (``s3://bucket/key``)."""
     hour_start: datetime
     """Start of the ``date=/hour=`` partition the file is in (UTC)."""
     signature: tuple[int, int] = (0, 0)
     """(size, mtime ns): a replayed file replaced under the same name gets a new one."""
-
-
-def _partition_start(date_dir: str, hour_dir: str) -> datetime | None:
-    try:
-        day = datetime.strptime(date_dir.removeprefix("date="), "%Y-%m-%d")
-        return day.replace(hour=int(hour_dir.removeprefix("hour=")), tzinfo=UTC)
-    except ValueError:
-        return None
-
-
-def _dirs(path: str, prefix: str) -> list[os.DirEntry]:
-    try:
-        with os.scandir(path) as entries:
-            return [e for e in entries if e.name.startswith(prefix) and e.is_dir()]
-    except (FileNotFoundError, NotADirectoryError):
-        return []
 
 
 @dataclass(frozen=True)
@@ -50,23 +47,23 @@ class Dataset:
     """One Hive-partitioned Parquet dataset (``date=YYYY-MM-DD/hour=HH/*.parquet``)."""
 
     name: str
-    root: Path
+    root: Location
 
     def files(self) -> list[DataFile]:
         """Every data file, oldest partition first (dot- and underscore-files are skipped:
         temporary names of files being written)."""
         out = []
-        for day in _dirs(str(self.root), "date="):
-            for hour in _dirs(day.path, "hour="):
-                start = _partition_start(day.name, hour.name)
-                if start is None:
-                    continue
-                with os.scandir(hour.path) as entries:
-                    for e in entries:
-                        if e.name.endswith(".parquet") and not e.name.startswith((".", "_")):
-                            stat = e.stat()
-                            out.append(DataFile(e.path, start, (stat.st_size, stat.st_mtime_ns)))
+        for entry in entries(self.root):
+            name = entry.path.name
+            if name.endswith(".parquet") and not name.startswith((".", "_")):
+                signature = (entry.info.size or 0, entry.info.mtime_ns or 0)
+                out.append(DataFile(entry.path.uri, entry.hour_start, signature))
         return sorted(out, key=lambda f: (f.hour_start, f.path))
+
+    def schema(self, path: str) -> pa.Schema:
+        """The Parquet schema of one of :meth:`files`."""
+        inner = path if self.root.is_local else path.split("://", 1)[1]
+        return pq.read_schema(inner, filesystem=self.root.fs)
 
 
 def in_range(
@@ -92,17 +89,22 @@ class Datasets:
     spans: Dataset
 
     @classmethod
-    def beside(cls, results_dir: Path) -> Datasets:
-        """The results directory and its ``traces`` and ``spans`` siblings (Delta tables
-        when the results directory is one: :mod:`pipeline.tools.ui.delta`)."""
+    def beside(cls, results_dir: str | PurePath | Location) -> Datasets:
+        """The results directory (or object store prefix) and its ``traces`` and ``spans``
+        siblings (Delta tables when the results root is one: :mod:`pipeline.tools.ui.delta`)."""
         from pipeline.sinks.delta_table import is_delta_table
         from pipeline.tools.ui.delta import DeltaDataset
 
-        results_dir = Path(results_dir)
-        parent = results_dir.parent
-        kind = DeltaDataset if is_delta_table(results_dir) else Dataset
+        roots = dataset_roots(locate(results_dir))
+        kind = DeltaDataset if is_delta_table(roots[RESULTS]) else Dataset
         return cls(
-            kind("results", results_dir),
-            kind("traces", parent / "traces"),
-            kind("spans", parent / "spans"),
+            kind("results", roots[RESULTS]),
+            kind("traces", roots[TRACES]),
+            kind("spans", roots[SPANS]),
         )
+
+    @property
+    def remote(self) -> Location | None:
+        """The object store location of the datasets; ``None`` on local disk."""
+        root = self.results.root
+        return None if root.is_local else root

@@ -18,9 +18,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
-import pyarrow.parquet as pq
 
-from pipeline.tools.ui.layout import DataFile, Dataset, Datasets, in_range
+from pipeline.tools.ui.layout import DataFile, Dataset, Datasets, fsspec_filesystem, in_range
 from schemas.datasets import SPANS_COLUMNS, TRACES_COLUMNS
 from schemas.parquet import PARQUET_COLUMNS
 
@@ -101,6 +100,8 @@ class Store:
         self._listings: dict[str, tuple[float, list[DataFile]]] = {}
         self._con = duckdb.connect(config={"threads": threads})
         self._con.execute("SET parquet_metadata_cache = true")
+        if datasets.remote is not None:  # s3:// (gs://, abfs://) paths read through pyarrow
+            self._con.register_filesystem(fsspec_filesystem(datasets.remote))
         self._columns: dict[str, frozenset[str]] = {}
         self.memo = Memo()
         self._lock = threading.Lock()
@@ -113,12 +114,13 @@ class Store:
     def close(self) -> None:
         self._con.close()
 
-    def _file_columns(self, path: str) -> frozenset[str]:
+    def _file_columns(self, name: str, path: str) -> frozenset[str]:
         """Column names of one file (files are immutable once renamed into place)."""
         with self._lock:
             cached = self._columns.get(path)
         if cached is None:
-            cached = frozenset(pq.read_schema(path).names)
+            dataset: Dataset = getattr(self.datasets, name)
+            cached = frozenset(dataset.schema(path).names)
             with self._lock:
                 self._columns[path] = cached
         return cached
@@ -152,7 +154,7 @@ class Store:
         contract = CONTRACTS[name]
         present: set[str] = set()
         for path in paths:
-            present |= self._file_columns(path)
+            present |= self._file_columns(name, path)
         projection = ", ".join(_projected(column, kind, present) for column, kind, _ in contract)
         if not paths:
             return Source(f"(SELECT {projection} WHERE false)", [], False)

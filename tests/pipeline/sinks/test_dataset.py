@@ -15,7 +15,8 @@ from pipeline.sinks.dataset import (
 )
 
 
-def touch(path: Path) -> Path:
+def touch(path) -> Path:
+    path = Path(path)  # a local Location is path-like
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"")
     return path
@@ -54,7 +55,7 @@ def test_data_files_filters_by_topic_and_partition_exactly(tmp_path):
 
 def test_hour_dirs_are_sorted_and_ignore_strays(tmp_path):
     for date, hour in [("2026-11-25", "14"), ("2026-11-24", "03"), ("2026-11-24", "25")]:
-        partition_dir(tmp_path, date, hour).mkdir(parents=True)
+        Path(partition_dir(tmp_path, date, hour)).mkdir(parents=True)
     (tmp_path / "date=nonsense" / "hour=01").mkdir(parents=True)
     starts = [h.start for h in hour_dirs(tmp_path)]
     assert starts == [datetime(2026, 11, 24, 3, tzinfo=UTC), datetime(2026, 11, 25, 14, tzinfo=UTC)]

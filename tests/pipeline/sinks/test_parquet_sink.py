@@ -67,7 +67,7 @@ def test_file_schema_is_the_published_contract(tmp_path):
     assert schema.metadata[b"evalstream.schema_version"] == b"1"
 
 
-def test_replaying_the_same_offsets_replaces_the_file_instead_of_duplicating(tmp_path):
+def test_replaying_the_same_offsets_keeps_one_file_instead_of_duplicating(tmp_path):
     for _ in range(2):
         sink = ParquetSink(tmp_path)
         add(sink, *(record(o, 9) for o in range(3)))

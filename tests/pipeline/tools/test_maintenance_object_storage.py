@@ -1,0 +1,81 @@
+"""Compaction and retention on a real S3-compatible server (the ``s3_server`` fixture):
+merged object written before its inputs are deleted, a crash between the two recovered,
+the lock object, and hours deleted by key prefix."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+from test_maintenance import TOPIC, message
+
+from pipeline.sinks.dataset import data_files, file_name
+from pipeline.sinks.objects import read_table, write_bytes, write_parquet
+from pipeline.sinks.parquet import ParquetSink
+from pipeline.sinks.storage import locate
+from pipeline.tools.maintenance import LOCK_NAME, MaintenanceError, apply_retention, compact
+
+LATER = datetime.now(UTC) + timedelta(hours=3)  # every object is then 3 h old
+
+
+def names(root) -> list[str]:
+    return sorted(d.path.name for d in data_files(root))
+
+
+def write(root, *ranges: tuple[int, int], hour: int = 13) -> None:
+    when = datetime(2026, 11, 25, hour, 30, tzinfo=UTC)
+    for first, last in ranges:
+        sink = ParquetSink(root)
+        for offset in range(first, last + 1):
+            sink.add(message(offset, when), TOPIC, 0, offset)
+        sink.flush()
+
+
+def test_compaction_merges_objects_and_deletes_inputs_after_the_merge(s3_root):
+    write(s3_root, (0, 9), (10, 19), (20, 29))
+    time.sleep(2.5)  # S3Proxy dates objects to the second: > 1 s apart after truncation
+    write(s3_root, (30, 39), hour=14)  # the partition's tail: newer than the window
+    report = compact(s3_root, timedelta(hours=2), now=LATER, tail_window=timedelta(seconds=1))
+    assert [m.rows for m in report.merges] == [60]  # 30 traces x 2 evaluators
+    assert names(s3_root) == [file_name(TOPIC, 0, 0, 29), file_name(TOPIC, 0, 30, 39)]
+    root = locate(s3_root)
+    frame = pd.read_parquet(root.path, filesystem=root.fs)
+    assert len(frame) == 80 and not frame.duplicated(["trace_id", "evaluator"]).any()
+    assert not (root / LOCK_NAME).exists()  # the lock object is gone after the run
+
+
+def test_a_crash_between_merge_and_deletes_is_finished_by_the_next_run(s3_root):
+    write(s3_root, (0, 9), (10, 19))
+    inputs = [d.path for d in data_files(s3_root)]
+    merged = pa.concat_tables([read_table(p) for p in inputs])  # what a crashed run wrote
+    target = inputs[0].parent / file_name(TOPIC, 0, 0, 19)
+    assert write_parquet(target, merged, replace=False)
+    report = compact(s3_root, timedelta(hours=2), now=LATER, tail_window=timedelta(seconds=1))
+    assert sorted(report.recovered) == sorted(inputs) and report.merges == []
+    assert names(s3_root) == [file_name(TOPIC, 0, 0, 19)]
+
+
+def test_a_held_lock_object_stops_a_second_run(s3_root):
+    write(s3_root, (0, 9))
+    root = locate(s3_root)
+    assert write_bytes(root / LOCK_NAME, b"another host", replace=False)
+    with pytest.raises(MaintenanceError, match="another retention or compact run holds"):
+        compact(s3_root, timedelta(hours=2), now=LATER)
+    with pytest.raises(MaintenanceError, match="another retention or compact run holds"):
+        apply_retention(s3_root, timedelta(days=1), now=LATER)
+    (root / LOCK_NAME).delete()
+
+
+def test_retention_deletes_old_hours_by_prefix_and_keeps_the_current_one(s3_root):
+    write(s3_root, (0, 4), hour=13)
+    write(s3_root, (5, 9), hour=14)
+    now = datetime(2026, 11, 25, 14, 30, tzinfo=UTC)
+    dry = apply_retention(s3_root, timedelta(minutes=30), now=now, dry_run=True)
+    assert [h.files for h in dry.hours] == [1] and len(names(s3_root)) == 2
+    report = apply_retention(s3_root, timedelta(minutes=30), now=now)
+    assert [locate(s3_root).relative(h.path) for h in report.hours] == ["date=2026-11-25/hour=13"]
+    assert report.files == 1 and report.bytes > 0
+    assert names(s3_root) == [file_name(TOPIC, 0, 5, 9)]

@@ -1,0 +1,193 @@
+"""The worker through a real broker writing its datasets to a real S3-compatible server (the
+``s3_server`` fixture: S3Proxy), and every tool reading them back from the bucket: report,
+``trace show``, the UI's data loading, backfill; the crash clean-up on the bucket; and the
+one-line errors of a bad URI or an unreachable endpoint."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import orjson
+import pandas as pd
+import pytest
+from kafka import KafkaAdminClient
+from kafka.admin import NewTopic
+from kafka_helpers import produce
+from worker_process import ROOT, run_worker, worker_env
+
+from pipeline.kafka.broker import free_port
+from pipeline.sinks.dataset import RESULTS, SPANS, TRACES, data_files, dataset_roots, file_name
+from pipeline.sinks.objects import write_bytes
+from pipeline.sinks.storage import locate
+from pipeline.tools.demo.samples import sample_traces
+
+TRACE_COUNT = 120
+
+
+def cli(*args: str, env: dict[str, str], cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", *args],
+        env=env, cwd=cwd, capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+
+
+def read(root, columns=None) -> pd.DataFrame:
+    return pd.read_parquet(root.path, filesystem=root.fs, columns=columns)
+
+
+@pytest.fixture(scope="module")
+def run(kafka_bootstrap, s3_server, tmp_path_factory):
+    """One worker run: TRACE_COUNT traces on 2 partitions -> s3://<bucket>/<run>/parquet."""
+    topic = f"s3-{uuid.uuid4().hex[:10]}"
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    admin.create_topics([NewTopic(topic, 2, 1)])
+    admin.close()
+    traces = list(sample_traces(TRACE_COUNT, seed=31))
+    for index, trace in enumerate(traces):
+        trace["spans"] = [{"span_id": f"s{index}", "name": "agent"}]
+    produce(kafka_bootstrap, topic, [orjson.dumps(t) for t in traces])
+    uri = f"s3://{s3_server.bucket}/{topic}/parquet"
+    work = tmp_path_factory.mktemp("s3-worker")
+    env = worker_env(kafka_bootstrap, topic, uri, state_dir=work / "state", **s3_server.env())
+    stderr = run_worker(env, cwd=work)
+    os.environ.update(s3_server.env())  # this process reads the bucket too (module scope)
+    return {"topic": topic, "uri": uri, "env": env, "work": work, "traces": traces, "log": stderr}
+
+
+def test_worker_results_in_the_bucket_are_exact(run):
+    roots = dataset_roots(run["uri"])
+    results = read(roots[RESULTS], ["trace_id", "evaluator", "kafka_topic", "kafka_offset"])
+    evaluators = results["evaluator"].nunique()
+    assert evaluators >= 3
+    assert len(results) == TRACE_COUNT * evaluators  # nothing lost
+    assert not results.duplicated(["trace_id", "evaluator"]).any()  # nothing doubled
+    assert set(results["trace_id"]) == {t["trace_id"] for t in run["traces"]}
+    stored = read(roots[TRACES], ["trace_id"])
+    assert sorted(stored["trace_id"]) == sorted(t["trace_id"] for t in run["traces"])
+    assert len(read(roots[SPANS], ["span_id"])) == TRACE_COUNT
+    assert run["uri"] in run["log"]  # the worker names where it writes, as a URI
+    assert not (run["work"] / "s3:").exists() and not list(run["work"].glob("s3*"))
+
+
+def test_report_reads_the_bucket(run, tmp_path):
+    out = tmp_path / "report.html"
+    done = cli("report", run["uri"], "-o", str(out), env=run["env"])
+    assert done.returncode == 0, done.stderr
+    assert run["uri"] in out.read_text() and "correctness" in out.read_text()
+
+
+def test_trace_show_reads_the_bucket(run):
+    trace = run["traces"][7]
+    done = cli(
+        "trace", "show", trace["trace_id"], "--data-dir", run["uri"], "--json", env=run["env"]
+    )
+    assert done.returncode == 0, done.stderr
+    detail = json.loads(done.stdout)
+    assert detail["trace_id"] == trace["trace_id"]
+    assert detail["inputs"] == trace["inputs"] and detail["outputs"] == trace["outputs"]
+    assert [s["span_id"] for s in detail["spans"]] == ["s7"]
+
+
+def test_ui_data_loading_reads_the_bucket(run):
+    from starlette.testclient import TestClient
+
+    from pipeline.tools.ui.app import create_app
+    from pipeline.tools.ui.layout import Datasets
+    from pipeline.tools.ui.store import Store
+
+    store = Store(Datasets.beside(locate(run["uri"])), listing_ttl=0)
+    with TestClient(create_app(store)) as client:
+        health = client.get("/health").json()
+        assert health["datasets"] == {"results": True, "traces": True, "spans": True}
+        assert client.get("/api/traces?limit=500").json()["total"] == TRACE_COUNT
+        trace_id = run["traces"][3]["trace_id"]
+        assert client.get(f"/api/traces/{trace_id}").json()["trace_id"] == trace_id
+
+
+def test_backfill_from_the_topic_into_the_bucket_twice_is_idempotent(run):
+    target = run["uri"].replace("/parquet", "/backfill")
+    args = ["backfill", "--from-topic", run["topic"], "--parquet-dir", target]
+    args += ["--evaluators", "latency,error"]
+    for _ in range(2):
+        done = cli(*args, env=run["env"])
+        assert done.returncode == 0, done.stderr
+        frame = read(locate(target), ["trace_id", "evaluator"])
+        assert len(frame) == TRACE_COUNT * 2 and not frame.duplicated().any()
+    assert "replaced 0 older files" in done.stdout  # same chunks, same keys: overwritten
+
+
+def test_takeover_deletes_uncommitted_objects_in_the_bucket(run, kafka_bootstrap):
+    """A crashed worker's object past the committed offset is deleted when the next worker
+    takes the partition over, before the replay writes its own: results stay exact."""
+    scored = f"{run['topic']}.scored"
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    group = f"{run['topic']}-workers"
+    committed = admin.list_group_offsets(group)[group]
+    admin.close()
+    offset = next(
+        v.offset for tp, v in committed.items() if tp.topic == scored and not tp.partition
+    )
+    root = locate(run["uri"])
+    existing = data_files(root, scored, 0)[0]
+    stray = existing.path.parent / file_name(scored, 0, offset, offset + 40)
+    with root.fs.open_input_file(existing.path.path) as handle:  # rows that would double
+        assert write_bytes(stray, handle.read(), replace=False)
+    more = list(sample_traces(10, seed=77))
+    produce(kafka_bootstrap, run["topic"], [orjson.dumps(t) for t in more])
+    stderr = run_worker(run["env"], cwd=run["work"])
+    assert "removed 1 uncommitted Parquet file" in stderr
+    assert not stray.exists()
+    results = read(root, ["trace_id", "evaluator"])
+    evaluators = results["evaluator"].nunique()
+    assert len(results) == (TRACE_COUNT + 10) * evaluators
+    assert not results.duplicated().any()
+
+
+def in_process(args: list[str], capsys) -> tuple[int, list[str]]:
+    """``evalstream ARGS`` in this process (each CLI start costs seconds on a busy machine)."""
+    from pipeline.cli.main import main
+
+    capsys.readouterr()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sys, "argv", ["evalstream", *args])
+        with pytest.raises(SystemExit) as exited:
+            main()
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    return exited.value.code, lines
+
+
+def test_bad_uris_and_an_unreachable_endpoint_are_one_line(run, tmp_path, monkeypatch, capsys):
+    dead = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"}
+    done = cli("worker", "--stop-when-idle", "1", env={**run["env"], **dead}, cwd=tmp_path)
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode == 2, done.stderr
+    assert len(lines) == 1 and "error: cannot reach s3://evalstream: " in lines[0], done.stderr
+    assert list(tmp_path.iterdir()) == []  # no local folder named s3: (or anything else)
+
+    monkeypatch.chdir(tmp_path)  # the other cases in this process: each CLI start costs seconds
+    for root, message in [("s3://", "names no bucket"), ("s3:/bucket/x", "missing a slash")]:
+        monkeypatch.setenv("EVALSTREAM_PARQUET_DIR", root)
+        code, lines = in_process(["worker", "--stop-when-idle", "1"], capsys)
+        assert code == 2 and len(lines) == 1 and message in lines[0], lines
+    monkeypatch.setenv("EVALSTREAM_PARQUET_DIR", run["uri"])
+    monkeypatch.setenv("AWS_ENDPOINT_URL", dead["AWS_ENDPOINT_URL"])
+    for args in (
+        ["worker", "--stop-when-idle", "1"],
+        ["report", run["uri"]],
+        ["compact", "--parquet-dir", run["uri"]],
+        ["retention", "--older-than", "1d", "--parquet-dir", run["uri"]],
+        ["trace", "show", "x", "--data-dir", run["uri"]],
+        ["backfill", "--from-files", __file__, "--parquet-dir", run["uri"]],
+    ):
+        code, lines = in_process(args, capsys)
+        assert code == 2 and len(lines) == 1 and "cannot reach s3://" in lines[0], (args, lines)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", run["env"]["AWS_ENDPOINT_URL"])
+    code, lines = in_process(["report", "s3://no-such-bucket/x"], capsys)
+    assert code == 2 and lines == ["error: s3://no-such-bucket/x: bucket 'no-such-bucket' does"
+                                   " not exist"]  # fmt: skip
+    assert list(tmp_path.iterdir()) == []
