@@ -133,6 +133,8 @@ class Bench:
             EVALSTREAM_BOOTSTRAP_SERVERS=self.bootstrap,
             EVALSTREAM_INPUT_TOPIC=source,
             EVALSTREAM_SCORED_TOPIC=f"{name}.scored",
+            EVALSTREAM_SESSION_TURNS_TOPIC=f"{name}.session-turns",
+            EVALSTREAM_SCORED_SESSIONS_TOPIC=f"{name}.scored-sessions",
             EVALSTREAM_METRICS_TOPIC=f"{name}.metrics",
             EVALSTREAM_DLQ_TOPIC=f"{name}.dlq",
             EVALSTREAM_SPANS_TOPIC=f"{name}.spans",

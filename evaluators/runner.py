@@ -41,13 +41,20 @@ class ConfiguredEvaluator:
         return self.filter.matches(trace)
 
 
-def build_evaluators(config: EvaluatorConfig, registry: Registry) -> list[ConfiguredEvaluator]:
-    """Instantiate what the config asks for (or the default set). Raises ``ConfigError``."""
+def build_evaluators(
+    config: EvaluatorConfig, registry: Registry, scope: str = "trace"
+) -> list[ConfiguredEvaluator]:
+    """Instantiate what the config asks for (or the default set). Raises ``ConfigError``.
+
+    Only evaluators of ``scope`` are returned: ``trace`` ones for this runner, ``session``
+    ones for ``evaluators.session.SessionRunner`` (both read the same TOML tables).
+    """
     tables = config.evaluators
     if tables is None:
         from evaluators.config import EvaluatorSettings
 
-        tables = {name: EvaluatorSettings() for name in registry.default_names()}
+        defaults = registry.default_names(scope)
+        tables = {name: EvaluatorSettings() for name in defaults}
     configured = []
     prices = {name: p.model_dump() for name, p in config.pricing.items()}
     for result_name, settings in tables.items():
@@ -65,6 +72,8 @@ def build_evaluators(config: EvaluatorConfig, registry: Registry) -> list[Config
                 "prices": {**prices, **(params["judge"].get("prices") or {})},
             }
         instance = registration.create(params, result_name=result_name)
+        if getattr(instance, "scope", "trace") != scope:
+            continue
         configured.append(
             ConfiguredEvaluator(
                 evaluator=instance,

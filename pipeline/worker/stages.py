@@ -63,6 +63,7 @@ class ScoreStage:
         self.windows = windows
         self.observer = observer
         self.otel = otel  # a BackgroundOtlpExport, or None
+        self.sessions: Any = None  # a pipeline.sessions.router.SessionRouter, or None
         self.consumed = self.scored = self.dead_lettered = self.metrics_records = 0
 
     @classmethod
@@ -83,7 +84,9 @@ class ScoreStage:
                 OtlpResultExporter(settings.otel_results_endpoint),
                 max_batches=settings.otel_results_queue_batches,
             )
-        return cls(
+        from pipeline.sessions.router import SessionRouter
+
+        stage = cls(
             settings,
             scorer,
             sender,
@@ -92,6 +95,8 @@ class ScoreStage:
             observer if observer is not None else PrometheusObserver(),
             otel,
         )
+        stage.sessions = SessionRouter.create(settings)
+        return stage
 
     async def prepare(self, events: Sequence[Any]) -> Prepared:
         """Decode, score and serialise a batch; sends nothing, so it runs outside the lock.
@@ -150,6 +155,8 @@ class ScoreStage:
         for record, body in prepared.scored:
             src = record.source
             self.sender.send(topic, record.trace.trace_id.encode(), body, src.topic, src.partition)
+        if self.sessions is not None:  # traces with a session id, re-keyed, same transaction
+            self.sessions.route(self.sender, prepared.scored)
         scored = [record for record, _ in prepared.scored]
         self.windows.add(scored)
         self.scored += len(scored)

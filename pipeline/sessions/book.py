@@ -1,0 +1,151 @@
+"""The session stage's decisions over a key -> entry mapping (the faust table's data, or a dict).
+
+``SessionBook.absorb`` takes one message of the session-turns topic (a scored trace, or a tick
+carrying the wall time) and ``close_due`` then closes what the partition's watermark allows.
+Both return what changed: the entries to write to the changelog (``None`` deletes) and the
+sessions closed (to score). The stage sends all of it in the source partition's transaction;
+this module decides, so the window rules run the same in a unit test and in the worker.
+
+Memory is bounded: at most ``max_open`` entries (a new session past it closes the oldest one
+early, ``ClosedBy.EVICTED``, and drops it) and ``Rules.max_turns`` turns per session;
+``on_limit`` is told each time (a Prometheus counter in the worker).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from pipeline.sessions import window
+from pipeline.sessions.scoring import Closing
+from pipeline.sessions.turns import session_of, turn_of
+from schemas.session import ClosedBy
+
+TICK_KEY = b"\x00tick"
+
+
+@dataclass
+class Changes:
+    """What one step changed: changelog writes per key (entry or None, partition), closings."""
+
+    writes: dict[str, tuple[dict[str, Any] | None, int]] = field(default_factory=dict)
+    closings: list[Closing] = field(default_factory=list)
+
+    def put(self, key: str, entry: dict[str, Any] | None, partition: int) -> None:
+        self.writes[key] = (entry, partition)
+
+
+def tick_message(wall_now: float) -> bytes:
+    return orjson.dumps({"tick": wall_now})
+
+
+class SessionBook:
+    def __init__(
+        self,
+        data: MutableMapping[str, Any],
+        rules: window.Rules,
+        *,
+        max_open: int,
+        text_bytes: int,
+        on_limit: Callable[[str], None] = lambda limit: None,
+    ) -> None:
+        self.data = data
+        self.rules = rules
+        self.max_open = max_open
+        self.text_bytes = text_bytes
+        self.on_limit = on_limit
+
+    def sessions(self, partitions: Iterable[int] | None = None) -> list[tuple[str, Any]]:
+        wanted = None if partitions is None else set(partitions)
+        return [
+            (key, entry)
+            for key, entry in list(self.data.items())
+            if not window.is_partition_key(key) and (wanted is None or entry["p"] in wanted)
+        ]
+
+    def open_count(self, partitions: Iterable[int] | None = None) -> int:
+        return sum(1 for _, entry in self.sessions(partitions) if entry.get("open"))
+
+    def absorb(self, partition: int, value: bytes, wall_now: float, changes: Changes) -> None:
+        """Merge one session-turns message. Raises ``ValueError`` on bytes that are not one."""
+        message = orjson.loads(value)
+        if not isinstance(message, dict):
+            raise ValueError("a session-turns message must be a JSON object")
+        if "tick" in message:
+            return  # a tick only makes the stage run close_due on an idle partition
+        turn = turn_of(message, self.text_bytes)
+        if turn is None:
+            return
+        pkey = window.partition_key(partition)
+        state = window.observe(self.data.get(pkey), partition, turn["t"], wall_now)
+        self._set(pkey, state, partition, changes)
+        sid, t = turn["session_id"], turn["t"]
+        entry = self.data.get(sid)
+        updated, how = window.absorb(entry, turn, t, partition, self.rules)
+        if how is window.Absorbed.DUPLICATE:
+            return
+        if how is window.Absorbed.SPLIT:
+            if entry is not None and entry.get("open"):
+                self._close(sid, entry, self._split_reason(entry, t), changes, keep=False)
+            self.data.pop(sid, None)
+            entry = None
+            updated, how = window.absorb(None, turn, t, partition, self.rules)
+        if entry is None:
+            self._make_room(sid, changes)
+        assert updated is not None
+        self._set(sid, updated, partition, changes)
+
+    def close_due(self, partition: int, wall_now: float, changes: Changes) -> None:
+        """Close the sessions of ``partition`` the watermark (or their own bound) allows and
+        forget the markers past their grace."""
+        wm = window.watermark(self.data.get(window.partition_key(partition)), wall_now, self.rules)
+        for key, entry in self.sessions([partition]):
+            reason = window.due(entry, wm, self.rules)
+            if reason is not None:
+                if reason is ClosedBy.MAX_TURNS:
+                    self.on_limit("turns")
+                self._close(key, entry, reason, changes, keep=True)
+            elif window.expired(entry, wm, self.rules):
+                self.data.pop(key, None)
+                changes.put(key, None, partition)
+
+    def _split_reason(self, entry: dict[str, Any], t: float) -> ClosedBy:
+        if len(entry["turns"]) >= self.rules.max_turns:
+            self.on_limit("turns")
+            return ClosedBy.MAX_TURNS
+        if entry.get("ended"):
+            return ClosedBy.END_MARKER
+        if max(t, entry["last"]) - min(t, entry["first"]) > self.rules.max_duration_seconds:
+            return ClosedBy.MAX_DURATION
+        return ClosedBy.GAP
+
+    def _make_room(self, new_key: str, changes: Changes) -> None:
+        """Before a new session: past ``max_open``, drop the oldest closed marker, else close
+        the session with the oldest last turn early."""
+        entries = self.sessions()
+        if len(entries) < self.max_open:
+            return
+        self.on_limit("open_sessions")
+        candidates = [(k, e) for k, e in entries if k != new_key]
+        markers = [(k, e) for k, e in candidates if not e.get("open")]
+        key, entry = min(markers or candidates, key=lambda item: item[1]["last"])
+        if entry.get("open"):
+            self._close(key, entry, ClosedBy.EVICTED, changes, keep=False)
+        self.data.pop(key, None)
+        changes.put(key, None, entry["p"])
+
+    def _close(
+        self, key: str, entry: dict[str, Any], reason: ClosedBy, changes: Changes, keep: bool
+    ) -> None:
+        turns = window.ordered_turns(entry)
+        session = session_of(entry, turns, reason)
+        changes.closings.append(Closing(session, entry["first"], entry["last"], entry["p"]))
+        if keep:
+            self._set(key, window.closed(entry, reason), entry["p"], changes)
+
+    def _set(self, key: str, entry: dict[str, Any], partition: int, changes: Changes) -> None:
+        self.data[key] = entry
+        changes.put(key, entry, partition)
