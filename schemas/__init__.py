@@ -17,6 +17,14 @@ from schemas.metrics import EvaluatorAggregate, MetricsRecord
 from schemas.parquet import PARQUET_COLUMNS, PARTITION_COLUMNS, arrow_schema
 from schemas.result import NOT_APPLICABLE, EvaluationResult, ResultSource
 from schemas.scored import ScoredTrace, SourceOffset
+from schemas.session import (
+    ClosedBy,
+    ScoredSession,
+    Session,
+    SessionMetricsRecord,
+    SessionRow,
+    SessionTurn,
+)
 from schemas.trace import Expectations, Span, Trace, TraceStatus, Usage
 
 __all__ = [
@@ -25,6 +33,7 @@ __all__ = [
     "PARTITION_COLUMNS",
     "SPANS_COLUMNS",
     "TRACES_COLUMNS",
+    "ClosedBy",
     "DeadLetter",
     "EvaluationResult",
     "EvaluatorAggregate",
@@ -32,7 +41,12 @@ __all__ = [
     "MetricsRecord",
     "ResultSource",
     "SchemaError",
+    "ScoredSession",
     "ScoredTrace",
+    "Session",
+    "SessionMetricsRecord",
+    "SessionRow",
+    "SessionTurn",
     "SourceOffset",
     "Span",
     "SpanRow",
