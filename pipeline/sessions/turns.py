@@ -40,12 +40,13 @@ def turn_of(message: dict[str, Any], text_bytes: int) -> dict[str, Any] | None:
     body = message.get("body") or {}
     results = []
     for r in message.get("results") or []:
-        kept = {name: r.get(name) for name in RESULT_FIELDS}
-        kept["rationale"] = clip_field(r.get("rationale"), RATIONALE_BYTES)[0]
+        kept = {name: r[name] for name in RESULT_FIELDS if r.get(name) is not None}
+        if r.get("rationale") is not None:
+            kept["rationale"] = clip_field(r["rationale"], RATIONALE_BYTES)[0]
         kept["metadata"] = r.get("metadata") or {}
         results.append(kept)
     timestamp = datetime.fromisoformat(message["timestamp"])
-    return {
+    turn = {
         "session_id": session_id,
         "trace_id": message["trace_id"],
         "trace_version": message.get("trace_version", 1),
@@ -69,6 +70,14 @@ def turn_of(message: dict[str, Any], text_bytes: int) -> dict[str, Any] | None:
         },
         "results": results,
     }
+    _check(turn)
+    return turn
+
+
+def _check(turn: dict[str, Any]) -> None:
+    """Validate a turn when it arrives (a bad one is dead-lettered then, never breaks the
+    closing of its session later); raises ``pydantic.ValidationError``."""
+    SessionTurn.model_validate({"trace": turn["trace"], "results": turn["results"]})
 
 
 def session_of(entry: dict[str, Any], turns: list[dict[str, Any]], closed_by: ClosedBy) -> Session:
