@@ -108,12 +108,8 @@ def test_sampling_is_by_session_id_and_filters_read_the_first_turn_tags():
         "long_conversation": {"sample_rate": 0.5, "filter": {"tags": {"env": "prod"}}},
     }})  # fmt: skip
     (configured,) = build_session_evaluators(config, registry())
-    prod = [
-        Session(
-            session_id=f"s{i}", turns=[SessionTurn(trace=Trace(trace_id="t", tags={"env": "prod"}))]
-        )  # fmt: skip
-        for i in range(200)
-    ]
+    first = SessionTurn(trace=Trace(trace_id="t", tags={"env": "prod"}))
+    prod = [Session(session_id=f"s{i}", turns=[first]) for i in range(200)]
     chosen = [s.session_id for s in prod if configured.selects(s)]
     assert 60 < len(chosen) < 140
     assert chosen == [s.session_id for s in prod if configured.selects(s)]  # stable

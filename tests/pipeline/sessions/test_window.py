@@ -12,7 +12,6 @@ import pytest
 
 from pipeline.sessions import window
 from pipeline.sessions.book import Changes, SessionBook, tick_message
-from schemas.session import ClosedBy
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 RULES = window.Rules(
