@@ -90,14 +90,16 @@ class Datasets:
     results: Dataset
     traces: Dataset
     spans: Dataset
+    sessions: Dataset
 
     @classmethod
     def beside(cls, results_dir: Path) -> Datasets:
-        """The results directory and its ``traces`` and ``spans`` siblings."""
+        """The results directory and its ``traces``, ``spans`` and ``sessions`` siblings."""
         results_dir = Path(results_dir)
         parent = results_dir.parent
         return cls(
             Dataset("results", results_dir),
             Dataset("traces", parent / "traces"),
             Dataset("spans", parent / "spans"),
+            Dataset("sessions", parent / "sessions"),
         )

@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 from pipeline.tools.ui.layout import DataFile, Dataset, Datasets, in_range
 from schemas.datasets import SPANS_COLUMNS, TRACES_COLUMNS
 from schemas.parquet import PARQUET_COLUMNS
+from schemas.session import SESSIONS_COLUMNS
 
 RESULTS_COLUMNS = (*PARQUET_COLUMNS, ("trace_version", "int64", True))
 """The results contract plus ``trace_version``, which newer workers add (older files: NULL)."""
@@ -37,7 +38,12 @@ DUCKDB_TYPES = {
     "list<string>": "VARCHAR[]",
 }
 
-CONTRACTS = {"results": RESULTS_COLUMNS, "traces": TRACES_COLUMNS, "spans": SPANS_COLUMNS}
+CONTRACTS = {
+    "results": RESULTS_COLUMNS,
+    "traces": TRACES_COLUMNS,
+    "spans": SPANS_COLUMNS,
+    "sessions": SESSIONS_COLUMNS,
+}
 
 DEFAULTS = {"trace_version": "1"}
 """What a column reads as where a file predates it: results without versions are version 1."""

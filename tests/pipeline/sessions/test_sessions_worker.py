@@ -180,6 +180,7 @@ def test_sessions_are_scored_and_a_late_turn_gives_version_two(
     assert sum(m["session_count"] for m in session_metrics) == 4
     assert sum(m["reopened_count"] for m in session_metrics) == 1
     assert sum(m["turn_count"] for m in session_metrics) == 11 + 3
+    check_ui(parquet)
 
 
 @pytest.mark.slow
@@ -196,3 +197,30 @@ def test_sessions_come_back_from_the_changelog_after_a_restart(
     assert sessions["short", 2]["trace_ids"] == ["short-t1", "short-late", "short-t2"]
     rows = pd.read_parquet(parquet.parent / "sessions")
     assert sorted(set(rows[rows.session_id == "short"].session_version)) == [1, 2]
+
+
+def check_ui(parquet) -> None:
+    """The web UI over what the worker wrote: a session page with its turns and results,
+    linked from the trace page; the JSON API lists both versions of "short"."""
+    from starlette.testclient import TestClient
+
+    from pipeline.tools.ui.app import create_app
+    from pipeline.tools.ui.layout import Datasets
+    from pipeline.tools.ui.store import Store
+
+    with TestClient(create_app(Store(Datasets.beside(parquet), listing_ttl=0))) as client:
+        page = client.get("/sessions/frustrated")
+        assert page.status_code == 200
+        html = page.text
+        assert "turn 3 rephrases turn 1" in html and "conversation_frustration" in html
+        assert html.index('id="turn-1"') < html.index('id="turn-5"')
+        assert "I asked how to reset my password" in html  # the turn's own input
+        assert 'href="/traces/frustrated-t3"' in html
+        trace = client.get("/traces/frustrated-t3").text
+        assert 'href="/sessions/frustrated"' in trace
+        short = client.get("/api/sessions/short").json()
+        assert [c["session_version"] for c in short["closings"]] == [1, 2]
+        assert [t["trace_id"] for t in short["turns"]] == ["short-t1", "short-late", "short-t2"]
+        first = short["turns"][0]
+        assert {r["evaluator"] for r in first["results"]} == {"error", "safety"}
+        assert client.get("/sessions/nobody").status_code == 404
