@@ -6,9 +6,11 @@ Both return what changed: the entries to write to the changelog (``None`` delete
 sessions closed (to score). The stage sends all of it in the source partition's transaction;
 this module decides, so the window rules run the same in a unit test and in the worker.
 
-Memory is bounded: at most ``max_open`` entries (a new session past it closes the oldest one
-early, ``ClosedBy.EVICTED``, and drops it) and ``Rules.max_turns`` turns per session;
-``on_limit`` is told each time (a Prometheus counter in the worker).
+Memory is bounded: at most ``max_open`` entries on the partitions this worker owns (a new
+session past it drops the oldest closed marker, else closes the oldest open session early,
+``ClosedBy.EVICTED``) and ``Rules.max_turns`` turns per session; ``on_limit`` is told each
+time (a Prometheus counter in the worker). Standby copies of other workers' partitions are
+never evicted or closed here.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pipeline.sessions.turns import session_of, turn_of
 from schemas.session import ClosedBy
 
 TICK_KEY = b"\x00tick"
+_MISSING = object()
 
 
 @dataclass
@@ -51,8 +54,11 @@ class SessionBook:
         max_open: int,
         text_bytes: int,
         on_limit: Callable[[str], None] = lambda limit: None,
+        owned: Callable[[], set[int] | None] = lambda: None,
     ) -> None:
         self.data = data
+        self.owned = owned  # partitions this worker owns (None: all); the rest are standbys
+        self.journal: dict[str, Any] | None = None
         self.rules = rules
         self.max_open = max_open
         self.text_bytes = text_bytes
@@ -90,7 +96,7 @@ class SessionBook:
         if how is window.Absorbed.SPLIT:
             if entry is not None and entry.get("open"):
                 self._close(sid, entry, self._split_reason(entry, t), changes, keep=False)
-            self.data.pop(sid, None)
+            self._forget(sid)  # no changelog write: the new entry below replaces it
             entry = None
             updated, how = window.absorb(None, turn, t, partition, self.rules)
         if entry is None:
@@ -109,7 +115,7 @@ class SessionBook:
                     self.on_limit("turns")
                 self._close(key, entry, reason, changes, keep=True)
             elif window.expired(entry, wm, self.rules):
-                self.data.pop(key, None)
+                self._forget(key)
                 changes.put(key, None, partition)
 
     def _split_reason(self, entry: dict[str, Any], t: float) -> ClosedBy:
@@ -125,7 +131,7 @@ class SessionBook:
     def _make_room(self, new_key: str, changes: Changes) -> None:
         """Before a new session: past ``max_open``, drop the oldest closed marker, else close
         the session with the oldest last turn early."""
-        entries = self.sessions()
+        entries = self.sessions(self.owned())
         if len(entries) < self.max_open:
             return
         self.on_limit("open_sessions")
@@ -134,7 +140,7 @@ class SessionBook:
         key, entry = min(markers or candidates, key=lambda item: item[1]["last"])
         if entry.get("open"):
             self._close(key, entry, ClosedBy.EVICTED, changes, keep=False)
-        self.data.pop(key, None)
+        self._forget(key)
         changes.put(key, None, entry["p"])
 
     def _close(
@@ -147,5 +153,25 @@ class SessionBook:
             self._set(key, window.closed(entry, reason), entry["p"], changes)
 
     def _set(self, key: str, entry: dict[str, Any], partition: int, changes: Changes) -> None:
+        self._remember(key)
         self.data[key] = entry
         changes.put(key, entry, partition)
+
+    # The journal: what each key held before this step changed it, so a step whose sends are
+    # rolled back (its transaction aborted) can be undone in memory too (``undo``).
+    def _remember(self, key: str) -> None:
+        if self.journal is not None and key not in self.journal:
+            self.journal[key] = self.data.get(key, _MISSING)
+
+    def _forget(self, key: str) -> None:
+        self._remember(key)
+        self.data.pop(key, None)
+
+    def undo(self, journals: list[dict[str, Any]]) -> None:
+        """Put back what the journaled steps changed, newest step first."""
+        for journal in reversed(journals):
+            for key, before in journal.items():
+                if before is _MISSING:
+                    self.data.pop(key, None)
+                else:
+                    self.data[key] = before

@@ -86,7 +86,9 @@ class SessionStage:
             max_open=settings.session_max_open,
             text_bytes=settings.session_turn_text_bytes,
             on_limit=lambda limit: prometheus.SESSION_LIMIT_HITS.labels(limit).inc(),
+            owned=self.owned_partitions,
         )
+        self._sent_steps: list[dict[str, Any]] = []  # journals of steps sent, not committed
         self.scored = self.dead_lettered = 0
         self.busy = False  # a batch is being processed (the worker must not stop meanwhile)
         self._ticked: dict[int, float] = {}
@@ -104,6 +106,7 @@ class SessionStage:
     async def _step(self, stream: Any, events: list[Any]) -> None:
         """One batch: absorb, close what is due, score, then send it all and ack (locked)."""
         self.on_activity()
+        self.book.journal = journal = {}
         by_partition: dict[int, Changes] = {}
         dead = []
         wall = time.time()
@@ -117,6 +120,7 @@ class SessionStage:
                 dead.append((message, self.encoder.dead_letter_of(error, message)))
         for partition, changes in by_partition.items():
             self.book.close_due(partition, wall, changes)
+        self.book.journal = None
         loop = asyncio.get_running_loop()
         scored = {
             p: await loop.run_in_executor(None, self.scorer.score, c.closings)
@@ -125,11 +129,12 @@ class SessionStage:
         }
         async with self.lock():
             self._send(by_partition, scored, dead)
+            self._sent_steps.append(journal)
             for event in events:
                 await stream.ack(event)
             self.on_durable({e.message.tp: e.message.offset + 1 for e in events})
             self.on_activity()
-        prometheus.SESSIONS_OPEN.set(len(self.book.sessions()))
+        prometheus.SESSIONS_OPEN.set(len(self.book.sessions(self.owned_partitions())))
 
     def _send(self, by_partition: dict[int, Changes], scored: dict[int, list], dead: list) -> None:
         s, source = self.settings, self.settings.session_turns_topic
@@ -159,6 +164,16 @@ class SessionStage:
             for record in self.scorer.aggregates(changes.closings, sessions) if sessions else []:
                 key, value = self.scorer.window_message(record)
                 self.sender.send(s.metrics_topic, key, value, source, partition)
+
+    def committed(self) -> None:
+        """The worker committed (with the transactions): the steps sent so far are final."""
+        self._sent_steps.clear()
+
+    def rollback(self) -> None:
+        """The worker aborted the open transactions: undo those steps in memory too, so the
+        events read again are absorbed (and their sessions closed and scored) again."""
+        self.book.undo(self._sent_steps)
+        self._sent_steps.clear()
 
     def owned_partitions(self) -> set[int] | None:
         if self.app.rebalancing:

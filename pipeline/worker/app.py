@@ -168,6 +168,8 @@ class TraceWorker:
                 await self.sender.drain(raise_errors=False)
                 if self.exactly_once:
                     await faust_compat.abort_open_transactions(self.app.producer)
+                if self.sessions is not None:
+                    self.sessions.rollback()
             self.checkpoint.rewind()
 
     async def _on_assigned(self, sender: Any, assigned: Any, **kwargs: Any) -> None:
@@ -295,6 +297,8 @@ class TraceWorker:
         """The checkpoint's commit, timed (lock held by the caller)."""
         started = time.monotonic()
         await self.checkpoint.commit()
+        if self.sessions is not None:
+            self.sessions.committed()
         self._last_commit = time.monotonic()
         self.observer.on_commit(self._last_commit - started)
 

@@ -175,3 +175,23 @@ def test_a_message_that_is_not_a_turn_raises_for_the_dead_letter_path():
         h.book.absorb(0, b"[1, 2]", h.wall, Changes())
     with pytest.raises(orjson.JSONDecodeError):
         h.book.absorb(0, b"{nope", h.wall, Changes())
+
+
+def test_an_aborted_step_is_undone_so_its_messages_read_again_close_the_session_again():
+    h = Harness()
+    h.feed(turn("s", "t1", 0))
+    h.book.journal = {}
+    changes = h.feed(turn("s", "t2", 10, end=True))  # closed and scored ...
+    journal, h.book.journal = h.book.journal, None
+    assert h.closed(changes) == [("s", 1, 2, "end_marker")]
+    h.book.undo([journal])  # ... but its transaction was aborted
+    assert h.data["s"]["open"] and list(h.data["s"]["turns"]) == ["t1"]
+    assert h.closed(h.feed(turn("s", "t2", 10, end=True))) == [("s", 1, 2, "end_marker")]
+
+
+def test_standby_copies_of_other_partitions_are_never_evicted():
+    h = Harness(max_open=1)
+    h.book.owned = lambda: {0}
+    h.data["other"] = window.new_entry("other", 1, orjson.loads(b'{"trace_id": "x"}'), 0.0)
+    h.feed(turn("s", "t1", 0))  # partition 0 holds one session: within the bound
+    assert "other" in h.data and h.limits == []
