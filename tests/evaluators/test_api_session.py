@@ -124,3 +124,14 @@ def test_the_default_session_set_is_installed_through_entry_points():
         "session_volume", "session_latency", "session_cost", "session_error_rate",
         "conversation_frustration", "goal_completion", "session_safety",
     ]  # fmt: skip
+
+
+def test_run_session_evaluator_runs_one_evaluator_over_one_session_without_kafka():
+    from pipeline.testing import run_session_evaluator
+
+    turns = [{"trace_id": "t1", "inputs": "hi", "outputs": "hello"},
+             {"trace_id": "t2", "inputs": "what time is it?", "outputs": "Noon."}]  # fmt: skip
+    assert run_session_evaluator(long_conversation, turns, max_turns=1)[0].passed is False
+    assert run_session_evaluator(long_conversation, turns)[0].passed is True
+    (goal,) = run_session_evaluator("goal_completion", turns)
+    assert goal.label == "completed" and goal.rationale.startswith("turn 2 answered")
