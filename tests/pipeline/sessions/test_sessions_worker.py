@@ -138,6 +138,7 @@ def test_sessions_are_scored_and_a_late_turn_gives_version_two(
     )  # fmt: skip
     try:
         sessions = wait_for(kafka_bootstrap, topic, FIRST)
+        produce(kafka_bootstrap, f"{topic}.session-turns", [b"not a turn"])  # -> dead letter
         produce(kafka_bootstrap, topic, [late_turn()])
         sessions = wait_for(kafka_bootstrap, topic, FIRST | {("short", 2)})
         _, stderr = worker.communicate(timeout=120)
@@ -180,6 +181,9 @@ def test_sessions_are_scored_and_a_late_turn_gives_version_two(
     assert sum(m["session_count"] for m in session_metrics) == 4
     assert sum(m["reopened_count"] for m in session_metrics) == 1
     assert sum(m["turn_count"] for m in session_metrics) == 11 + 3
+    (dead,) = [orjson.loads(r.value) for r in consume_all(kafka_bootstrap, f"{topic}.dlq")]
+    assert dead["error_type"] == "invalid_session_turn" and "not a session turn" in dead["reason"]
+    assert dead["source_topic"] == f"{topic}.session-turns"
     check_ui(parquet)
 
 
