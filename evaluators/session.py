@@ -42,6 +42,15 @@ class SessionEvaluator(Evaluator):
     def evaluate_session(self, session: Session) -> Outcome:
         raise NotImplementedError(f"{type(self).__name__} must implement evaluate_session()")
 
+    def evaluate_sessions(self, sessions: Sequence[Session]) -> list[Outcome]:
+        """Score many sessions at once (override to vectorise). The default calls
+        ``evaluate_session`` for each."""
+        return [self.evaluate_session(session) for session in sessions]
+
+    @classmethod
+    def is_batched(cls) -> bool:
+        return cls.evaluate_sessions is not SessionEvaluator.evaluate_sessions
+
     def evaluate(self, trace):  # type: ignore[override]
         raise TypeError(f"{self.name} is a session evaluator: call evaluate_session()")
 
@@ -145,6 +154,17 @@ def _evaluate_all(
     configured: ConfiguredSessionEvaluator, sessions: list[Session]
 ) -> list[list[EvaluationResult]]:
     evaluator = configured.evaluator
+    batched = getattr(evaluator, "evaluate_sessions", None)
+    if len(sessions) > 1 and isinstance(evaluator, SessionEvaluator) and evaluator.is_batched():
+        start = time.perf_counter()
+        try:
+            outcomes = batched(sessions)
+            if len(outcomes) != len(sessions):
+                raise ValueError(f"{len(outcomes)} outcomes for {len(sessions)} sessions")
+            each_ms = (time.perf_counter() - start) * 1000 / len(sessions)
+            return [to_results(evaluator, o, configured.threshold, each_ms) for o in outcomes]
+        except Exception:
+            pass  # isolate the failing session(s): one at a time below
     out = []
     for session in sessions:
         start = time.perf_counter()

@@ -131,17 +131,24 @@ class SessionBook:
     def _make_room(self, new_key: str, changes: Changes) -> None:
         """Before a new session: past ``max_open``, drop the oldest closed marker, else close
         the session with the oldest last turn early."""
+        if len(self.data) < self.max_open:  # every entry counted: a cheap upper bound
+            return
         entries = self.sessions(self.owned())
         if len(entries) < self.max_open:
             return
         self.on_limit("open_sessions")
+        # Make room for a few at once (1%): the scan is O(sessions), not to be paid per turn.
+        room = len(entries) - self.max_open + max(1, self.max_open // 100)
         candidates = [(k, e) for k, e in entries if k != new_key]
-        markers = [(k, e) for k, e in candidates if not e.get("open")]
-        key, entry = min(markers or candidates, key=lambda item: item[1]["last"])
-        if entry.get("open"):
-            self._close(key, entry, ClosedBy.EVICTED, changes, keep=False)
-        self._forget(key)
-        changes.put(key, None, entry["p"])
+        markers = sorted((item for item in candidates if not item[1].get("open")),
+                         key=lambda item: item[1]["last"])  # fmt: skip
+        opened = sorted((item for item in candidates if item[1].get("open")),
+                        key=lambda item: item[1]["last"])  # fmt: skip
+        for key, entry in (markers + opened)[:room]:
+            if entry.get("open"):
+                self._close(key, entry, ClosedBy.EVICTED, changes, keep=False)
+            self._forget(key)
+            changes.put(key, None, entry["p"])
 
     def _close(
         self, key: str, entry: dict[str, Any], reason: ClosedBy, changes: Changes, keep: bool
