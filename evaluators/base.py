@@ -13,7 +13,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from evaluators.exceptions import EvaluatorDefinitionError
-from schemas import ResultSource, Trace
+from evaluators.targeting import span_view
+from schemas import ResultSource, Span, Trace
 
 
 class Result(BaseModel):
@@ -57,10 +58,29 @@ class Evaluator:
         """Score many traces at once. The default calls ``evaluate`` for each."""
         return [self.evaluate(trace) for trace in traces]
 
+    def evaluate_span(self, span: Span, trace: Trace) -> Outcome:
+        """Score one span of ``trace`` (the TOML set ``apply_to``). The default scores the
+        span's view of the trace (``evaluators.targeting.span_view``: the span's inputs,
+        outputs, duration as ``latency_ms`` and status), so ``evaluate`` works unchanged."""
+        return self.evaluate(span_view(trace, span))
+
+    def evaluate_span_batch(self, targets: Sequence[tuple[Span, Trace]]) -> list[Outcome]:
+        """Score many spans at once: a vectorised ``evaluate_batch`` gets their views."""
+        if self.is_batched() and type(self).evaluate_span is Evaluator.evaluate_span:
+            return self.evaluate_batch([span_view(trace, span) for span, trace in targets])
+        return [self.evaluate_span(span, trace) for span, trace in targets]
+
     @classmethod
     def is_batched(cls) -> bool:
         """True when the class has its own vectorised ``evaluate_batch``."""
         return cls.evaluate_batch is not Evaluator.evaluate_batch
+
+    @classmethod
+    def is_span_batched(cls) -> bool:
+        """True when spans are scored through a vectorised batch method."""
+        if cls.evaluate_span_batch is not Evaluator.evaluate_span_batch:
+            return True
+        return cls.is_batched() and cls.evaluate_span is Evaluator.evaluate_span
 
     @classmethod
     def parameters(cls) -> dict[str, Any]:

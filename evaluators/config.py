@@ -14,6 +14,10 @@
     sample_rate = 0.1
     filter = { status = ["OK"], tags = { env = "prod" } }
 
+    [evaluators.llm_safety]          # once per LLM span instead of once per trace
+    use = "safety"
+    apply_to = { span_type = ["LLM"], name = "^chat" }
+
     [pricing.gpt-4o]
     input_per_million = 2.5
     output_per_million = 10.0
@@ -31,7 +35,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from evaluators.exceptions import ConfigError
-from schemas import Trace, TraceStatus
+from evaluators.targeting import DEFAULT_MAX_SPANS, SpanTarget, span_status
+from schemas import Span, Trace, TraceStatus
 
 
 class _Strict(BaseModel):
@@ -56,8 +61,11 @@ class TraceFilter(_Strict):
                 )
         return value
 
-    def matches(self, trace: Trace) -> bool:
-        if self.status is not None and trace.status.value not in {s.upper() for s in self.status}:
+    def matches(self, trace: Trace, span: Span | None = None) -> bool:
+        """For a span target the status is the span's (the trace's when it has none); tags
+        are always the trace's."""
+        status = trace.status if span is None else span_status(trace, span)
+        if self.status is not None and status.value not in {s.upper() for s in self.status}:
             return False
         return all(trace.tags.get(key) == value for key, value in self.tags.items())
 
@@ -65,6 +73,11 @@ class TraceFilter(_Strict):
 class Defaults(_Strict):
     timeout_seconds: float = Field(default=30.0, gt=0)
     sample_rate: float = Field(default=1.0, ge=0, le=1)
+    max_spans_per_trace: int = Field(
+        default=DEFAULT_MAX_SPANS,
+        ge=1,
+        description="Spans a span-targeted evaluator runs on per trace, at most.",
+    )
 
 
 class EvaluatorSettings(_Strict):
@@ -76,6 +89,9 @@ class EvaluatorSettings(_Strict):
     sample_rate: float | None = Field(default=None, ge=0, le=1)
     timeout_seconds: float | None = Field(default=None, gt=0)
     filter: TraceFilter = Field(default_factory=TraceFilter)
+    apply_to: SpanTarget | None = Field(
+        default=None, description="Run once per matching span instead of once per trace."
+    )
     params: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -121,13 +137,16 @@ def parse_config(data: dict[str, Any], origin: str = "<config>") -> EvaluatorCon
         return EvaluatorConfig.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg'].removeprefix('Value error, ')}"
+            for err in exc.errors()
         )
         raise ConfigError(f"{origin}: {problems}") from None
 
 
-def sample_fraction(trace_id: str) -> float:
-    """A stable number in [0, 1) per trace id: the same traces are sampled on every worker,
-    every replay and by every evaluator with the same rate."""
-    digest = hashlib.blake2b(trace_id.encode("utf-8"), digest_size=8).digest()
+def sample_fraction(trace_id: str, span_id: str | None = None) -> float:
+    """A stable number in [0, 1) per trace id (per trace and span id for a span target): the
+    same traces are sampled on every worker, every replay and by every evaluator with the same
+    rate."""
+    key = trace_id if span_id is None else f"{trace_id}\x00{span_id}"
+    digest = hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest()
     return int.from_bytes(digest, "big") / 2**64

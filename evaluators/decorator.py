@@ -3,6 +3,9 @@
 Parameters are picked by name from the trace (``inputs``, ``outputs``, ``context``,
 ``expectations``, ``trace``), as MLflow's ``@scorer`` does, so an MLflow-style scorer runs
 unchanged. Any other parameter is a configuration parameter and must have a default.
+
+Run on spans (the TOML ``apply_to``), ``inputs`` and ``outputs`` are the span's, ``trace`` is
+still the whole trace, and a ``span`` parameter receives the span (``None`` per trace).
 """
 
 from __future__ import annotations
@@ -13,9 +16,9 @@ from typing import Any
 
 from evaluators.base import Evaluator, Outcome, _keyword_defaults
 from evaluators.exceptions import EvaluatorDefinitionError
-from schemas import ResultSource, Trace
+from schemas import ResultSource, Span, Trace
 
-TRACE_PARAMETERS = ("inputs", "outputs", "context", "expectations", "trace")
+TRACE_PARAMETERS = ("inputs", "outputs", "context", "expectations", "trace", "span")
 SESSION_PARAMETER = "session"
 """A function taking ``session`` is a session evaluator (``evaluators.session``): it gets the
 closed session's turns, each a trace with its results, instead of one trace."""
@@ -28,9 +31,20 @@ def trace_argument(trace: Trace, name: str) -> Any:
     """
     if name == "trace":
         return trace
+    if name == "span":
+        return None
     if name == "expectations":
         return trace.expectations.model_dump(exclude_none=True) if trace.expectations else None
     return getattr(trace, name)
+
+
+def span_argument(span: Span, trace: Trace, name: str) -> Any:
+    """The value a function evaluator receives for a trace parameter when run on a span."""
+    if name in ("inputs", "outputs"):
+        return getattr(span, name)
+    if name == "span":
+        return span
+    return trace_argument(trace, name)
 
 
 class FunctionEvaluator(Evaluator):
@@ -89,6 +103,10 @@ class FunctionEvaluator(Evaluator):
 
     def evaluate(self, trace: Trace) -> Outcome:
         kwargs = {name: trace_argument(trace, name) for name in self._trace_params}
+        return self.func(**kwargs, **self._params)
+
+    def evaluate_span(self, span: Span, trace: Trace) -> Outcome:
+        kwargs = {name: span_argument(span, trace, name) for name in self._trace_params}
         return self.func(**kwargs, **self._params)
 
     def evaluate_session(self, session: Any) -> Outcome:

@@ -96,9 +96,14 @@ def _record(**fields: Any) -> EvaluationResult:
 
 
 def to_results(
-    evaluator: Evaluator, outcome: Outcome, threshold: float, latency_ms: float | None
+    evaluator: Evaluator,
+    outcome: Outcome,
+    threshold: float,
+    latency_ms: float | None,
+    span_id: str | None = None,
 ) -> list[EvaluationResult]:
-    """The records for one trace. Raises on a return value that breaks the contract."""
+    """The records for one trace (or one targeted span: ``span_id``, unless the evaluator set
+    its own). Raises on a return value that breaks the contract."""
     values = outcome if isinstance(outcome, list) else [outcome]
     records = []
     for value in values:
@@ -114,7 +119,7 @@ def to_results(
                 rationale=_clip(result.rationale),
                 latency_ms=latency_ms,
                 source=evaluator.source,
-                span_id=result.span_id,
+                span_id=result.span_id or span_id,
                 metadata=result.metadata,
             )
         )
@@ -126,17 +131,28 @@ def to_results(
                 label=NOT_APPLICABLE,
                 latency_ms=latency_ms,
                 source=evaluator.source,
+                span_id=span_id,
             )
         )
     return records
 
 
-def error_result(evaluator: Evaluator, error: str, latency_ms: float | None) -> EvaluationResult:
-    """The record for a trace whose evaluator raised or timed out."""
+def error_result(
+    evaluator: Evaluator,
+    error: str,
+    latency_ms: float | None,
+    span_id: str | None = None,
+    label: str | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> EvaluationResult:
+    """The record for a trace (or a targeted span) whose evaluator raised or timed out."""
     return _record(
         evaluator=evaluator.name,
         evaluator_version=str(evaluator.version),
         error=_clip(error),
         latency_ms=latency_ms,
         source=evaluator.source,
+        span_id=span_id,
+        label=label,
+        metadata=metadata or {},
     )

@@ -5,6 +5,11 @@ for itself only, one that hangs is cut at ``timeout_seconds`` (results it finish
 deadline are kept) and is skipped, with an error result, until its stuck call returns.
 Sampling (deterministic by trace id) and filters decide which traces an evaluator sees; a
 trace that is sampled or filtered out gets no row for that evaluator.
+
+An evaluator with ``apply_to`` (see ``evaluators.targeting``) runs once per matching span
+instead: sampling (by trace and span id) and filters (the span's status) apply per span, each
+span's results carry its ``span_id``, a span that raises or is cut by the deadline gets an
+error result of its own, and a trace over the span cap gets one ``span_limit_exceeded`` error.
 """
 
 from __future__ import annotations
@@ -17,10 +22,13 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 
 from evaluators.base import Evaluator
+from evaluators.calls import Progress, evaluate, select, unfinished
 from evaluators.config import EvaluatorConfig, TraceFilter, sample_fraction
-from evaluators.outcome import error_result, to_results
+from evaluators.exceptions import ConfigError
+from evaluators.outcome import error_result
 from evaluators.registry import Registry
-from schemas import EvaluationResult, Trace
+from evaluators.targeting import DEFAULT_MAX_SPANS, SpanTarget
+from schemas import SPAN_LIMIT_EXCEEDED, EvaluationResult, Span, Trace
 
 
 @dataclass(frozen=True)
@@ -30,6 +38,8 @@ class ConfiguredEvaluator:
     sample_rate: float = 1.0
     timeout_seconds: float = 30.0
     filter: TraceFilter = field(default_factory=TraceFilter)
+    apply_to: SpanTarget | None = None
+    max_spans: int = DEFAULT_MAX_SPANS
 
     @property
     def name(self) -> str:
@@ -39,6 +49,28 @@ class ConfiguredEvaluator:
         if self.sample_rate < 1.0 and sample_fraction(trace.trace_id) >= self.sample_rate:
             return False
         return self.filter.matches(trace)
+
+    def spans_of(self, trace: Trace) -> tuple[list[tuple[Span, str]], EvaluationResult | None]:
+        """The spans this (span-targeted) evaluator runs on in ``trace``, at most
+        ``max_spans``, and the error result that says how many were left out, if any."""
+        assert self.apply_to is not None
+        chosen = self.apply_to.select(trace)
+        if self.sample_rate < 1.0:
+            rate, trace_id = self.sample_rate, trace.trace_id
+            chosen = [c for c in chosen if sample_fraction(trace_id, c[1]) < rate]
+        if self.filter.status is not None or self.filter.tags:
+            chosen = [c for c in chosen if self.filter.matches(trace, c[0])]
+        if len(chosen) <= self.max_spans:
+            return chosen, None
+        over = error_result(
+            self.evaluator,
+            f"span limit: {len(chosen)} spans matched apply_to, the first {self.max_spans} were"
+            f" evaluated (raise apply_to.max_spans or [defaults] max_spans_per_trace)",
+            None,
+            label=SPAN_LIMIT_EXCEEDED,
+            metadata={"matched_spans": len(chosen), "max_spans": self.max_spans},
+        )
+        return chosen[: self.max_spans], over
 
 
 def build_evaluators(
@@ -72,6 +104,11 @@ def build_evaluators(
                 "prices": {**prices, **(params["judge"].get("prices") or {})},
             }
         instance = registration.create(params, result_name=result_name)
+        if getattr(instance, "scope", "trace") == "session" and settings.apply_to is not None:
+            raise ConfigError(
+                f"evaluator {result_name!r}: apply_to targets spans, but a session evaluator"
+                " scores whole sessions (remove apply_to)"
+            )
         if getattr(instance, "scope", "trace") != scope:
             continue
         configured.append(
@@ -87,16 +124,15 @@ def build_evaluators(
                 ),
                 timeout_seconds=settings.timeout_seconds or config.defaults.timeout_seconds,
                 filter=settings.filter,
+                apply_to=settings.apply_to,
+                max_spans=(
+                    settings.apply_to.max_spans
+                    if settings.apply_to is not None and settings.apply_to.max_spans is not None
+                    else config.defaults.max_spans_per_trace
+                ),
             )
         )
     return configured
-
-
-class _Progress:
-    """Results one evaluator call has finished so far (read after its deadline)."""
-
-    def __init__(self, size: int) -> None:
-        self.results: list[list[EvaluationResult] | None] = [None] * size
 
 
 class EvaluationRunner:
@@ -111,29 +147,35 @@ class EvaluationRunner:
         self._lock = threading.Lock()
 
     def score(self, traces: Sequence[Trace]) -> list[list[EvaluationResult]]:
-        """Results per trace, in the order of ``traces``, evaluators in config order."""
+        """Results per trace, in the order of ``traces``, evaluators in config order (a span
+        target's results in span order, then its span-limit error if any)."""
         out: list[list[EvaluationResult]] = [[] for _ in traces]
         started = []
         for configured in self.evaluators:
-            indexes = [i for i, trace in enumerate(traces) if configured.selects(trace)]
-            if not indexes:
+            work = select(configured, traces)
+            if not work.indexes:
+                for index, over in work.over_limit:
+                    out[index].append(over)
                 continue
-            progress = _Progress(len(indexes))
+            progress = Progress(len(work.indexes))
             stuck = self._stuck.get(configured.name)
             if stuck is not None and not stuck.done():
                 future = None
             else:
                 self._stuck.pop(configured.name, None)
-                selected = [traces[i] for i in indexes]
-                future = self._pool.submit(_evaluate, configured, selected, progress)
-            started.append((configured, indexes, progress, future, time.monotonic()))
-        for configured, indexes, progress, future, start in started:
+                future = self._pool.submit(evaluate, configured, work, progress)
+            started.append((configured, work, progress, future, time.monotonic()))
+        for configured, work, progress, future, start in started:
             reason = self._wait(configured, future, start)
-            for slot, index in enumerate(indexes):
+            for slot, index in enumerate(work.indexes):
                 done = progress.results[slot]
-                out[index].extend(
-                    done if done is not None else [error_result(configured.evaluator, reason, None)]
-                )
+                if done is None:
+                    span_id = work.span_ids[slot] if work.span_ids else None
+                    why = unfinished(configured, work, progress, slot, reason)
+                    done = [error_result(configured.evaluator, why, None, span_id=span_id)]
+                out[index].extend(done)
+            for index, over in work.over_limit:
+                out[index].append(over)
         return out
 
     def _wait(self, configured: ConfiguredEvaluator, future: Future | None, start: float) -> str:
@@ -149,36 +191,3 @@ class EvaluationRunner:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _evaluate(configured: ConfiguredEvaluator, traces: list[Trace], progress: _Progress) -> None:
-    evaluator = configured.evaluator
-    if evaluator.is_batched() and len(traces) > 1:
-        start = time.perf_counter()
-        try:
-            outcomes = evaluator.evaluate_batch(traces)
-            if len(outcomes) != len(traces):
-                raise ValueError(
-                    f"evaluate_batch returned {len(outcomes)} outcomes for {len(traces)} traces"
-                )
-            each_ms = (time.perf_counter() - start) * 1000 / len(traces)
-            progress.results[:] = [
-                to_results(evaluator, o, configured.threshold, each_ms) for o in outcomes
-            ]
-            return
-        except Exception:
-            pass  # isolate the failing trace(s) by scoring one at a time below
-    for slot, trace in enumerate(traces):
-        start = time.perf_counter()
-        try:
-            if evaluator.is_batched():
-                outcome = evaluator.evaluate_batch([trace])[0]
-            else:
-                outcome = evaluator.evaluate(trace)
-            elapsed = (time.perf_counter() - start) * 1000
-            progress.results[slot] = to_results(evaluator, outcome, configured.threshold, elapsed)
-        except Exception as exc:
-            elapsed = (time.perf_counter() - start) * 1000
-            progress.results[slot] = [
-                error_result(evaluator, f"{type(exc).__name__}: {exc}", elapsed)
-            ]

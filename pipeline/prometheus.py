@@ -29,6 +29,11 @@ EVALUATOR_ERRORS = Counter(
     "Results with an error (raised or timed out).",
     ["evaluator"],
 )
+SPAN_LIMIT_EXCEEDED = Counter(
+    "evalstream_span_limit_exceeded_total",
+    "Traces with more matching spans than a span-targeted evaluator may run on (apply_to).",
+    ["evaluator"],
+)
 SINK_FLUSH = Histogram(
     "evalstream_sink_flush_seconds", "Time to make a sink's pending data durable.", ["sink"]
 )

@@ -8,7 +8,8 @@ A session evaluator: ``run_session_evaluator(frustration, [turn1, turn2, ...])``
 
 Traces may be dicts (validated like messages from Kafka) or ``Trace`` models. The
 evaluator may be a decorated function, a plain function, an ``Evaluator`` class or
-instance, or the name of an installed evaluator.
+instance, or the name of an installed evaluator. ``apply_to={"span_type": ["LLM"]}`` runs it
+per matching span, as the TOML ``apply_to`` does (docs/span-targeting.md).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from evaluators import EvaluationRunner, Evaluator, discover
 from evaluators.config import TraceFilter
 from evaluators.registry import Registry, as_registrable
 from evaluators.runner import ConfiguredEvaluator
+from evaluators.targeting import DEFAULT_MAX_SPANS, SpanTarget
 from schemas import EvaluationResult, Trace
 
 
@@ -71,16 +73,20 @@ def run_evaluator(
     threshold: float | None = None,
     timeout_seconds: float = 30.0,
     registry: Registry | None = None,
+    apply_to: Mapping[str, Any] | SpanTarget | None = None,
     **params: Any,
 ) -> EvaluationRun:
     """Run one evaluator over ``traces`` with the worker's runner (isolation, timeouts)."""
     instance = _instance(evaluator, params, registry)
     models = [t if isinstance(t, Trace) else Trace.model_validate(t) for t in traces]
+    target = SpanTarget.model_validate(apply_to) if isinstance(apply_to, Mapping) else apply_to
     configured = ConfiguredEvaluator(
         evaluator=instance,
         threshold=instance.threshold if threshold is None else threshold,
         timeout_seconds=timeout_seconds,
         filter=TraceFilter(),
+        apply_to=target,
+        max_spans=target.max_spans if target and target.max_spans else DEFAULT_MAX_SPANS,
     )
     runner = EvaluationRunner([configured])
     try:

@@ -15,7 +15,7 @@ from schemas.dead_letter import DeadLetter
 from schemas.exceptions import SchemaError, TraceValidationError
 from schemas.metrics import EvaluatorAggregate, MetricsRecord
 from schemas.parquet import PARQUET_COLUMNS, PARTITION_COLUMNS, arrow_schema
-from schemas.result import NOT_APPLICABLE, EvaluationResult, ResultSource
+from schemas.result import NOT_APPLICABLE, SPAN_LIMIT_EXCEEDED, EvaluationResult, ResultSource
 from schemas.scored import ScoredTrace, SourceOffset
 from schemas.session import (
     ClosedBy,
@@ -32,6 +32,7 @@ __all__ = [
     "PARQUET_COLUMNS",
     "PARTITION_COLUMNS",
     "SPANS_COLUMNS",
+    "SPAN_LIMIT_EXCEEDED",
     "TRACES_COLUMNS",
     "ClosedBy",
     "DeadLetter",

@@ -14,6 +14,10 @@ RESULT_SCHEMA_VERSION = 1
 NOT_APPLICABLE = "not_applicable"
 """Label of a result whose evaluator had nothing to judge (it returned ``None``)."""
 
+SPAN_LIMIT_EXCEEDED = "span_limit_exceeded"
+"""Label of the error result of a trace with more matching spans than a span-targeted
+evaluator may run on (``apply_to.max_spans``); its metadata says how many matched."""
+
 
 class ResultSource(StrEnum):
     CODE = "code"

@@ -5,17 +5,23 @@ from __future__ import annotations
 import time
 from typing import Literal
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import KafkaError
 
 
-def produce(bootstrap: str, topic: str, values: list[bytes], **config) -> None:
-    """Send *values* to *topic* and wait until every one is acknowledged (acks=all)."""
+def produce(
+    bootstrap: str, topic: str, values: list[bytes], flush_timeout: float = 30, **config
+) -> None:
+    """Send *values* to *topic* and wait until every one is acknowledged (acks=all); a send
+    that failed (expired, refused) raises instead of leaving the topic short."""
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", **config)
     try:
-        for value in values:
-            producer.send(topic, value)
-        producer.flush(timeout=30)
+        futures = [producer.send(topic, value) for value in values]
+        producer.flush(timeout=flush_timeout)
+        failed = [f.exception for f in futures if f.failed()]
+        if failed:
+            raise AssertionError(f"{len(failed)} of {len(values)} sends failed: {failed[0]!r}")
     finally:
         producer.close()
 
@@ -64,3 +70,20 @@ def consume_all(
         return [record for tp in tps for record in records[tp]]
     finally:
         consumer.close()
+
+
+def wait_for_members(bootstrap: str, group: str, count: int, timeout: float = 60) -> None:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                group_info = admin.describe_groups([group])[group]
+            except KafkaError:  # the group coordinator is not elected yet
+                group_info = {"group_state": "", "members": []}
+            if group_info["group_state"] == "Stable" and len(group_info["members"]) == count:
+                return
+            time.sleep(0.3)
+        raise AssertionError(f"group {group} did not reach {count} stable members")
+    finally:
+        admin.close()

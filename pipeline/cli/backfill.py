@@ -92,10 +92,14 @@ def backfill_command(
         err.print(f"... and {report.bad_count - SHOWN_BAD} more bad messages")
     for path in report.overlapping:
         err.print(f"[yellow]warning:[/] {path} overlaps this range only in part; rows may repeat")
+    results = [path for path in report.files if path.is_relative_to(root)]
+    beside = len(report.files) - len(results)
+    replaced = sum(path.is_relative_to(root) for path in report.replaced)
     print(
         f"backfill: read {report.read:,}, scored {report.scored:,}, bad {report.bad_count:,};"
-        f" wrote {report.rows:,} rows in {len(report.files)} files under {root}"
-        f" (replaced {len(report.replaced)} older files)"
+        f" wrote {report.rows:,} rows in {len(results)} files under {root}"
+        + (f" (+{beside} files in the traces/spans datasets beside it)" if beside else "")
+        + f" (replaced {replaced} older files)"
     )
 
 

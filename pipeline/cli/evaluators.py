@@ -63,6 +63,20 @@ def _filter_text(spec: dict[str, Any]) -> str:
     return "\n".join(lines) or "-"
 
 
+def _runs_on_text(apply_to: dict[str, Any] | None) -> str:
+    """``trace``, or which spans a span-targeted evaluator runs on (docs/span-targeting.md)."""
+    if apply_to is None:
+        return "trace"
+    pick = apply_to.get("pick", "all")
+    lines = ["every span" if pick == "all" else f"the {pick} span"]
+    if apply_to.get("span_type") is not None:
+        lines.append(f"type in {','.join(apply_to['span_type'])}")
+    if apply_to.get("name") is not None:
+        lines.append(f"name ~ {apply_to['name']}")
+    lines.append(f"at most {apply_to['max_spans']}/trace")
+    return "\n".join(lines)
+
+
 def _write_json(data: Any) -> None:
     sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
 
@@ -150,6 +164,14 @@ def _resolved(item: Built, registry: Registry) -> dict[str, Any]:
         "sample_rate": configured.sample_rate,
         "timeout_seconds": configured.timeout_seconds,
         "filter": configured.filter.model_dump(exclude_defaults=True),
+        "apply_to": (
+            None
+            if configured.apply_to is None
+            else {
+                **configured.apply_to.model_dump(exclude_defaults=True),
+                "max_spans": configured.max_spans,
+            }
+        ),
         "params": {k: _jsonable(v) for k, v in params.items()},
     }
 
@@ -211,6 +233,7 @@ def _print_resolved(file: Path, config: EvaluatorConfig, resolved: list[dict[str
     table.add_column("name", no_wrap=True)
     for column in ("pass >=", "sample", "timeout"):
         table.add_column(column, justify="right")
+    table.add_column("runs on", overflow="fold")
     table.add_column("filter", overflow="fold")
     table.add_column("params", min_width=14, overflow="fold")
     for item in resolved:
@@ -220,6 +243,7 @@ def _print_resolved(file: Path, config: EvaluatorConfig, resolved: list[dict[str
             f"{item['threshold']:g}",
             f"{item['sample_rate']:g}",
             f"{item['timeout_seconds']:g}s",
+            escape(_runs_on_text(item["apply_to"])),
             escape(_filter_text(item["filter"])),
             escape(_params_text(item["params"])),
         )

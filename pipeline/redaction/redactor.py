@@ -55,6 +55,7 @@ from pipeline.redaction.patterns import CREDIT_CARD as CREDIT_CARD
 from pipeline.redaction.patterns import EMAIL as EMAIL
 from pipeline.redaction.patterns import IP as IP
 from pipeline.redaction.patterns import PHONE as PHONE
+from pipeline.redaction.walk import copy_redacted
 
 __all__ = [
     "BUILTIN_KINDS",
@@ -255,55 +256,9 @@ class Redactor:
         counts: dict[str, int] = {}
         return self._walk(value, counts), counts
 
-    def _walk(self, value: Any, counts: dict[str, int], depth: int = 0) -> Any:
-        """Copy-and-redact; recursive (fast) for normal depths, iterative beyond that."""
-        if isinstance(value, str):
-            return self._redact_str(value, counts) if value and self._rules else value
-        if isinstance(value, dict):
-            if depth > _MAX_RECURSION:
-                return self._walk_iterative(value, counts)
-            depth += 1
-            return {k: self._walk(v, counts, depth) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            if depth > _MAX_RECURSION:
-                return self._walk_iterative(value, counts)
-            depth += 1
-            items = [self._walk(v, counts, depth) for v in value]
-            return items if isinstance(value, list) else tuple(items)
-        return value
-
-    def _walk_iterative(self, value: Any, counts: dict[str, int]) -> Any:
-        """Iterative copy-and-redact: no recursion limit; shared/cyclic containers kept."""
-        enabled = bool(self._rules)
-        memo: dict[int, Any] = {}
-        tuples: list[tuple[Any, Any, list[Any]]] = []  # (parent, key, list-to-freeze)
-
-        def copy_of(src: Any, parent: Any, key: Any) -> Any:
-            dst: Any = {} if isinstance(src, dict) else [None] * len(src)
-            memo[id(src)] = dst
-            if isinstance(src, tuple):
-                tuples.append((parent, key, dst))
-            stack.append((src, dst))
-            return dst
-
-        root: list[Any] = [None]
-        stack: list[tuple[Any, Any]] = []
-        root[0] = copy_of(value, root, 0)
-        while stack:
-            src, dst = stack.pop()
-            items = src.items() if isinstance(src, dict) else enumerate(src)
-            for key, item in items:
-                if isinstance(item, str):
-                    dst[key] = self._redact_str(item, counts) if item and enabled else item
-                elif isinstance(item, dict | list | tuple):
-                    seen = memo.get(id(item))
-                    dst[key] = seen if seen is not None else copy_of(item, dst, key)
-                else:
-                    dst[key] = item
-        # Freeze tuples innermost-first (they were created parent-first).
-        for parent, key, lst in reversed(tuples):
-            parent[key] = tuple(lst)
-        return root[0]
+    def _walk(self, value: Any, counts: dict[str, int]) -> Any:
+        redact_str = self._redact_str if self._rules else None
+        return copy_redacted(value, redact_str, counts)
 
     # --- traces -----------------------------------------------------------------------------
 
@@ -339,9 +294,6 @@ class Redactor:
             )
             for key, value in span.items()
         }
-
-
-_MAX_RECURSION = 64
 
 
 def _overlaps(spans: list[tuple[int, int]], start: int, end: int) -> bool:

@@ -110,6 +110,7 @@ def result_attributes(trace: Trace, result: EvaluationResult) -> dict[str, Any]:
         "evalstream.evaluator.version": result.evaluator_version,
         "evalstream.evaluation.passed": result.passed,
         "evalstream.evaluation.source": result.source.value,
+        "evalstream.span_id": result.span_id,
     }
 
 
@@ -117,6 +118,10 @@ def result_span(trace: Trace, result: EvaluationResult, end_ns: int) -> Span:
     trace_id, real = otel_trace_id(trace)
     parent = evaluated_span_id(trace, result)
     seed = f"{trace_id.hex()}|{parent.hex()}|{result.evaluator}|{result.evaluator_version}"
+    if result.span_id and parent.hex() != result.span_id.lower():
+        # a span id that is no OTel id (the parent fell back to the root): still one id per
+        # span result, not one for all of an evaluator's span results in the trace
+        seed += f"|{result.span_id}"
     span_id = hashlib.sha256(seed.encode()).digest()[:8]
     values = result_attributes(trace, result)
     if not real:  # say so: this id links the results to each other, not to the app's trace

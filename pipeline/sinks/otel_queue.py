@@ -15,10 +15,9 @@ import queue
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from pipeline import prometheus
 from pipeline.sinks.otel import OtlpExportError
 
 log = logging.getLogger(__name__)
@@ -27,8 +26,15 @@ log = logging.getLogger(__name__)
 class BackgroundOtlpExport:
     """``submit`` batches of scored records; a daemon thread exports them in order."""
 
-    def __init__(self, exporter: Any, max_batches: int = 100, log_interval: float = 30.0) -> None:
+    def __init__(
+        self,
+        exporter: Any,
+        max_batches: int = 100,
+        log_interval: float = 30.0,
+        on_lost: Callable[[str, int], None] | None = None,
+    ) -> None:
         self.exporter = exporter
+        self.on_lost = on_lost  # (reason, results): the worker's observer counts them
         self.log_interval = log_interval
         self._queue: queue.Queue[Sequence[Any] | None] = queue.Queue(maxsize=max_batches)
         self._lost: Counter[str] = Counter()  # since the last log line
@@ -66,8 +72,8 @@ class BackgroundOtlpExport:
                 self._lose("failed", _count(records), repr(exc))
 
     def _lose(self, reason: str, results: int, detail: str) -> None:
-        prometheus.OTEL_RESULTS_LOST.labels(reason).inc(results)
-        prometheus.SINK_ERRORS.labels("otel").inc()
+        if self.on_lost is not None:
+            self.on_lost(reason, results)
         with self._lock:
             self._lost[reason] += results
             now = time.monotonic()

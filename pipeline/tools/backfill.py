@@ -27,7 +27,7 @@ from pipeline.exceptions import InputFileError, PipelineError
 from pipeline.ingest.files.trace_files import read_input_file
 from pipeline.kafka.clients import make_consumer
 from pipeline.settings import Settings
-from pipeline.sinks.dataset import data_files
+from pipeline.sinks.dataset import data_files, dataset_roots
 from pipeline.sinks.encode import RecordEncoder
 from pipeline.sinks.parquet import ParquetSink
 
@@ -201,7 +201,9 @@ def run_backfill(
     """Score every chunk and write it; replaces earlier backfill files the chunk covers."""
     report = BackfillReport()
     for chunk in chunks:
-        sink = ParquetSink(root)
+        sink = ParquetSink(  # results, and the traces/spans datasets when bodies are stored
+            root, store_traces=encoder.with_body, field_limit_bytes=encoder.field_limit_bytes
+        )
         good: list[SourcedTrace] = []
         for message in chunk.messages:
             try:
@@ -247,12 +249,14 @@ def _record_bad(report: BackfillReport, chunk: Chunk, message: RawMessage, reaso
 
 
 def _tidy(root: Path, chunk: Chunk, written: set[Path], report: BackfillReport) -> None:
-    """Remove older backfill files inside this chunk's range; note those only overlapping it."""
-    for data in data_files(root, f"backfill-{chunk.label}", chunk.partition):
-        if data.path in written:
-            continue
-        if chunk.first <= data.first and data.last <= chunk.last:
-            data.path.unlink(missing_ok=True)
-            report.replaced.append(data.path)
-        elif data.overlaps(chunk.first, chunk.last):
-            report.overlapping.append(data.path)
+    """Remove older backfill files inside this chunk's range, in each dataset; note those
+    only overlapping it."""
+    for dataset_root in dataset_roots(root).values():
+        for data in data_files(dataset_root, f"backfill-{chunk.label}", chunk.partition):
+            if data.path in written:
+                continue
+            if chunk.first <= data.first and data.last <= chunk.last:
+                data.path.unlink(missing_ok=True)
+                report.replaced.append(data.path)
+            elif data.overlaps(chunk.first, chunk.last):
+                report.overlapping.append(data.path)

@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager, ExitStack, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from pipeline import prometheus
+from schemas import SPAN_LIMIT_EXCEEDED
 
 if TYPE_CHECKING:
     from pipeline.evaluate.scorer import ScoredRecord
@@ -34,6 +35,9 @@ class StreamObserver:
 
     def on_sink_error(self, sink: str) -> None:
         """A write to ``sink`` (parquet, otel) failed (and is retried or given up)."""
+
+    def on_results_lost(self, sink: str, reason: str, results: int) -> None:
+        """A best-effort sink (otel) gave up on ``results`` results, for ``reason``."""
 
     def sink_flush(self, sink: str) -> AbstractContextManager[Any]:
         """Times one flush of ``sink``."""
@@ -69,6 +73,10 @@ class ObserverGroup(StreamObserver):
         for observer in self.observers:
             observer.on_sink_error(sink)
 
+    def on_results_lost(self, sink: str, reason: str, results: int) -> None:
+        for observer in self.observers:
+            observer.on_results_lost(sink, reason, results)
+
     def sink_flush(self, sink: str) -> AbstractContextManager[Any]:
         stack = ExitStack()
         for observer in self.observers:
@@ -98,6 +106,8 @@ class PrometheusObserver(StreamObserver):
             for result in record.results:
                 if result.error is not None:
                     prometheus.EVALUATOR_ERRORS.labels(result.evaluator).inc()
+                    if result.label == SPAN_LIMIT_EXCEEDED:
+                        prometheus.SPAN_LIMIT_EXCEEDED.labels(result.evaluator).inc()
                 elif result.latency_ms is not None:
                     prometheus.EVALUATOR_LATENCY.labels(result.evaluator).observe(
                         result.latency_ms / 1000
@@ -107,6 +117,10 @@ class PrometheusObserver(StreamObserver):
         prometheus.TRACES_SCORED.inc(len(records))
 
     def on_sink_error(self, sink: str) -> None:
+        prometheus.SINK_ERRORS.labels(sink).inc()
+
+    def on_results_lost(self, sink: str, reason: str, results: int) -> None:
+        prometheus.OTEL_RESULTS_LOST.labels(reason).inc(results)
         prometheus.SINK_ERRORS.labels(sink).inc()
 
     def sink_flush(self, sink: str) -> AbstractContextManager[Any]:

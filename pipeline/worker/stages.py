@@ -16,6 +16,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,7 @@ class ScoreStage:
         observer: StreamObserver | None = None,
     ) -> ScoreStage:
         """Wire the stage from settings (redaction, windows, the optional OTel export)."""
+        observer = observer if observer is not None else PrometheusObserver()
         otel = None
         if settings.otel_results_endpoint:
             from pipeline.sinks.otel import OtlpResultExporter
@@ -83,6 +85,7 @@ class ScoreStage:
             otel = BackgroundOtlpExport(
                 OtlpResultExporter(settings.otel_results_endpoint),
                 max_batches=settings.otel_results_queue_batches,
+                on_lost=partial(observer.on_results_lost, "otel"),
             )
         from pipeline.sessions.router import SessionRouter
 
@@ -92,7 +95,7 @@ class ScoreStage:
             sender,
             RecordEncoder.create(settings),
             WindowAggregator(settings.window_seconds, settings.worker_id),
-            observer if observer is not None else PrometheusObserver(),
+            observer,
             otel,
         )
         stage.sessions = SessionRouter.create(settings)

@@ -33,7 +33,7 @@ TRACE = Trace.model_validate(
 
 
 def test_trace_parameter_names() -> None:
-    assert TRACE_PARAMETERS == ("inputs", "outputs", "context", "expectations", "trace")
+    assert TRACE_PARAMETERS == ("inputs", "outputs", "context", "expectations", "trace", "span")
 
 
 def test_parameters_bound_by_name_in_any_order() -> None:

@@ -6,13 +6,22 @@ import pytest
 
 from evaluators import discover
 from pipeline.exceptions import SettingsError
-from pipeline.settings import Settings, load_settings
+from pipeline.settings import SECTIONS, Settings, load_settings
 from pipeline.tools.settings_doc import DOC_PATH, render
 
 
 def test_configuration_doc_is_generated_from_the_code():
     assert DOC_PATH.read_text(encoding="utf-8") == render(), (
         "docs/configuration.md is stale: run `python -m pipeline.tools.settings_doc`"
+    )
+
+
+def test_every_setting_is_in_exactly_one_section():
+    listed = [name for names in SECTIONS.values() for name in names]
+    assert sorted(listed) == sorted(Settings.model_fields), (
+        "pipeline/settings.py SECTIONS: missing "
+        f"{sorted(set(Settings.model_fields) - set(listed))}, unknown or twice "
+        f"{sorted(n for n in listed if listed.count(n) > 1 or n not in Settings.model_fields)}"
     )
 
 

@@ -68,7 +68,10 @@ def assert_all_dead_lettered(dead: list[DeadLetter], bad: list[bytes], topic: st
 
 @pytest.mark.parametrize(
     ("bad_count", "timeout"),
-    [(10_000, 400), pytest.param(100_000, 3600, marks=pytest.mark.slow)],
+    [
+        (10_000, 400),
+        pytest.param(100_000, 3600, marks=[pytest.mark.slow, pytest.mark.timeout(4800)]),
+    ],
 )
 def test_bad_messages_up_to_the_broker_limit_are_all_dead_lettered(
     kafka_bootstrap, new_topic, tmp_path, bad_count, timeout
@@ -76,7 +79,15 @@ def test_bad_messages_up_to_the_broker_limit_are_all_dead_lettered(
     topic = new_topic(partitions=2)
     bad = bad_messages(bad_count)
     good = [orjson.dumps(t) for t in sample_traces(200, seed=13)]
-    produce(kafka_bootstrap, topic, good[:100] + bad + good[100:], max_request_size=2**21)
+    messages = good[:100] + bad + good[100:]  # the slow run: ~350 MB
+    produce(
+        kafka_bootstrap,
+        topic,
+        messages,
+        flush_timeout=timeout / 6,
+        max_request_size=2**21,
+        delivery_timeout_ms=int(timeout / 6 * 1000),  # a busy 2-core box, ~350 MB
+    )
     stderr = run_worker(worker_env(kafka_bootstrap, topic, tmp_path / "pq"), timeout=timeout)
     total = bad_count + 200
     assert f"consumed {total:,}, scored 200, dead-lettered {bad_count:,}" in stderr

@@ -6,10 +6,12 @@ changelog-backed faust table keyed by trace id and emits one trace (``spans_to_t
 the root span has ended + ``trace_grace_seconds``, or ``trace_max_wait_seconds`` after the
 first span. Rules per entry are in ``_assembler_state``; late spans give a version 2.
 
-Faust tables are partitioned like their source topic: the spans topic must be keyed by trace
-id (the receiver and the Collector with ``partition_traces_by_id`` do that), the table gets as
+Faust tables are partitioned like their source topic: the spans topic is keyed by trace id
+(the receiver and the Collector with ``partition_traces_by_id`` do that), the table gets as
 many partitions as the topic, and the timer only touches entries of spans partitions this
 worker owns (standby copies of other workers' partitions live in the same local store).
+Spans a producer put on another partition than Kafka's default partitioner would (the
+Collector hashes differently) are re-sent to their home partition first (``routing``).
 
 Emitting is at least once: the trace is sent and acknowledged before its entry shrinks to a
 marker, so a crash in between re-emits the same trace_id after restart.
@@ -27,7 +29,7 @@ import faust
 import orjson
 
 from pipeline.decode.trace import DecodeError
-from pipeline.ingest.assembler import state
+from pipeline.ingest.assembler import routing, state
 from pipeline.ingest.exceptions import IngestError
 from pipeline.ingest.spans.dicts import group_by_trace
 from pipeline.ingest.spans.otlp import decode_otlp_json, decode_otlp_proto
@@ -76,6 +78,7 @@ class SpanAssembler:
         encoder: RecordEncoder,
     ) -> None:
         self.app = app
+        self.partitions = partitions
         self.on_durable = on_durable
         self.settings = settings
         self.encoder = encoder  # dead letters are written redacted, like the worker's
@@ -94,6 +97,7 @@ class SpanAssembler:
         self.lock = asyncio.Lock()
         self.emitted = 0
         self.dead_lettered = 0
+        self.rerouted = 0  # traces' spans re-sent to their home partition
         app.agent(self.topic, name="assemble-spans")(self._agent)
         app.timer(interval=TICK_SECONDS)(self._tick)
 
@@ -140,20 +144,50 @@ class SpanAssembler:
             reason = f"{missing} of {len(spans)} spans have no trace or span id"
             writes.append(await self._dead_letter(DecodeError(reason, "missing_id"), message))
         now = time.time()
-        for group in group_by_trace(valid):
-            key = group[0]["trace_id"]
+        groups = {group[0]["trace_id"]: group for group in group_by_trace(valid)}
+        strays = {
+            k for k in groups if routing.home_partition(k, self.partitions) != message.partition
+        }
+        if strays:
+            writes += await self._reroute(message, strays)
+        for key, group in groups.items():
+            if key in strays:
+                continue
             entry, _ = state.merge(self.table.data.get(key), group, message.partition, now)
             if entry is not None:
                 writes.append(await self._put(key, entry, message.partition))
         return writes
+
+    async def _reroute(self, message: Any, strays: set[str]) -> list[Any]:
+        """Send the stray traces' spans to their home partitions; on failure keep them here
+        (``strays`` shrinks: they are merged where they are, as before)."""
+        try:
+            bodies = routing.split_strays(message.value, strays, self.settings.spans_encoding)
+        except IngestError as error:
+            log.warning("spans of %d traces stay on partition %d: %s", len(strays),
+                        message.partition, error)  # fmt: skip
+            strays.clear()
+            return []
+        self.rerouted += len(bodies)
+        return [
+            await self._send(
+                self.settings.spans_topic,
+                trace.encode(),
+                body,
+                partition=routing.home_partition(trace, self.partitions),
+            )
+            for trace, body in bodies.items()
+        ]
 
     async def _dead_letter(self, error: DecodeError, message: Any) -> Any:
         body = self.encoder.dead_letter_of(error, message)
         self.dead_lettered += 1
         return await self._send(self.settings.dlq_topic, message.key, body)
 
-    async def _send(self, topic: str, key: bytes | None, value: bytes) -> Any:
-        return await self.app.producer.send(topic, key, value, None, None, None)
+    async def _send(
+        self, topic: str, key: bytes | None, value: bytes, partition: int | None = None
+    ) -> Any:
+        return await self.app.producer.send(topic, key, value, partition, None, None)
 
     def owned_partitions(self) -> set[int] | None:
         """Spans partitions this worker actively owns; None while (re)balancing."""

@@ -111,7 +111,8 @@ def build_trace(entry: dict[str, Any]) -> dict[str, Any]:
     tags = {VERSION_TAG: str(version)}
     if version > 1 and entry.get("partial"):
         tags[PARTIAL_TAG] = "true"
-    return spans_to_trace(spans, trace_id=entry.get("tid"), tags=tags)
+    trace = spans_to_trace(spans, trace_id=entry.get("tid"), tags=tags)
+    return {**trace, "trace_version": version}  # the results' and datasets' trace_version column
 
 
 def after_emit(

@@ -6,6 +6,10 @@ end, so both have one set of semantics: success only after Kafka acknowledged,
 ``partial_success`` for spans without valid ids, the same credentials (as metadata), and
 retryable refusals (``UNAVAILABLE`` / ``RESOURCE_EXHAUSTED``) carrying RetryInfo. gRPC itself
 inflates gzip and enforces the size limit (``grpc.max_receive_message_length``).
+
+The method is registered with a bytes-in handler and decoded here, after the credentials are
+checked: grpcio's own decoding of a malformed request answers ``UNKNOWN`` (and before any
+authentication); this answers ``INVALID_ARGUMENT``, as the OTLP spec asks (found by fuzzing).
 """
 
 from __future__ import annotations
@@ -13,45 +17,46 @@ from __future__ import annotations
 import logging
 
 import grpc
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
+from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
 
-from pipeline import prometheus
 from pipeline.ingest.receiver.auth import Authenticator
 from pipeline.ingest.receiver.codec import retry_info
 from pipeline.ingest.receiver.publish import SpanPublisher
-from pipeline.ingest.receiver.refusal import Refused
+from pipeline.ingest.receiver.refusal import Reason, Refused
 
 log = logging.getLogger(__name__)
+SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
 
 
-class GrpcTraceService(trace_service_pb2_grpc.TraceServiceServicer):
+class GrpcTraceService:
     """``Export`` over the shared publisher; refusals become gRPC status codes."""
 
     def __init__(self, publisher: SpanPublisher, auth: Authenticator) -> None:
         self.publisher = publisher
         self.auth = auth
 
-    async def Export(  # the generated servicer's name
-        self, request: ExportTraceServiceRequest, context: grpc.aio.ServicerContext
+    async def export(
+        self, body: bytes, context: grpc.aio.ServicerContext
     ) -> ExportTraceServiceResponse:
         metadata = {key.lower(): value for key, value in context.invocation_metadata() or ()}
         try:
             self.auth.check(lambda name: _text(metadata.get(name.lower())))
-            async with self.publisher.admit(request.ByteSize()):
+            request = _decode(body)
+            async with self.publisher.admit(len(body)):
                 accepted = await self.publisher.publish(request)
         except Refused as refused:
             code = _STATUS_BY_VALUE[refused.reason.grpc_code]
-            prometheus.RECEIVER_REQUESTS.labels(code.name).inc()
+            self.publisher.observer.on_answer(code.name)
             trailer = ()
             if refused.retry_after is not None:
                 trailer = (("google.rpc.retryinfo-bin", retry_info(refused.retry_after)),)
             context.set_trailing_metadata(trailer)
             await context.abort(code, refused.message)
-        prometheus.RECEIVER_REQUESTS.labels("OK").inc()
+        self.publisher.observer.on_answer("OK")
         response = ExportTraceServiceResponse()
         if accepted.rejected_spans:
             response.partial_success.rejected_spans = accepted.rejected_spans
@@ -60,6 +65,13 @@ class GrpcTraceService(trace_service_pb2_grpc.TraceServiceServicer):
 
 
 _STATUS_BY_VALUE = {status.value[0]: status for status in grpc.StatusCode}
+
+
+def _decode(body: bytes) -> ExportTraceServiceRequest:
+    try:
+        return ExportTraceServiceRequest.FromString(body)
+    except DecodeError as error:
+        raise Refused(Reason.INVALID, f"not an ExportTraceServiceRequest: {error}") from None
 
 
 def _text(value: str | bytes | None) -> str | None:
@@ -75,7 +87,13 @@ def grpc_server(publisher: SpanPublisher, auth: Authenticator) -> grpc.aio.Serve
             ("grpc.so_reuseport", 0),  # a port in use must fail, not be shared silently
         ]
     )
-    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(
-        GrpcTraceService(publisher, auth), server
+    service = GrpcTraceService(publisher, auth)
+    export = grpc.unary_unary_rpc_method_handler(
+        service.export,
+        request_deserializer=None,  # bytes: decoded by the service, after authentication
+        response_serializer=ExportTraceServiceResponse.SerializeToString,
+    )
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(SERVICE, {"Export": export}),)
     )
     return server

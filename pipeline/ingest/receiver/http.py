@@ -13,7 +13,6 @@ import math
 
 from aiohttp import web
 
-from pipeline import prometheus
 from pipeline.ingest.exceptions import IngestError
 from pipeline.ingest.receiver.auth import Authenticator
 from pipeline.ingest.receiver.body import read_body
@@ -71,7 +70,7 @@ class HttpFrontEnd:
                 content_type=kind,
                 headers=headers,
             )
-        prometheus.RECEIVER_REQUESTS.labels(str(response.status)).inc()
+        self.publisher.observer.on_answer(str(response.status))
         return response
 
     async def _export(self, request: web.Request) -> web.Response:

@@ -22,10 +22,10 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from pipeline import prometheus
 from pipeline.exceptions import PipelineError
 from pipeline.ingest.receiver.codec import encode_for_topic, split_by_trace
 from pipeline.ingest.receiver.kafka_link import KafkaLink
+from pipeline.ingest.receiver.observer import PrometheusReceiverObserver, ReceiverObserver
 from pipeline.ingest.receiver.refusal import Reason, Refused
 from pipeline.ingest.spans_topic import spans_topic_partitions
 from pipeline.kafka.clients import receiver_producer_config
@@ -54,9 +54,15 @@ class Accepted:
 class SpanPublisher:
     """The Kafka producer of one receiver process, shared by its HTTP and gRPC endpoints."""
 
-    def __init__(self, settings: Settings, limits: ReceiverLimits | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        limits: ReceiverLimits | None = None,
+        observer: ReceiverObserver | None = None,
+    ) -> None:
         self.settings = settings
         self.limits = limits or ReceiverLimits()
+        self.observer = observer if observer is not None else PrometheusReceiverObserver()
         self.producer: AIOKafkaProducer | None = None
         self.link: KafkaLink | None = None
         self.stopping = False
@@ -177,7 +183,7 @@ class SpanPublisher:
             elif error is not None:
                 raise self._kafka_failed(error)
         accepted = sum(split.span_counts.values()) - (rejected - split.rejected)
-        prometheus.RECEIVER_SPANS.inc(max(accepted, 0))
+        self.observer.on_spans_accepted(max(accepted, 0))
         more = f" (+{len(reasons) - 5} more)" if len(reasons) > 5 else ""
         return Accepted(max(accepted, 0), rejected, "; ".join(reasons[:5]) + more)
 

@@ -80,7 +80,7 @@ def run_demo(traces: int, workdir: Path, idle_seconds: float, console: Console) 
 
         items = [
             (t["trace_id"].encode(), orjson.dumps(t))
-            for t in sample_traces(traces, spread_seconds=900)
+            for t in sample_traces(traces, spread_seconds=900, spans=True)
         ]
         items += [(None, raw) for raw in MALFORMED]
         sent = publish(settings, settings.input_topic, items)

@@ -84,14 +84,83 @@ MODELS = ["gpt-4o-mini", "gpt-4o", "claude-3-5-haiku"]
 
 
 def sample_traces(
-    count: int, *, seed: int = 7, start: datetime | None = None, spread_seconds: float = 600
+    count: int,
+    *,
+    seed: int = 7,
+    start: datetime | None = None,
+    spread_seconds: float = 600,
+    spans: bool = False,
 ) -> Iterator[dict[str, Any]]:
-    """``count`` traces as JSON-ready dicts, spread evenly over ``spread_seconds``."""
+    """``count`` traces as JSON-ready dicts, spread evenly over ``spread_seconds``.
+
+    ``spans``: each trace also carries its spans (the app's root span, the retrieval of a
+    support-bot answer with the documents it found, the LLM call), as an instrumented app
+    sends them; the same traces otherwise (no extra random draws).
+    """
     rng = random.Random(seed)
     start = start or datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
     for i in range(count):
         ts = start + timedelta(seconds=spread_seconds * i / max(count, 1))
-        yield _one(rng, i, ts, seed)
+        trace = _one(rng, i, ts, seed)
+        yield {**trace, "spans": _spans(trace, ts)} if spans else trace
+
+
+def _spans(trace: dict[str, Any], start: datetime) -> list[dict[str, Any]]:
+    """Root, retrieval (when the trace has context) and LLM spans filling the trace's latency."""
+
+    def at(ms: float) -> str:
+        return (start + timedelta(milliseconds=ms)).isoformat().replace("+00:00", "Z")
+
+    latency = trace["latency_ms"]
+    app = trace["tags"].get("app", "app")
+    trace_id, failed = trace["trace_id"], trace["status"] == "ERROR"
+    root = {
+        "span_id": f"{trace_id}-root",
+        "name": app,
+        "span_type": "CHAIN",
+        "start_time": at(0),
+        "end_time": at(latency),
+        "status": trace["status"],
+        "inputs": trace.get("inputs"),
+        "outputs": trace.get("outputs"),
+    }
+    spans, llm_start = [root], 0.0
+    if trace.get("context"):
+        llm_start = round(latency * 0.15, 1)
+        spans.append(
+            {
+                "span_id": f"{trace_id}-retrieve",
+                "parent_id": root["span_id"],
+                "name": "retrieve_documents",
+                "span_type": "RETRIEVER",
+                "start_time": at(0),
+                "end_time": at(llm_start),
+                "status": "OK",
+                "inputs": trace.get("inputs"),
+                "outputs": [{"page_content": doc} for doc in trace["context"]],
+            }
+        )
+    usage = trace.get("usage") or {}
+    spans.append(
+        {
+            "span_id": f"{trace_id}-llm",
+            "parent_id": root["span_id"],
+            "name": f"chat {trace['model']}",
+            "span_type": "LLM",
+            "start_time": at(llm_start),
+            "end_time": at(latency),
+            "status": trace["status"],
+            "inputs": trace.get("inputs"),
+            "outputs": trace.get("outputs"),
+            "attributes": {
+                "gen_ai.request.model": trace["model"],
+                "gen_ai.usage.input_tokens": usage.get("input_tokens"),
+                "gen_ai.usage.output_tokens": usage.get("output_tokens"),
+                **({"error": trace.get("error")} if failed else {}),
+            },
+        }
+    )
+    return spans
 
 
 def _one(rng: random.Random, i: int, ts: datetime, seed: int) -> dict[str, Any]:

@@ -52,11 +52,7 @@ def _results(t: dict[str, Any]) -> Table:
     for column in ("evaluator", "score", "result", "label", "tier", "rationale"):
         table.add_column(column, justify="right" if column == "score" else "left")
     for r in t["results"]:
-        outcome = (
-            "error" if r["error"]
-            else "passed" if r["passed"] is True
-            else "failed" if r["passed"] is False else "–"
-        )  # fmt: skip
+        outcome = _outcome(r)
         style = {"failed": "bold red", "error": "yellow", "passed": "green"}.get(outcome, "")
         name = r["evaluator"] + (f" (span {r['span_id']})" if r["span_id"] else "")
         table.add_row(
@@ -65,6 +61,23 @@ def _results(t: dict[str, Any]) -> Table:
             Text(r["error"] or r["rationale"] or ""),
         )  # fmt: skip
     return table
+
+
+def _outcome(r: dict[str, Any]) -> str:
+    if r["error"]:
+        return "error"
+    return "passed" if r["passed"] is True else "failed" if r["passed"] is False else "–"
+
+
+def _span_result(r: dict[str, Any]) -> Text:
+    """A result about this span (``apply_to``), under the span in the tree."""
+    outcome = _outcome(r)
+    style = {"failed": "bold red", "error": "yellow", "passed": "green"}.get(outcome, "")
+    line = Text(f"{r['evaluator']} ")
+    line.append(outcome, style=style)
+    why = _clip(r["error"] or r["rationale"] or "")
+    line.append(f" {fmt_num(r['score'])} {r['label'] or ''} {why}".rstrip())
+    return line
 
 
 def _spans(t: dict[str, Any]) -> Tree:
@@ -85,6 +98,9 @@ def _spans(t: dict[str, Any]) -> Tree:
         for part in ("inputs", "outputs", "attributes"):
             if span[part] not in (None, {}, []):
                 node.add(Text(f"{part}: {_clip(pretty(span[part]))}", style="dim"))
+        for r in t["results"]:
+            if r["span_id"] == span["span_id"]:
+                node.add(_span_result(r))
         stack.append((bar.depth, node))
     return tree
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import orjson
+import pyarrow.parquet as pq
 import pytest
 from kafka_helpers import consume_all
 
@@ -166,6 +167,12 @@ def test_demo_runs_end_to_end_against_the_test_broker(kafka_bootstrap, tmp_path)
     assert "Dead-letter topic" in out and ": 4 messages" in out
     assert "latency p50 / p95 / p99" in out
     assert (tmp_path / "parquet").is_dir()
+    # The sample traces come with their spans: the retrieval span holds the documents found.
+    spans = pq.read_table(tmp_path / "spans").to_pandas()
+    assert set(spans.span_type) == {"CHAIN", "RETRIEVER", "LLM"}
+    assert spans.trace_id.nunique() == 300
+    retrieved = spans[spans.span_type == "RETRIEVER"].outputs_json.iloc[0]
+    assert "page_content" in retrieved
 
 
 def test_tail_counts_records_not_offsets_on_a_transactional_topic(kafka_bootstrap, new_topic):

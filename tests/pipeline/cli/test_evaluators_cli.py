@@ -165,3 +165,34 @@ def test_check_missing_file(tmp_path):
     done = invoke("config", "check", str(tmp_path / "missing.toml"))
     assert done.exit_code == 2
     assert "config file not found" in done.stderr
+
+
+def test_check_shows_which_spans_a_span_targeted_evaluator_runs_on(tmp_path):
+    path = tmp_path / "spans.toml"
+    path.write_text(
+        "[defaults]\nmax_spans_per_trace = 40\n[evaluators.latency]\n"
+        "[evaluators.tool_latency]\nuse = 'latency'\n"
+        "apply_to = { span_type = ['TOOL'], name = '^search' }\n",
+        encoding="utf-8",
+    )
+    done = invoke("config", "check", str(path), "--json")
+    assert done.exit_code == 0, done.output
+    resolved = {e["name"]: e for e in json.loads(done.stdout)["evaluators"]}
+    assert resolved["latency"]["apply_to"] is None
+    assert resolved["tool_latency"]["apply_to"] == {
+        "span_type": ["TOOL"],
+        "name": "^search",
+        "max_spans": 40,
+    }
+    words = " ".join(invoke("config", "check", str(path)).stdout.split())
+    assert "runs on" in words and "every span" in words and "40/trace" in words  # cells fold
+
+
+def test_check_rejects_a_bad_apply_to_in_one_line(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("[evaluators.latency]\napply_to = { name = '(' }\n", encoding="utf-8")
+    done = invoke("config", "check", str(path))
+    assert done.exit_code == 2
+    [line] = [line for line in done.stderr.splitlines() if line.strip()]
+    assert line.startswith("error: ")
+    assert "evaluators.latency.apply_to.name: invalid regular expression" in line

@@ -145,6 +145,23 @@ def test_ids_without_an_otel_trace_are_deterministic_and_flagged(sink) -> None:
     assert _attrs(first[1])["error.type"] == "ValueError"
 
 
+def test_span_results_with_non_otel_span_ids_get_one_otel_span_each(sink) -> None:
+    """apply_to results of spans whose ids are not OTel ids (``search-1``) fall back to the
+    root as parent; they still get distinct span ids and name their span in an attribute."""
+    state, url = sink
+    exporter = OtlpResultExporter(url)
+    trace = Trace(trace_id="agent-7", spans=[{"span_id": ROOT, "name": "agent"}])
+    results = [
+        EvaluationResult(evaluator="tool_latency", score=1.0, span_id=f"search-{i}")
+        for i in range(3)
+    ]
+    exporter.export([_record(trace, *results)])
+    spans = _spans(state)
+    assert len({s.span_id for s in spans}) == 3
+    assert {s.parent_span_id for s in spans} == {bytes.fromhex(ROOT)}
+    assert [_attrs(s)["evalstream.span_id"] for s in spans] == ["search-0", "search-1", "search-2"]
+
+
 def test_503_then_200_is_retried(sink) -> None:
     state, url = sink
     state.statuses = [503, 429]

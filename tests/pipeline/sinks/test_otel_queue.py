@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import UTC, datetime
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -15,6 +16,7 @@ from pipeline import prometheus
 from pipeline.evaluate.scorer import ScoredRecord, SourcedTrace
 from pipeline.sinks.otel import OtlpResultExporter
 from pipeline.sinks.otel_queue import BackgroundOtlpExport
+from pipeline.worker.observers import PrometheusObserver
 from schemas import EvaluationResult, Trace
 
 
@@ -48,6 +50,9 @@ def records(n: int) -> list[ScoredRecord]:
     return out
 
 
+COUNTED = partial(PrometheusObserver().on_results_lost, "otel")  # the worker's wiring
+
+
 def lost(reason: str) -> float:
     return prometheus.OTEL_RESULTS_LOST.labels(reason)._value.get()
 
@@ -62,7 +67,7 @@ def unavailable():
 def test_a_503_backend_does_not_block_submit_and_losses_are_counted(unavailable):
     url = f"http://127.0.0.1:{unavailable.server_address[1]}/v1/traces"
     exporter = OtlpResultExporter(url, retry_budget=2.5, timeout=2)
-    export = BackgroundOtlpExport(exporter, max_batches=1)
+    export = BackgroundOtlpExport(exporter, max_batches=1, on_lost=COUNTED)
     full_before, failed_before = lost("queue_full"), lost("failed")
     started = time.monotonic()
     for _ in range(20):
@@ -84,7 +89,8 @@ def test_a_4xx_is_counted_as_rejected_without_retries():
     server = backend(400)
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/v1/traces"
-        export = BackgroundOtlpExport(OtlpResultExporter(url, retry_budget=30), max_batches=10)
+        exporter = OtlpResultExporter(url, retry_budget=30)
+        export = BackgroundOtlpExport(exporter, max_batches=10, on_lost=COUNTED)
         before = lost("rejected")
         export.submit(records(3))
         export.close(timeout=10)

@@ -123,6 +123,11 @@ def test_wider_rerun_replaces_files_it_covers(env, topic_with_traces, tmp_path):
     assert "replaced 1 older files" in wider.stdout
     rows = frame(root)
     assert len(rows) == 80 * 2 and not rows.duplicated(["trace_id", "evaluator"]).any()
+    # The traces dataset beside the results is written (and replaced) the same way, so the
+    # UI and `trace show` find the content of backfilled traces (issue 17).
+    traces = frame(root.parent / "traces")
+    assert len(traces) == 80 and not traces.duplicated(["trace_id"]).any()
+    assert traces.inputs_json.notna().all()
 
 
 def test_jsonl_file(env, tmp_path):

@@ -6,36 +6,16 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import orjson
 import pandas as pd
 import pytest
-from kafka import KafkaAdminClient
-from kafka.errors import KafkaError
-from kafka_helpers import consume_all, produce
+from kafka_helpers import consume_all, produce, wait_for_members
 from worker_process import ROOT, run_worker, worker_env
 
 from pipeline.tools.demo.samples import sample_traces
 from schemas import ScoredTrace
-
-
-def wait_for_members(bootstrap: str, group: str, count: int, timeout: float = 60) -> None:
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                group_info = admin.describe_groups([group])[group]
-            except KafkaError:  # the group coordinator is not elected yet
-                group_info = {"group_state": "", "members": []}
-            if group_info["group_state"] == "Stable" and len(group_info["members"]) == count:
-                return
-            time.sleep(0.3)
-        raise AssertionError(f"group {group} did not reach {count} stable members")
-    finally:
-        admin.close()
 
 
 def test_two_workers_split_partitions_and_score_each_trace_once(

@@ -11,14 +11,15 @@ import time
 from pathlib import Path
 
 import orjson
+import pyarrow.parquet as pq
 import pytest
 from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
-from kafka_helpers import consume_all
+from kafka_helpers import consume_all, wait_for_members
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from worker_process import ROOT, run_worker, worker_env
 
 from pipeline.decode.trace import DecodeError
-from pipeline.ingest.assembler import state
+from pipeline.ingest.assembler import routing, state
 from pipeline.ingest.assembler.stage import TABLE_NAME, decode_spans
 from pipeline.ingest.receiver.codec import PROTOBUF, parse_request, split_by_trace
 from pipeline.ingest.spans.dicts import span_from_attributes
@@ -69,6 +70,7 @@ def test_a_late_span_re_emits_the_whole_trace_as_version_two():
     assert state.is_due(late, 17.0, TIMING)  # grace after the last late span, no root needed
     trace = state.build_trace(late)
     assert trace["tags"][state.VERSION_TAG] == "2" and state.PARTIAL_TAG not in trace["tags"]
+    assert trace["trace_version"] == 2  # a field of the trace too: the datasets' column
     assert sorted(s["span_id"] for s in trace["spans"]) == ["a" * 16, "b" * 16, "d" * 16]
     assert trace["latency_ms"] == 1000  # the root's, not the late span's own
     assert trace["trace_id"] == "tr-x"  # version 1's id, whatever the late spans carry
@@ -218,6 +220,13 @@ def test_worker_assembles_dedupes_waits_dead_letters_and_versions(
         [*(s["name"] for s in v1["spans"]), "late-feedback"]
     )
     assert (v2["inputs"], v2["outputs"]) == (v1["inputs"], v1["outputs"])
+    assert (v1["trace_version"], v2["trace_version"]) == (1, 2)
+    # The version reaches the Parquet results and traces datasets, not only the tags.
+    results = pq.read_table(tmp_path / "parquet").to_pandas()
+    stored = pq.read_table(tmp_path / "traces").to_pandas()
+    for frame in (results, stored):
+        versions_of_late = set(frame[frame.trace_id == v2["trace_id"]].trace_version)
+        assert versions_of_late == {1, 2}, versions_of_late
     dead = [
         DeadLetter.model_validate_json(r.value)
         for r in consume_all(kafka_bootstrap, f"{topic}.dlq")
@@ -274,3 +283,43 @@ def _pending_in_changelog(bootstrap: str, changelog: str) -> bool:
     except TimeoutError:
         return False
     return any(r.value and orjson.loads(r.value).get("spans") for r in records)
+
+
+def test_spans_on_the_wrong_partition_are_rerouted_home(
+    kafka_bootstrap, new_topic, tmp_path, traces_dir
+):
+    """A producer hashing trace ids differently (the OTel Collector's kafka exporter) spreads
+    one trace's spans over partitions, so over two workers; each trace must still come out
+    once and whole (issue 18.6)."""
+    topic, spans = new_topic(partitions=2), new_topic(partitions=2)
+    messages = _per_span_messages(traces_dir)
+    env = worker_env(
+        kafka_bootstrap,
+        topic,
+        tmp_path / "parquet",
+        EVALSTREAM_SPANS_TOPIC=spans,
+        EVALSTREAM_TRACE_GRACE_SECONDS="1",
+        EVALSTREAM_TRACE_MAX_WAIT_SECONDS="6",
+    )
+    workers = [_start_worker(env, idle=6) for _ in range(2)]
+    try:
+        wait_for_members(kafka_bootstrap, env["EVALSTREAM_CONSUMER_GROUP"], 2)
+        producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+        try:
+            for i, (key, value) in enumerate(messages):  # round robin, whatever the key
+                producer.send(spans, key=key, value=value, partition=i % 2)
+            producer.flush(30)
+            # The home partition is our default partitioner's choice for the key.
+            sent = producer.send(spans, key=messages[0][0], value=b"").get(30).partition
+            assert sent == routing.home_partition(messages[0][0].decode(), 2)
+        finally:
+            producer.close()
+        stderr = [w.communicate(timeout=120)[1] for w in workers]
+    finally:
+        for w in workers:
+            if w.poll() is None:
+                w.kill()
+                w.communicate()
+    traces = _traces(kafka_bootstrap, topic)
+    assert sorted(len(t["spans"]) for t in traces) == [3, 3, 4, 4], [e[-2000:] for e in stderr]
+    assert {t["trace_version"] for t in traces} == {1}  # each once, none split in versions
