@@ -13,9 +13,10 @@ seconds (event time); only ``arrival`` is wall-clock.
 The watermark of a partition is ``max_event - lateness``, advanced by the wall-clock time past
 ``idle_seconds`` since the last turn arrived (ticks carry that wall time), so sessions close when
 traffic stops. A session is *due* when the watermark passed ``last + gap``, its turns span
-``max_duration``, or an end marker was seen. Closing scores it and leaves the entry as a closed
-marker (its turns kept) until the watermark passes ``last + gap + grace``. A turn for a closed
-session that belongs to it (``t <= last + gap``; ``t <= last`` after an end marker or the
+``max_duration``, or an end marker was seen and the watermark passed it (so turns that arrive
+out of order within the lateness are still in the first version). Closing scores it and
+leaves the entry as a closed marker (its turns kept) until the watermark passes
+``last + gap + grace``. A turn for a closed session that belongs to it (``t <= last + gap``; ``t <= last`` after an end marker or the
 maximum duration) re-opens it: it is scored again, over every turn, as version N + 1. A turn
 past that, or after the marker expired, starts a new session window with the same id.
 """
@@ -133,8 +134,8 @@ def due(entry: Entry, wm: float | None, rules: Rules) -> ClosedBy | None:
     """Why an open session should close now, or None."""
     if not entry.get("open"):
         return None
-    if entry.get("ended"):
-        return ClosedBy.END_MARKER
+    if entry.get("ended") and wm is not None and wm >= entry["last"]:
+        return ClosedBy.END_MARKER  # after the lateness: earlier turns out of order are in
     if entry["last"] - entry["first"] >= rules.max_duration_seconds:
         return ClosedBy.MAX_DURATION
     if len(entry["turns"]) >= rules.max_turns:

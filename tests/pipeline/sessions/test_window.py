@@ -15,6 +15,10 @@ from pipeline.sessions.book import Changes, SessionBook, tick_message
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 RULES = window.Rules(
+    gap_seconds=600, max_duration_seconds=3600, lateness_seconds=0, grace_seconds=1200,
+    idle_seconds=30, max_turns=5,
+)  # fmt: skip
+LATE60 = window.Rules(
     gap_seconds=600, max_duration_seconds=3600, lateness_seconds=60, grace_seconds=1200,
     idle_seconds=30, max_turns=5,
 )  # fmt: skip
@@ -62,7 +66,7 @@ class Harness:
 
 
 def test_a_session_closes_when_the_watermark_passes_its_last_turn_plus_the_gap():
-    h = Harness()
+    h = Harness(LATE60)
     assert h.closed(h.feed(turn("s", "t1", 0), turn("s", "t2", 100))) == []
     # watermark = newest trace time (other session) - lateness: 100 + 600 + 60 is the edge
     assert h.closed(h.feed(turn("other", "o1", 759))) == []
@@ -97,7 +101,7 @@ def test_an_end_marker_closes_at_once_and_a_late_turn_reopens_it_as_version_two(
 
 
 def test_a_late_turn_after_a_gap_close_reopens_within_the_grace_only():
-    h = Harness()
+    h = Harness(LATE60)
     h.feed(turn("s", "t1", 0), turn("s", "t2", 100))
     assert h.closed(h.feed(turn("x", "x1", 800))) == [("s", 1, 2, "gap")]
     # late (its time is behind the watermark) and inside "s": version 2 at once
@@ -156,10 +160,18 @@ def test_the_open_session_bound_drops_markers_first_then_closes_the_oldest_early
 
 
 def test_an_idle_partition_lets_its_watermark_follow_the_wall_clock():
-    h = Harness()
+    h = Harness(LATE60)
     h.feed(turn("s", "t1", 0))
     assert h.closed(h.feed(tick_message(h.wall), wall_step=600 + 60 - 1 + 30)) == []
     assert h.closed(h.feed(tick_message(h.wall), wall_step=2)) == [("s", 1, 1, "gap")]
+
+
+def test_an_end_marker_waits_for_the_lateness_so_an_earlier_turn_out_of_order_is_in():
+    h = Harness(LATE60)
+    assert h.closed(h.feed(turn("s", "t2", 30, end=True))) == []  # t1 may still be on its way
+    assert h.closed(h.feed(turn("s", "t1", 0))) == []
+    changes = h.feed(turn("x", "x1", 90))  # the watermark passes the end marker's time
+    assert h.closed(changes) == [("s", 1, 2, "end_marker")]
 
 
 def test_partitions_keep_their_own_watermark():
