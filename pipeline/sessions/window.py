@@ -16,9 +16,10 @@ traffic stops. A session is *due* when the watermark passed ``last + gap``, its 
 ``max_duration``, or an end marker was seen and the watermark passed it (so turns that arrive
 out of order within the lateness are still in the first version). Closing scores it and
 leaves the entry as a closed marker (its turns kept) until the watermark passes
-``last + gap + grace``. A turn for a closed session that belongs to it (``t <= last + gap``; ``t <= last`` after an end marker or the
-maximum duration) re-opens it: it is scored again, over every turn, as version N + 1. A turn
-past that, or after the marker expired, starts a new session window with the same id.
+``last + gap + grace``. A turn for a closed session that belongs to it (``t <= last + gap``;
+``t <= last`` after an end marker or the maximum duration) re-opens it: it is scored again,
+over every turn, as version N + 1. A turn past that, or after the marker expired, starts a
+new session window with the same id.
 """
 
 from __future__ import annotations
