@@ -10,6 +10,7 @@ runs the worker twice: the second run restores the sessions from the table's cha
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -295,3 +296,38 @@ def test_a_killed_worker_scores_every_session_exactly_once(kafka_bootstrap, new_
     rows = pd.read_parquet(parquet.parent / "sessions")
     assert len(rows) == SESSIONS * 2
     assert not rows.duplicated(["session_id", "session_version", "evaluator"]).any()
+
+
+@pytest.mark.slow
+def test_two_workers_split_the_sessions_and_score_each_once(kafka_bootstrap, new_topic, tmp_path):
+    topic = new_topic(partitions=4)
+    config = tmp_path / "light.toml"
+    config.write_text("[evaluators.error]\n[evaluators.session_volume]\n")
+    parquet = tmp_path / "data" / "parquet"
+    env = worker_env(kafka_bootstrap, topic, parquet, EVALSTREAM_CONFIG=str(config),
+                     EVALSTREAM_PARQUET_FLUSH_SECONDS="1", **NO_LATENESS)  # fmt: skip
+    traces = []
+    for n in range(400):
+        traces += conversation(f"w{n:03d}", SHORT, T0 + timedelta(seconds=n))
+    produce_turns(kafka_bootstrap, topic, traces)
+    cmd = [sys.executable, "-m", "pipeline.cli", "worker", "--stop-when-idle", "5"]
+    pipes = {"stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE, "text": True}
+    workers = [subprocess.Popen(cmd, env=env, cwd=ROOT, **pipes) for _ in range(2)]
+    consumed = []
+    try:
+        for worker in workers:
+            _, stderr = worker.communicate(timeout=240)
+            assert worker.returncode == 0, stderr[-3000:]
+            consumed.append(int(re.search(r"consumed ([\d,]+)", stderr)[1].replace(",", "")))
+    finally:
+        for worker in workers:
+            worker.kill()
+    assert sum(consumed) >= 800 and min(consumed) > 0, consumed  # both workers took a share
+    keys = sorted(
+        (body["session_id"], body["session_version"])
+        for body in map(orjson.loads, (r.value for r in consume_all(
+            kafka_bootstrap, f"{topic}.scored-sessions", isolation_level="read_committed")))
+    )  # fmt: skip
+    assert keys == [(f"w{n:03d}", 1) for n in range(400)]
+    rows = pd.read_parquet(parquet.parent / "sessions")
+    assert len(rows) == 400 and not rows.duplicated(["session_id", "session_version"]).any()
