@@ -46,6 +46,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import logging  # noqa: E402
 
+import orjson  # noqa: E402
 from _bench_probe import (  # noqa: E402
     Pacer,
     Tail,
@@ -63,6 +64,7 @@ from aiokafka import AIOKafkaProducer  # noqa: E402
 from kafka import KafkaAdminClient  # noqa: E402
 from kafka.admin import NewTopic  # noqa: E402
 
+from evaluators.registry import DEFAULT_SESSION_EVALUATORS as SESSION_DEFAULTS  # noqa: E402
 from pipeline.kafka.broker import free_port, start_broker, stop_broker  # noqa: E402
 
 PARTITIONS = 4
@@ -139,6 +141,8 @@ class Bench:
             EVALSTREAM_BOOTSTRAP_SERVERS=self.bootstrap,
             EVALSTREAM_INPUT_TOPIC=source,
             EVALSTREAM_SCORED_TOPIC=f"{name}.scored",
+            EVALSTREAM_SESSION_TURNS_TOPIC=f"{name}.session-turns",
+            EVALSTREAM_SCORED_SESSIONS_TOPIC=f"{name}.scored-sessions",
             EVALSTREAM_METRICS_TOPIC=f"{name}.metrics",
             EVALSTREAM_DLQ_TOPIC=f"{name}.dlq",
             EVALSTREAM_SPANS_TOPIC=f"{name}.spans",
@@ -412,6 +416,9 @@ class Bench:
         if args.lexical_vs_default:
             await self.lexical_vs_default(n)
             return
+        if args.sessions_compare:
+            await self.sessions_compare(pairs, n)
+            return
         base = "1 baseline (raw aiokafka)"
         runs = [await self.throughput(base, "traces", n, None, baseline=True)]
         runs.append(await self.throughput("2 worker, operational", "traces", n, OPERATIONAL))
@@ -433,6 +440,31 @@ class Bench:
         if not args.no_profile:
             prof = await self.profile(pairs)
         report(args, mean_size, runs, lat, prof)
+
+    async def sessions_compare(self, pairs: list[tuple[bytes, bytes]], n: int) -> None:
+        """The cost of the session stage: the operational set with sessions off, then on, over
+        the bench traces (one turn per session: the worst case for state) and over the same
+        traces grouped into sessions of 8 turns."""
+        grouped = []
+        for i, (key, value) in enumerate(pairs):
+            trace = orjson.loads(value)
+            trace["tags"]["session_id"] = f"conv-{i // 8:06d}"
+            grouped.append((key, orjson.dumps(trace)))
+        self.topics("traces-8")
+        await self.publish("traces-8", grouped)
+        off = {"EVALSTREAM_SESSIONS_ENABLED": "false"}
+        config = OPERATIONAL + "".join(f"[evaluators.{name}]\n" for name in SESSION_DEFAULTS)
+        runs = [
+            await self.throughput("sessions off", "traces", n, config, extra=off),
+            await self.throughput("sessions on, 1 turn each", "traces", n, config),
+            await self.throughput("sessions off, 8 turns", "traces-8", n, config, extra=off),
+            await self.throughput("sessions on, 8 turns", "traces-8", n, config),
+        ]
+        print("\n| run (operational set, 1 worker) | traces/s | worker CPU | peak RSS MB |")
+        print("|---|---:|---:|---:|")
+        for run in runs:
+            print(f"| {run.name} | {run.rate:,.0f} | {_fmt(run.cpu, '{:.0%}')} |"
+                  f" {_fmt(run.peak_rss_mb, '{:.0f}')} |")  # fmt: skip
 
     def close(self) -> None:
         if self.admin is not None:
@@ -570,6 +602,11 @@ def parse() -> argparse.Namespace:
         "--lexical-vs-default",
         action="store_true",
         help="only: default set vs its quality evaluators on the lexical tier (tiers=lexical)",
+    )
+    parser.add_argument(
+        "--sessions-compare",
+        action="store_true",
+        help="only: operational set with the session stage off vs on (docs/sessions.md)",
     )
     parser.add_argument(
         "--latency-knobs",

@@ -48,6 +48,8 @@ class Evaluator:
     version: str = "1"
     threshold: float = 0.5
     source: ResultSource = ResultSource.CODE
+    scope: str = "trace"
+    """``trace``: scored per trace; ``session``: per closed session (``evaluators.session``)."""
 
     def evaluate(self, trace: Trace) -> Outcome:
         raise NotImplementedError(f"{type(self).__name__} must implement evaluate()")
@@ -112,7 +114,11 @@ def validate_evaluator_class(cls: type[Evaluator]) -> None:
     """Reject a class that cannot work, at load time rather than on the first trace."""
     if not cls.name or not isinstance(cls.name, str):
         raise EvaluatorDefinitionError(f"{cls.__qualname__} has no `name`")
-    if cls.evaluate is Evaluator.evaluate and not cls.is_batched():
+    if cls.scope == "session":
+        from evaluators.session import validate_session_class
+
+        validate_session_class(cls)
+    elif cls.evaluate is Evaluator.evaluate and not cls.is_batched():
         raise EvaluatorDefinitionError(
             f"{cls.__qualname__} implements neither evaluate() nor evaluate_batch()"
         )

@@ -19,6 +19,9 @@ from evaluators.exceptions import EvaluatorDefinitionError
 from schemas import ResultSource, Span, Trace
 
 TRACE_PARAMETERS = ("inputs", "outputs", "context", "expectations", "trace", "span")
+SESSION_PARAMETER = "session"
+"""A function taking ``session`` is a session evaluator (``evaluators.session``): it gets the
+closed session's turns, each a trace with its results, instead of one trace."""
 
 
 def trace_argument(trace: Trace, name: str) -> Any:
@@ -64,10 +67,17 @@ class FunctionEvaluator(Evaluator):
         self.source = ResultSource(source)
         signature = inspect.signature(func)
         self._trace_params = [p for p in signature.parameters if p in TRACE_PARAMETERS]
-        self._config_defaults = _keyword_defaults(func, skip=set(TRACE_PARAMETERS))
-        if not self._trace_params:
+        self.scope = "session" if SESSION_PARAMETER in signature.parameters else "trace"
+        self._config_defaults = _keyword_defaults(func, skip={*TRACE_PARAMETERS, SESSION_PARAMETER})
+        if self.scope == "session" and self._trace_params:
             raise EvaluatorDefinitionError(
-                f"evaluator {name!r}: the function takes none of {', '.join(TRACE_PARAMETERS)}"
+                f"evaluator {name!r}: a session evaluator takes `session` only (each turn has"
+                f" its trace), not {', '.join(self._trace_params)}"
+            )
+        if not self._trace_params and self.scope == "trace":
+            raise EvaluatorDefinitionError(
+                f"evaluator {name!r}: the function takes none of"
+                f" {', '.join(TRACE_PARAMETERS)} (or `session`)"
             )
         unknown = set(params or {}) - set(self._config_defaults)
         if unknown:
@@ -98,6 +108,10 @@ class FunctionEvaluator(Evaluator):
     def evaluate_span(self, span: Span, trace: Trace) -> Outcome:
         kwargs = {name: span_argument(span, trace, name) for name in self._trace_params}
         return self.func(**kwargs, **self._params)
+
+    def evaluate_session(self, session: Any) -> Outcome:
+        """The session form (``scope == "session"``): ``session`` is a ``schemas.Session``."""
+        return self.func(session=session, **self._params)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Outcome:
         """Calling the decorated function directly still works, as in plain Python."""

@@ -29,6 +29,16 @@ DEFAULT_EVALUATORS = (
     "context_sufficiency",
 )
 """Run when the config names no evaluators (those of them that are installed)."""
+DEFAULT_SESSION_EVALUATORS = (
+    "session_volume",
+    "session_latency",
+    "session_cost",
+    "session_error_rate",
+    "conversation_frustration",
+    "goal_completion",
+    "session_safety",
+)
+"""The session evaluators run by the session stage when the config names no evaluators."""
 
 log = logging.getLogger(__name__)
 
@@ -133,8 +143,9 @@ class Registry:
     def registrations(self) -> list[Registration]:
         return [self._entries[name] for name in self.names()]
 
-    def default_names(self) -> list[str]:
-        return [name for name in DEFAULT_EVALUATORS if name in self._entries]
+    def default_names(self, scope: str = "trace") -> list[str]:
+        defaults = DEFAULT_SESSION_EVALUATORS if scope == "session" else DEFAULT_EVALUATORS
+        return [name for name in defaults if name in self._entries]
 
     def load_entry_points(
         self, points: Iterable[EntryPoint] | None = None, allow: Iterable[str] | None = None

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from evaluators.base import Evaluator
 from evaluators.calls import Progress, evaluate, select, unfinished
 from evaluators.config import EvaluatorConfig, TraceFilter, sample_fraction
+from evaluators.exceptions import ConfigError
 from evaluators.outcome import error_result
 from evaluators.registry import Registry
 from evaluators.targeting import DEFAULT_MAX_SPANS, SpanTarget
@@ -72,13 +73,20 @@ class ConfiguredEvaluator:
         return chosen[: self.max_spans], over
 
 
-def build_evaluators(config: EvaluatorConfig, registry: Registry) -> list[ConfiguredEvaluator]:
-    """Instantiate what the config asks for (or the default set). Raises ``ConfigError``."""
+def build_evaluators(
+    config: EvaluatorConfig, registry: Registry, scope: str = "trace"
+) -> list[ConfiguredEvaluator]:
+    """Instantiate what the config asks for (or the default set). Raises ``ConfigError``.
+
+    Only evaluators of ``scope`` are returned: ``trace`` ones for this runner, ``session``
+    ones for ``evaluators.session.SessionRunner`` (both read the same TOML tables).
+    """
     tables = config.evaluators
     if tables is None:
         from evaluators.config import EvaluatorSettings
 
-        tables = {name: EvaluatorSettings() for name in registry.default_names()}
+        defaults = registry.default_names(scope)
+        tables = {name: EvaluatorSettings() for name in defaults}
     configured = []
     prices = {name: p.model_dump() for name, p in config.pricing.items()}
     for result_name, settings in tables.items():
@@ -96,6 +104,13 @@ def build_evaluators(config: EvaluatorConfig, registry: Registry) -> list[Config
                 "prices": {**prices, **(params["judge"].get("prices") or {})},
             }
         instance = registration.create(params, result_name=result_name)
+        if getattr(instance, "scope", "trace") == "session" and settings.apply_to is not None:
+            raise ConfigError(
+                f"evaluator {result_name!r}: apply_to targets spans, but a session evaluator"
+                " scores whole sessions (remove apply_to)"
+            )
+        if getattr(instance, "scope", "trace") != scope:
+            continue
         configured.append(
             ConfiguredEvaluator(
                 evaluator=instance,

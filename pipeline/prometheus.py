@@ -71,6 +71,18 @@ RECEIVER_REQUESTS = Counter(
     "evalstream_receiver_requests_total", "OTLP requests answered, by status code.", ["code"]
 )
 RECEIVER_SPANS = Counter("evalstream_receiver_spans_total", "Spans accepted by the receiver.")
+SESSIONS_CLOSED = Counter(
+    "evalstream_sessions_closed_total", "Sessions closed and scored, by reason.", ["closed_by"]
+)
+SESSION_LIMIT_HITS = Counter(
+    "evalstream_session_limit_hits_total",
+    "Times a session memory bound was hit (open_sessions: the oldest closed early;"
+    " turns: a session closed at its turn bound).",
+    ["limit"],
+)
+SESSIONS_OPEN = Gauge(
+    "evalstream_sessions_open", "Sessions held by this worker (open or waiting for late turns)."
+)
 
 
 def serve_metrics(port: int, host: str = "0.0.0.0") -> bool:

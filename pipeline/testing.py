@@ -4,6 +4,8 @@
     run = run_evaluator(answer_length, [{"trace_id": "t1", "outputs": "Paris"}])
     assert run.results[0].passed
 
+A session evaluator: ``run_session_evaluator(frustration, [turn1, turn2, ...])``.
+
 Traces may be dicts (validated like messages from Kafka) or ``Trace`` models. The
 evaluator may be a decorated function, a plain function, an ``Evaluator`` class or
 instance, or the name of an installed evaluator. ``apply_to={"span_type": ["LLM"]}`` runs it
@@ -89,5 +91,47 @@ def run_evaluator(
     runner = EvaluationRunner([configured])
     try:
         return EvaluationRun(models, runner.score(models))
+    finally:
+        runner.close()
+
+
+def run_session_evaluator(
+    evaluator: Any,
+    turns: Iterable[Mapping[str, Any] | Trace],
+    *,
+    session_id: str = "session-1",
+    results: Mapping[str, list[Mapping[str, Any]]] | None = None,
+    threshold: float | None = None,
+    timeout_seconds: float = 30.0,
+    registry: Registry | None = None,
+    **params: Any,
+) -> list[EvaluationResult]:
+    """Run one session evaluator over one session of ``turns`` (trace dicts or ``Trace``s, in
+    order) with the session stage's runner; ``results`` gives turns their trace results by
+    trace id (``{"t1": [{"evaluator": "safety", "score": 0.9, "passed": True}]}``)."""
+    from evaluators.session import ConfiguredSessionEvaluator, SessionRunner
+    from schemas.session import Session, SessionTurn
+
+    instance = _instance(evaluator, params, registry)
+    traces = [t if isinstance(t, Trace) else Trace.model_validate(t) for t in turns]
+    given = results or {}
+    session = Session(
+        session_id=session_id,
+        turns=[
+            SessionTurn(
+                trace=trace,
+                results=[EvaluationResult.model_validate(r) for r in given.get(trace.trace_id, [])],
+            )
+            for trace in traces
+        ],
+    )
+    configured = ConfiguredSessionEvaluator(
+        instance,
+        instance.threshold if threshold is None else threshold,
+        timeout_seconds=timeout_seconds,
+    )
+    runner = SessionRunner([configured])
+    try:
+        return runner.score([session])[0]
     finally:
         runner.close()

@@ -17,6 +17,14 @@ from schemas.metrics import EvaluatorAggregate, MetricsRecord
 from schemas.parquet import PARQUET_COLUMNS, PARTITION_COLUMNS, arrow_schema
 from schemas.result import NOT_APPLICABLE, SPAN_LIMIT_EXCEEDED, EvaluationResult, ResultSource
 from schemas.scored import ScoredTrace, SourceOffset
+from schemas.session import (
+    ClosedBy,
+    ScoredSession,
+    Session,
+    SessionMetricsRecord,
+    SessionRow,
+    SessionTurn,
+)
 from schemas.trace import Expectations, Span, Trace, TraceStatus, Usage
 
 __all__ = [
@@ -26,6 +34,7 @@ __all__ = [
     "SPANS_COLUMNS",
     "SPAN_LIMIT_EXCEEDED",
     "TRACES_COLUMNS",
+    "ClosedBy",
     "DeadLetter",
     "EvaluationResult",
     "EvaluatorAggregate",
@@ -33,7 +42,12 @@ __all__ = [
     "MetricsRecord",
     "ResultSource",
     "SchemaError",
+    "ScoredSession",
     "ScoredTrace",
+    "Session",
+    "SessionMetricsRecord",
+    "SessionRow",
+    "SessionTurn",
     "SourceOffset",
     "Span",
     "SpanRow",

@@ -16,6 +16,7 @@ from schemas.dead_letter import DeadLetter
 from schemas.metrics import MetricsRecord
 from schemas.result import EvaluationResult
 from schemas.scored import ScoredTrace
+from schemas.session import ScoredSession, SessionMetricsRecord, SessionRow
 from schemas.trace import Trace
 
 EXPORTED_MODELS: dict[str, type[BaseModel]] = {
@@ -26,6 +27,9 @@ EXPORTED_MODELS: dict[str, type[BaseModel]] = {
     "dead_letter": DeadLetter,
     "trace_row": TraceRow,
     "span_row": SpanRow,
+    "scored_session": ScoredSession,
+    "session_metrics_record": SessionMetricsRecord,
+    "session_row": SessionRow,
 }
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "json"

@@ -22,6 +22,8 @@ def worker_env(
         EVALSTREAM_BOOTSTRAP_SERVERS=bootstrap,
         EVALSTREAM_INPUT_TOPIC=topic,
         EVALSTREAM_SCORED_TOPIC=f"{topic}.scored",
+        EVALSTREAM_SESSION_TURNS_TOPIC=f"{topic}.session-turns",
+        EVALSTREAM_SCORED_SESSIONS_TOPIC=f"{topic}.scored-sessions",
         EVALSTREAM_METRICS_TOPIC=f"{topic}.metrics",
         EVALSTREAM_DLQ_TOPIC=f"{topic}.dlq",
         EVALSTREAM_PARQUET_DIR=str(parquet_dir),

@@ -63,10 +63,11 @@ def _filter_text(spec: dict[str, Any]) -> str:
     return "\n".join(lines) or "-"
 
 
-def _runs_on_text(apply_to: dict[str, Any] | None) -> str:
-    """``trace``, or which spans a span-targeted evaluator runs on (docs/span-targeting.md)."""
+def _runs_on_text(apply_to: dict[str, Any] | None, scope: str = "trace") -> str:
+    """``trace``, ``session`` (docs/sessions.md), or which spans a span-targeted evaluator runs
+    on (docs/span-targeting.md)."""
     if apply_to is None:
-        return "trace"
+        return "closed sessions" if scope == "session" else "trace"
     pick = apply_to.get("pick", "all")
     lines = ["every span" if pick == "all" else f"the {pick} span"]
     if apply_to.get("span_type") is not None:
@@ -129,17 +130,21 @@ Built = tuple[ConfiguredEvaluator, str, dict[str, Any]]
 
 def _build_all(config: EvaluatorConfig, registry: Registry) -> tuple[list[Built], list[str]]:
     """Build evaluator by evaluator so that every bad table is reported, not just the first."""
+    scopes = ("trace", "session")  # session evaluators run in the session stage
     if config.evaluators is None:
-        return [(c, c.name, {}) for c in build_evaluators(config, registry)], []
+        every = [c for scope in scopes for c in build_evaluators(config, registry, scope)]
+        return [(c, c.name, {}) for c in every], []
     failed = {error.name: error.reason for error in registry.errors}
     built: list[Built] = []
     problems = []
     for name, settings in config.evaluators.items():
         use = settings.use or name
         try:
+            one = _one_table(config, name)
             built.extend(
                 (c, use, dict(settings.params))
-                for c in build_evaluators(_one_table(config, name), registry)
+                for scope in scopes
+                for c in build_evaluators(one, registry, scope)
             )
         except UnknownEvaluatorError as exc:
             reason = f"plugin failed to load: {failed[use]}" if use in failed else str(exc)
@@ -164,6 +169,7 @@ def _resolved(item: Built, registry: Registry) -> dict[str, Any]:
         "sample_rate": configured.sample_rate,
         "timeout_seconds": configured.timeout_seconds,
         "filter": configured.filter.model_dump(exclude_defaults=True),
+        "scope": getattr(configured.evaluator, "scope", "trace"),
         "apply_to": (
             None
             if configured.apply_to is None
@@ -243,7 +249,7 @@ def _print_resolved(file: Path, config: EvaluatorConfig, resolved: list[dict[str
             f"{item['threshold']:g}",
             f"{item['sample_rate']:g}",
             f"{item['timeout_seconds']:g}s",
-            escape(_runs_on_text(item["apply_to"])),
+            escape(_runs_on_text(item["apply_to"], item["scope"])),
             escape(_filter_text(item["filter"])),
             escape(_params_text(item["params"])),
         )

@@ -55,6 +55,11 @@ def worker_command(
         f"worker {settings.worker_id}: {settings.input_topic} -> {settings.scored_topic},"
         f" {settings.metrics_topic}, {settings.dlq_topic}, {parquet_root};"
         f" evaluators: {', '.join(scorer.evaluator_names)}"
+        + (
+            f"; sessions -> {settings.scored_sessions_topic} (docs/sessions.md)"
+            if settings.sessions_enabled
+            else ""
+        )
     )
     stats = run_worker(settings, scorer, stop_when_idle=stop_when_idle)
     err_console.print(

@@ -53,15 +53,25 @@ _SOURCE = ("kafka_topic", "kafka_partition", "kafka_offset")
 RESULTS = DatasetKind("results", "timestamp", ("trace_id", "evaluator", *_SOURCE))
 TRACES = DatasetKind("traces", "timestamp", ("trace_id", "trace_version", *_SOURCE))
 SPANS = DatasetKind("spans", "trace_timestamp", ("trace_id", "span_id", *_SOURCE))
+SESSIONS = DatasetKind(
+    "sessions", "first_trace_time", ("session_id", "session_version", "evaluator", *_SOURCE)
+)
+"""One row per scored session x session evaluator (docs/sessions.md), from the scored-sessions
+topic; partitioned by the session's first trace time."""
 
 
 def dataset_roots(results_root: Root, settings: object = None) -> dict[DatasetKind, Location]:
     """The root of each dataset, given the results dataset's (``EVALSTREAM_PARQUET_DIR``)."""
     root = locate(results_root, settings)
     parent = root.parent
-    if root.name in (TRACES.name, SPANS.name):
+    if root.name in (TRACES.name, SPANS.name, SESSIONS.name):
         raise ValueError(f"the results dataset cannot be named {root.name!r}: {parent}")
-    return {RESULTS: root, TRACES: parent / "traces", SPANS: parent / "spans"}
+    return {
+        RESULTS: root,
+        TRACES: parent / "traces",
+        SPANS: parent / "spans",
+        SESSIONS: parent / "sessions",
+    }
 
 
 def partition_of(timestamp: str) -> tuple[str, str]:

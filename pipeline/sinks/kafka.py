@@ -29,13 +29,20 @@ class TransactionalSender:
         return f"{self.app.conf.id}-{group}-{source_partition}"
 
     def send(
-        self, topic: str, key: bytes | None, value: bytes, source_topic: str, source_partition: int
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        source_topic: str,
+        source_partition: int,
+        partition: int | None = None,
     ) -> None:
+        """``partition``: an explicit destination (a table's changelog); else by key."""
         transactional_id = self.transactional_id(source_topic, source_partition)
         self._pending.append(
             asyncio.ensure_future(
                 self.app.producer.send(
-                    topic, key, value, None, None, None, transactional_id=transactional_id
+                    topic, key, value, partition, None, None, transactional_id=transactional_id
                 )
             )
         )

@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class _Target:
+class Target:
     """One dataset the sink writes: where, in which schema, and its rows of a message."""
 
     root: Location
@@ -110,21 +110,26 @@ class ParquetSink:
         store_traces: bool = False,
         field_limit_bytes: int = DEFAULT_FIELD_LIMIT_BYTES,
         overwrite: bool = False,
+        targets: list[Target] | None = None,
+        time_field: str = "timestamp",
     ) -> None:
+        """``targets``: other datasets than results/traces/spans (the sessions dataset), whose
+        messages are partitioned by their ``time_field``."""
         self.root = locate(root)
         self.overwrite = overwrite
         self.flush_rows = flush_rows
         self.flush_seconds = flush_seconds
-        roots = dataset_roots(self.root)
-        self._targets = [_Target(self.root, arrow_schema(), result_rows)]
-        if store_traces:
+        self.time_field = time_field
+        roots = dataset_roots(self.root) if targets is None else {}
+        self._targets = targets or [Target(self.root, arrow_schema(), result_rows)]
+        if store_traces and targets is None:
             self._targets += [
-                _Target(
+                Target(
                     roots[TRACES],
                     traces_arrow_schema(),
                     partial(trace_rows, limit=field_limit_bytes),
                 ),
-                _Target(
+                Target(
                     roots[SPANS], spans_arrow_schema(), partial(span_rows, limit=field_limit_bytes)
                 ),
             ]
@@ -144,7 +149,7 @@ class ParquetSink:
         if buf is None:
             buf = self._buffers[(topic, partition)] = _Buffer(offset)
         buf.last_offset = max(buf.last_offset, offset)
-        date, hour = partition_of(message["timestamp"])  # ISO-8601 UTC: "2026-11-25T14:05:09Z"
+        date, hour = partition_of(message[self.time_field])  # ISO-8601 UTC: "2026-11-25T14:05:09Z"
         for index, target in enumerate(self._targets):
             rows = list(target.rows(message))
             if not rows and index:  # an empty results file is written, as before; no others

@@ -59,6 +59,24 @@ class TraceWorker:
         self.observer = PrometheusObserver()
         self.score = ScoreStage.create(settings, scorer, self.sender, self.observer)
         self.parquet = ParquetStage.create(settings, self.observer)
+        self.sessions: Any = None
+        self.session_parquet: Any = None
+        if settings.sessions_enabled:
+            from pipeline.sessions import install_sessions
+            from pipeline.sessions.parquet import SessionParquetStage
+
+            self.sessions = install_sessions(
+                self.app, settings, self.sender, lambda: self._lock, self.checkpoint_durable,
+                scorer.registry, on_activity=self.idle.touch,
+            )  # fmt: skip
+            self.session_parquet = SessionParquetStage.create(settings, self.observer)
+            scored_sessions = self.app.topic(
+                settings.scored_sessions_topic, value_type=bytes, key_type=bytes
+            )
+            self.app.agent(scored_sessions, name="session-parquet-sink")(
+                self._session_parquet_agent
+            )
+        self._session_parquet_stream: Any = None
         committer = (
             TransactionCommitter(self.app, self.sender)
             if self.exactly_once
@@ -141,8 +159,7 @@ class TraceWorker:
         if self._stopping:
             return
         async with self._lock:
-            if self._parquet_stream is not None:
-                self.checkpoint.mark_durable(await self.parquet.flush(self._parquet_stream))
+            await self._flush_parquet(force=True)
             try:
                 await self._commit()
             except Exception as exc:  # the group may already be rebalancing without us
@@ -151,6 +168,8 @@ class TraceWorker:
                 await self.sender.drain(raise_errors=False)
                 if self.exactly_once:
                     await faust_compat.abort_open_transactions(self.app.producer)
+                if self.sessions is not None:
+                    self.sessions.rollback()
             self.checkpoint.rewind()
 
     async def _on_assigned(self, sender: Any, assigned: Any, **kwargs: Any) -> None:
@@ -167,18 +186,15 @@ class TraceWorker:
         starts = await self.app.consumer.earliest_offsets(*fresh) if fresh else {}
         for tp, offset in committed.items():
             self.checkpoint.start(tp, offset, starts.get(tp, 0))
-        scored = {tp.partition: o or 0 for tp, o in committed.items() if tp.topic == s.scored_topic}
-        if scored:
-            loop = asyncio.get_running_loop()
-            removed = await loop.run_in_executor(
-                None,
-                ParquetStage.remove_uncommitted,
-                self.parquet.sink.root,
-                s.scored_topic,
-                scored,
-            )
-            if removed:
-                log.warning("removed %d uncommitted Parquet file(s) of %s", removed, s.scored_topic)
+        loop = asyncio.get_running_loop()
+        for topic in (s.scored_topic, s.scored_sessions_topic):
+            scored = {tp.partition: o or 0 for tp, o in committed.items() if tp.topic == topic}
+            if scored:
+                removed = await loop.run_in_executor(
+                    None, ParquetStage.remove_uncommitted, self.parquet.sink.root, topic, scored
+                )
+                if removed:
+                    log.warning("removed %d uncommitted Parquet file(s) of %s", removed, topic)
         self._assigned.set()
 
     async def _score_agent(self, stream: Any) -> None:
@@ -212,15 +228,33 @@ class TraceWorker:
                 if self.parquet.should_flush():
                     self.checkpoint.mark_durable(await self.parquet.flush(stream))
 
+    async def _session_parquet_agent(self, stream: Any) -> None:
+        faust_compat.route_faust_commits(self.app.consumer, self._faust_commit)
+        self._session_parquet_stream = stream
+        s = self.settings
+        async for events in stream.noack_take(s.batch_size, within=s.batch_timeout_seconds):
+            await self._assigned.wait()
+            async with self._lock:
+                self.idle.touch()
+                self.session_parquet.add(events)
+                if self.session_parquet.should_flush():
+                    self.checkpoint.mark_durable(await self.session_parquet.flush(stream))
+
+    async def _flush_parquet(self, force: bool) -> None:
+        """Flush the Parquet stages that are due (all with rows, when ``force``); lock held."""
+        stages = [(self.parquet, self._parquet_stream)]
+        if self.session_parquet is not None:
+            stages.append((self.session_parquet, self._session_parquet_stream))
+        for stage, stream in stages:
+            due = stage.should_flush() or (bool(stage.pending) and (force or self.app.rebalancing))
+            if stream is not None and due:
+                self.checkpoint.mark_durable(await stage.flush(stream))
+
     async def _tick(self) -> None:
         if self._stopping or self._lock.locked():
             return
         async with self._lock:
-            flush_now = self.parquet.should_flush() or (
-                self.app.rebalancing and self.parquet.pending
-            )
-            if self._parquet_stream is not None and flush_now:
-                self.checkpoint.mark_durable(await self.parquet.flush(self._parquet_stream))
+            await self._flush_parquet(force=False)
             due = time.monotonic() - self._last_commit >= self.settings.commit_interval_seconds
             if due and self.checkpoint.uncommitted() and not self.app.rebalancing:
                 await self._commit()
@@ -230,12 +264,14 @@ class TraceWorker:
                 await self._report_lag()
             except Exception as exc:  # a metric must never stop the worker
                 log.warning("consumer lag not measured: %r", exc)
-        if not self.idle.waited_enough() or self._lock.locked() or self._scoring:
+        sessions_busy = self.sessions is not None and self.sessions.busy
+        if not self.idle.waited_enough() or self._lock.locked() or self._scoring or sessions_busy:
             return
         busy = await busy_reason(
             rebalancing=self.app.rebalancing,
             measure_lag=self._lag,
-            rows_pending=len(self.parquet.pending),
+            rows_pending=len(self.parquet.pending)
+            + (len(self.session_parquet.pending) if self.session_parquet is not None else 0),
             uncommitted=self.checkpoint.uncommitted(),
             assembler_idle=self.assembler.idle if self.assembler is not None else None,
         )
@@ -252,12 +288,17 @@ class TraceWorker:
         offsets are never committed, so tracking them would keep the worker from ever idling.
         """
         s = self.settings
-        return {s.input_topic, s.scored_topic} | ({s.spans_topic} if s.assembler_enabled else set())
+        topics = {s.input_topic, s.scored_topic}
+        if s.sessions_enabled:
+            topics |= {s.session_turns_topic, s.scored_sessions_topic}
+        return topics | ({s.spans_topic} if s.assembler_enabled else set())
 
     async def _commit(self) -> None:
         """The checkpoint's commit, timed (lock held by the caller)."""
         started = time.monotonic()
         await self.checkpoint.commit()
+        if self.sessions is not None:
+            self.sessions.committed()
         self._last_commit = time.monotonic()
         self.observer.on_commit(self._last_commit - started)
 
@@ -275,12 +316,28 @@ class TraceWorker:
         return True
 
     def _watched(self) -> list[Any]:
-        watched = {self.settings.input_topic, self.settings.scored_topic}
+        s = self.settings
+        watched = {s.input_topic, s.scored_topic}
+        if s.sessions_enabled:
+            watched |= {s.session_turns_topic, s.scored_sessions_topic}
         return [tp for tp in self.app.consumer.assignment() if tp.topic in watched]
 
     async def _lag(self) -> dict[Any, int]:
-        """Unread messages per assigned input/scored partition (for the idle check)."""
-        return await partition_lag(self.app.consumer, self._watched())
+        """Unread messages per assigned input/scored partition (for the idle check); the
+        session topics measured against fresh end offsets (``faust_compat.fresh_end_offsets``)."""
+        lag = await partition_lag(self.app.consumer, self._watched())
+        s = self.settings
+        sessions = [
+            tp for tp in lag if tp.topic in (s.session_turns_topic, s.scored_sessions_topic)
+        ]
+        if s.sessions_enabled and sessions:
+            ends = await faust_compat.fresh_end_offsets(self.app.consumer, sessions)
+            for tp in sessions:
+                position = await self.app.consumer.position(tp)
+                end = ends.get(tp)
+                known = position is not None and end is not None
+                lag[tp] = max(end - position, 0) if known else -1
+        return lag
 
     async def _report_lag(self) -> None:
         """The lag gauges, once per commit interval: end offset minus committed, and minus
@@ -302,8 +359,7 @@ class TraceWorker:
             return
         self._finishing = True
         await self._lock.acquire()
-        if self._parquet_stream is not None:
-            self.checkpoint.mark_durable(await self.parquet.flush(self._parquet_stream))
+        await self._flush_parquet(force=True)
         await self._commit()
         self._stopping = True
         # Events the agents received after this point are neither processed nor committed;
@@ -323,6 +379,8 @@ def run_worker(
     # until the next metadata refresh (minutes).
     topics = [settings.input_topic, settings.scored_topic, settings.metrics_topic]
     topics += [settings.dlq_topic] + ([settings.spans_topic] if settings.assembler_enabled else [])
+    if settings.sessions_enabled:
+        topics += [settings.session_turns_topic, settings.scored_sessions_topic]
     ensure_topics(settings, topics, settings.topic_partitions)
     worker = TraceWorker(settings, scorer, stop_when_idle)
     for name in ("aiokafka.consumer.group_coordinator", "aiokafka.consumer.fetcher", "mode.timers"):
@@ -340,4 +398,6 @@ def run_worker(
             raise
     finally:
         scorer.close()
+        if worker.sessions is not None:
+            worker.sessions.close()
     return worker.score

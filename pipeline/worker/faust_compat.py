@@ -121,3 +121,17 @@ class DrainingWorker(faust.Worker):
             self._schedule_shutdown(sig)
             return
         self.add_future(self.drain())
+
+
+async def fresh_end_offsets(consumer: Any, tps: list[Any]) -> dict[Any, int]:
+    """End offsets asked of the broker now (last stable offsets under read_committed).
+
+    faust's ``highwaters`` under exactly-once are the last *fetch's* stable offsets, so a
+    partition not fetched since new data was committed to it looks read to its end; the
+    session topics get their data only after the scored traces commit, so their idle check
+    needs a fresh answer.
+    """
+    if not tps:
+        return {}
+    thread = consumer._thread
+    return dict(await thread.call_thread(thread._ensure_consumer().end_offsets, list(tps)))

@@ -26,6 +26,7 @@ from pipeline.evaluate.scorer import Scorer, SourcedTrace
 from pipeline.evaluate.windows import WindowAggregator
 from pipeline.exceptions import SinkError
 from pipeline.settings import Settings
+from pipeline.sinks.dataset import SESSIONS, data_files, dataset_roots
 from pipeline.sinks.delta import DeltaSink
 from pipeline.sinks.delta_table import is_delta_table
 from pipeline.sinks.encode import RecordEncoder
@@ -66,6 +67,7 @@ class ScoreStage:
         self.windows = windows
         self.observer = observer
         self.otel = otel  # a BackgroundOtlpExport, or None
+        self.sessions: Any = None  # a pipeline.sessions.router.SessionRouter, or None
         self.consumed = self.scored = self.dead_lettered = self.metrics_records = 0
 
     @classmethod
@@ -88,7 +90,9 @@ class ScoreStage:
                 max_batches=settings.otel_results_queue_batches,
                 on_lost=partial(observer.on_results_lost, "otel"),
             )
-        return cls(
+        from pipeline.sessions.router import SessionRouter
+
+        stage = cls(
             settings,
             scorer,
             sender,
@@ -97,6 +101,8 @@ class ScoreStage:
             observer,
             otel,
         )
+        stage.sessions = SessionRouter.create(settings)
+        return stage
 
     async def prepare(self, events: Sequence[Any]) -> Prepared:
         """Decode, score and serialise a batch; sends nothing, so it runs outside the lock.
@@ -155,6 +161,8 @@ class ScoreStage:
         for record, body in prepared.scored:
             src = record.source
             self.sender.send(topic, record.trace.trace_id.encode(), body, src.topic, src.partition)
+        if self.sessions is not None:  # traces with a session id, re-keyed, same transaction
+            self.sessions.route(self.sender, prepared.scored)
         scored = [record for record, _ in prepared.scored]
         self.windows.add(scored)
         self.scored += len(scored)
@@ -248,7 +256,15 @@ class ParquetStage:
     @staticmethod
     def remove_uncommitted(root: Location, topic: str, committed: dict[int, int]) -> int:
         """Delete files past each partition's committed offset; returns how many. A Delta
-        table has none to delete: its commits skip what they already hold (sinks/delta.py)."""
+        table has none to delete: its commits skip what they already hold (sinks/delta.py);
+        the sessions dataset beside it is Parquet files in both formats."""
         if is_delta_table(root):
-            return 0
+            sessions = dataset_roots(root)[SESSIONS]
+            return sum(
+                1
+                for data in data_files(sessions, topic)
+                if data.partition in committed
+                and data.first >= committed[data.partition]
+                and data.path.delete()
+            )
         return len(remove_uncommitted_partitions(root, topic, committed))

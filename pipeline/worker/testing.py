@@ -75,7 +75,13 @@ class CollectingSender:
         return None
 
     def send(
-        self, topic: str, key: bytes | None, value: bytes, source_topic: str, source_partition: int
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        source_topic: str,
+        source_partition: int,
+        partition: int | None = None,
     ) -> None:
         self.sent.append(Sent(topic, key, value, Partition(source_topic, source_partition)))
 

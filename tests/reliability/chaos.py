@@ -105,6 +105,8 @@ def run_chaos(
         EVALSTREAM_BOOTSTRAP_SERVERS=handle.bootstrap,
         EVALSTREAM_INPUT_TOPIC=topic,
         EVALSTREAM_SCORED_TOPIC=f"{topic}.scored",
+        EVALSTREAM_SESSION_TURNS_TOPIC=f"{topic}.session-turns",
+        EVALSTREAM_SCORED_SESSIONS_TOPIC=f"{topic}.scored-sessions",
         EVALSTREAM_METRICS_TOPIC=f"{topic}.metrics",
         EVALSTREAM_DLQ_TOPIC=f"{topic}.dlq",
         EVALSTREAM_PARQUET_DIR=str(roots[RESULTS]),

@@ -15,7 +15,10 @@ from schemas import (
     EvaluationResult,
     EvaluatorAggregate,
     MetricsRecord,
+    ScoredSession,
     ScoredTrace,
+    SessionMetricsRecord,
+    SessionRow,
     SourceOffset,
     SpanRow,
     Trace,
@@ -104,6 +107,43 @@ INSTANCES: dict[str, BaseModel] = {
         kafka_partition=0,
         kafka_offset=7,
     ),
+    "scored_session": ScoredSession(
+        session_id="s1",
+        session_version=2,
+        app="bot",
+        closed_by="gap",
+        first_trace_time=T0,
+        last_trace_time=T0,
+        turn_count=2,
+        trace_ids=["t1", "t2"],
+        results=[RESULT],
+        scored_at=T0,
+    ),
+    "session_metrics_record": SessionMetricsRecord(
+        window_start=T0,
+        window_end=T0,
+        app="bot",
+        worker_id="w",
+        session_count=1,
+        turn_count=2,
+        error_turns=0,
+        evaluators={"goal_completion": EvaluatorAggregate(evaluations=1, scored=1)},
+    ),
+    "session_row": SessionRow(
+        session_id="s1",
+        app="bot",
+        closed_by="end_marker",
+        first_trace_time=T0,
+        last_trace_time=T0,
+        turn_count=2,
+        trace_ids=["t1", "t2"],
+        evaluator="goal_completion",
+        evaluator_version="1",
+        score=1.0,
+        kafka_topic="scored-sessions",
+        kafka_partition=0,
+        kafka_offset=3,
+    ),
 }
 
 # One change per model that the schema must reject: (path to the key, new value).
@@ -144,6 +184,20 @@ BREAKAGES: dict[str, list[tuple[tuple[Any, ...], Any]]] = {
     "span_row": [
         (("span_id",), None),
         (("start_time",), 1714564800000),
+    ],
+    "scored_session": [
+        (("session_version",), 0),
+        (("closed_by",), "bored"),
+        (("turn_count",), 0),
+        (("results", 0, "evaluator"), None),
+    ],
+    "session_metrics_record": [
+        (("kind",), "trace"),
+        (("session_count",), "one"),
+    ],
+    "session_row": [
+        (("trace_ids",), "t1"),
+        (("session_version",), 0),
     ],
 }
 

@@ -27,6 +27,8 @@ _TAG_ATTRIBUTES = {
     "session.id": "session_id",
     "user.id": "user_id",
     "gen_ai.conversation.id": "session_id",
+    "mlflow.trace.session": "session_id",
+    "mlflow.trace.user": "user_id",
     "langfuse.session.id": "session_id",
     "langfuse.user.id": "user_id",
     "ai.telemetry.functionId": "function_id",

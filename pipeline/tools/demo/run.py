@@ -64,6 +64,8 @@ def run_demo(traces: int, workdir: Path, idle_seconds: float, console: Console) 
         overrides = {
             "input_topic": f"demo-{run}.traces",
             "scored_topic": f"demo-{run}.scored-traces",
+            "session_turns_topic": f"demo-{run}.session-turns",
+            "scored_sessions_topic": f"demo-{run}.scored-sessions",
             "metrics_topic": f"demo-{run}.trace-metrics",
             "dlq_topic": f"demo-{run}.traces.dlq",
             "consumer_group": f"evalstream-demo-{run}",

@@ -1,7 +1,9 @@
 """The JSON API behind the pages (documented in docs/ui.md; field names are a contract).
 
 ``GET /api/traces`` takes the trace list's filters; ``GET /api/traces/{trace_id}`` answers the
-stored trace with ``inputs``, ``outputs``, ``context``, ``results`` and ``spans``. Times are
+stored trace with ``inputs``, ``outputs``, ``context``, ``results`` and ``spans``;
+``GET /api/sessions/{session_id}`` a session's scored versions (``closings``) and its ``turns``,
+each with its ``results``. Times are
 ISO-8601 UTC strings ending in ``Z``.
 """
 
@@ -15,6 +17,7 @@ from starlette.responses import Response
 
 from pipeline.tools.ui import stats
 from pipeline.tools.ui.filters import QueryParams, TimeRange, TraceQuery
+from pipeline.tools.ui.session_detail import load_session
 from pipeline.tools.ui.store import Store
 from pipeline.tools.ui.trace_detail import dump_json, load_trace
 from pipeline.tools.ui.trace_list import list_traces
@@ -52,6 +55,10 @@ def traces(request: Request) -> JSONResponse:
 def trace(request: Request) -> JSONResponse:
     query = DetailQuery.parse(request.query_params.multi_items())
     return JSONResponse(load_trace(_store(request), request.path_params["trace_id"], query.version))
+
+
+def session(request: Request) -> JSONResponse:
+    return JSONResponse(load_session(_store(request), request.path_params["session_id"]))
 
 
 def evaluators(request: Request) -> JSONResponse:

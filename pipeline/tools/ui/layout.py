@@ -24,7 +24,7 @@ from pathlib import PurePath
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.sinks.dataset import RESULTS, SPANS, TRACES, dataset_roots, entries
+from pipeline.sinks.dataset import RESULTS, SESSIONS, SPANS, TRACES, dataset_roots, entries
 from pipeline.sinks.storage import Location, fsspec_filesystem, locate
 
 HOUR = timedelta(hours=1)
@@ -87,11 +87,13 @@ class Datasets:
     results: Dataset  # or its DeltaDataset subclass (pipeline.tools.ui.delta)
     traces: Dataset
     spans: Dataset
+    sessions: Dataset
 
     @classmethod
     def beside(cls, results_dir: str | PurePath | Location) -> Datasets:
-        """The results directory (or object store prefix) and its ``traces`` and ``spans``
-        siblings (Delta tables when the results root is one: :mod:`pipeline.tools.ui.delta`)."""
+        """The results directory (or object store prefix) and its ``traces``, ``spans`` and
+        ``sessions`` siblings (Delta tables where the root is one: :mod:`pipeline.tools.ui.delta`;
+        the sessions dataset is always Parquet files)."""
         from pipeline.sinks.delta_table import is_delta_table
         from pipeline.tools.ui.delta import DeltaDataset
 
@@ -101,6 +103,7 @@ class Datasets:
             kind("results", roots[RESULTS]),
             kind("traces", roots[TRACES]),
             kind("spans", roots[SPANS]),
+            Dataset("sessions", roots[SESSIONS]),
         )
 
     @property

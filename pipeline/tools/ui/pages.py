@@ -1,4 +1,4 @@
-"""The HTML pages: overview, trace list, trace detail, evaluators, login.
+"""The HTML pages: overview, trace list, trace detail, session detail, evaluators, login.
 
 Each handler validates its query (a bad one is a 400 page), asks ``stats`` / ``trace_list`` /
 ``trace_detail`` for data and hands it to a template. Links are built from the validated
@@ -19,6 +19,7 @@ from pipeline.tools.ui.api import DetailQuery
 from pipeline.tools.ui.auth import COOKIE, cookie_value, read_login, safe_next
 from pipeline.tools.ui.charts import evaluator_charts, overview_charts
 from pipeline.tools.ui.filters import TimeRange, TraceQuery
+from pipeline.tools.ui.session_detail import load_session
 from pipeline.tools.ui.store import Store
 from pipeline.tools.ui.trace_detail import load_trace
 from pipeline.tools.ui.trace_list import list_traces
@@ -140,6 +141,14 @@ def trace(request: Request) -> Response:
     return page(
         request, "trace.html", title=f"Trace {detail['trace_id']}", t=detail,
         bars=waterfall(detail["spans"]), content_stored=detail["content_stored"],
+    )  # fmt: skip
+
+
+def session(request: Request) -> Response:
+    detail = load_session(_store(request), request.path_params["session_id"])
+    return page(
+        request, "session.html", title=f"Session {detail['session_id']}", s=detail,
+        content_stored=detail["content_stored"],
     )  # fmt: skip
 
 

@@ -22,6 +22,7 @@ import duckdb
 from pipeline.tools.ui.layout import DataFile, Dataset, Datasets, fsspec_filesystem, in_range
 from schemas.datasets import SPANS_COLUMNS, TRACES_COLUMNS
 from schemas.parquet import PARQUET_COLUMNS
+from schemas.session import SESSIONS_COLUMNS
 
 RESULTS_COLUMNS = (*PARQUET_COLUMNS, ("trace_version", "int64", True))
 """The results contract plus ``trace_version``, which newer workers add (older files: NULL)."""
@@ -36,7 +37,12 @@ DUCKDB_TYPES = {
     "list<string>": "VARCHAR[]",
 }
 
-CONTRACTS = {"results": RESULTS_COLUMNS, "traces": TRACES_COLUMNS, "spans": SPANS_COLUMNS}
+CONTRACTS = {
+    "results": RESULTS_COLUMNS,
+    "traces": TRACES_COLUMNS,
+    "spans": SPANS_COLUMNS,
+    "sessions": SESSIONS_COLUMNS,
+}
 
 DEFAULTS = {"trace_version": "1"}
 """What a column reads as where a file predates it: results without versions are version 1."""

@@ -11,7 +11,12 @@ import typer
 from typer.testing import CliRunner
 
 import pipeline.cli.evaluators as cli
-from evaluators.registry import DEFAULT_EVALUATORS, ENTRY_POINT_GROUP, Registry
+from evaluators.registry import (
+    DEFAULT_EVALUATORS,
+    DEFAULT_SESSION_EVALUATORS,
+    ENTRY_POINT_GROUP,
+    Registry,
+)
 
 app = typer.Typer()
 app.add_typer(cli.evaluators_app, name="evaluators")
@@ -123,7 +128,10 @@ def test_check_without_evaluators_table_resolves_the_default_set(tmp_path):
     assert done.exit_code == 0, done.output
     data = json.loads(done.stdout)
     assert data["default_set"] is True
-    assert {e["name"] for e in data["evaluators"]} <= set(DEFAULT_EVALUATORS)
+    traces = {e["name"] for e in data["evaluators"] if e["scope"] == "trace"}
+    sessions = {e["name"] for e in data["evaluators"] if e["scope"] == "session"}
+    assert traces <= set(DEFAULT_EVALUATORS)
+    assert sessions == set(DEFAULT_SESSION_EVALUATORS)  # the session stage's default set
     assert {e["sample_rate"] for e in data["evaluators"]} == {0.5}
 
 
@@ -196,3 +204,16 @@ def test_check_rejects_a_bad_apply_to_in_one_line(tmp_path):
     [line] = [line for line in done.stderr.splitlines() if line.strip()]
     assert line.startswith("error: ")
     assert "evaluators.latency.apply_to.name: invalid regular expression" in line
+
+
+def test_check_shows_session_evaluators_as_running_on_closed_sessions(tmp_path):
+    path = tmp_path / "sessions.toml"
+    path.write_text("[evaluators.latency]\n[evaluators.conversation_frustration]\n")
+    done = invoke("config", "check", str(path), "--json")
+    assert done.exit_code == 0, done.output
+    scopes = {e["name"]: e["scope"] for e in json.loads(done.stdout)["evaluators"]}
+    assert scopes == {"latency": "trace", "conversation_frustration": "session"}
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[evaluators.goal_completion]\napply_to = { span_type = ["LLM"] }\n')
+    failed = invoke("config", "check", str(bad))
+    assert failed.exit_code == 2 and "a session evaluator scores whole sessions" in failed.output

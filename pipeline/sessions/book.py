@@ -1,0 +1,184 @@
+"""The session stage's decisions over a key -> entry mapping (the faust table's data, or a dict).
+
+``SessionBook.absorb`` takes one message of the session-turns topic (a scored trace, or a tick
+carrying the wall time) and ``close_due`` then closes what the partition's watermark allows.
+Both return what changed: the entries to write to the changelog (``None`` deletes) and the
+sessions closed (to score). The stage sends all of it in the source partition's transaction;
+this module decides, so the window rules run the same in a unit test and in the worker.
+
+Memory is bounded: at most ``max_open`` entries on the partitions this worker owns (a new
+session past it drops the oldest closed marker, else closes the oldest open session early,
+``ClosedBy.EVICTED``) and ``Rules.max_turns`` turns per session; ``on_limit`` is told each
+time (a Prometheus counter in the worker). Standby copies of other workers' partitions are
+never evicted or closed here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from pipeline.sessions import window
+from pipeline.sessions.scoring import Closing
+from pipeline.sessions.turns import session_of, turn_of
+from schemas.session import ClosedBy
+
+TICK_KEY = b"\x00tick"
+_MISSING = object()
+
+
+@dataclass
+class Changes:
+    """What one step changed: changelog writes per key (entry or None, partition), closings."""
+
+    writes: dict[str, tuple[dict[str, Any] | None, int]] = field(default_factory=dict)
+    closings: list[Closing] = field(default_factory=list)
+
+    def put(self, key: str, entry: dict[str, Any] | None, partition: int) -> None:
+        self.writes[key] = (entry, partition)
+
+
+def tick_message(wall_now: float) -> bytes:
+    return orjson.dumps({"tick": wall_now})
+
+
+class SessionBook:
+    def __init__(
+        self,
+        data: MutableMapping[str, Any],
+        rules: window.Rules,
+        *,
+        max_open: int,
+        text_bytes: int,
+        on_limit: Callable[[str], None] = lambda limit: None,
+        owned: Callable[[], set[int] | None] = lambda: None,
+    ) -> None:
+        self.data = data
+        self.owned = owned  # partitions this worker owns (None: all); the rest are standbys
+        self.journal: dict[str, Any] | None = None
+        self.rules = rules
+        self.max_open = max_open
+        self.text_bytes = text_bytes
+        self.on_limit = on_limit
+
+    def sessions(self, partitions: Iterable[int] | None = None) -> list[tuple[str, Any]]:
+        wanted = None if partitions is None else set(partitions)
+        return [
+            (key, entry)
+            for key, entry in list(self.data.items())
+            if not window.is_partition_key(key) and (wanted is None or entry["p"] in wanted)
+        ]
+
+    def open_count(self, partitions: Iterable[int] | None = None) -> int:
+        return sum(1 for _, entry in self.sessions(partitions) if entry.get("open"))
+
+    def absorb(self, partition: int, value: bytes, wall_now: float, changes: Changes) -> None:
+        """Merge one session-turns message. Raises ``ValueError`` on bytes that are not one."""
+        message = orjson.loads(value)
+        if not isinstance(message, dict):
+            raise ValueError("a session-turns message must be a JSON object")
+        if "tick" in message:
+            return  # a tick only makes the stage run close_due on an idle partition
+        turn = turn_of(message, self.text_bytes)
+        if turn is None:
+            return
+        pkey = window.partition_key(partition)
+        state = window.observe(self.data.get(pkey), partition, turn["t"], wall_now)
+        self._set(pkey, state, partition, changes)
+        sid, t = turn["session_id"], turn["t"]
+        entry = self.data.get(sid)
+        updated, how = window.absorb(entry, turn, t, partition, self.rules)
+        if how is window.Absorbed.DUPLICATE:
+            return
+        if how is window.Absorbed.SPLIT:
+            if entry is not None and entry.get("open"):
+                self._close(sid, entry, self._split_reason(entry, t), changes, keep=False)
+            self._forget(sid)  # no changelog write: the new entry below replaces it
+            entry = None
+            updated, how = window.absorb(None, turn, t, partition, self.rules)
+        if entry is None:
+            self._make_room(sid, changes)
+        assert updated is not None
+        self._set(sid, updated, partition, changes)
+
+    def close_due(self, partition: int, wall_now: float, changes: Changes) -> None:
+        """Close the sessions of ``partition`` the watermark (or their own bound) allows and
+        forget the markers past their grace."""
+        wm = window.watermark(self.data.get(window.partition_key(partition)), wall_now, self.rules)
+        for key, entry in self.sessions([partition]):
+            reason = window.due(entry, wm, self.rules)
+            if reason is not None:
+                if reason is ClosedBy.MAX_TURNS:
+                    self.on_limit("turns")
+                self._close(key, entry, reason, changes, keep=True)
+            elif window.expired(entry, wm, self.rules):
+                self._forget(key)
+                changes.put(key, None, partition)
+
+    def _split_reason(self, entry: dict[str, Any], t: float) -> ClosedBy:
+        if len(entry["turns"]) >= self.rules.max_turns:
+            self.on_limit("turns")
+            return ClosedBy.MAX_TURNS
+        if entry.get("ended"):
+            return ClosedBy.END_MARKER
+        if max(t, entry["last"]) - min(t, entry["first"]) > self.rules.max_duration_seconds:
+            return ClosedBy.MAX_DURATION
+        return ClosedBy.GAP
+
+    def _make_room(self, new_key: str, changes: Changes) -> None:
+        """Before a new session: past ``max_open``, drop the oldest closed marker, else close
+        the session with the oldest last turn early."""
+        if len(self.data) < self.max_open:  # every entry counted: a cheap upper bound
+            return
+        entries = self.sessions(self.owned())
+        if len(entries) < self.max_open:
+            return
+        self.on_limit("open_sessions")
+        # Make room for a few at once (1%): the scan is O(sessions), not to be paid per turn.
+        room = len(entries) - self.max_open + max(1, self.max_open // 100)
+        candidates = [(k, e) for k, e in entries if k != new_key]
+        markers = sorted((item for item in candidates if not item[1].get("open")),
+                         key=lambda item: item[1]["last"])  # fmt: skip
+        opened = sorted((item for item in candidates if item[1].get("open")),
+                        key=lambda item: item[1]["last"])  # fmt: skip
+        for key, entry in (markers + opened)[:room]:
+            if entry.get("open"):
+                self._close(key, entry, ClosedBy.EVICTED, changes, keep=False)
+            self._forget(key)
+            changes.put(key, None, entry["p"])
+
+    def _close(
+        self, key: str, entry: dict[str, Any], reason: ClosedBy, changes: Changes, keep: bool
+    ) -> None:
+        turns = window.ordered_turns(entry)
+        session = session_of(entry, turns, reason)
+        changes.closings.append(Closing(session, entry["first"], entry["last"], entry["p"]))
+        if keep:
+            self._set(key, window.closed(entry, reason), entry["p"], changes)
+
+    def _set(self, key: str, entry: dict[str, Any], partition: int, changes: Changes) -> None:
+        self._remember(key)
+        self.data[key] = entry
+        changes.put(key, entry, partition)
+
+    # The journal: what each key held before this step changed it, so a step whose sends are
+    # rolled back (its transaction aborted) can be undone in memory too (``undo``).
+    def _remember(self, key: str) -> None:
+        if self.journal is not None and key not in self.journal:
+            self.journal[key] = self.data.get(key, _MISSING)
+
+    def _forget(self, key: str) -> None:
+        self._remember(key)
+        self.data.pop(key, None)
+
+    def undo(self, journals: list[dict[str, Any]]) -> None:
+        """Put back what the journaled steps changed, newest step first."""
+        for journal in reversed(journals):
+            for key, before in journal.items():
+                if before is _MISSING:
+                    self.data.pop(key, None)
+                else:
+                    self.data[key] = before
