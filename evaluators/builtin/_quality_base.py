@@ -106,7 +106,8 @@ class QualityEvaluator(Evaluator):
             wanted = [
                 i for i, o in enumerate(outcomes)
                 if o is not None and (settings.encoder_mode == "always"
-                                      or uncertain(o, self.threshold, settings.band))
+                                      or uncertain(o, self.threshold, settings.band)
+                                      or self._lexical_unfounded(o))
             ]  # fmt: skip
             encoder = self._encoder() if wanted else None
             if encoder is None and wanted:  # the ones the encoder would have rescored
@@ -125,6 +126,11 @@ class QualityEvaluator(Evaluator):
         if "llm" in settings.tiers:
             self._judge_uncertain(traces, outcomes, settings)
         return outcomes
+
+    def _lexical_unfounded(self, outcome: Outcome) -> bool:
+        """A lexical verdict the lexical tier should not give alone, however far from the
+        threshold (the encoder rescores it when the cascade has that tier). None here."""
+        return False
 
     def _warn_once(self, message: str) -> None:
         if not self.__dict__.get("_warned"):

@@ -108,3 +108,15 @@ def test_word_forms_match_in_context_sufficiency(config):
     missing = r.rationale.split("missing:")[1].split(";")[0].lower()
     assert "remov" not in missing  # 'removed' met 'remove'
     assert 'best sentence "we remove the legacy export button' in r.rationale.lower()
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [("Thanks!", "You're welcome."), ("Can I get the file?", "Here you go."),
+     ("Is 7 a prime?", "You're right, it is.")],
+)  # fmt: skip
+def test_short_courtesies_are_not_toxic(config, question, answer):
+    """The lexical toxicity model called "You're welcome." toxic (p 0.95: "you" is an insult
+    word in its data); a lexical fail without any cue word goes to the encoder."""
+    r = safety(config, question, answer)
+    assert r.score >= 0.5 and r.label == "safe", (r.label, r.rationale)
