@@ -28,9 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import os
-import platform
 import re
 import shutil
 import sys
@@ -50,13 +48,12 @@ from _bench_probe import (  # noqa: E402
     Tail,
     Usage,
     first_burst,
-    hottest,
-    inclusive,
     monitor,
     monitor_machine,
     percentile,
     tail,
 )
+from _bench_report import report  # noqa: E402
 from _bench_traces import encoded  # noqa: E402
 from aiokafka import AIOKafkaProducer  # noqa: E402
 from kafka import KafkaAdminClient  # noqa: E402
@@ -73,6 +70,23 @@ LOW_LATENCY = {
 OPERATIONAL = "".join(
     f"[evaluators.{name}]\n" for name in ("latency", "error", "token_usage", "cost")
 )
+AT_LEAST_ONCE = {"EVALSTREAM_PROCESSING_GUARANTEE": "at_least_once"}
+# --runs keys -> (label, options of Bench.throughput); the plain loops are _bench_baseline.py's
+CONFIGS: dict[str, tuple[str, dict]] = {
+    "strong": ("1 plain aiokafka, strongest", {"baseline": "strong"}),
+    "transactional": ("1t plain aiokafka, transactional", {"baseline": "transactional"}),
+    "throttled": ("1x plain aiokafka, throttled (before)", {"baseline": "throttled"}),
+    "confluent": ("1c plain confluent-kafka", {"baseline": "confluent"}),
+    "confluent-tx": (
+        "1ct plain confluent-kafka, transactional",
+        {"baseline": "confluent-transactional"},
+    ),
+    "operational": ("2 worker, operational", {"config": OPERATIONAL}),
+    "default": ("3 worker, default set", {}),
+    "2workers": ("4 = 3 with 2 workers", {"processes": 2}),
+    "alo": ("5 = 3, at_least_once", {"extra": AT_LEAST_ONCE}),
+    "alo-2workers": ("6 = 5 with 2 workers", {"processes": 2, "extra": AT_LEAST_ONCE}),
+}
 
 
 @dataclass
@@ -164,11 +178,12 @@ class Bench:
         label: str,
         source: str,
         count: int,
-        config: str | None,
+        config: str | None = None,
         processes: int = 1,
-        baseline: bool = False,
+        baseline: str | None = None,
         extra: dict[str, str] | None = None,
     ) -> Run:
+        """One run; ``baseline`` names a loop of _bench_baseline.py instead of the worker."""
         name = self.fresh(label)
         out = f"{name}.out" if baseline else f"{name}.scored"
         self.topics(out, *([] if baseline else [f"{name}.metrics", f"{name}.dlq"]))
@@ -182,13 +197,14 @@ class Bench:
             cmd = [
                 sys.executable,
                 str(ROOT / "benchmarks" / "_bench_baseline.py"),
+                baseline,
                 self.bootstrap,
                 source,
                 out,
                 f"{name}-group",
                 str(count),
             ]
-            env = dict(os.environ)
+            env = dict(os.environ, PYTHONPATH=str(ROOT / "benchmarks"))
         else:
             cmd = [sys.executable, "-m", "pipeline.cli", "worker", "--stop-when-idle", "2"]
             env = self.worker_env(name, source, config) | (extra or {})
@@ -324,8 +340,10 @@ class Bench:
                 f" {lat['vis_p99'] * 1000:.0f} / {lat['vis_max'] * 1000:.0f} |"
             )
 
-    async def profile(self, pairs: list[tuple[bytes, bytes]]) -> tuple[float, Path]:
-        """Config 3 under py-spy (all threads, on-CPU samples), attached once the worker is up."""
+    async def profile(
+        self, pairs: list[tuple[bytes, bytes]], config: str | None
+    ) -> tuple[float, Path]:
+        """A worker under py-spy (--gil: the thread holding the GIL), attached once it is up."""
         name = self.fresh("profile")
         source = f"{name}.in"
         self.topics(source, f"{name}.scored", f"{name}.metrics", f"{name}.dlq")
@@ -334,14 +352,14 @@ class Bench:
         tailer = asyncio.create_task(
             tail(self.bootstrap, f"{name}.scored", PARTITIONS, seen, keep_keys=False)
         )
-        env = self.worker_env(name, source, None)
+        env = self.worker_env(name, source, config)
         cmd = [sys.executable, "-m", "pipeline.cli", "worker", "--stop-when-idle", "3"]
         proc, _, mon, log = await self.launch(name, cmd, env, "p0")
         await asyncio.wait_for(seen.reached.wait(), timeout=120)
         say("profile: worker up, attaching py-spy (--gil)")
         raw = self.tmp / name / "pyspy.txt"
         spy = await asyncio.create_subprocess_exec(
-            str(Path(sys.executable).parent / "py-spy"),
+            shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"),
             "record",
             "--pid",
             str(proc.pid),
@@ -388,27 +406,27 @@ class Bench:
         if args.memory_run:
             await self.memory_run(n)
             return
-        base = "1 baseline (raw aiokafka)"
-        runs = [await self.throughput(base, "traces", n, None, baseline=True)]
-        runs.append(await self.throughput("2 worker, operational", "traces", n, OPERATIONAL))
-        runs.append(await self.throughput("3 worker, default set", "traces", n, None))
-        runs.append(await self.throughput("4 = 3 with 2 workers", "traces", n, None, processes=2))
-        alo = {"EVALSTREAM_PROCESSING_GUARANTEE": "at_least_once"}
-        runs.append(await self.throughput("5 = 3, at_least_once", "traces", n, None, extra=alo))
-        runs.append(
-            await self.throughput("6 = 5 with 2 workers", "traces", n, None, processes=2, extra=alo)
-        )
+        rounds: list[dict[str, Run]] = []
+        for round_ in range(args.repeat):  # interleaved, so every config sees the same noise
+            runs: dict[str, Run] = {}
+            for key in args.runs:
+                label, options = CONFIGS[key]
+                if args.repeat > 1:
+                    label = f"{label} (round {round_ + 1})"
+                runs[key] = await self.throughput(label, "traces", n, **options)
+            rounds.append(runs)
         seconds = 8.0 if args.quick else 15.0
-        lat = {
-            "2": await self.latency(
-                "lat-operational", OPERATIONAL, runs[1].rate / 2, seconds, pairs
-            ),
-            "3": await self.latency("lat-default", None, runs[2].rate / 2, seconds, pairs),
-        }
+        lat = {}
+        last = rounds[-1]
+        for key, name in (("operational", "lat-operational"), ("default", "lat-default")):
+            if key in last and not args.no_latency:
+                config = CONFIGS[key][1].get("config")
+                lat[key] = await self.latency(name, config, last[key].rate / 2, seconds, pairs)
         prof = None
         if not args.no_profile:
-            prof = await self.profile(pairs)
-        report(args, mean_size, runs, lat, prof)
+            config = CONFIGS[args.profile_config][1].get("config")
+            prof = await self.profile(pairs, config)
+        report(args, mean_size, rounds, lat, prof)
 
     def close(self) -> None:
         if self.admin is not None:
@@ -450,86 +468,6 @@ def say(text: str) -> None:
     print(f"[{time.monotonic() - T0:6.1f}s] {text}", flush=True)
 
 
-def _fmt(values: list[float | None], pattern: str) -> str:
-    return " + ".join("?" if v is None else pattern.format(v) for v in values)
-
-
-def report(args, mean_size, runs: list[Run], lat, prof) -> None:
-    base = runs[0].rate
-    print()
-    print(
-        f"## Results ({dt.date.today()}, `nproc` = {os.cpu_count()}, Python"
-        f" {platform.python_version()}, Kafka 3.9.1, {args.traces:,} traces of"
-        f" {mean_size:.0f} B mean, 4 partitions)\n"
-    )
-    print(
-        "| run | traces/s (to commit) | x baseline | sends/s | window s | process CPU"
-        " (1.0 = a core) | broker CPU | machine CPU (all processes) | peak RSS MB |"
-        " e2e p50 / p99 (scored ts) |"
-        " e2e p50 / p99 (visible, read_committed) |"
-    )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
-    for i, run in enumerate(runs):
-        key = {1: "2", 2: "3"}.get(i)
-        latency = visible = "-"
-        if key:
-            r = lat[key]
-            latency = (
-                f"{r['send_p50'] * 1000:.0f} / {r['send_p99'] * 1000:.0f} ms @ {r['rate']:,.0f}/s"
-            )
-            visible = f"{r['vis_p50'] * 1000:.0f} / {r['vis_p99'] * 1000:.0f} ms"
-        print(
-            f"| {run.name} | {run.rate:,.0f} | {run.rate / base:.2f} | {run.sends_rate:,.0f} |"
-            f" {run.window:.2f} | {_fmt(run.cpu, '{:.2f}')} |"
-            f" {_fmt([run.broker_cpu], '{:.2f}')} | {_fmt([run.machine_cpu], '{:.2f}')} |"
-            f" {_fmt(run.peak_rss_mb, '{:.0f}')} | {latency} | {visible} |"
-        )
-    print(
-        f"\n2 workers / 1 worker (default set): exactly_once {runs[3].rate / runs[2].rate:.2f}x"
-        f" (exit codes {runs[3].exit_codes}, {runs[3].traces:,} traces scored),"
-        f" at_least_once {runs[5].rate / runs[4].rate:.2f}x (exit codes {runs[5].exit_codes})"
-    )
-    for key, r in lat.items():
-        print(
-            f"latency run config {key}: {r['n']:,} traces at {r['rate']:,.0f}/s, peak RSS"
-            f" {r['rss']:.0f} MB, visible max {r['vis_max'] * 1000:.0f} ms, pacer behind max"
-            f" {r['pacer_behind'] * 1000:.0f} ms, exit {r['exit']}"
-        )
-    if prof is not None:
-        rate, raw = prof
-        samples, rows = hottest(raw, 10)
-        print(
-            f"\n## Profile: config 3 under py-spy (200 Hz, --gil: the thread holding the GIL),"
-            f" {rate:,.0f} traces/s while profiled, {samples:,} samples\n"
-        )
-        print("| # | function (file) | self % | total % |")
-        print("|---:|---|---:|---:|")
-        for i, (name, self_pct, total_pct) in enumerate(rows, 1):
-            print(f"| {i} | `{name}` | {self_pct:.1f} | {total_pct:.1f} |")
-        needles = [
-            "decode_trace",
-            "evaluators/runner.py",
-            "evaluate_batch",
-            "to_results",
-            "to_message",
-            "model_dump",
-            "pydantic",
-            "_score_agent",
-            "_parquet_agent",
-            "pipeline/sinks/parquet.py",
-            "pipeline/evaluate/windows.py",
-            "pipeline/prometheus.py",
-            "aiokafka/",
-            "faust/",
-            "mode/",
-        ]
-        print("\nInclusive % of samples by area:")
-        for needle, pct in inclusive(raw, needles).items():
-            print(f"  {needle:40s} {pct:5.1f}")
-        if args.keep:
-            print(f"raw profile: {raw}")
-
-
 def parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--traces", type=int, default=None, help="default 20,000 (quick 5,000)")
@@ -547,10 +485,31 @@ def parse() -> argparse.Namespace:
         action="store_true",
         help="only: default set with default vs low-latency settings (max rate, then latency)",
     )
+    parser.add_argument(
+        "--runs",
+        default=",".join(default_runs()),
+        help=f"comma-separated, in order, of: {', '.join(CONFIGS)} (default: all;"
+        " the confluent ones when confluent-kafka is installed)",
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of --runs, interleaved")
+    parser.add_argument("--no-latency", action="store_true", help="skip the latency phases")
+    parser.add_argument("--profile-config", choices=("operational", "default"), default="default")
     args = parser.parse_args()
     if args.traces is None:
         args.traces = 5_000 if args.quick else 20_000
+    args.runs = [key.strip() for key in args.runs.split(",") if key.strip()]
+    unknown = [key for key in args.runs if key not in CONFIGS]
+    if unknown:
+        parser.error(f"unknown --runs {unknown}; choose from {list(CONFIGS)}")
     return args
+
+
+def default_runs() -> list[str]:
+    try:
+        import confluent_kafka  # noqa: F401
+    except ImportError:
+        return [key for key in CONFIGS if not key.startswith("confluent")]
+    return list(CONFIGS)
 
 
 def main() -> None:
