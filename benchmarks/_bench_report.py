@@ -63,6 +63,18 @@ def _ratio(rounds: list[dict[str, Any]], key: str, keys: tuple[str, ...]) -> str
     return f"{statistics.median(ratios):.2f}" if ratios else "-"
 
 
+def _cpu_per_trace(rounds: list[dict[str, Any]], key: str) -> str:
+    """Median process CPU (all processes of the run) per counted trace, in microseconds: much
+    less sensitive to the other jobs on the machine than the rates."""
+    values = []
+    for run_round in rounds:
+        run = run_round.get(key)
+        if run is None or any(c is None for c in run.cpu) or not run.counted:
+            continue
+        values.append(sum(run.cpu) * run.window / run.counted * 1e6)
+    return f"{statistics.median(values):,.0f}" if values else "-"
+
+
 def _pair(rounds: list[dict[str, Any]], top: str, bottom: str) -> str:
     ratios = [r[top].rate / r[bottom].rate for r in rounds if top in r and bottom in r]
     if not ratios:
@@ -79,10 +91,11 @@ def report(args, mean_size, rounds: list[dict[str, Any]], lat, prof) -> None:
     )
     print(
         "| run | traces/s median (min - max) | x strongest | x transactional | x confluent |"
-        " sends/s | process CPU (1.0 = a core) | broker CPU | machine CPU | peak RSS MB |"
+        " CPU us/trace | sends/s | process CPU (1.0 = a core) | broker CPU | machine CPU |"
+        " peak RSS MB |"
         " e2e p50 / p99 (scored ts) | e2e p50 / p99 (visible, read_committed) |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
     last = rounds[-1]
     for key, run in last.items():
         rates = [r[key].rate for r in rounds if key in r]
@@ -97,7 +110,7 @@ def report(args, mean_size, rounds: list[dict[str, Any]], lat, prof) -> None:
         print(
             f"| {name} | {statistics.median(rates):,.0f} ({min(rates):,.0f} - {max(rates):,.0f})"
             f" | {_ratio(rounds, key, PLAIN)} | {_ratio(rounds, key, TRANSACTIONAL)} |"
-            f" {_ratio(rounds, key, CONFLUENT)} |"
+            f" {_ratio(rounds, key, CONFLUENT)} | {_cpu_per_trace(rounds, key)} |"
             f" {run.sends_rate:,.0f} | {_fmt(run.cpu, '{:.2f}')} |"
             f" {_fmt([run.broker_cpu], '{:.2f}')} | {_fmt([run.machine_cpu], '{:.2f}')} |"
             f" {_fmt(run.peak_rss_mb, '{:.0f}')} | {latency} | {visible} |"

@@ -1,20 +1,29 @@
-"""Throughput, latency and memory of the stream worker against a raw aiokafka ceiling.
+"""Throughput, latency and memory of the stream worker against the strongest plain loops.
 
     .venv/bin/python benchmarks/throughput.py [--traces N] [--quick] [--no-profile]
+        [--runs strong,transactional,operational,...] [--repeat R] [--no-latency]
+        [--profile-config operational|default] [--compare-root DIR] [--keep]
     .venv/bin/python benchmarks/throughput.py --latency-knobs   # defaults vs LOW_LATENCY only
     .venv/bin/python benchmarks/throughput.py --memory-run --traces 1000000 --run-timeout 3600
 
 Starts its own Kafka broker (free port, temp dir; stopped at the end), publishes N realistic
-~1 KB traces (benchmarks/_bench_traces.py) to one 4-partition topic, then measures, each run
-with a fresh consumer group and fresh output topics:
+~1 KB traces (benchmarks/_bench_traces.py) to one 4-partition topic (and 4 x N to a second
+one for the plain loops, which are 10-20x faster), then runs each of ``--runs`` (default: all
+but the ``*-before`` ones) with a fresh consumer group and fresh output topics, in R rounds:
 
-1. baseline: raw aiokafka consume -> orjson decode -> produce (benchmarks/_bench_baseline.py);
-2. the worker with the operational evaluators only (latency, error, token_usage, cost);
-3. the worker with the default evaluator set (+ correctness, safety, context_sufficiency);
-4. two worker processes with the default set on the same 4-partition topic;
-5./6. 3 and 4 again with EVALSTREAM_PROCESSING_GUARANTEE=at_least_once (no transactions);
-then end-to-end latency of 2 and 3 at half their measured rate (a paced producer thread),
-and a py-spy profile of 3. Prints markdown tables (pasted into docs/performance.md).
+- strong / transactional / throttled / confluent / confluent-tx: the plain consume ->
+  orjson decode/encode -> produce loops of benchmarks/_bench_baseline.py (the strongest
+  aiokafka loop, its transactional twin, the old throttled loop, confluent-kafka's);
+- operational: the worker with the operational evaluators only (latency, error, token_usage,
+  cost); default: the default evaluator set (+ correctness, safety, context_sufficiency);
+- 2workers: two worker processes, default set; alo / alo-2workers: the same two with
+  EVALSTREAM_PROCESSING_GUARANTEE=at_least_once (no transactions);
+- operational-before / default-before: the worker of another checkout (--compare-root), for
+  a before/after in one run;
+then end-to-end latency of operational and default at half their measured rate (a paced
+producer thread), and a py-spy profile of --profile-config. Prints markdown tables
+(benchmarks/_bench_report.py; pasted into docs/performance.md), ratios per round against the
+loops of the same round.
 
 How time is measured: a read_committed consumer in this process tails each run's output
 topic. t0 = CreateTime of the first output record (the worker sets it when it sends, so faust
@@ -70,6 +79,7 @@ LOW_LATENCY = {
 OPERATIONAL = "".join(
     f"[evaluators.{name}]\n" for name in ("latency", "error", "token_usage", "cost")
 )
+PLAIN_FACTOR = 4  # the plain loops read the same traces published 4 times
 AT_LEAST_ONCE = {"EVALSTREAM_PROCESSING_GUARANTEE": "at_least_once"}
 # --runs keys -> (label, options of Bench.throughput); the plain loops are _bench_baseline.py's
 CONFIGS: dict[str, tuple[str, dict]] = {
@@ -82,7 +92,12 @@ CONFIGS: dict[str, tuple[str, dict]] = {
         {"baseline": "confluent-transactional"},
     ),
     "operational": ("2 worker, operational", {"config": OPERATIONAL}),
+    "operational-before": (
+        "2b worker, operational, --compare-root checkout",
+        {"config": OPERATIONAL, "before": True},
+    ),
     "default": ("3 worker, default set", {}),
+    "default-before": ("3b worker, default set, --compare-root checkout", {"before": True}),
     "2workers": ("4 = 3 with 2 workers", {"processes": 2}),
     "alo": ("5 = 3, at_least_once", {"extra": AT_LEAST_ONCE}),
     "alo-2workers": ("6 = 5 with 2 workers", {"processes": 2, "extra": AT_LEAST_ONCE}),
@@ -101,6 +116,7 @@ class Run:
     machine_cpu: float | None
     peak_rss_mb: list[float]
     exit_codes: list[int | None]
+    counted: int = 0  # records in the window (traces minus the first burst)
 
 
 class Bench:
@@ -165,10 +181,12 @@ class Bench:
         (self.tmp / name).mkdir(parents=True, exist_ok=True)
         return name
 
-    async def launch(self, name: str, cmd: list[str], env: dict[str, str], tag: str):
+    async def launch(
+        self, name: str, cmd: list[str], env: dict[str, str], tag: str, root: Path = ROOT
+    ):
         log = open(self.tmp / name / f"{tag}.log", "wb")  # noqa: SIM115 - closed by caller
         proc = await asyncio.create_subprocess_exec(
-            *cmd, env=env, cwd=ROOT, stdout=log, stderr=asyncio.subprocess.STDOUT
+            *cmd, env=env, cwd=root, stdout=log, stderr=asyncio.subprocess.STDOUT
         )
         usage = Usage()
         return proc, usage, asyncio.create_task(monitor(proc.pid, usage)), log
@@ -182,6 +200,7 @@ class Bench:
         processes: int = 1,
         baseline: str | None = None,
         extra: dict[str, str] | None = None,
+        before: bool = False,
     ) -> Run:
         """One run; ``baseline`` names a loop of _bench_baseline.py instead of the worker."""
         name = self.fresh(label)
@@ -208,7 +227,10 @@ class Bench:
         else:
             cmd = [sys.executable, "-m", "pipeline.cli", "worker", "--stop-when-idle", "2"]
             env = self.worker_env(name, source, config) | (extra or {})
-        procs = [await self.launch(name, cmd, env, f"p{i}") for i in range(processes)]
+        # -m pipeline.cli from another checkout's root imports that checkout's code (the
+        # current directory comes first on sys.path): an A/B of two versions in one run
+        root = self.args.compare_root if before else ROOT
+        procs = [await self.launch(name, cmd, env, f"p{i}", root) for i in range(processes)]
         self.last_usages = [usage for _, usage, _, _ in procs]
         if not await until_done(seen, [p for p, *_ in procs], self.args.run_timeout):
             say(f"! {label}: only {seen.count}/{count} records (processes exited or timeout)")
@@ -238,6 +260,7 @@ class Bench:
             machine_cpu=machine.cpu_between(t0, t1),
             peak_rss_mb=[u.peak_rss_mb for _, u, _, _ in procs],
             exit_codes=codes,
+            counted=n,
         )
         say(
             f"{label}: {run.rate:,.0f} traces/s over {run.window:.2f}s"
@@ -406,6 +429,10 @@ class Bench:
         if args.memory_run:
             await self.memory_run(n)
             return
+        plain = [key for key in args.runs if "baseline" in CONFIGS[key][1]]
+        if plain:  # the plain loops are ~10-20x faster: a longer topic keeps their window > 1 s
+            self.topics("traces-x4")
+            await self.publish("traces-x4", pairs * PLAIN_FACTOR)
         rounds: list[dict[str, Run]] = []
         for round_ in range(args.repeat):  # interleaved, so every config sees the same noise
             runs: dict[str, Run] = {}
@@ -413,7 +440,12 @@ class Bench:
                 label, options = CONFIGS[key]
                 if args.repeat > 1:
                     label = f"{label} (round {round_ + 1})"
-                runs[key] = await self.throughput(label, "traces", n, **options)
+                if "baseline" in options:
+                    runs[key] = await self.throughput(
+                        label, "traces-x4", n * PLAIN_FACTOR, **options
+                    )
+                else:
+                    runs[key] = await self.throughput(label, "traces", n, **options)
             rounds.append(runs)
         seconds = 8.0 if args.quick else 15.0
         lat = {}
@@ -491,6 +523,12 @@ def parse() -> argparse.Namespace:
         help=f"comma-separated, in order, of: {', '.join(CONFIGS)} (default: all;"
         " the confluent ones when confluent-kafka is installed)",
     )
+    parser.add_argument(
+        "--compare-root",
+        type=Path,
+        help="a checkout of another version (e.g. git worktree add --detach DIR main): the"
+        " *-before runs start their worker from there, with this venv",
+    )
     parser.add_argument("--repeat", type=int, default=1, help="rounds of --runs, interleaved")
     parser.add_argument("--no-latency", action="store_true", help="skip the latency phases")
     parser.add_argument("--profile-config", choices=("operational", "default"), default="default")
@@ -501,15 +539,18 @@ def parse() -> argparse.Namespace:
     unknown = [key for key in args.runs if key not in CONFIGS]
     if unknown:
         parser.error(f"unknown --runs {unknown}; choose from {list(CONFIGS)}")
+    if any(key.endswith("-before") for key in args.runs) and args.compare_root is None:
+        parser.error("the *-before runs need --compare-root")
     return args
 
 
 def default_runs() -> list[str]:
+    keys = [key for key in CONFIGS if not key.endswith("-before")]
     try:
         import confluent_kafka  # noqa: F401
     except ImportError:
-        return [key for key in CONFIGS if not key.startswith("confluent")]
-    return list(CONFIGS)
+        return [key for key in keys if not key.startswith("confluent")]
+    return keys
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +49,8 @@ class _Target:
     schema: pa.Schema
     rows: Callable[[dict[str, Any]], Iterable[Row]]
 
-    @property
-    def names(self) -> list[str]:
+    @cached_property
+    def names(self) -> list[str]:  # pyarrow builds a new list on every .names
         return self.schema.names
 
 

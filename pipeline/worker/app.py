@@ -29,7 +29,7 @@ from pipeline.kafka.lag import offsets_behind, partition_lag
 from pipeline.kafka.security import faust_credentials
 from pipeline.settings import Settings
 from pipeline.sinks.kafka import TransactionalSender
-from pipeline.worker import faust_compat
+from pipeline.worker import faust_compat, faust_delivery
 from pipeline.worker.checkpoint import (
     NOT_COMMITTED,
     Checkpoint,
@@ -39,6 +39,7 @@ from pipeline.worker.checkpoint import (
 from pipeline.worker.idle import IdleWatch, busy_reason
 from pipeline.worker.log_noise import ExpectedNoise
 from pipeline.worker.observers import PrometheusObserver
+from pipeline.worker.runtime import tune_garbage_collector
 from pipeline.worker.stages import ParquetStage, ScoreStage
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ class TraceWorker:
         self.settings = settings
         self.idle = IdleWatch(stop_when_idle)
         self.exactly_once = settings.processing_guarantee == "exactly_once"
+        faust_delivery.install_eager_delivery()
         self.assembler: SpanAssembler | None = None
         self.app = self._create_app()
         self.sender = TransactionalSender(self.app, self.exactly_once)
@@ -329,6 +331,7 @@ def run_worker(
     )
     faust_worker.drain = worker.finish
     faust_worker.is_stopping = lambda: worker._stopping
+    tune_garbage_collector()  # last: what start-up loaded is frozen out of every collection
     try:
         faust_worker.execute_from_commandline()
     except SystemExit as exit_:
