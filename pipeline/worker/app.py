@@ -25,18 +25,13 @@ import faust
 from pipeline import prometheus
 from pipeline.evaluate.scorer import Scorer
 from pipeline.ingest.assembler import SpanAssembler, install_assembler
-from pipeline.kafka.lag import offsets_behind, partition_lag
 from pipeline.kafka.security import faust_credentials
 from pipeline.settings import Settings
 from pipeline.sinks.kafka import TransactionalSender
 from pipeline.worker import faust_compat, faust_delivery
-from pipeline.worker.checkpoint import (
-    NOT_COMMITTED,
-    Checkpoint,
-    ConsumerCommitter,
-    TransactionCommitter,
-)
+from pipeline.worker.checkpoint import Checkpoint, ConsumerCommitter, TransactionCommitter
 from pipeline.worker.idle import IdleWatch, busy_reason
+from pipeline.worker.lag_report import LagReport
 from pipeline.worker.log_noise import ExpectedNoise
 from pipeline.worker.observers import PrometheusObserver
 from pipeline.worker.runtime import tune_garbage_collector
@@ -75,6 +70,13 @@ class TraceWorker:
                 self.app.consumer, offsets
             ),
         )
+        self.lag = LagReport(
+            lambda: self.app.consumer,
+            (settings.input_topic, settings.scored_topic),
+            self.checkpoint,
+            self.observer,
+            settings.commit_interval_seconds,
+        )
         self._parquet_stream: Any = None
         self._lock = asyncio.Lock()
         self._last_commit = time.monotonic()
@@ -82,7 +84,6 @@ class TraceWorker:
         self._assigned = asyncio.Event()
         self._finishing = False
         self._scoring = False
-        self._last_lag_report = 0.0
 
     def _create_app(self) -> faust.App:
         s = self.settings
@@ -222,17 +223,12 @@ class TraceWorker:
             due = time.monotonic() - self._last_commit >= self.settings.commit_interval_seconds
             if due and self.checkpoint.uncommitted() and not self.app.rebalancing:
                 await self._commit()
-        if time.monotonic() - self._last_lag_report >= self.settings.commit_interval_seconds:
-            self._last_lag_report = time.monotonic()
-            try:
-                await self._report_lag()
-            except Exception as exc:  # a metric must never stop the worker
-                log.warning("consumer lag not measured: %r", exc)
+        await self.lag.report_if_due()
         if not self.idle.waited_enough() or self._lock.locked() or self._scoring:
             return
         busy = await busy_reason(
             rebalancing=self.app.rebalancing,
-            measure_lag=self._lag,
+            measure_lag=self.lag.lag,
             rows_pending=len(self.parquet.pending),
             uncommitted=self.checkpoint.uncommitted(),
             assembler_idle=self.assembler.idle if self.assembler is not None else None,
@@ -271,28 +267,6 @@ class TraceWorker:
         async with self._lock:
             await self._commit()
         return True
-
-    def _watched(self) -> list[Any]:
-        watched = {self.settings.input_topic, self.settings.scored_topic}
-        return [tp for tp in self.app.consumer.assignment() if tp.topic in watched]
-
-    async def _lag(self) -> dict[Any, int]:
-        """Unread messages per assigned input/scored partition (for the idle check)."""
-        return await partition_lag(self.app.consumer, self._watched())
-
-    async def _report_lag(self) -> None:
-        """The lag gauges, once per commit interval: end offset minus committed, and minus
-        processed (durable), per assigned input/scored partition."""
-        tps = self._watched()
-        checkpoint = self.checkpoint
-        behind = await offsets_behind(
-            self.app.consumer,
-            {
-                "committed": {tp: checkpoint.committed.get(tp, NOT_COMMITTED) for tp in tps},
-                "processed": {tp: checkpoint.durable.get(tp, NOT_COMMITTED) for tp in tps},
-            },
-        )
-        self.observer.on_lag(behind["committed"], behind["processed"])
 
     async def finish(self) -> None:
         """Flush Parquet, commit, and stop the process; the lock is kept so nothing new starts."""
