@@ -185,19 +185,22 @@ class TraceWorker:
         s = self.settings
         async for events in stream.noack_take(s.batch_size, within=s.batch_timeout_seconds):
             self.idle.touch()
+            # busy until the batch is sent: a batch that took longer than --stop-when-idle to
+            # score, waiting for the lock of a commit that just emptied everything, looked
+            # idle (all read, all committed) and the worker stopped with it unsent
             self._scoring = True
             try:
                 prepared = await self.score.prepare(events)  # outside the lock: commits go on
+                async with self._lock:
+                    await self.score.send(events, prepared)
+                    for event in events:
+                        await stream.ack(event)
+                    self.checkpoint.mark_durable(
+                        {event.message.tp: event.message.offset + 1 for event in events}
+                    )
+                    self.idle.touch()
             finally:
                 self._scoring = False
-            async with self._lock:
-                await self.score.send(events, prepared)
-                for event in events:
-                    await stream.ack(event)
-                self.checkpoint.mark_durable(
-                    {event.message.tp: event.message.offset + 1 for event in events}
-                )
-                self.idle.touch()
 
     async def _parquet_agent(self, stream: Any) -> None:
         faust_compat.route_faust_commits(self.app.consumer, self._faust_commit)
@@ -234,6 +237,8 @@ class TraceWorker:
             assembler_idle=self.assembler.idle if self.assembler is not None else None,
         )
         if busy is None:
+            if self._scoring or not self.idle.waited_enough():  # a batch came meanwhile
+                return
             await self.finish()
         elif self.idle.report_due():
             idle = self.idle.idle_seconds()
