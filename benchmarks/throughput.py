@@ -348,15 +348,17 @@ class Bench:
         say(f"peak RSS {usage.peak_rss_mb:.0f} MB over {run.traces:,} traces ({run.rate:,.0f}/s)")
 
     async def latency_knobs(self, pairs: list[tuple[bytes, bytes]], n: int) -> None:
-        """What-if: the default set (exactly-once) with each of KNOB_SETS.
+        """What-if: --knobs-config (exactly-once) with each of KNOB_SETS.
 
         Each setting's max rate is measured first; its latency phase paces half of that rate.
         """
         seconds = 8.0 if self.args.quick else 15.0
         rows = []
+        label, options = CONFIGS[self.args.knobs_config]
+        config = options.get("config")
         for tag, extra in KNOB_SETS.items():
-            run = await self.throughput(f"3 default set, {tag}", "traces", n, None, extra=extra)
-            lat = await self.latency(f"lat-{tag}", None, run.rate / 2, seconds, pairs, extra)
+            run = await self.throughput(f"{label}, {tag}", "traces", n, config, extra=extra)
+            lat = await self.latency(f"lat-{tag}", config, run.rate / 2, seconds, pairs, extra)
             rows.append((tag, run.rate, lat))
         say(
             "| settings | max traces/s | paced at | scored p50 / p99 ms | visible p50 / p99 / max"
@@ -537,6 +539,12 @@ def parse() -> argparse.Namespace:
     )
     parser.add_argument("--repeat", type=int, default=1, help="rounds of --runs, interleaved")
     parser.add_argument("--no-latency", action="store_true", help="skip the latency phases")
+    parser.add_argument(
+        "--knobs-config",
+        choices=("operational", "default"),
+        default="default",
+        help="the evaluator set of --latency-knobs",
+    )
     parser.add_argument("--profile-config", choices=("operational", "default"), default="default")
     args = parser.parse_args()
     if args.traces is None:
