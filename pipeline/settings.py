@@ -57,7 +57,7 @@ class Settings(BaseSettings):
         description="Consumer-group session timeout: how soon a dead worker's partitions move.",
     )
     commit_interval_seconds: float = Field(
-        0.5,
+        0.25,
         gt=0,
         description=(
             "How often scored traces and offsets are committed (checked every 0.25 s). Under"
