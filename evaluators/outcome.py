@@ -11,7 +11,7 @@ import math
 from typing import Any
 
 from evaluators.base import Evaluator, Outcome, Result
-from schemas import NOT_APPLICABLE, EvaluationResult, ResultSource
+from schemas import NOT_APPLICABLE, EvaluationResult
 
 _PASS_WORDS = {"yes", "pass", "passed", "true", "correct", "ok"}
 _FAIL_WORDS = {"no", "fail", "failed", "false", "incorrect"}
@@ -66,33 +66,11 @@ def _clip(text: str | None) -> str | None:
     return text[: MAX_TEXT - 1] + "…"
 
 
-_NONE = type(None)
-_EXACT_TYPES: dict[str, tuple[type, ...]] = {
-    "evaluator": (str,),
-    "evaluator_version": (str,),
-    "score": (float, _NONE),
-    "passed": (bool, _NONE),
-    "label": (str, _NONE),
-    "rationale": (str, _NONE),
-    "error": (str, _NONE),
-    "latency_ms": (float, _NONE),
-    "source": (ResultSource,),
-    "span_id": (str, _NONE),
-    "metadata": (dict,),
-}
-
-
 def _record(**fields: Any) -> EvaluationResult:
-    """``EvaluationResult(**fields)``, skipping validation when every value already has the
-    exact type validation would produce (e.g. taken from a validated ``Result``): the record
-    is the same, at a fraction of the cost. Anything else (an int latency, a numpy bool, a
-    str subclass...) is validated as before."""
-    for key, value in fields.items():
-        if type(value) not in _EXACT_TYPES[key]:
-            return EvaluationResult(**fields)
-    if "metadata" in fields:  # validation copies the dict (shallowly): records never share it
-        fields["metadata"] = dict(fields["metadata"])
-    return EvaluationResult.model_construct(**fields)
+    """``EvaluationResult(**fields)``. Validation (pydantic-core, in Rust) is cheaper than
+    ``model_construct`` (Python, field by field): 2.5 vs 4.6 µs per record, measured for
+    issue 20; it also copies ``metadata``, so records never share the evaluator's dict."""
+    return EvaluationResult.model_validate(fields)
 
 
 def to_results(

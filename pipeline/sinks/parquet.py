@@ -24,7 +24,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cached_property, partial
 from typing import Any
 
 import pyarrow as pa
@@ -57,8 +57,8 @@ class Target:
     schema: pa.Schema
     rows: Callable[[dict[str, Any]], Iterable[Row]]
 
-    @property
-    def names(self) -> list[str]:
+    @cached_property
+    def names(self) -> list[str]:  # pyarrow builds a new list on every .names
         return self.schema.names
 
 

@@ -25,20 +25,16 @@ import faust
 from pipeline import prometheus
 from pipeline.evaluate.scorer import Scorer
 from pipeline.ingest.assembler import SpanAssembler, install_assembler
-from pipeline.kafka.lag import offsets_behind, partition_lag
 from pipeline.kafka.security import faust_credentials
 from pipeline.settings import Settings
 from pipeline.sinks.kafka import TransactionalSender
-from pipeline.worker import faust_compat
-from pipeline.worker.checkpoint import (
-    NOT_COMMITTED,
-    Checkpoint,
-    ConsumerCommitter,
-    TransactionCommitter,
-)
+from pipeline.worker import faust_compat, faust_delivery
+from pipeline.worker.checkpoint import Checkpoint, ConsumerCommitter, TransactionCommitter
 from pipeline.worker.idle import IdleWatch, busy_reason
+from pipeline.worker.lag_report import LagReport
 from pipeline.worker.log_noise import ExpectedNoise
 from pipeline.worker.observers import PrometheusObserver
+from pipeline.worker.runtime import tune_garbage_collector
 from pipeline.worker.stages import ParquetStage, ScoreStage
 
 log = logging.getLogger(__name__)
@@ -53,6 +49,7 @@ class TraceWorker:
         self.settings = settings
         self.idle = IdleWatch(stop_when_idle)
         self.exactly_once = settings.processing_guarantee == "exactly_once"
+        faust_delivery.install_eager_delivery()
         self.assembler: SpanAssembler | None = None
         self.app = self._create_app()
         self.sender = TransactionalSender(self.app, self.exactly_once)
@@ -91,6 +88,16 @@ class TraceWorker:
                 self.app.consumer, offsets
             ),
         )
+        self.lag = LagReport(
+            lambda: self.app.consumer,
+            (settings.input_topic, settings.scored_topic),
+            self.checkpoint,
+            self.observer,
+            settings.commit_interval_seconds,
+            fresh_topics=(settings.session_turns_topic, settings.scored_sessions_topic)
+            if settings.sessions_enabled
+            else (),
+        )
         self._parquet_stream: Any = None
         self._lock = asyncio.Lock()
         self._last_commit = time.monotonic()
@@ -98,7 +105,6 @@ class TraceWorker:
         self._assigned = asyncio.Event()
         self._finishing = False
         self._scoring = False
-        self._last_lag_report = 0.0
 
     def _create_app(self) -> faust.App:
         s = self.settings
@@ -202,19 +208,22 @@ class TraceWorker:
         s = self.settings
         async for events in stream.noack_take(s.batch_size, within=s.batch_timeout_seconds):
             self.idle.touch()
+            # busy until the batch is sent: a batch that took longer than --stop-when-idle to
+            # score, waiting for the lock of a commit that just emptied everything, looked
+            # idle (all read, all committed) and the worker stopped with it unsent
             self._scoring = True
             try:
                 prepared = await self.score.prepare(events)  # outside the lock: commits go on
+                async with self._lock:
+                    await self.score.send(events, prepared)
+                    for event in events:
+                        await stream.ack(event)
+                    self.checkpoint.mark_durable(
+                        {event.message.tp: event.message.offset + 1 for event in events}
+                    )
+                    self.idle.touch()
             finally:
                 self._scoring = False
-            async with self._lock:
-                await self.score.send(events, prepared)
-                for event in events:
-                    await stream.ack(event)
-                self.checkpoint.mark_durable(
-                    {event.message.tp: event.message.offset + 1 for event in events}
-                )
-                self.idle.touch()
 
     async def _parquet_agent(self, stream: Any) -> None:
         faust_compat.route_faust_commits(self.app.consumer, self._faust_commit)
@@ -258,24 +267,21 @@ class TraceWorker:
             due = time.monotonic() - self._last_commit >= self.settings.commit_interval_seconds
             if due and self.checkpoint.uncommitted() and not self.app.rebalancing:
                 await self._commit()
-        if time.monotonic() - self._last_lag_report >= self.settings.commit_interval_seconds:
-            self._last_lag_report = time.monotonic()
-            try:
-                await self._report_lag()
-            except Exception as exc:  # a metric must never stop the worker
-                log.warning("consumer lag not measured: %r", exc)
+        await self.lag.report_if_due()
         sessions_busy = self.sessions is not None and self.sessions.busy
         if not self.idle.waited_enough() or self._lock.locked() or self._scoring or sessions_busy:
             return
         busy = await busy_reason(
             rebalancing=self.app.rebalancing,
-            measure_lag=self._lag,
+            measure_lag=self.lag.lag,
             rows_pending=len(self.parquet.pending)
             + (len(self.session_parquet.pending) if self.session_parquet is not None else 0),
             uncommitted=self.checkpoint.uncommitted(),
             assembler_idle=self.assembler.idle if self.assembler is not None else None,
         )
         if busy is None:
+            if self._scoring or not self.idle.waited_enough():  # a batch came meanwhile
+                return
             await self.finish()
         elif self.idle.report_due():
             idle = self.idle.idle_seconds()
@@ -315,44 +321,6 @@ class TraceWorker:
             await self._commit()
         return True
 
-    def _watched(self) -> list[Any]:
-        s = self.settings
-        watched = {s.input_topic, s.scored_topic}
-        if s.sessions_enabled:
-            watched |= {s.session_turns_topic, s.scored_sessions_topic}
-        return [tp for tp in self.app.consumer.assignment() if tp.topic in watched]
-
-    async def _lag(self) -> dict[Any, int]:
-        """Unread messages per assigned input/scored partition (for the idle check); the
-        session topics measured against fresh end offsets (``faust_compat.fresh_end_offsets``)."""
-        lag = await partition_lag(self.app.consumer, self._watched())
-        s = self.settings
-        sessions = [
-            tp for tp in lag if tp.topic in (s.session_turns_topic, s.scored_sessions_topic)
-        ]
-        if s.sessions_enabled and sessions:
-            ends = await faust_compat.fresh_end_offsets(self.app.consumer, sessions)
-            for tp in sessions:
-                position = await self.app.consumer.position(tp)
-                end = ends.get(tp)
-                known = position is not None and end is not None
-                lag[tp] = max(end - position, 0) if known else -1
-        return lag
-
-    async def _report_lag(self) -> None:
-        """The lag gauges, once per commit interval: end offset minus committed, and minus
-        processed (durable), per assigned input/scored partition."""
-        tps = self._watched()
-        checkpoint = self.checkpoint
-        behind = await offsets_behind(
-            self.app.consumer,
-            {
-                "committed": {tp: checkpoint.committed.get(tp, NOT_COMMITTED) for tp in tps},
-                "processed": {tp: checkpoint.durable.get(tp, NOT_COMMITTED) for tp in tps},
-            },
-        )
-        self.observer.on_lag(behind["committed"], behind["processed"])
-
     async def finish(self) -> None:
         """Flush Parquet, commit, and stop the process; the lock is kept so nothing new starts."""
         if self._finishing:
@@ -391,6 +359,7 @@ def run_worker(
     )
     faust_worker.drain = worker.finish
     faust_worker.is_stopping = lambda: worker._stopping
+    tune_garbage_collector()  # last: what start-up loaded is frozen out of every collection
     try:
         faust_worker.execute_from_commandline()
     except SystemExit as exit_:

@@ -97,27 +97,38 @@ class ObserverGroup(StreamObserver):
 class PrometheusObserver(StreamObserver):
     """The worker's Prometheus metrics (names and labels: :mod:`pipeline.prometheus`)."""
 
-    def __init__(self) -> None:
-        self._lag_labels: dict[str, set[tuple[str, str]]] = {}  # per gauge: samples shown
-
     def on_consumed(self, count: int) -> None:
         prometheus.MESSAGES_CONSUMED.inc(count)
 
     def on_dead_letter(self, error_type: str) -> None:
         prometheus.DEAD_LETTERS.labels(error_type).inc()
 
+    def __init__(self) -> None:
+        # per-evaluator children, looked up once: ``labels()`` takes a lock and hashes the
+        # label values, per result (issue 20)
+        self._errors: dict[str, Any] = {}
+        self._latency: dict[str, Any] = {}
+        self._lag_labels: dict[str, set[tuple[str, str]]] = {}  # per gauge: samples shown
+
     def on_scored(self, records: Sequence[ScoredRecord]) -> None:
+        errors, latency = self._errors, self._latency
         for record in records:
             for result in record.results:
+                name = result.evaluator
                 if result.error is not None:
-                    prometheus.EVALUATOR_ERRORS.labels(result.evaluator).inc()
+                    child = errors.get(name)
+                    if child is None:
+                        child = errors[name] = prometheus.EVALUATOR_ERRORS.labels(name)
+                    child.inc()
                     if result.label == SPAN_LIMIT_EXCEEDED:
-                        prometheus.SPAN_LIMIT_EXCEEDED.labels(result.evaluator).inc()
+                        prometheus.SPAN_LIMIT_EXCEEDED.labels(name).inc()
                 elif result.latency_ms is not None:
-                    prometheus.EVALUATOR_LATENCY.labels(result.evaluator).observe(
-                        result.latency_ms / 1000
-                    )
-                _count_tier(result.evaluator, result.metadata)
+                    child = latency.get(name)
+                    if child is None:
+                        child = latency[name] = prometheus.EVALUATOR_LATENCY.labels(name)
+                    child.observe(result.latency_ms / 1000)
+                if result.metadata:
+                    _count_tier(name, result.metadata)
         # Last, so a scrape that sees N traces scored also sees their per-evaluator figures
         # (the /metrics server reads from another thread).
         prometheus.TRACES_SCORED.inc(len(records))

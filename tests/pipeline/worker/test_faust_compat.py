@@ -29,6 +29,7 @@ def test_the_internals_used_still_exist():
     init = inspect.getsource(Consumer.__init__)
     assert all(name in init for name in ("self._acked", "self._acked_index", "self._gap"))
     assert "_transaction_producers" in inspect.getsource(Producer)
+    assert callable(Producer._ensure_producer)
     assert callable(Producer.commit_transactions) and callable(Producer.abort_transaction)
     for name in ("_on_sigterm", "_on_sigint", "_schedule_shutdown", "add_future"):
         assert callable(getattr(faust.Worker, name)), name
@@ -61,3 +62,54 @@ def test_forget_acked_below_trims_fausts_ack_bookkeeping():
     assert consumer._acked["a"] == [12] and consumer._acked_index["a"] == {12}
     assert sorted((i.begin, i.end) for i in consumer._gap["a"]) == [(10, 11)]
     assert "b" not in consumer._acked  # partitions faust has no record of are left alone
+
+
+def test_the_fetch_loop_replaced_for_eager_delivery_is_the_one_copied():
+    import hashlib
+
+    from pipeline.worker import faust_delivery
+
+    source = inspect.getsource(faust_delivery.UPSTREAM)
+    assert hashlib.sha256(source.encode()).hexdigest() == faust_delivery.UPSTREAM_SHA256
+    assert "callback(message), self.suspend_flow.wait()" in source
+
+
+def test_step_eagerly_finishes_what_does_not_wait_and_resumes_what_does():
+    import asyncio
+
+    from pipeline.worker.faust_delivery import step_eagerly
+
+    order = []
+
+    async def quick(n):
+        order.append(n)
+        return n
+
+    async def slow(n, gate):
+        await gate.wait()
+        await asyncio.sleep(0)
+        order.append(n)
+
+    async def failing():
+        raise ValueError("boom")
+
+    async def main():
+        assert step_eagerly(quick(1)) is None  # ran to the end, no task
+        gate = asyncio.Event()
+        task = step_eagerly(slow(2, gate))
+        assert task is not None and not task.done()
+        gate.set()
+        await task
+        try:
+            step_eagerly(failing())
+        except ValueError:
+            order.append("raised")
+        blocked = step_eagerly(slow(3, asyncio.Event()))
+        blocked.cancel()
+        try:
+            await blocked
+        except asyncio.CancelledError:
+            order.append("cancelled")
+
+    asyncio.run(main())
+    assert order == [1, 2, "raised", "cancelled"]
