@@ -30,6 +30,7 @@ from pathlib import Path
 
 from pipeline.exceptions import PipelineError
 from pipeline.kafka.broker.config import free_port, port_is_free
+from pipeline.local_process import server_alive
 from pipeline.objectstore import config as cfg
 from pipeline.objectstore.config import StorageHandle, default_data_dir
 
@@ -88,16 +89,7 @@ def ensure_s3proxy_jars(
 
 def _alive(pid: int, data_dir: Path) -> bool:
     """True if *pid* is a live S3Proxy of *data_dir* (not a zombie, not a reused pid)."""
-    child = _CHILDREN.get(pid)
-    if child is not None:
-        return child.poll() is None
-    proc = Path(f"/proc/{pid}")
-    try:
-        cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
-        state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return cfg.MAIN_CLASS in cmdline and str(data_dir) in cmdline and state != "Z"
+    return server_alive(pid, cfg.MAIN_CLASS, data_dir, _CHILDREN)
 
 
 def storage_status(data_dir: Path | None = None) -> StorageHandle | None:

@@ -25,6 +25,7 @@ from pathlib import Path
 from pipeline.exceptions import PipelineError
 from pipeline.kafka.broker import config as cfg
 from pipeline.kafka.broker.config import DEFAULT_KAFKA_VERSION, free_port
+from pipeline.local_process import server_alive
 
 # Brokers started by this process. Holding the Popen lets us reap a broker that died (a
 # zombie still answers kill(pid, 0)) and avoids "subprocess still running" warnings.
@@ -113,24 +114,7 @@ def _data_dir_of(target: Path | BrokerHandle) -> Path:
 
 def _alive(pid: int, data_dir: Path) -> bool:
     """True if *pid* is a live broker JVM of *data_dir* (not a zombie, not a reused pid)."""
-    child = _CHILDREN.get(pid)
-    if child is not None:
-        return child.poll() is None
-    proc = Path(f"/proc/{pid}")
-    if proc.parent.is_dir():  # Linux: check the command line and the zombie state
-        try:
-            cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
-            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            return False
-        return "kafka.Kafka" in cmdline and str(data_dir) in cmdline and state != "Z"
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return server_alive(pid, "kafka.Kafka", data_dir, _CHILDREN)
 
 
 def broker_status(data_dir: Path | BrokerHandle) -> dict | None:
