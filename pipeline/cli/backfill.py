@@ -34,8 +34,10 @@ SHOWN_BAD = 20
 
 
 def _default_dir(settings: Settings) -> Location:
-    """Next to the worker's dataset, not inside it: re-scored rows would double its rows."""
-    return locate(settings.parquet_dir, settings).parent / "backfill"
+    """A data directory of its own next to the worker's (``<data>/backfill/parquet``, with its
+    ``traces``/``spans`` beside it), not inside the worker's datasets: re-scored rows would
+    double theirs. ``evalstream ui --data-dir <data>/backfill/parquet`` opens it."""
+    return locate(settings.parquet_dir, settings).parent / "backfill" / "parquet"
 
 
 def _send_dead_letters(settings: Settings, encoder: RecordEncoder, report: BackfillReport) -> int:
@@ -71,7 +73,7 @@ def backfill_command(
     parquet_dir: str | None = typer.Option(
         None,
         help="Output dataset, a directory or s3:// gs:// abfs:// URI"
-        " \\[default: <EVALSTREAM_PARQUET_DIR>/../backfill].",
+        " \\[default: <EVALSTREAM_PARQUET_DIR>/../backfill/parquet].",
     ),
     chunk_size: int = typer.Option(5000, min=1, help="Offsets (or lines) per output file."),
     dlq: bool = typer.Option(False, "--dlq", help="Also send bad messages to the DLQ topic."),

@@ -193,3 +193,16 @@ def test_mistakes_are_one_line_exit_2(args, message, tmp_path):
     assert result.exit_code == 2, result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], lines
+
+
+def test_the_default_output_never_shares_the_workers_datasets(tmp_path):
+    """The traces/spans siblings of the default backfill root are its own, not the worker's
+    (a root of <data>/backfill had the worker's traces/ and spans/ as siblings)."""
+    from pipeline.cli.backfill import _default_dir
+    from pipeline.settings import load_settings
+    from pipeline.sinks.dataset import dataset_roots
+
+    settings = load_settings(parquet_dir=str(tmp_path / "data" / "parquet"))
+    worker = {str(loc) for loc in dataset_roots(settings.parquet_dir).values()}
+    backfill = {str(loc) for loc in dataset_roots(_default_dir(settings)).values()}
+    assert not worker & backfill, worker & backfill
