@@ -25,11 +25,11 @@ import faust
 from pipeline import prometheus
 from pipeline.evaluate.scorer import Scorer
 from pipeline.ingest.assembler import SpanAssembler, install_assembler
-from pipeline.kafka.security import faust_credentials
 from pipeline.settings import Settings
 from pipeline.sinks.kafka import TransactionalSender
 from pipeline.worker import faust_compat, faust_delivery
 from pipeline.worker.checkpoint import Checkpoint, ConsumerCommitter, TransactionCommitter
+from pipeline.worker.faust_app import faust_app
 from pipeline.worker.idle import IdleWatch, busy_reason
 from pipeline.worker.lag_report import LagReport
 from pipeline.worker.log_noise import ExpectedNoise
@@ -38,7 +38,6 @@ from pipeline.worker.runtime import tune_garbage_collector
 from pipeline.worker.stages import ParquetStage, ScoreStage
 
 log = logging.getLogger(__name__)
-NEVER = 10**9  # seconds / acks: faust's own commit triggers are disabled
 COMMIT_TIMER = "evalstream-commit-tick"  # the 0.25 s timer that flushes Parquet and commits
 
 
@@ -108,30 +107,7 @@ class TraceWorker:
 
     def _create_app(self) -> faust.App:
         s = self.settings
-        s.faust_data_dir.parent.mkdir(parents=True, exist_ok=True)  # faust makes one level
-        app = faust.App(
-            s.consumer_group,
-            broker=[f"kafka://{server}" for server in s.bootstrap_list],
-            broker_credentials=faust_credentials(s),
-            value_serializer="raw",
-            key_serializer="raw",
-            web_enabled=False,
-            autodiscover=False,
-            store="memory://",
-            datadir=str(s.faust_data_dir),
-            topic_partitions=s.topic_partitions,
-            processing_guarantee=s.processing_guarantee,
-            consumer_auto_offset_reset="earliest",
-            producer_acks=-1,
-            producer_linger_ms=5,
-            producer_max_request_size=s.max_message_bytes,
-            stream_buffer_maxsize=max(4096, 2 * s.batch_size),
-            broker_commit_interval=NEVER,
-            broker_session_timeout=s.session_timeout_seconds,
-            broker_heartbeat_interval=min(3.0, s.session_timeout_seconds / 3),
-            broker_commit_every=NEVER,
-            loghandlers=[],
-        )
+        app = faust_app(s)
         input_topic = app.topic(s.input_topic, value_type=bytes, key_type=bytes)
         scored_topic = app.topic(
             s.scored_topic, value_type=bytes, key_type=bytes, partitions=s.topic_partitions
