@@ -42,7 +42,7 @@ browser:
 # pytest exit code 5 means "no tests collected": not a failure of the project.
 test: jars browser
 	$(BIN)/ruff check .
-	$(BIN)/pytest $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then exit 0; else exit $$rc; fi
+	$(BIN)/pytest -n 2 --dist loadfile $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then exit 0; else exit $$rc; fi
 	$(BIN)/pytest -q examples/evalstream-plugin-example
 
 test-slow: jars
