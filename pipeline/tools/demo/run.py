@@ -69,7 +69,7 @@ def run_demo(traces: int, workdir: Path, idle_seconds: float, console: Console) 
             "metrics_topic": f"demo-{run}.trace-metrics",
             "dlq_topic": f"demo-{run}.traces.dlq",
             "consumer_group": f"evalstream-demo-{run}",
-            "parquet_dir": workdir / "parquet",
+            "parquet_dir": str(workdir / "parquet"),  # a path or URI string (settings)
         }
         if handle is not None:
             overrides["bootstrap_servers"] = handle.bootstrap
