@@ -94,24 +94,31 @@ def _source(message: dict[str, Any]) -> Row:
     }
 
 
+def result_columns(r: dict[str, Any]) -> Row:
+    """The columns of one evaluation result, shared by the results and sessions datasets."""
+    metadata = r.get("metadata")
+    return {
+        "evaluator": r["evaluator"],
+        "evaluator_version": r.get("evaluator_version", "1"),
+        "score": r.get("score"),
+        "passed": r.get("passed"),
+        "label": r.get("label"),
+        "rationale": r.get("rationale"),
+        "error": r.get("error"),
+        "eval_latency_ms": r.get("latency_ms"),
+        "metadata_json": orjson.dumps(metadata).decode() if metadata else None,
+    }
+
+
 def result_rows(message: dict[str, Any]) -> Iterator[Row]:
     """The ``results`` rows of one scored trace: one per evaluation result."""
     head = {**_summary(message), "schema_version": PARQUET_SCHEMA_VERSION}
     for r in message["results"]:
-        metadata = r.get("metadata")
         yield {
             **head,
-            "evaluator": r["evaluator"],
-            "evaluator_version": r.get("evaluator_version", "1"),
-            "score": r.get("score"),
-            "passed": r.get("passed"),
-            "label": r.get("label"),
-            "rationale": r.get("rationale"),
-            "error": r.get("error"),
-            "eval_latency_ms": r.get("latency_ms"),
+            **result_columns(r),
             "source": r.get("source", "code"),
             "span_id": r.get("span_id"),
-            "metadata_json": orjson.dumps(metadata).decode() if metadata else None,
         }
 
 

@@ -8,9 +8,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-import orjson
-
-from pipeline.sinks.rows import Row
+from pipeline.sinks.rows import Row, result_columns
 from schemas.datasets import DATASETS_SCHEMA_VERSION
 
 
@@ -30,16 +28,4 @@ def session_rows(message: dict[str, Any]) -> Iterator[Row]:
         "schema_version": DATASETS_SCHEMA_VERSION,
     }
     for r in message["results"]:
-        metadata = r.get("metadata")
-        yield {
-            **head,
-            "evaluator": r["evaluator"],
-            "evaluator_version": r.get("evaluator_version", "1"),
-            "score": r.get("score"),
-            "passed": r.get("passed"),
-            "label": r.get("label"),
-            "rationale": r.get("rationale"),
-            "error": r.get("error"),
-            "eval_latency_ms": r.get("latency_ms"),
-            "metadata_json": orjson.dumps(metadata).decode() if metadata else None,
-        }
+        yield {**head, **result_columns(r)}

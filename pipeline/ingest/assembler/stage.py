@@ -149,7 +149,11 @@ class SpanAssembler:
             k for k in groups if routing.home_partition(k, self.partitions) != message.partition
         }
         if strays:
-            writes += await self._reroute(message, strays)
+            rerouted = await self._reroute(message, strays)
+            if rerouted is None:  # cannot be split: merged where they are, as before
+                strays = set()
+            else:
+                writes += rerouted
         for key, group in groups.items():
             if key in strays:
                 continue
@@ -158,16 +162,15 @@ class SpanAssembler:
                 writes.append(await self._put(key, entry, message.partition))
         return writes
 
-    async def _reroute(self, message: Any, strays: set[str]) -> list[Any]:
-        """Send the stray traces' spans to their home partitions; on failure keep them here
-        (``strays`` shrinks: they are merged where they are, as before)."""
+    async def _reroute(self, message: Any, strays: set[str]) -> list[Any] | None:
+        """Send the stray traces' spans to their home partitions; None when the message
+        cannot be split (logged), so the caller keeps them here."""
         try:
             bodies = routing.split_strays(message.value, strays, self.settings.spans_encoding)
         except IngestError as error:
             log.warning("spans of %d traces stay on partition %d: %s", len(strays),
                         message.partition, error)  # fmt: skip
-            strays.clear()
-            return []
+            return None
         self.rerouted += len(bodies)
         return [
             await self._send(
