@@ -89,12 +89,22 @@ def remove_uncommitted_partitions(
 ) -> list[Location]:
     """:func:`remove_uncommitted` for several partitions with one listing per dataset (one
     LIST of each prefix on an object store, whatever the number of partitions)."""
+    return [
+        path
+        for dataset_root in dataset_roots(root).values()
+        for path in remove_uncommitted_in(dataset_root, topic, committed)
+    ]
+
+
+def remove_uncommitted_in(
+    dataset_root: Location, topic: str, committed: dict[int, int]
+) -> list[Location]:
+    """The files of one dataset past each partition's committed offset, deleted."""
     removed = []
-    for dataset_root in dataset_roots(root).values():
-        for data in data_files(dataset_root, topic):
-            offset = committed.get(data.partition)
-            if offset is not None and data.first >= offset and data.path.delete():
-                removed.append(data.path)
+    for data in data_files(dataset_root, topic):
+        offset = committed.get(data.partition)
+        if offset is not None and data.first >= offset and data.path.delete():
+            removed.append(data.path)
     return removed
 
 

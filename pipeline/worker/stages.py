@@ -26,12 +26,12 @@ from pipeline.evaluate.scorer import Scorer, SourcedTrace
 from pipeline.evaluate.windows import WindowAggregator
 from pipeline.exceptions import SinkError
 from pipeline.settings import Settings
-from pipeline.sinks.dataset import SESSIONS, data_files, dataset_roots
+from pipeline.sinks.dataset import SESSIONS, dataset_roots
 from pipeline.sinks.delta import DeltaSink
 from pipeline.sinks.delta_table import is_delta_table
 from pipeline.sinks.encode import RecordEncoder
 from pipeline.sinks.kafka import TransactionalSender
-from pipeline.sinks.parquet import ParquetSink, remove_uncommitted_partitions
+from pipeline.sinks.parquet import ParquetSink, remove_uncommitted_in, remove_uncommitted_partitions
 from pipeline.sinks.size import TooLargeError
 from pipeline.sinks.storage import Location, locate
 from pipeline.worker.observers import PrometheusObserver, StreamObserver
@@ -259,12 +259,5 @@ class ParquetStage:
         table has none to delete: its commits skip what they already hold (sinks/delta.py);
         the sessions dataset beside it is Parquet files in both formats."""
         if is_delta_table(root):
-            sessions = dataset_roots(root)[SESSIONS]
-            return sum(
-                1
-                for data in data_files(sessions, topic)
-                if data.partition in committed
-                and data.first >= committed[data.partition]
-                and data.path.delete()
-            )
+            return len(remove_uncommitted_in(dataset_roots(root)[SESSIONS], topic, committed))
         return len(remove_uncommitted_partitions(root, topic, committed))
