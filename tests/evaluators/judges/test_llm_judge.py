@@ -74,6 +74,21 @@ def slow(delay: float) -> Callable[[dict], Reply]:
     return respond
 
 
+def all_at_once(parties: int) -> Callable[[dict], Reply]:
+    """Each request waits until ``parties`` requests are in flight together (10 s at most),
+    so a judge that sends them one after another fails however fast or slow the machine."""
+    barrier = threading.Barrier(parties, timeout=10)
+
+    def respond(request: dict) -> Reply:
+        try:
+            barrier.wait()
+        except threading.BrokenBarrierError:
+            return Reply(status=400, body={"error": "requests were not concurrent"})
+        return verdict_reply(request)
+
+    return respond
+
+
 # --- verdicts and requests ---------------------------------------------------------------
 
 
@@ -112,14 +127,11 @@ def test_not_applicable_traces_make_no_request(stub, make_judge) -> None:
 
 
 def test_batch_keeps_order_and_runs_concurrently(stub, make_judge) -> None:
-    stub.responder = slow(0.2)
+    stub.responder = all_at_once(4)
     judge = make_judge(max_concurrency=4)
     traces = [trace(i, i / 10) for i in range(4)] + [Trace(trace_id="na")]
-    start = time.monotonic()
     results = judge.evaluate_batch(traces)
-    elapsed = time.monotonic() - start
     assert [r.score if r else None for r in results] == [0.0, 0.1, 0.2, 0.3, None]
-    assert elapsed < 0.6  # 4 x 0.2 s sequentially would be 0.8 s
     assert stub.max_active == 4
 
 
@@ -318,7 +330,7 @@ def test_requests_per_minute_spaces_requests(stub, make_judge) -> None:
 
 
 def test_concurrency_limit_is_respected(stub, make_judge) -> None:
-    stub.responder = slow(0.15)
+    stub.responder = all_at_once(2)  # requests pass in pairs; a third in flight would show
     make_judge(max_concurrency=2).evaluate_batch([trace(i) for i in range(6)])
     assert stub.max_active == 2
 
