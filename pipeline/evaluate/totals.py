@@ -15,7 +15,8 @@ results with a pass/fail.
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 from pipeline.evaluate.scorer import ScoredRecord
 from pipeline.evaluate.sketch import latency_key, merge_bins, score_key
@@ -25,6 +26,23 @@ from schemas.metrics import LATENCY_BUCKETS_MS
 
 def _empty_histogram() -> list[int]:
     return [0] * (len(LATENCY_BUCKETS_MS) + 1)
+
+
+def _add_fields(into: Any, other: Any) -> None:
+    """Add every field of ``other`` to ``into`` (both the same dataclass), so no figure can
+    be left out of a merge: numbers are summed, histograms bucket by bucket, sketch bins by
+    key, evaluator totals by name."""
+    for name in (f.name for f in fields(into)):
+        mine, theirs = getattr(into, name), getattr(other, name)
+        if isinstance(mine, list):
+            setattr(into, name, [a + b for a, b in zip(mine, theirs, strict=True)])
+        elif name == "evaluators":
+            for evaluator, totals in theirs.items():
+                mine.setdefault(evaluator, EvaluatorTotals()).add(totals)
+        elif isinstance(mine, dict):
+            merge_bins(mine, theirs)
+        else:
+            setattr(into, name, mine + theirs)
 
 
 @dataclass
@@ -53,13 +71,7 @@ class EvaluatorTotals:
             self.passed += int(passed)
 
     def add(self, other: EvaluatorTotals) -> None:
-        self.evaluations += other.evaluations
-        self.scored += other.scored
-        self.score_sum += other.score_sum
-        self.passed += other.passed
-        self.pass_weight += other.pass_weight
-        self.errors += other.errors
-        merge_bins(self.score_sketch, other.score_sketch)
+        _add_fields(self, other)
 
     @property
     def mean_score(self) -> float | None:
@@ -128,16 +140,7 @@ class WindowTotals:
 
     def add(self, other: WindowTotals) -> None:
         """Merge ``other`` into these totals: every figure is a sum."""
-        self.traces += other.traces
-        self.errors += other.errors
-        self.input_tokens += other.input_tokens
-        self.output_tokens += other.output_tokens
-        self.cost_usd += other.cost_usd
-        self.histogram = [a + b for a, b in zip(self.histogram, other.histogram, strict=True)]
-        merge_bins(self.sketch, other.sketch)
-        self.unsketched += other.unsketched
-        for name, src in other.evaluators.items():
-            self.evaluators.setdefault(name, EvaluatorTotals()).add(src)
+        _add_fields(self, other)
 
     def add_record(self, record: MetricsRecord) -> None:
         """Merge one partial record of the metrics topic."""

@@ -286,16 +286,3 @@ def start_broker(
         (data_dir / cfg.PID_FILE).unlink(missing_ok=True)
         raise
 
-
-__all__ = [
-    "DEFAULT_KAFKA_VERSION",
-    "BrokerError",
-    "BrokerHandle",
-    "broker_status",
-    "ensure_jars",
-    "free_port",
-    "is_reachable",
-    "kill_broker",
-    "start_broker",
-    "stop_broker",
-]
