@@ -285,4 +285,3 @@ def start_broker(
         _CHILDREN.pop(proc.pid, None)
         (data_dir / cfg.PID_FILE).unlink(missing_ok=True)
         raise
-
