@@ -38,21 +38,6 @@ __all__ = [
     "load_settings",
 ]
 
-SECTION_CLASSES: tuple[type[Section], ...] = (
-    KafkaSection,
-    TopicsSection,
-    WorkerSection,
-    OutputDatasetsSection,
-    ObjectStorageSection,
-    RedactionSection,
-    SpanAssemblySection,
-    ReceiverSection,
-    SdkSection,
-    ResultExportSection,
-    SessionsSection,
-)
-"""The sections in the order docs/configuration.md shows them."""
-
 
 class Settings(
     KafkaSection,
@@ -68,10 +53,16 @@ class Settings(
     SessionsSection,
     BaseSettings,
 ):
-    """Settings of the stream worker and the CLI."""
+    """Settings of the stream worker and the CLI; its sections in the order
+    docs/configuration.md shows them."""
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
 
+
+SECTION_CLASSES: tuple[type[Section], ...] = tuple(
+    base for base in Settings.__bases__ if issubclass(base, Section)
+)
+"""The sections, in the order of ``Settings``' bases."""
 
 SECTIONS: dict[str, tuple[str, ...]] = {
     section.TITLE: tuple(section.model_fields) for section in SECTION_CLASSES
