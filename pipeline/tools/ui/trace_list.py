@@ -239,17 +239,18 @@ def list_traces(store: Store, query: TraceQuery) -> TracePage:
         plan = _candidates(store, query, hours) if hours else None
     else:
         plan, skip = _candidates(store, query, allowed), query.offset
-    bound, bound_params = "", []
+    bound, bound_params, tie_order = "", [], ", trace_id"
     if plan is not None and not query.filters_results and total > query.offset:
         found = sort_bound(store, query, lambda hours: _candidates(store, query, hours),
                            plan.datasets, _filter_key(query), allowed)  # fmt: skip
         if found is not None:
-            bound, bound_params = f" WHERE {found[0]}", [found[1]]
+            bound, bound_params, skip = f" WHERE {found.condition}", found.params, found.offset
+            tie_order = ", trace_id" if found.tied else ""
     rows = []
     if plan is not None and total > query.offset:
         rows = store.rows(
             f"SELECT * FROM ({plan.rows_sql}){bound}"
-            f" ORDER BY {column} {order} NULLS LAST, trace_id LIMIT ? OFFSET ?",
+            f" ORDER BY {column} {order} NULLS LAST{tie_order} LIMIT ? OFFSET ?",
             [*plan.params, *bound_params, query.limit, skip],
         )
     _attach_results(store, rows)
