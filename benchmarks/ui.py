@@ -170,6 +170,7 @@ def main() -> None:
     checkouts = {"this": ROOT} if args.baseline is None else {
         "before": args.baseline.resolve(), "after": ROOT}  # fmt: skip
     servers: dict[str, tuple[subprocess.Popen, int]] = {}
+    clients: dict[str, httpx.Client] = {}
     try:
         for label, checkout in checkouts.items():
             port = free_port()
@@ -178,8 +179,8 @@ def main() -> None:
             print(f"{label}: start to /health {startup:.1f} s", flush=True)
         for label, (_, port) in servers.items():
             print(f"{label}: background warm-up done {_wait_warm(port):.1f} s later", flush=True)
-        clients = {label: httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120)
-                   for label, (_, port) in servers.items()}  # fmt: skip
+        clients |= {label: httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120)
+                    for label, (_, port) in servers.items()}  # fmt: skip
         labels = list(servers)
         print(f"\n| endpoint | requests | {' | '.join(f'{x} p50 / p95 / max ms' for x in labels)}"
               f" | {' | '.join(f'{x} server CPU p50 / p95 ms' for x in labels)} |"
@@ -192,7 +193,7 @@ def main() -> None:
             print(_row(name, measured), flush=True)
         print(f"\nload average during the run: {os.getloadavg()} on {os.cpu_count()} cores")
     finally:
-        for client in locals().get("clients", {}).values():
+        for client in clients.values():
             client.close()
         for server, _ in servers.values():
             server.terminate()
