@@ -37,6 +37,8 @@ class PageRange:
     """Rows meeting ``condition`` that come before the page."""
     tied: bool
     """Whether values repeat in the range (then ``trace_id`` orders them)."""
+    files: frozenset[str] | None
+    """The files holding the range's values, where the values are known per file."""
 
 
 def sort_bound(
@@ -53,22 +55,27 @@ def sort_bound(
         return None
     column = SORT_COLUMNS[query.sort]
 
-    def values(hours: frozenset[datetime]) -> dict[datetime, np.ndarray]:
-        plan = plan_for(hours)
+    def values(hours: frozenset[datetime]) -> dict[datetime, dict[str | None, np.ndarray]]:
+        plan = plan_for(hours)  # per file where the plan names files, else per hour
+        file = "filename" if plan.by_file else "NULL::VARCHAR"
         table = store.arrow(  # Arrow, not Python floats: a million values cost no objects
-            f"SELECT {HOUR_SQL} AS hour, list({column}) AS v FROM ({plan.rows_sql})"
-            f" WHERE {column} IS NOT NULL GROUP BY 1",
+            f"SELECT {HOUR_SQL} AS hour, {file} AS file, list({column}) AS v"
+            f" FROM ({plan.rows_sql}) WHERE {column} IS NOT NULL GROUP BY 1, 2",
             plan.params,
         )
         lists = table["v"].combine_chunks()
         flat = lists.values.to_numpy(zero_copy_only=False).astype(np.float64)
         at = lists.offsets.to_numpy()
-        hours = table["hour"].to_pylist()
-        return {hour_of(h): flat[at[i] : at[i + 1]] for i, h in enumerate(hours)}
+        out: dict[datetime, dict[str | None, np.ndarray]] = {}
+        for i, (h, f) in enumerate(zip(table["hour"].to_pylist(), table["file"].to_pylist(),
+                                       strict=True)):  # fmt: skip
+            out.setdefault(hour_of(h), {})[f] = flat[at[i] : at[i + 1]]
+        return out
 
     per_hour = by_hour(store, datasets, ("values", column, key), values, since=query.since,
-                       until=query.until, allowed=allowed, empty=np.empty(0))  # fmt: skip
-    known = np.concatenate([np.empty(0), *per_hour.values()])
+                       until=query.until, allowed=allowed, empty={})  # fmt: skip
+    per_file = [item for files in per_hour.values() for item in files.items()]
+    known = np.concatenate([np.empty(0), *(v for _, v in per_file)])
     wanted = query.offset + query.limit
     if len(known) < wanted or np.isnan(known).any():  # rows without a value: no range
         return None
@@ -81,4 +88,10 @@ def sort_bound(
     ahead = int(np.count_nonzero(known > high if query.order == "desc" else known < low))
     inside = known[(known >= low) & (known <= high)]
     tied = len(np.unique(inside)) < len(inside)
-    return PageRange(f"{column} BETWEEN ? AND ?", [low, high], query.offset - ahead, tied)
+    files = None
+    if all(name is not None for name, _ in per_file):
+        files = frozenset(n for n, v in per_file if ((v >= low) & (v <= high)).any())
+        if not files <= {f.path for f in store.files(datasets[0])}:  # DuckDB renamed one
+            files = None
+    condition = f"{column} BETWEEN ? AND ?"
+    return PageRange(condition, [low, high], query.offset - ahead, tied, files)

@@ -110,6 +110,7 @@ class Store:
         if datasets.remote is not None:  # s3:// (gs://, abfs://) paths read through pyarrow
             self._con.register_filesystem(fsspec_filesystem(datasets.remote))
         self._columns: dict[str, frozenset[tuple[str, str]]] = {}
+        self._shapes: dict[frozenset[tuple[str, str]], frozenset[tuple[str, str]]] = {}
         self.memo = Memo()
         self._lock = threading.Lock()
 
@@ -127,9 +128,9 @@ class Store:
             cached = self._columns.get(path)
         if cached is None:
             dataset: Dataset = getattr(self.datasets, name)
-            cached = frozenset((f.name, str(f.type)) for f in dataset.schema(path))
-            with self._lock:
-                self._columns[path] = cached
+            shape = frozenset((f.name, str(f.type)) for f in dataset.schema(path))
+            with self._lock:  # one object per distinct schema: sets of them compare by identity
+                cached = self._columns[path] = self._shapes.setdefault(shape, shape)
         return cached
 
     def files(self, name: str) -> list[DataFile]:
@@ -152,9 +153,11 @@ class Store:
         until: datetime | None = None,
         hours: frozenset[datetime] | None = None,
         only: frozenset[str] | None = None,
+        filename: bool = False,
     ) -> Source:
         """The dataset ``name`` restricted to the partitions that can hold [since, until]
-        (and, given ``hours``, to those hour partitions; given ``only``, to those paths)."""
+        (and, given ``hours``, to those hour partitions; given ``only``, to those paths);
+        with ``filename``, each row also names its file (column ``filename``)."""
         paths = [f.path for f in in_range(self.files(name), since, until, hours)]
         if only is not None:
             paths = [p for p in paths if p in only]
@@ -166,6 +169,8 @@ class Store:
             return Source(f"(SELECT {projection} WHERE false)", [], False)
         # Files of one schema (names and types) need no unifying by name (~15 % of a scan).
         union = ", union_by_name = true" if len(shapes) > 1 else ""
+        if filename:
+            projection, union = f"{projection}, filename", f"{union}, filename = true"
         return Source(f"(SELECT {projection} FROM read_parquet(?{union}))", [paths], True)
 
     def available(self, name: str) -> bool:

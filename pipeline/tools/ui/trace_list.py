@@ -95,6 +95,8 @@ class Candidates:
     params: list[Any]
     datasets: tuple[str, ...]
     stored: bool
+    by_file: bool = False
+    """Whether ``rows_sql`` has a ``filename`` column (see ``_candidates``)."""
 
 
 def _candidates(
@@ -102,8 +104,13 @@ def _candidates(
     query: TraceQuery,
     hours: frozenset[datetime] | None = None,
     grouped: tuple[str, ...] = (),
+    *,
+    only: frozenset[str] | None = None,
+    by_file: bool = False,
 ) -> Candidates:
-    """``grouped``: filter columns that ``count_sql`` groups by instead of filtering on."""
+    """``grouped``: filter columns that ``count_sql`` groups by instead of filtering on.
+    ``only`` / ``by_file``: read only those files / name each row's file, where one row per
+    trace is one row of one file (the traces dataset without versions); ignored elsewhere."""
     results = store.source("results", query.since, query.until, hours)
     traces = store.source("traces", query.since, query.until, hours)
     if query.needs_content and not traces.available:
@@ -134,17 +141,22 @@ def _candidates(
             traces.available,
         )
     content, content_params = _content_filters(query)
-    where = f"FROM {traces.sql} {_where(conditions + content)}"
     versions = _has_versions(store)
+    by_file = by_file and not versions
+    if (only is not None or by_file) and not versions:
+        traces = store.source("traces", query.since, query.until, hours, only, by_file)
+    where = f"FROM {traces.sql} {_where(conditions + content)}"
     latest = " QUALIFY trace_version = max(trace_version) OVER (PARTITION BY trace_id)"
     return Candidates(
         "SELECT trace_id, timestamp, app, model, status, latency_ms, cost_usd, session_id,"
-        f" trace_version, NULL::DOUBLE AS score {where}{latest if versions else ''}",
+        f" trace_version, NULL::DOUBLE AS score{', filename' if by_file else ''}"
+        f" {where}{latest if versions else ''}",
         f"SELECT {hour}, {'count(DISTINCT trace_id)' if versions else 'count(*)'} AS n {where}"
         " GROUP BY ALL",
         [*traces.params, *params, *content_params],
         ("traces",),
         True,
+        by_file,
     )
 
 
@@ -241,11 +253,14 @@ def list_traces(store: Store, query: TraceQuery) -> TracePage:
         plan, skip = _candidates(store, query, allowed), query.offset
     bound, bound_params, tie_order = "", [], ", trace_id"
     if plan is not None and not query.filters_results and total > query.offset:
-        found = sort_bound(store, query, lambda hours: _candidates(store, query, hours),
+        found = sort_bound(store, query,
+                           lambda hours: _candidates(store, query, hours, by_file=True),
                            plan.datasets, _filter_key(query), allowed)  # fmt: skip
         if found is not None:
             bound, bound_params, skip = f" WHERE {found.condition}", found.params, found.offset
             tie_order = ", trace_id" if found.tied else ""
+            if found.files is not None:  # only the files holding values of the range
+                plan = _candidates(store, query, allowed, only=found.files)
     rows = []
     if plan is not None and total > query.offset:
         rows = store.rows(
