@@ -187,8 +187,9 @@ def hour_counts(
 
     datasets = _candidates(store, query, allowed).datasets
     shape = _filter_key(query.model_copy(update=dict.fromkeys(grouped)))
-    per_hour = by_hour(store, datasets, ("counts", shape, grouped), count, since=query.since,
-                       until=query.until, allowed=allowed, empty={})  # fmt: skip
+    key = ("counts", shape, grouped, query.filters_results)  # the score sort counts results
+    per_hour = by_hour(store, datasets, key, count, since=query.since, until=query.until,
+                       allowed=allowed, empty={})  # fmt: skip
     return {hour: found.get(wanted, 0) for hour, found in per_hour.items()}
 
 
