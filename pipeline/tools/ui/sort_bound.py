@@ -4,14 +4,13 @@ Sorting a million traces by latency to show 50 of them is the slow part of that 
 column's values are remembered per filter like the hour counts (8 bytes a trace, no copy of
 the rows), per file where a trace is one row of one file (else per hour partition); sorted,
 they name the page's first and last values, and the files holding values between them are
-the only ones the page reads. The page is
-then the rows with a value in that range, sorted, after skipping the ones of the range that
-come before it: ``latency_ms BETWEEN ? AND ? ... LIMIT 50 OFFSET k``, where ``k`` is the
-page's offset minus the values outside the range ahead of it. Ties at either end stay in the
-range (it is inclusive) and are ordered by ``trace_id`` as in a full sort, so the page is
-exactly the one a full sort gives. Without ties in the range, ``trace_id`` is left out of the
-sort: random ids are the costly column to decode, and DuckDB then decodes them (and the other
-columns) only for the page's rows' files.
+the only ones the page reads. The page is then the rows with a value in that range, sorted,
+after skipping the ones of the range that come before it: ``latency_ms BETWEEN ? AND ? ...
+LIMIT 50 OFFSET k``, where ``k`` is the page's offset minus the values outside the range
+ahead of it. Ties at either end stay in the range (it is inclusive) and are ordered by
+``trace_id`` as in a full sort, so the page is exactly the one a full sort gives. Without
+ties in the range, ``trace_id`` is left out of the sort: random ids are the costly column to
+decode, and DuckDB then decodes them (and the other columns) only for the page's rows' files.
 """
 
 from __future__ import annotations
