@@ -50,7 +50,7 @@ def _content_filters(query: TraceQuery) -> tuple[list[str], list[Any]]:
         inner.append("session_id = ?")
         params.append(query.session)
     if query.q is not None:
-        # ILIKE with an ESCAPE clause takes DuckDB's slow generic matcher (about 2x the CPU);
+        # ILIKE with an ESCAPE clause takes DuckDB's slower matcher (1.7x the CPU, unique text);
         # a term without ``%``, ``_`` or ``\\`` matches literally without one.
         escape = r" ESCAPE '\'" if like_pattern(query.q) != f"%{query.q}%" else ""
         inner.append(f"(inputs_json ILIKE ?{escape} OR outputs_json ILIKE ?{escape})")
