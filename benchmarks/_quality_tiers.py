@@ -118,6 +118,9 @@ class StoredEncoder:
             out[todo] = self.real.encode([texts[i] for i in todo])
         return out
 
+    def encode_tokens(self, texts: list[str]) -> list:
+        return embeddings.tokens(texts)
+
 
 def timing(traces: list[Trace], batch: int = BATCH) -> tuple[float, float, float, dict]:
     """ms per trace of the three quality evaluators together, default cascade, fresh encoder
@@ -197,6 +200,9 @@ class _Int8Encoder:
 
     def encode(self, texts: list[str]) -> np.ndarray:
         return self.real.encode(texts)
+
+    def encode_tokens(self, texts: list[str]) -> list:
+        return self.real.encode_tokens(texts)
 
 
 def _row(task: Task, unit: str, n: int, tier: str, m: dict, share: str) -> str:

@@ -296,6 +296,12 @@ def main(argv: list[str] | None = None) -> int:
         help="keep the held-out heads here and reuse them in later runs",
     )
     parser.add_argument(
+        "--without-alignment",
+        action="store_true",
+        help="retrain the held-out pair heads without the word-piece alignment features "
+        "(the comparison of docs/evaluator-quality.md; use another --heads-dir)",
+    )
+    parser.add_argument(
         "--no-timing", action="store_true", help="skip the cost line of the per-tier part"
     )
     parser.add_argument(
@@ -320,6 +326,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.cost_only:
         _quality_cost.run(_quality_cost.configs(args.cost_configs), args.per_unit)
         return 0
+    if args.without_alignment:
+        from evaluators.training import train_encoder
+
+        train_encoder.ALIGNMENT = False
     tier_lines, tier_notes = _quality_tiers.run(
         args.only, args.units, args.bands, args.precision, not args.no_timing, args.heads_dir
     )

@@ -41,6 +41,9 @@ from evaluators.training.train_quality import (
 EMBED_FEATURES = [f"e{i}" for i in range(384)]
 THRESHOLD_CV = True
 """False (benchmarks' held-out-source retrains): one fit per head, cut at the balanced 0.5."""
+ALIGNMENT = True
+"""Pair heads read the word-piece alignment features too (``ef.alignment_features``); False
+retrains them as before (the benchmark's ``--without-alignment`` comparison)."""
 
 
 def _lexical(name: str):
@@ -164,7 +167,8 @@ def _groups(rows: list[dict]) -> list[str]:
 
 def _with_similarity(rows: list[dict], texts: list[str], others: list[str],
                      contexts: list[str] | None) -> list[dict]:  # fmt: skip
-    sims, _ = ef.similarity_features(embeddings.embed, texts, others, contexts)
+    tokens = embeddings.tokens if ALIGNMENT else None
+    sims, _ = ef.similarity_features(embeddings.embed, texts, others, contexts, tokens)
     return [{**r, "_sim": sim} for r, sim in zip(rows, sims, strict=True)]
 
 
