@@ -151,10 +151,6 @@ def _persist_tokens(texts: list[str], states: list[TokenStates]) -> None:
         _TOKENS[_text_id(text)] = (arrays["vectors"], int(start), int(count))
 
 
-REVERSE = False
-"""Fill the store from the end of the list (a second process filling the same store)."""
-
-
 def tokens(texts: list[str]) -> list[TokenStates]:
     """Token states of ``texts`` (fp32 pass, stored float16 as at run time), each text run
     through the transformer once per cache; the piece words come from the tokenizer."""
@@ -163,7 +159,7 @@ def tokens(texts: list[str]) -> list[TokenStates]:
         missing = [t for t in dict.fromkeys(texts) if t.strip() and _text_id(t) not in _TOKENS]
         if not missing:
             break
-        chunk = missing[:CHUNK] if not REVERSE else missing[-CHUNK:]
+        chunk = missing[:CHUNK]  # re-listed per chunk: another process may have stored some
         _persist_tokens(chunk, encoder().encode_tokens(chunk))
     encodings = encoder().tokenizer.encode_batch([t for t in texts if t.strip()])
     out, k = [], 0
