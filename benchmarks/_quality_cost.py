@@ -15,6 +15,7 @@ from __future__ import annotations
 import statistics
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 
@@ -62,13 +63,17 @@ def measure(traces: list[Trace], params: dict, settings: EncoderSettings | None 
             _cue_scan._SCANNERS[group] = None
     else:
         _cue_scan._SCANNERS.clear()
+    models_dir = params.pop("_models_dir", None)
     encoder = load_encoder(settings) if params.get("tiers") != "lexical" else None
     evaluators = [cls(**params) for cls in EVALUATORS]
     for ev in evaluators:
         ev.encoder = encoder
+        if models_dir is not None:
+            ev.models_dir = models_dir
         ev.evaluate_batch(traces[:2])  # models and graph loaded outside the timing
     if encoder is not None:
         encoder._recent.clear()
+        encoder._recent_tokens.clear()
     per_trace, cpu_per_trace, tiers, texts, tokens = [], [], [], 0, 0
     for start in range(0, len(traces), batch):
         chunk = traces[start : start + batch]
@@ -99,7 +104,8 @@ def measure(traces: list[Trace], params: dict, settings: EncoderSettings | None 
 def configs(spec: str) -> dict[str, dict]:
     """``lexical`` (lexical tier only), ``lexical-re`` (the same with the safety cues searched
     by ``re``, one search each, as before ``_cue_scan``), ``cascade`` (the defaults),
-    ``always`` (encoder on every trace), ``band=<b>`` (the cascade with that band)."""
+    ``always`` (encoder on every trace), ``band=<b>`` (the cascade with that band),
+    ``heads=<dir>`` (the default cascade with the heads of ``dir``, e.g. earlier ones)."""
     out: dict[str, dict] = {}
     for name in (n.strip() for n in spec.split(",") if n.strip()):
         if name == "lexical":
@@ -110,6 +116,8 @@ def configs(spec: str) -> dict[str, dict]:
             out["cascade (defaults)"] = {}
         elif name == "always":
             out["encoder on every trace"] = {"encoder_mode": "always"}
+        elif name.startswith("heads="):
+            out[f"cascade, heads of {name[6:]}"] = {"_models_dir": Path(name[6:])}
         elif name.startswith("band="):
             out[f"cascade, band {name[5:]}"] = {"band": float(name[5:])}
         else:

@@ -118,6 +118,9 @@ class StoredEncoder:
             out[todo] = self.real.encode([texts[i] for i in todo])
         return out
 
+    def encode_tokens(self, texts: list[str]) -> list:
+        return embeddings.tokens(texts)
+
 
 def timing(traces: list[Trace], batch: int = BATCH) -> tuple[float, float, float, dict]:
     """ms per trace of the three quality evaluators together, default cascade, fresh encoder
@@ -198,6 +201,9 @@ class _Int8Encoder:
     def encode(self, texts: list[str]) -> np.ndarray:
         return self.real.encode(texts)
 
+    def encode_tokens(self, texts: list[str]) -> list:
+        return self.real.encode_tokens(texts)
+
 
 def _row(task: Task, unit: str, n: int, tier: str, m: dict, share: str) -> str:
     return (f"| {task.name} | {unit} | {n} | {tier} | {m['auc']:.3f} | {m['auprc']:.3f} | "
@@ -205,7 +211,7 @@ def _row(task: Task, unit: str, n: int, tier: str, m: dict, share: str) -> str:
 
 
 def run(only: str = "", units: str = "", bands: str = "", precision: str = "fp32",
-        timed_cost: bool = True, heads_dir: Path | None = None
+        timed_cost: bool = True, heads_dir: Path | None = None, per_source: int = PER_SOURCE
         ) -> tuple[list[str], list[str]]:  # fmt: skip
     """The table rows and notes; ``units``: comma-separated held-out sources to run (all when
     empty: about an hour on two busy cores, most of it retraining heads per source).
@@ -214,7 +220,8 @@ def run(only: str = "", units: str = "", bands: str = "", precision: str = "fp32
     encoder vs quality), computed from the lexical and encoder-always outcomes. ``precision``:
     comma-separated, ``fp32`` (the stored fp32 vectors the heads were trained on) and/or
     ``int8`` (the run-time int8 encoder): encoder and cascade rows for each. ``heads_dir``:
-    keep the held-out heads there (``<heads>-<unit>``) and reuse them in a later run."""
+    keep the held-out heads there (``<heads>-<unit>``) and reuse them in a later run.
+    ``per_source``: rows per held-out source (a stable sample: the smaller is in the larger)."""
     wanted = {u.strip() for u in units.split(",") if u.strip()}
     curve = [float(b) for b in bands.split(",") if b.strip()]
     header = ("| task | held-out source | n | tier | ROC-AUC | AUPRC | macro-F1 | bal. acc | "
@@ -237,7 +244,7 @@ def run(only: str = "", units: str = "", bands: str = "", precision: str = "fp32
             rows = [r for r in corpus_rows(task.corpus) if r.get(field) == unit]
             if task.corpus == "jailbreak":
                 rows = [r for r in rows if (r.get("response") or "").strip()]
-            rows = stable_sample(rows, PER_SOURCE, task.key)
+            rows = stable_sample(rows, per_source, task.key)
             if (task.heads, unit) not in trained:
                 out = workdir / f"{task.heads}-{unit}"
                 if not (out / "complete").is_file():

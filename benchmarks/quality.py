@@ -296,6 +296,20 @@ def main(argv: list[str] | None = None) -> int:
         help="keep the held-out heads here and reuse them in later runs",
     )
     parser.add_argument(
+        "--per-source",
+        type=int,
+        default=150,
+        help="rows per held-out source in the per-tier part (stable sample)",
+    )
+    parser.add_argument(
+        "--alignment",
+        choices=["shipped", "none", "all"],
+        default="shipped",
+        help="which held-out pair heads read the word-piece alignment features: as shipped "
+        "(sufficiency), none or all three (the comparison of "
+        "docs/evaluator-quality.md; give each its own --heads-dir)",
+    )
+    parser.add_argument(
         "--no-timing", action="store_true", help="skip the cost line of the per-tier part"
     )
     parser.add_argument(
@@ -320,8 +334,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.cost_only:
         _quality_cost.run(_quality_cost.configs(args.cost_configs), args.per_unit)
         return 0
+    if args.alignment != "shipped":
+        from evaluators.training import train_encoder
+
+        heads = train_encoder.PAIR_HEADS if args.alignment == "all" else ()
+        train_encoder.ALIGNED_HEADS = frozenset(heads)
     tier_lines, tier_notes = _quality_tiers.run(
-        args.only, args.units, args.bands, args.precision, not args.no_timing, args.heads_dir
+        args.only,
+        args.units,
+        args.bands,
+        args.precision,
+        not args.no_timing,
+        args.heads_dir,
+        args.per_source,
     )
     if args.tiers_only:
         return 0

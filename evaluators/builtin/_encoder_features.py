@@ -13,8 +13,9 @@ from collections.abc import Callable
 
 import numpy as np
 
+from evaluators.builtin._quality_features import _idf_table
 from evaluators.builtin._quality_lexicon import with_cues
-from evaluators.builtin._quality_nlp import loose_keys, sentences
+from evaluators.builtin._quality_nlp import is_content, loose_keys, sentences, stem
 from evaluators.builtin.encoder.texts import clip_ends, clip_head
 
 Embed = Callable[[list[str]], np.ndarray]
@@ -82,17 +83,90 @@ def best_sentences(text: str, context: str, limit: int = MAX_SENTENCES) -> list[
     return [sents[i] for i in sorted(ranked[:limit])]
 
 
+Tokens = Callable[[list[str]], list]
+"""``list[str] -> list[TokenStates]`` (``encoder.runtime.TokenStates``: per word piece its
+L2-normalised last-layer state and the word it belongs to), from the same pass as ``embed``."""
+ALIGNMENT = ("tok_cover", "tok_cover_other", "tok_f1", "tok_min", "tok_low", "tok_best_part")
+LOW_MATCH = 0.5
+"""A content piece whose best match in the other text is below this cosine counts as
+unmatched (``tok_low``)."""
+
+
+def _piece_weights(words: tuple[str, ...], idf: Callable[[str], float]) -> np.ndarray:
+    """idf of each piece's word (stopwords and punctuation 0): what BERTScore's idf does."""
+    return np.array([idf(stem(w)) if is_content(w) else 0.0 for w in words])
+
+
+def _cover(best: np.ndarray, weights: np.ndarray) -> float:
+    total = weights.sum()
+    return float((best * weights).sum() / total) if total > 0 else float(best.mean())
+
+
+def alignment_features(text, parts: list, idf: Callable[[str], float]) -> dict[str, float]:
+    """Greedy word-piece matching of ``text`` against ``parts`` (the reference, or the
+    context sentences picked for it), BERTScore-style: how well the text's pieces are covered
+    (idf-weighted mean of each piece's best cosine), how well the best-covering part is
+    covered back, their F1, the worst-matched content piece (an unsupported word) and the
+    share of content pieces matched below ``LOW_MATCH``."""
+    parts = [p for p in parts if len(p.words)]
+    if not len(text.words) or not parts:
+        return dict.fromkeys(ALIGNMENT, 0.0)
+    a = text.vectors.astype(np.float32)
+    wa = _piece_weights(text.words, idf)
+    sims = [a @ p.vectors.astype(np.float32).T for p in parts]
+    best = np.max([s.max(axis=1) for s in sims], axis=0)
+    per_part = [_cover(s.max(axis=1), wa) for s in sims]
+    k = int(np.argmax(per_part))
+    cover = _cover(best, wa)
+    back = _cover(sims[k].max(axis=0), _piece_weights(parts[k].words, idf))
+    content = best[wa > 0] if (wa > 0).any() else best
+    return {
+        "tok_cover": cover,
+        "tok_cover_other": back,
+        "tok_f1": 2 * cover * back / (cover + back) if cover + back > 0 else 0.0,
+        "tok_min": float(content.min()),
+        "tok_low": float((content < LOW_MATCH).mean()),
+        "tok_best_part": per_part[k],
+    }
+
+
+def token_source(model, encoder) -> Tokens | None:
+    """The encoder's token states when ``model`` (a pair head) reads alignment features;
+    heads trained without them cost nothing more."""
+    return encoder.encode_tokens if set(ALIGNMENT) & set(model.features) else None
+
+
 def similarity_features(
-    embed: Embed, texts: list[str], others: list[str], contexts: list[str] | None = None
+    embed: Embed,
+    texts: list[str],
+    others: list[str],
+    contexts: list[str] | None = None,
+    tokens: Tokens | None = None,
 ) -> tuple[list[dict[str, float]], list[str]]:
     """Meaning agreement of each text with its other (answer vs reference, or question vs
     context): cosine of the two, and with contexts the best and mean top-2 cosine over the
-    context sentences most related to the text. Also the sentence that matched best."""
+    context sentences most related to the text. Also the sentence that matched best.
+
+    With ``tokens`` also ``alignment_features`` of the text against the reference (or the
+    picked sentences); asked first, so a run-time encoder's ``embed`` then hits its LRU."""
     contexts = contexts or [""] * len(texts)
     picked = [best_sentences(t, c) if c else [] for t, c in zip(texts, contexts, strict=True)]
     flat = [clip_head(s) for group in picked for s in group]
-    vectors = embed([clip_head(t) for t in texts] + [clip_head(o) for o in others] + flat)
     n = len(texts)
+    aligned: list[dict[str, float]] = [{} for _ in texts]
+    if tokens is not None:
+        with_context = any(contexts)
+        states = tokens(
+            [clip_head(t) for t in texts]
+            + ([] if with_context else [clip_head(o) for o in others])
+            + flat
+        )
+        idf, start = _idf_table(), 2 * n - (n if with_context else 0)
+        for i, group in enumerate(picked):
+            parts = states[start : start + len(group)] if with_context else [states[n + i]]
+            start += len(group)
+            aligned[i] = alignment_features(states[i], parts, idf)
+    vectors = embed([clip_head(t) for t in texts] + [clip_head(o) for o in others] + flat)
     a, b, rest = vectors[:n], vectors[n : 2 * n], vectors[2 * n :]
     feats, best, start = [], [], 0
     for i, group in enumerate(picked):
@@ -103,6 +177,7 @@ def similarity_features(
             "enc_cos": float(a[i] @ b[i]),
             "enc_best_sentence": float(top[0]) if len(top) else float(a[i] @ b[i]),
             "enc_top2_sentences": float(top[:2].mean()) if len(top) else float(a[i] @ b[i]),
+            **aligned[i],
         })  # fmt: skip
         best.append(group[int(np.argmax(sims))] if group else "")
     return feats, best

@@ -86,7 +86,10 @@ class ContextSufficiencyEvaluator(QualityEvaluator):
         if scored and encoder is not None:
             questions = [q for _, _, q, _ in scored]
             contexts = ["\n".join(docs) for *_, docs in scored]
-            sims, best = ef.similarity_features(encoder.encode, questions, contexts, contexts)
+            tokens = ef.token_source(self._model("context_sufficiency_encoder"), encoder)
+            sims, best = ef.similarity_features(
+                encoder.encode, questions, contexts, contexts, tokens
+            )
             computed = [
                 ({**f, **sim}, replace(ev, best_sentence=b or ev.best_sentence))
                 for (f, ev), sim, b in zip(computed, sims, best, strict=True)

@@ -102,7 +102,9 @@ class CorrectnessEvaluator(QualityEvaluator):
         computed = [qf.reference_features(a, e, questions[i]) for i, _, e, a in pairs]
         if encoder is not None:
             answers, expected = [a for *_, a in pairs], [e for _, _, e, _ in pairs]
-            sims, _ = ef.similarity_features(encoder.encode, answers, expected)
+            sims, _ = ef.similarity_features(
+                encoder.encode, answers, expected, tokens=ef.token_source(model, encoder)
+            )
             computed = [({**f, **sim}, ev) for (f, ev), sim in zip(computed, sims, strict=True)]
         probs = model.predict(_matrix(model, [f for f, _ in computed]))
         by_trace: dict[int, list] = {}
@@ -118,7 +120,9 @@ class CorrectnessEvaluator(QualityEvaluator):
         computed = [qf.grounding_features(a, "\n".join(ctx), questions[i]) for i, a, ctx in rows]
         if encoder is not None:
             answers, contexts = [a for _, a, _ in rows], ["\n".join(c) for _, _, c in rows]
-            sims, _ = ef.similarity_features(encoder.encode, answers, contexts, contexts)
+            sims, _ = ef.similarity_features(
+                encoder.encode, answers, contexts, contexts, ef.token_source(model, encoder)
+            )
             computed = [({**f, **sim}, ev) for (f, ev), sim in zip(computed, sims, strict=True)]
         probs = model.predict(_matrix(model, [f for f, _ in computed]))
         for (i, answer, _), (feats, ev), p in zip(rows, computed, probs, strict=True):

@@ -41,6 +41,14 @@ from evaluators.training.train_quality import (
 EMBED_FEATURES = [f"e{i}" for i in range(384)]
 THRESHOLD_CV = True
 """False (benchmarks' held-out-source retrains): one fit per head, cut at the balanced 0.5."""
+PAIR_HEADS = ("correctness_reference_encoder", "correctness_grounding_encoder",
+              "context_sufficiency_encoder")  # fmt: skip
+ALIGNED_HEADS = frozenset({"context_sufficiency_encoder"})
+"""Pair heads that also read the word-piece alignment features (``ef.alignment_features``):
+the sufficiency head, whose held-out ROC-AUC and macro-F1 they raised a little on both
+sources; the groundedness head ranked no better with them and the reference head worse, so
+those stay without (and cost no token work at run time). docs/evaluator-quality.md
+(2026-12-02); the benchmark's ``--alignment none|all`` retrains its held-out heads otherwise."""
 
 
 def _lexical(name: str):
@@ -163,8 +171,9 @@ def _groups(rows: list[dict]) -> list[str]:
 
 
 def _with_similarity(rows: list[dict], texts: list[str], others: list[str],
-                     contexts: list[str] | None) -> list[dict]:  # fmt: skip
-    sims, _ = ef.similarity_features(embeddings.embed, texts, others, contexts)
+                     contexts: list[str] | None, head: str) -> list[dict]:  # fmt: skip
+    tokens = embeddings.tokens if head in ALIGNED_HEADS else None
+    sims, _ = ef.similarity_features(embeddings.embed, texts, others, contexts, tokens)
     return [{**r, "_sim": sim} for r, sim in zip(rows, sims, strict=True)]
 
 
@@ -175,7 +184,8 @@ def train_reference(out: Path, exclude: str | None = None) -> None:
     rows = shared_sample(rows, "output")
     rows += [{"output": r["b"], "expected": r["a"], "question": "", "label": r["label"],
               "group": r["source"]} for r in pair_rows("paraphrase", exclude)]  # fmt: skip
-    rows = _with_similarity(rows, [r["output"] for r in rows], [r["expected"] for r in rows], None)
+    rows = _with_similarity(rows, [r["output"] for r in rows], [r["expected"] for r in rows], None,
+                            "correctness_reference_encoder")  # fmt: skip
     fit_dense(rows, lambda r: ({**qf.reference_features(r["output"], r["expected"],
                                                         r["question"])[0], **r["_sim"]}, None),
               16, out, "correctness_reference_encoder")  # fmt: skip
@@ -190,7 +200,8 @@ def train_grounding(out: Path, exclude: str | None = None) -> None:
               "label": r["label"], "group": r["source"]}
              for r in pair_rows("grounding", exclude)]  # fmt: skip
     contexts = [r["context"] for r in rows]
-    rows = _with_similarity(rows, [r["output"] for r in rows], contexts, contexts)
+    rows = _with_similarity(rows, [r["output"] for r in rows], contexts, contexts,
+                            "correctness_grounding_encoder")  # fmt: skip
     fit_dense(rows, lambda r: ({**qf.grounding_features(r["output"], r["context"],
                                                         r["question"])[0], **r["_sim"]}, None),
               0, out, "correctness_grounding_encoder")  # fmt: skip
@@ -203,7 +214,8 @@ def train_sufficiency(out: Path, exclude: str | None = None) -> None:
     rows += [{"question": r["question"], "context": [r["context"]], "label": r["label"],
               "group": r["source"]} for r in pair_rows("answerable", exclude)]  # fmt: skip
     contexts = ["\n".join(r["context"]) for r in rows]
-    rows = _with_similarity(rows, [r["question"] for r in rows], contexts, contexts)
+    rows = _with_similarity(rows, [r["question"] for r in rows], contexts, contexts,
+                            "context_sufficiency_encoder")  # fmt: skip
 
     def featurise(r: dict) -> tuple[dict, None]:
         return {**sufficiency_features(r["question"], r["context"])[0], **r["_sim"]}, None

@@ -2,9 +2,12 @@
 
 No torch exists here, so the BERT graph (6 layers, 384-d, 12 heads) is written node by node
 with ``onnx.helper``; the sentence head (mean pooling over the attention mask, L2 norm) is part
-of the graph so one onnxruntime call returns the embeddings. Same weights + same code = same
-bytes: the output's sha256 is pinned (``GRAPH_SHA256``) and checked on every load, and the
-graph is compared numerically with the numpy forward pass of ``reference.py`` when built.
+of the graph so one onnxruntime call returns the embeddings, and the last layer's per-token
+hidden states are a second output (``tokens``: the pair features align them word by word,
+``_encoder_features.alignment_features``, at no extra transformer cost). Same weights + same
+code = same bytes: the output's sha256 is pinned (``GRAPH_SHA256``) and checked on every
+load, and the graph is compared numerically with the numpy forward pass of ``reference.py``
+when built.
 
     python -m evaluators.builtin.encoder.convert   # build (or check) the cached graph
 """
@@ -136,6 +139,7 @@ def build_model(t: dict[str, np.ndarray], precision: str = "fp32"):
     norm = g.op("Max", [g.op("ReduceL2", [pooled], axes=[1], keepdims=1),
                         g.const("eps_norm", np.array(1e-12, dtype=f32))])  # fmt: skip
     g.nodes.append(helper.make_node("Div", [pooled, norm], ["embedding"], name="n_out"))
+    g.nodes.append(helper.make_node("Identity", [x], ["tokens"], name="n_tokens"))
     graph = helper.make_graph(
         g.nodes,
         "all_minilm_l6_v2_sentence",
@@ -143,7 +147,10 @@ def build_model(t: dict[str, np.ndarray], precision: str = "fp32"):
             helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"]),
             helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "seq"]),
         ],
-        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", HIDDEN])],
+        [
+            helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", HIDDEN]),
+            helper.make_tensor_value_info("tokens", TensorProto.FLOAT, ["batch", "seq", HIDDEN]),
+        ],
         initializer=g.inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],

@@ -26,8 +26,8 @@ def _dense(t: dict[str, np.ndarray], name: str, x: np.ndarray) -> np.ndarray:
     return x @ t[f"{name}.weight"].T.astype(np.float64) + t[f"{name}.bias"]
 
 
-def embed(t: dict[str, np.ndarray], input_ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Mean-pooled, L2-normalised sentence embeddings [batch, 384], in float64."""
+def hidden_states(t: dict[str, np.ndarray], input_ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The last layer's states [batch, seq, 384] in float64 (the graph's ``tokens``)."""
     batch, seq = input_ids.shape
     x = (
         t["embeddings.word_embeddings.weight"][input_ids].astype(np.float64)
@@ -61,6 +61,12 @@ def embed(t: dict[str, np.ndarray], input_ids: np.ndarray, mask: np.ndarray) -> 
             t[f"{p}.output.LayerNorm.weight"],
             t[f"{p}.output.LayerNorm.bias"],
         )
+    return x
+
+
+def embed(t: dict[str, np.ndarray], input_ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Mean-pooled, L2-normalised sentence embeddings [batch, 384], in float64."""
+    x = hidden_states(t, input_ids, mask)
     m = mask[:, :, None].astype(np.float64)
     pooled = (x * m).sum(1) / np.maximum(m.sum(1), 1e-9)
     return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)

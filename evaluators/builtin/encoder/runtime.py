@@ -13,6 +13,7 @@ import os
 import tempfile
 import threading
 from collections import OrderedDict
+from typing import NamedTuple
 
 import numpy as np
 
@@ -24,15 +25,32 @@ from evaluators.builtin.encoder.weights import HIDDEN, read_safetensors
 log = logging.getLogger(__name__)
 
 GRAPH_SHA256 = {
-    "fp32": "dd6c4cadb1d323084f6020e8b4e0702e7f7d1a1c024f5b8047ff75cf66d03017",
-    "int8": "49c20bc286145aedaad1109652d88c5af2cb11c3de5ef47998b09b015aadc877",
+    "fp32": "ca75506febb2e88aa02e812fb6a73c984206535b93a34daeb28dbbc31da98220",
+    "int8": "01d52e526d9d679eefc870118c9f939c1e07b043bfa127c3cd5ddb01e1fb826c",
 }
 """sha256 of ``convert.serialise`` of the verified weights per precision (deterministic); a
 cached graph with other bytes (corrupted, tampered, or built by other code) is rebuilt, and
 a build with other bytes is refused."""
+POOLED_SHA256 = {
+    "fp32": "dd6c4cadb1d323084f6020e8b4e0702e7f7d1a1c024f5b8047ff75cf66d03017",
+    "int8": "49c20bc286145aedaad1109652d88c5af2cb11c3de5ef47998b09b015aadc877",
+}
+"""The graphs' hashes before the ``tokens`` output was added: the embedding nodes are the
+same, so the pooled vectors are too (checked bit for bit, see
+docs/evaluator-quality.md); the training store of pooled vectors stays keyed by these."""
 DIMENSION = HIDDEN
 RECENT_TEXTS = 2048
 """Embeddings kept per process (about 3 MB)."""
+RECENT_TOKEN_TEXTS = 1024
+"""Token states kept per process (float16, some 40 kB per text: about 40 MB at most)."""
+
+
+class TokenStates(NamedTuple):
+    vectors: np.ndarray  # [pieces, 384] float16, rows L2-normalised
+    words: tuple[str, ...]  # the lower-cased word of each piece
+
+
+EMPTY_TOKENS = TokenStates(np.zeros((0, HIDDEN), dtype=np.float16), ())
 
 
 class Encoder:
@@ -45,6 +63,7 @@ class Encoder:
         self._lock = threading.Lock()  # guards the LRU, the pending set, the tokenizer
         self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
         self._pending: dict[str, threading.Event] = {}  # texts being embedded, by any thread
+        self._recent_tokens: OrderedDict[str, TokenStates] = OrderedDict()
         self.embedded = 0
         self.tokens = 0
         """Texts and word pieces run through the transformer so far (not LRU hits): the
@@ -76,7 +95,7 @@ class Encoder:
         if todo:
             unique = list(todo)
             try:
-                vectors = self._run(unique)
+                vectors, _ = self._run(unique)
                 with self._lock:
                     for text, vector in zip(unique, vectors, strict=True):
                         out[todo[text]] = vector
@@ -94,12 +113,43 @@ class Encoder:
             with self._lock:
                 vector = self._recent.get(text)
             if vector is None:  # the other call failed (or the LRU dropped it already)
-                vector = self._run([text])[0]
+                vector = self._run([text])[0][0]
             out[rows] = vector
         return out
 
-    def _run(self, texts: list[str]) -> np.ndarray:
-        """The transformer on non-empty texts, in length-sorted chunks of ``batch``.
+    def encode_tokens(self, texts: list[str]) -> list[TokenStates]:
+        """Per text its word pieces' last-layer states (L2-normalised rows, float16, no
+        [CLS]/[SEP]) and the word each piece belongs to: the same transformer pass as
+        ``encode`` (whichever asks first, the other answers from its LRU)."""
+        out: list[TokenStates | None] = [None] * len(texts)
+        missing: dict[str, list[int]] = {}
+        with self._lock:
+            for i, text in enumerate(texts):
+                if not text or not text.strip():
+                    out[i] = EMPTY_TOKENS
+                    continue
+                hit = self._recent_tokens.get(text)
+                if hit is not None:
+                    self._recent_tokens.move_to_end(text)
+                    out[i] = hit
+                else:
+                    missing.setdefault(text, []).append(i)
+        if missing:
+            unique = list(missing)
+            vectors, states = self._run(unique)
+            with self._lock:
+                for text, vector in zip(unique, vectors, strict=True):
+                    self._recent[text] = vector
+                    self._recent.move_to_end(text)
+                    for i in missing[text]:
+                        out[i] = states[text]
+                while len(self._recent) > RECENT_TEXTS:
+                    self._recent.popitem(last=False)
+        return out  # type: ignore[return-value]
+
+    def _run(self, texts: list[str]) -> tuple[np.ndarray, dict[str, TokenStates]]:
+        """The transformer on non-empty texts, in length-sorted chunks of ``batch``; the
+        token states of each text go to their own LRU.
 
         int8 runs each text alone: its activations are quantised with one scale per call, so
         in a batch a text's embedding (and a verdict near a threshold) would depend on the
@@ -112,6 +162,7 @@ class Encoder:
         order = sorted(range(len(texts)), key=lambda j: len(encodings[j].ids))
         self.tokens += sum(len(e.ids) for e in encodings)
         step = 1 if self.settings.precision == "int8" else self.settings.batch
+        states: dict[str, TokenStates] = {}
         for start in range(0, len(order), step):
             chunk = order[start : start + step]
             width = max(len(encodings[j].ids) for j in chunk)
@@ -121,9 +172,36 @@ class Encoder:
                 n = len(encodings[j].ids)
                 ids[row, :n] = encodings[j].ids
                 mask[row, :n] = 1
-            (emb,) = self.session.run(None, {"input_ids": ids, "attention_mask": mask})
+            emb, hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask})
             out[chunk] = emb
-        return out
+            for row, j in enumerate(chunk):
+                n = len(encodings[j].ids)
+                states[texts[j]] = token_states(texts[j], encodings[j], hidden[row, :n])
+        with self._lock:
+            for text, state in states.items():
+                self._recent_tokens[text] = state
+                self._recent_tokens.move_to_end(text)
+            while len(self._recent_tokens) > RECENT_TOKEN_TEXTS:
+                self._recent_tokens.popitem(last=False)
+        return out, states
+
+
+def piece_words(text: str, encoding) -> tuple[str, ...]:
+    """The lower-cased word (pre-tokenizer unit) of each word piece, [CLS] / [SEP] left out."""
+    spans: dict[int, tuple[int, int]] = {}
+    for word, (start, end) in zip(encoding.word_ids, encoding.offsets, strict=True):
+        if word is not None:
+            lo, hi = spans.get(word, (start, end))
+            spans[word] = (min(lo, start), max(hi, end))
+    return tuple(text[slice(*spans[w])].lower() for w in encoding.word_ids if w is not None)
+
+
+def token_states(text: str, encoding, hidden: np.ndarray) -> TokenStates:
+    """The states of a text's word pieces without [CLS] / [SEP], each row L2-normalised."""
+    keep = [k for k, word in enumerate(encoding.word_ids) if word is not None]
+    vectors = hidden[keep].astype(np.float32)
+    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    return TokenStates(vectors.astype(np.float16), piece_words(text, encoding))
 
 
 def _tokenizer(tokenizer_json: str, max_tokens: int):
@@ -138,7 +216,7 @@ def _tokenizer(tokenizer_json: str, max_tokens: int):
 def _graph_bytes(files: provenance.VerifiedFiles, settings: EncoderSettings) -> bytes:
     """The graph from the cache when its hash is the pinned one, else built and cached."""
     cache_dir, pinned = settings.cache_dir, GRAPH_SHA256[settings.precision]
-    path = cache_dir / f"all-minilm-l6-v2-{settings.precision}.onnx"
+    path = cache_dir / f"all-minilm-l6-v2-{settings.precision}-{pinned[:12]}.onnx"
     if path.is_file():
         data = path.read_bytes()
         if provenance.sha256(data) == pinned:

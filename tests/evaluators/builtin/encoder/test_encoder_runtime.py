@@ -57,6 +57,29 @@ def test_graph_matches_a_numpy_forward_pass_of_the_same_weights(fp32_encoder):
         assert abs(np.linalg.norm(row) - 1.0) < 1e-5
 
 
+def test_token_states_are_the_last_layer_of_the_same_pass(fp32_encoder):
+    """``encode_tokens``: per word piece (no [CLS] / [SEP]) the normalised last-layer state of
+    the numpy forward pass and its word; one transformer run serves both it and ``encode``."""
+    weights = read_safetensors(provenance.read_verified().weights)
+    text = "Refunds are issued within fourteen days."
+    fp32_encoder._recent.clear()
+    fp32_encoder._recent_tokens.clear()
+    before = fp32_encoder.embedded
+    (states,) = fp32_encoder.encode_tokens([text])
+    pooled = fp32_encoder.encode([text])
+    assert fp32_encoder.embedded - before == 1  # encode() answered from the LRU
+    encoding = fp32_encoder.tokenizer.encode(text)
+    ids = np.array([encoding.ids])
+    hidden = reference.hidden_states(weights, ids, np.ones_like(ids))[0, 1:-1]
+    hidden /= np.linalg.norm(hidden, axis=1, keepdims=True)
+    assert states.vectors.dtype == np.float16 and states.vectors.shape == hidden.shape
+    assert np.abs(states.vectors.astype(np.float64) - hidden).max() < 2e-3
+    assert states.words[0] == "refunds" and states.words[-1] == "."
+    assert len(states.words) == len(encoding.ids) - 2 and "fourteen" in states.words
+    assert np.abs(pooled[0] - reference.embed(weights, ids, np.ones_like(ids))[0]).max() < 1e-5
+    assert fp32_encoder.encode_tokens([""])[0].vectors.shape == (0, 384)
+
+
 def test_int8_graph_stays_close_to_fp32(fp32_encoder, int8_encoder):
     a, b = fp32_encoder.encode(TEXTS), int8_encoder.encode(TEXTS)
     cosines = (a * b).sum(axis=1)[[0, 1, 2, 4]]
@@ -73,12 +96,13 @@ def test_meaning_is_what_the_embedding_measures(fp32_encoder):
 def test_batch_equals_single(fp32_encoder, int8_encoder):
     texts = [t for t in TEXTS if t] * 3
     # _run: the transformer itself (encode() would serve repeats from its LRU)
-    batch = fp32_encoder._run(texts)
-    single = np.stack([fp32_encoder._run([t])[0] for t in texts])
+    batch = fp32_encoder._run(texts)[0]
+    single = np.stack([fp32_encoder._run([t])[0][0] for t in texts])
     assert np.abs(batch - single).max() < 1e-5
     # int8 quantises activations with one scale per call: each text runs alone, so a text's
     # embedding (and a verdict near a threshold) never depends on what else is in the batch
-    batch, single = int8_encoder._run(texts), np.stack([int8_encoder._run([t])[0] for t in texts])
+    batch = int8_encoder._run(texts)[0]
+    single = np.stack([int8_encoder._run([t])[0][0] for t in texts])
     assert np.array_equal(batch, single)
 
 
@@ -107,7 +131,7 @@ def test_threads_asking_for_the_same_texts_embed_each_once(fp32_encoder):
     for t in threads:
         t.join()
     assert fp32_encoder.embedded - before == len(texts)
-    alone = fp32_encoder._run(texts)
+    alone = fp32_encoder._run(texts)[0]
     for k, got in enumerate(results):
         order = list(range(k, len(texts))) + list(range(k))
         assert np.allclose(got, alone[order], atol=1e-5)
