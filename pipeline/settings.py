@@ -129,6 +129,12 @@ class Settings(BaseSettings):
         description="Name of this worker in metrics records; default hostname-pid.",
     )
     log_level: str = Field("WARNING", description="Log level of the worker.")
+    outage_log_interval: float = Field(
+        30.0,
+        gt=0,
+        description="Repeated aiokafka warnings (a broker away) are held back and counted in"
+        " one line per interval (s); the SDK's outage lines use the same interval.",
+    )
     redact: str = Field(
         "none",
         description="PII redacted from everything written: none, all, or a list of"
@@ -350,7 +356,8 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "Worker": (
         "consumer_group", "config", "processing_guarantee", "session_timeout_seconds",
         "commit_interval_seconds", "batch_size", "batch_timeout_seconds", "window_seconds",
-        "state_dir", "worker_id", "log_level", "metrics_port", "plugin_allowlist",
+        "state_dir", "worker_id", "log_level", "outage_log_interval", "metrics_port",
+        "plugin_allowlist",
     ),
     "Output datasets": (
         "parquet_dir", "table_format", "store_traces", "field_limit_bytes",
