@@ -129,6 +129,37 @@ def test_a_request_over_the_size_limit_is_refused(receiver):
     assert failure.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
+def test_a_busy_receiver_answers_resource_exhausted_with_retry_info(kafka_bootstrap, new_topic):
+    """One request allowed in flight, held by a stalled HTTP upload (the limit is shared by
+    both protocols): gRPC gets RESOURCE_EXHAUSTED + RetryInfo, which exporters retry, then OK
+    once the slot is free. The stalled client closing mid-body is a 400, not a traceback
+    (aiohttp's ConnectionResetError was logged with one before)."""
+    env = receiver_env(kafka_bootstrap, new_topic(), free_port())
+    proc = start_receiver(env, max_inflight=1)
+    request = ExportTraceServiceRequest()
+    scope = request.resource_spans.add().scope_spans.add()
+    scope.spans.add(name="busy", trace_id=uuid.uuid4().bytes, span_id=b"\x04" * 8)
+    try:
+        with grpc.insecure_channel(_grpc_address(env)) as channel:
+            stub = trace_service_pb2_grpc.TraceServiceStub(channel)
+            address = ("127.0.0.1", int(env["EVALSTREAM_RECEIVER_PORT"]))
+            with socket.create_connection(address, timeout=10) as slow:
+                slow.sendall(
+                    b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+                    b"\r\nContent-Length: 1000\r\n\r\n{"
+                )
+                time.sleep(0.5)
+                with pytest.raises(grpc.RpcError) as failure:
+                    stub.Export(request, timeout=10)
+            assert failure.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert "google.rpc.retryinfo-bin" in dict(failure.value.trailing_metadata())
+            time.sleep(0.5)
+            assert stub.Export(request, timeout=10).partial_success.rejected_spans == 0
+    finally:
+        code, stderr = stop_receiver(proc)
+    assert code == 0 and "Traceback" not in stderr, stderr[-3000:]
+
+
 def test_grpc_on_the_http_port_gets_one_line_naming_the_grpc_port(kafka_bootstrap, new_topic):
     env = receiver_env(kafka_bootstrap, new_topic(), free_port())
     proc = start_receiver(env)
