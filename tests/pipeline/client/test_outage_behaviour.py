@@ -8,7 +8,6 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,15 +16,6 @@ from restartable_broker import Broker
 
 from evalstream_client import ClientSettings, TraceNotDeliveredError, TraceProducer
 from pipeline.sample_traces import sample_traces
-
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
-    broker = Broker(tmp_path_factory.mktemp("outage-kafka"))
-    try:
-        yield broker
-    finally:
-        broker.stop()
 
 
 def _settings(broker: Broker, **overrides) -> ClientSettings:

@@ -15,22 +15,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import kafka
-import pytest
 from kafka_helpers import consume_all
 from restartable_broker import Broker
 
 from evalstream_client import ClientSettings, TraceProducer
 from evalstream_client.kafka_compat import count_retries
 from pipeline.sample_traces import sample_traces
-
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
-    broker = Broker(tmp_path_factory.mktemp("retry-kafka"))
-    try:
-        yield broker
-    finally:
-        broker.stop()
 
 
 class KafkaPythonRetryLines(logging.Filter):
