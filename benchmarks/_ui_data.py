@@ -109,7 +109,7 @@ def results_table(rng: np.random.Generator, traces: pa.Table) -> pa.Table:
     names = pa.array(np.tile(np.array(EVALUATORS), traces.num_rows))
     shared = ("trace_id", "timestamp", "app", "model", "status", "latency_ms",
               "input_tokens", "output_tokens", "cost_usd", "kafka_topic", "kafka_partition",
-              "kafka_offset")  # fmt: skip
+              "kafka_offset", "trace_version")  # fmt: skip
     columns = {name: traces[name].take(repeat) for name in shared}
     columns |= {
         "evaluator": names, "evaluator_version": _const("1", count),

@@ -1,6 +1,7 @@
 """Latency of `evalstream ui` over a 1,000,000-trace data directory.
 
     .venv/bin/python benchmarks/ui.py [--traces 1000000] [--data DIR] [--requests 40]
+        [--baseline CHECKOUT]
 
 Generates results + traces + spans (benchmarks/_ui_data.py: 7 results and 3 spans a trace, 48
 hour partitions x 4 Kafka partitions, random trace ids; reused when DIR already holds them),
@@ -11,6 +12,11 @@ pages, filters and trace ids, after the UI's background warm-up (footers read, u
 per-evaluator failure counts, id indexes), whose duration is reported. A filter seen for the
 first time counts its matches over every hour once: the "new free-text term" row measures
 that cold cost. Prints a markdown table (pasted into docs/ui.md) and the load average.
+
+``--baseline CHECKOUT`` (another checkout of this repository, e.g. ``git worktree add
+--detach /tmp/base main``) also starts that version's ``evalstream ui`` on the same data and
+sends every request to both, alternately, so the before/after columns share the machine's
+load of the same minutes.
 """
 
 from __future__ import annotations
@@ -53,11 +59,11 @@ def _data(directory: Path, count: int) -> Path:
     return results
 
 
-def _start(results: Path, port: int) -> tuple[subprocess.Popen, float]:
+def _start(results: Path, port: int, checkout: Path) -> tuple[subprocess.Popen, float]:
     started = time.perf_counter()
-    server = subprocess.Popen(
+    server = subprocess.Popen(  # -m from the checkout: its own pipeline package is imported
         [sys.executable, "-m", "pipeline.cli", "ui", "--data-dir", str(results),
-         "--port", str(port)], cwd=ROOT, stderr=subprocess.DEVNULL,
+         "--port", str(port)], cwd=checkout, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     for _ in range(600):
         try:
@@ -134,34 +140,64 @@ def _cases(ids: list[str], n: int, rng: random.Random) -> dict[str, list[str]]:
     }  # fmt: skip
 
 
+def _row(name: str, measured: dict[str, list[tuple[float, float]]]) -> str:
+    cells = [name, str(len(next(iter(measured.values()))))]
+    for label in measured:
+        wall = [m[0] for m in measured[label]]
+        cells.append(f"{statistics.median(wall):,.0f} / {_p95(wall):,.0f} / {max(wall):,.0f}")
+    for label in measured:
+        cpu = [m[1] for m in measured[label]]
+        cells.append(f"{statistics.median(cpu):,.0f} / {_p95(cpu):,.0f}")
+    return "| " + " | ".join(cells) + " |"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--traces", type=int, default=1_000_000)
     parser.add_argument("--data", type=Path, default=None, help="Data directory to (re)use.")
     parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="Another checkout whose UI is measured alongside, as 'before'.",
+    )
     args = parser.parse_args()
     directory = args.data or Path(tempfile.mkdtemp(prefix="evalstream-ui-bench-"))
     results = _data(directory, args.traces)
     ids = pq.read_table(directory / "traces", columns=["trace_id"])["trace_id"].to_pylist()
     rng = random.Random(5)
-    port = free_port()
-    server, startup = _start(results, port)
+    checkouts = {"this": ROOT} if args.baseline is None else {
+        "before": args.baseline.resolve(), "after": ROOT}  # fmt: skip
+    servers: dict[str, tuple[subprocess.Popen, int]] = {}
+    clients: dict[str, httpx.Client] = {}
     try:
-        warm = _wait_warm(port)
-        print(f"start to /health {startup:.1f} s; background warm-up done {warm:.1f} s later")
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
-            print("\n| endpoint | requests | p50 ms | p95 ms | max ms | server CPU p50 / p95 ms |"
-                  "\n|---|---|---|---|---|---|")  # fmt: skip
-            for name, paths in _cases(ids, args.requests, rng).items():
-                measured = [_timed(client, path, server.pid) for path in paths]
-                wall, cpu = [m[0] for m in measured], [m[1] for m in measured]
-                print(f"| {name} | {len(wall)} | {statistics.median(wall):,.0f} |"
-                      f" {_p95(wall):,.0f} | {max(wall):,.0f} |"
-                      f" {statistics.median(cpu):,.0f} / {_p95(cpu):,.0f} |")  # fmt: skip
+        for label, checkout in checkouts.items():
+            port = free_port()
+            server, startup = _start(results, port, checkout)
+            servers[label] = (server, port)
+            print(f"{label}: start to /health {startup:.1f} s", flush=True)
+        for label, (_, port) in servers.items():
+            print(f"{label}: background warm-up done {_wait_warm(port):.1f} s later", flush=True)
+        clients |= {label: httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120)
+                    for label, (_, port) in servers.items()}  # fmt: skip
+        labels = list(servers)
+        print(f"\n| endpoint | requests | {' | '.join(f'{x} p50 / p95 / max ms' for x in labels)}"
+              f" | {' | '.join(f'{x} server CPU p50 / p95 ms' for x in labels)} |"
+              f"\n|{'---|' * (2 + 2 * len(labels))}")  # fmt: skip
+        for name, paths in _cases(ids, args.requests, rng).items():
+            measured: dict[str, list[tuple[float, float]]] = {label: [] for label in labels}
+            for i, path in enumerate(paths):  # alternate which version goes first
+                for label in labels if i % 2 == 0 else labels[::-1]:
+                    measured[label].append(_timed(clients[label], path, servers[label][0].pid))
+            print(_row(name, measured), flush=True)
         print(f"\nload average during the run: {os.getloadavg()} on {os.cpu_count()} cores")
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        for client in clients.values():
+            client.close()
+        for server, _ in servers.values():
+            server.terminate()
+            server.wait(timeout=30)
 
 
 if __name__ == "__main__":

@@ -104,8 +104,8 @@ def create_app(store: Store, token: str | None = None) -> Starlette:
 
 def warm_up(store: Store, done: threading.Event) -> None:
     """Read every footer, count the unfiltered list and each evaluator's failures (the
-    overview's links), sum the overview's and evaluator pages' aggregates and index trace and
-    session ids, so the first
+    overview's links), keep the latency and cost values the list's sorts use, sum the
+    overview's and evaluator pages' aggregates and index trace and session ids, so the first
     person to click does not pay for it. Runs in a background thread; ``/health`` tells
     when it is done."""
     from pipeline.tools.ui import stats
@@ -114,7 +114,8 @@ def warm_up(store: Store, done: threading.Event) -> None:
     from pipeline.tools.ui.trace_list import hour_counts, list_traces
 
     try:
-        list_traces(store, TraceQuery())
+        for sort in ("time", "latency", "cost"):  # the list's sorts' per-hour values, too
+            list_traces(store, TraceQuery(sort=sort))
         stats.overview(store, TimeRange())
         for row in stats.evaluators(store):
             hour_counts(store, TraceQuery(evaluator=row["evaluator"], passed=False))

@@ -99,3 +99,9 @@ def index(store: Store, dataset: str, column: str) -> KeyIndex:
 def hours_with(store: Store, dataset: str, column: str, value: str) -> frozenset[datetime]:
     """The hour partitions whose files may hold ``column = value``."""
     return frozenset(f.hour_start for f in index(store, dataset, column).files_with(value))
+
+
+def paths_with(store: Store, dataset: str, column: str, value: str) -> frozenset[str]:
+    """The paths of the files that may hold ``column = value`` (a trace detail reads those,
+    not every file of their hours)."""
+    return frozenset(f.path for f in index(store, dataset, column).files_with(value))

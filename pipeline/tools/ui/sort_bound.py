@@ -1,16 +1,22 @@
-"""A bound on the sort column that the page's rows must meet, so DuckDB sorts few rows.
+"""The range of the sort column that holds a page's rows, so DuckDB reads and sorts few rows.
 
-Sorting a million traces by latency to show 50 of them is the slow part of that page; DuckDB
-can skip rows cheaply when told that, say, only ``latency_ms >= 2,310`` can be on it. The
-bound is the (offset + limit)-th value, found from the column's values per hour partition,
-remembered per filter like the hour counts (8 bytes a trace, no copy of the rows). Ties at
-the bound stay in (the condition is inclusive), so the page is exactly the one a full sort
-gives.
+Sorting a million traces by latency to show 50 of them is the slow part of that page. The
+column's values are remembered per filter like the hour counts (8 bytes a trace, no copy of
+the rows), per file where a trace is one row of one file (else per hour partition); sorted,
+they name the page's first and last values, and the files holding values between them are
+the only ones the page reads. The page is then the rows with a value in that range, sorted,
+after skipping the ones of the range that come before it: ``latency_ms BETWEEN ? AND ? ...
+LIMIT 50 OFFSET k``, where ``k`` is the page's offset minus the values outside the range
+ahead of it. Ties at either end stay in the range (it is inclusive) and are ordered by
+``trace_id`` as in a full sort, so the page is exactly the one a full sort gives. Without
+ties in the range, ``trace_id`` is left out of the sort: random ids are the costly column to
+decode, and DuckDB then decodes them (and the other columns) only for the page's rows' files.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
@@ -23,6 +29,19 @@ BOUNDED_SORTS = ("latency", "cost")
 """Trace-level sort keys; the score sort groups results rows and is left to DuckDB."""
 
 
+@dataclass(frozen=True)
+class PageRange:
+    condition: str
+    """SQL the page's rows meet (``column BETWEEN ? AND ?``), with ``params``."""
+    params: list[float]
+    offset: int
+    """Rows meeting ``condition`` that come before the page."""
+    tied: bool
+    """Whether values repeat in the range (then ``trace_id`` orders them)."""
+    files: frozenset[str] | None
+    """The files holding the range's values, where the values are known per file."""
+
+
 def sort_bound(
     store: Store,
     query: TraceQuery,
@@ -30,27 +49,50 @@ def sort_bound(
     datasets: tuple[str, ...],
     key: str,
     allowed: frozenset[datetime] | None,
-) -> tuple[str, float] | None:
-    """``(condition, value)`` the page's rows meet (``column >= ?`` or ``<= ?``), or None."""
+) -> PageRange | None:
+    """The page is the rows meeting the range's condition, sorted, from its offset on; None
+    when no range is known (the page reaches the rows without a value)."""
     if query.sort not in BOUNDED_SORTS:
         return None
     column = SORT_COLUMNS[query.sort]
 
-    def values(hours: frozenset[datetime]) -> dict[datetime, np.ndarray]:
-        plan = plan_for(hours)
-        rows = store.rows(
-            f"SELECT {HOUR_SQL} AS hour, list({column}) AS v FROM ({plan.rows_sql})"
-            f" WHERE {column} IS NOT NULL GROUP BY 1",
+    def values(hours: frozenset[datetime]) -> dict[datetime, dict[str | None, np.ndarray]]:
+        plan = plan_for(hours)  # per file where the plan names files, else per hour
+        file = "filename" if plan.by_file else "NULL::VARCHAR"
+        table = store.arrow(  # Arrow, not Python floats: a million values cost no objects
+            f"SELECT {HOUR_SQL} AS hour, {file} AS file, list({column}) AS v"
+            f" FROM ({plan.rows_sql}) WHERE {column} IS NOT NULL GROUP BY 1, 2",
             plan.params,
         )
-        return {hour_of(r["hour"]): np.asarray(r["v"], dtype=np.float64) for r in rows}
+        lists = table["v"].combine_chunks()
+        flat = lists.values.to_numpy(zero_copy_only=False).astype(np.float64)
+        at = lists.offsets.to_numpy()
+        out: dict[datetime, dict[str | None, np.ndarray]] = {}
+        for i, (h, f) in enumerate(zip(table["hour"].to_pylist(), table["file"].to_pylist(),
+                                       strict=True)):  # fmt: skip
+            out.setdefault(hour_of(h), {})[f] = flat[at[i] : at[i + 1]]
+        return out
 
     per_hour = by_hour(store, datasets, ("values", column, key), values, since=query.since,
-                       until=query.until, allowed=allowed, empty=np.empty(0))  # fmt: skip
-    known = np.concatenate([np.empty(0), *per_hour.values()])
+                       until=query.until, allowed=allowed, empty={})  # fmt: skip
+    per_file = [item for files in per_hour.values() for item in files.items()]
+    known = np.concatenate([np.empty(0), *(v for _, v in per_file)])
     wanted = query.offset + query.limit
-    if len(known) < wanted:  # the page reaches the rows without a value: no bound
+    if len(known) < wanted or np.isnan(known).any():  # rows without a value: no range
         return None
-    if query.order == "desc":
-        return f"{column} >= ?", float(np.partition(known, len(known) - wanted)[-wanted])
-    return f"{column} <= ?", float(np.partition(known, wanted - 1)[wanted - 1])
+    if query.order == "desc":  # the page is positions offset .. wanted - 1 from the top
+        first, last = len(known) - 1 - query.offset, len(known) - wanted
+    else:
+        first, last = query.offset, wanted - 1
+    part = np.partition(known, sorted({first, last}))
+    low, high = sorted((float(part[first]), float(part[last])))
+    ahead = int(np.count_nonzero(known > high if query.order == "desc" else known < low))
+    inside = known[(known >= low) & (known <= high)]
+    tied = len(np.unique(inside)) < len(inside)
+    files = None
+    if all(name is not None for name, _ in per_file):
+        files = frozenset(n for n, v in per_file if ((v >= low) & (v <= high)).any())
+        if not files <= {f.path for f in store.files(datasets[0])}:  # DuckDB renamed one
+            files = None
+    condition = f"{column} BETWEEN ? AND ?"
+    return PageRange(condition, [low, high], query.offset - ahead, tied, files)

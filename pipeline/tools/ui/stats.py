@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from pipeline.tools.ui import trace_totals
 from pipeline.tools.ui.filters import TimeRange, range_conditions
 from pipeline.tools.ui.hourly import HOUR_SQL, by_hour, hour_of
 from pipeline.tools.ui.layout import in_range
@@ -35,12 +36,14 @@ def _filtered(source: Source, scope: TimeRange, extra: str = "") -> tuple[str, l
     return f"{source.sql}{where}", [*source.params, *params]
 
 
-def trace_rows_source(store: Store, scope: TimeRange) -> tuple[str, list[Any]]:
+def trace_rows_source(
+    store: Store, scope: TimeRange, hours: frozenset[datetime] | None = None
+) -> tuple[str, list[Any]]:
     """One row per trace: the ``traces`` dataset, or the results' distinct traces without it."""
-    traces = store.source("traces", scope.since, scope.until)
-    if traces.available:
+    traces = store.source("traces", scope.since, scope.until, hours)
+    if traces.available or (hours is not None and store.available("traces")):
         return _filtered(traces, scope)
-    results = store.source("results", scope.since, scope.until)
+    results = store.source("results", scope.since, scope.until, hours)
     sql, params = _filtered(results, scope)
     return (
         "(SELECT DISTINCT trace_id, timestamp, app, status, latency_ms, cost_usd,"
@@ -50,30 +53,18 @@ def trace_rows_source(store: Store, scope: TimeRange) -> tuple[str, list[Any]]:
 
 
 def overview(store: Store, scope: TimeRange) -> dict[str, Any]:
-    """Totals and time series: volume, error rate, latency p50/p95, cost, pass rates."""
-    rows_sql, params = trace_rows_source(store, scope)
-    totals = store.rows(
-        "SELECT count(*) AS traces, avg((status = 'ERROR')::INT) AS error_rate,"
-        " quantile_cont(latency_ms, 0.5) AS p50, quantile_cont(latency_ms, 0.95) AS p95,"
-        " sum(cost_usd) AS cost, sum(coalesce(input_tokens, 0) + coalesce(output_tokens, 0))"
-        " AS tokens, min(timestamp) AS first, max(timestamp) AS last"
-        f" FROM {rows_sql}",
-        params,
-    )[0]
-    step = bucket_seconds(totals["first"], totals["last"])
-    series = store.rows(
-        "SELECT floor(epoch(timestamp) / ?) * ? AS t, count(*) AS traces,"
-        " avg((status = 'ERROR')::INT) AS error_rate, quantile_cont(latency_ms, 0.5) AS p50,"
-        " quantile_cont(latency_ms, 0.95) AS p95, sum(cost_usd) AS cost"
-        f" FROM {rows_sql} GROUP BY 1 ORDER BY 1",
-        [step, step, *params],
+    """Totals and time series: volume, error rate, latency p50/p95, cost, pass rates; from
+    remembered per-minute summaries (:mod:`pipeline.tools.ui.trace_totals`)."""
+    minutes = trace_totals.minute_summaries(
+        store, scope, lambda part, hours: trace_rows_source(store, part, hours)
     )
-    rates = pass_rates(store, scope, step)
+    totals = trace_totals.totals(minutes)
+    step = bucket_seconds(totals["first"], totals["last"])
     return {
         "totals": totals,
         "bucket_seconds": step,
-        "series": series,
-        "pass_rates": rates,
+        "series": trace_totals.series(minutes, step),
+        "pass_rates": pass_rates(store, scope, step),
         "apps": apps(store, scope),
     }
 
@@ -109,18 +100,29 @@ ADDITIVE = ("evaluations", "passed", "failed", "errors", "not_applicable", "judg
             "score_sum", "scored", "latency_sum", "timed")  # fmt: skip
 
 
+def _by_app(scope: TimeRange, per_hour: dict[datetime, list[dict]]) -> dict[datetime, list]:
+    """The rows of ``scope.app`` (the app is a group of the remembered rows, not a filter:
+    every app's view is answered from the same hours)."""
+    if scope.app is None:
+        return per_hour
+    return {hour: [r for r in rows if r["app"] == scope.app] for hour, rows in per_hour.items()}
+
+
 def _evaluator_hours(store: Store, scope: TimeRange):
+    ranged = TimeRange(since=scope.since, until=scope.until)
+
     def aggregate(hours: frozenset[datetime]) -> dict[datetime, list[dict[str, Any]]]:
         results = store.source("results", scope.since, scope.until, hours)
-        sql, params = _filtered(results, scope)
+        sql, params = _filtered(results, ranged)
         rows = store.rows(
-            f"SELECT {HOUR_SQL} AS hour, evaluator, list(DISTINCT evaluator_version) AS versions,"
-            " any_value(source) AS source, count(*) AS evaluations,"
+            f"SELECT {HOUR_SQL} AS hour, app, evaluator,"
+            " list(DISTINCT evaluator_version) AS versions, any_value(source) AS source,"
+            " count(*) AS evaluations,"
             " count(*) FILTER (passed) AS passed, count(*) FILTER (NOT passed) AS failed,"
             " count(error) AS errors, count(*) FILTER (label = 'not_applicable')"
             " AS not_applicable, count(passed) AS judged, coalesce(sum(score), 0) AS score_sum,"
             " count(score) AS scored, coalesce(sum(eval_latency_ms), 0) AS latency_sum,"
-            f" count(eval_latency_ms) AS timed FROM {sql} GROUP BY 1, 2",
+            f" count(eval_latency_ms) AS timed FROM {sql} GROUP BY 1, 2, 3",
             params,
         )
         out: dict[datetime, list[dict[str, Any]]] = {}
@@ -128,9 +130,9 @@ def _evaluator_hours(store: Store, scope: TimeRange):
             out.setdefault(hour_of(row.pop("hour")), []).append(row)
         return out
 
-    key = ("evaluators", scope.query_string())
-    return by_hour(store, ("results",), key, aggregate, since=scope.since, until=scope.until,
-                   empty=[])  # fmt: skip
+    key = ("evaluators", ranged.query_string())
+    return _by_app(scope, by_hour(store, ("results",), key, aggregate, since=scope.since,
+                                  until=scope.until, empty=[]))  # fmt: skip
 
 
 def evaluators(store: Store, scope: TimeRange | None = None) -> list[dict[str, Any]]:
@@ -164,20 +166,21 @@ def evaluators(store: Store, scope: TimeRange | None = None) -> list[dict[str, A
 def _per_hour_rows(store: Store, scope: TimeRange, key: Any, select: str, extra: str = "",
                    params: tuple = ()) -> list[dict[str, Any]]:  # fmt: skip
     """Rows of ``SELECT {HOUR_SQL} AS hour, {select} ... GROUP BY ALL`` over the results,
-    remembered per hour partition (``hourly``), concatenated."""
+    remembered per hour partition (``hourly``) for every app, concatenated."""
+    ranged = TimeRange(since=scope.since, until=scope.until)
 
     def compute(hours: frozenset[datetime]) -> dict[datetime, list[dict[str, Any]]]:
         results = store.source("results", scope.since, scope.until, hours)
-        sql, sql_params = _filtered(results, scope, extra)
+        sql, sql_params = _filtered(results, ranged, extra)
         out: dict[datetime, list[dict[str, Any]]] = {}
-        for row in store.rows(f"SELECT {HOUR_SQL} AS hour, {select} FROM {sql} GROUP BY ALL",
+        for row in store.rows(f"SELECT {HOUR_SQL} AS hour, app, {select} FROM {sql} GROUP BY ALL",
                               [*params, *sql_params]):  # fmt: skip
             out.setdefault(hour_of(row.pop("hour")), []).append(row)
         return out
 
-    per_hour = by_hour(store, ("results",), (key, scope.query_string()), compute,
+    per_hour = by_hour(store, ("results",), (key, ranged.query_string()), compute,
                        since=scope.since, until=scope.until, empty=[])  # fmt: skip
-    return [row for rows in per_hour.values() for row in rows]
+    return [row for rows in _by_app(scope, per_hour).values() for row in rows]
 
 
 def pass_rates(store: Store, scope: TimeRange, step: int, evaluator: str | None = None):

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from pipeline.tools.ui.exceptions import TraceNotFoundError
-from pipeline.tools.ui.key_index import hours_with
+from pipeline.tools.ui.key_index import paths_with
 from pipeline.tools.ui.store import Store
 from pipeline.tools.ui.waterfall import tree_order
 
@@ -60,7 +60,7 @@ def _result(row: dict[str, Any]) -> dict[str, Any]:
 def _trace_rows(store: Store, trace_id: str) -> list[dict[str, Any]]:
     if not store.available("traces"):
         return []
-    traces = store.source("traces", hours=hours_with(store, "traces", "trace_id", trace_id))
+    traces = store.source("traces", only=paths_with(store, "traces", "trace_id", trace_id))
     return store.rows(
         f"SELECT * FROM {traces.sql} WHERE trace_id = ? ORDER BY trace_version DESC",
         [*traces.params, trace_id],
@@ -69,10 +69,8 @@ def _trace_rows(store: Store, trace_id: str) -> list[dict[str, Any]]:
 
 def _results(store: Store, trace_id: str, row: dict[str, Any] | None) -> list[dict[str, Any]]:
     when = row["timestamp"] if row else None
-    if row:
-        results = store.source("results", when, when)
-    else:  # no trace row: find the partitions through the results' own index
-        results = store.source("results", hours=hours_with(store, "results", "trace_id", trace_id))
+    only = paths_with(store, "results", "trace_id", trace_id)  # the results' own index
+    results = store.source("results", when, when, only=only)
     by_time = " AND timestamp = ?" if row else ""
     return store.rows(
         f"SELECT {RESULT_FIELDS}, {', '.join(TRACE_FIELDS)} FROM {results.sql}"
@@ -100,8 +98,8 @@ def _spans(store: Store, row: dict[str, Any]) -> list[dict[str, Any]]:
 def _session(store: Store, row: dict[str, Any]) -> list[dict[str, Any]]:
     if not row.get("session_id"):
         return []
-    hours = hours_with(store, "traces", "session_id", row["session_id"])
-    traces = store.source("traces", hours=hours)
+    only = paths_with(store, "traces", "session_id", row["session_id"])
+    traces = store.source("traces", only=only)
     return store.rows(
         f"SELECT DISTINCT trace_id, timestamp, status, latency_ms FROM {traces.sql}"
         " WHERE session_id = ? AND trace_id <> ? ORDER BY timestamp LIMIT ?",
