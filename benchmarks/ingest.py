@@ -1,6 +1,7 @@
 """Throughput and latency of the OTLP receiver (HTTP and gRPC) against a raw aiokafka ceiling.
 
     .venv/bin/python benchmarks/ingest.py [--seconds 20] [--clients 4] [--spans-per-request 200]
+    .venv/bin/python benchmarks/ingest.py --quick  # ~1 min: every phase once, docs untouched
 
 Starts its own Kafka broker (free port, temp dir; stopped at the end) and ``evalstream
 receiver`` in a subprocess (``python -m pipeline.cli receiver``), builds realistic protobuf
@@ -455,7 +456,8 @@ class Bench:
         verdict_p99 = "met" if p99 < TARGET_P99_MS else "MISSED"
         d = self.durability
         out = [
-            f"Command: `.venv/bin/python benchmarks/ingest.py --seconds {args.seconds:g} "
+            f"Command: `.venv/bin/python benchmarks/ingest.py"
+            f"{' --quick' if args.quick else ''} --seconds {args.seconds:g} "
             f"--clients {args.clients} --spans-per-request {args.spans_per_request}"
             f"{' --profile' if args.profile else ''}` (total {self.total_seconds:.0f} s)",
             "",
@@ -578,7 +580,15 @@ def main() -> None:
     )  # fmt: skip
     parser.add_argument("--no-docs", action="store_true", help="do not write docs/performance.md")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, profile)")
+    parser.add_argument(
+        "--quick", action="store_true",
+        help="a check that it runs (tests/test_benchmarks_start.py): --seconds 3 --rounds 1"
+        " --saturation-clients 0 --no-big-batches --no-profile --wait-quiet 0 --no-docs",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.quick:
+        args.seconds, args.rounds, args.saturation_clients, args.big_batches = 3.0, 1, 0, False
+        args.no_profile, args.profile, args.wait_quiet, args.no_docs = True, False, 0.0, True
 
     bench = Bench(args)
     started = time.monotonic()

@@ -24,3 +24,19 @@ def test_benchmark_starts(script: Path) -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "usage:" in done.stdout
+
+
+@pytest.mark.slow
+def test_ingest_benchmark_quick_run() -> None:
+    """``benchmarks/ingest.py --quick`` runs end to end after ``make install`` with no manual
+    step (its own broker and receiver), measures gRPC beside HTTP and finds every accepted
+    span in the topic. Its numbers are not checked: speed is the benchmark's job."""
+    script = Path(__file__).parent.parent / "benchmarks" / "ingest.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--quick"], capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| ")]
+    assert any("HTTP clients back to back" in row for row in rows), done.stdout[-3000:]
+    assert any("OTLP/gRPC calls back to back" in row for row in rows), done.stdout[-3000:]
+    assert "missing: 0, duplicates: 0" in done.stdout, done.stdout[-3000:]

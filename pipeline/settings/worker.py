@@ -63,6 +63,12 @@ class WorkerSection(Section):
         description="Name of this worker in metrics records; default hostname-pid.",
     )
     log_level: str = Field("WARNING", description="Log level of the worker.")
+    outage_log_interval: float = Field(
+        30.0,
+        gt=0,
+        description="Repeated aiokafka warnings (a broker away) are held back and counted in"
+        " one line per interval (s); the SDK's outage lines use the same interval.",
+    )
     metrics_port: int = Field(
         0, ge=0, lt=65536, description="Port of the Prometheus /metrics endpoint; 0 = off."
     )

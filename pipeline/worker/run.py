@@ -10,6 +10,8 @@ import logging
 
 from pipeline import prometheus
 from pipeline.evaluate.scorer import Scorer
+from pipeline.kafka.log_repeats import fold_repeated_kafka_lines
+from pipeline.kafka.metadata_backoff import install_metadata_backoff
 from pipeline.settings import Settings
 from pipeline.worker import faust_compat
 from pipeline.worker.app import COMMIT_TIMER, TraceWorker
@@ -34,6 +36,8 @@ def run_worker(
     worker = TraceWorker(settings, scorer, stop_when_idle)
     for name in ("aiokafka.consumer.group_coordinator", "aiokafka.consumer.fetcher", "mode.timers"):
         logging.getLogger(name).addFilter(ExpectedNoise(COMMIT_TIMER))
+    fold_repeated_kafka_lines(settings.outage_log_interval)
+    install_metadata_backoff()
     prometheus.serve_metrics(settings.metrics_port)
     faust_worker = faust_compat.DrainingWorker(
         worker.app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False

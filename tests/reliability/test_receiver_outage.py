@@ -33,6 +33,7 @@ from pipeline.ingest import decode_otlp_proto
 from pipeline.kafka.broker.local import free_port, start_broker, stop_broker
 
 OUTAGE_SECONDS = 15
+LOG_INTERVAL = 5  # EVALSTREAM_OUTAGE_LOG_INTERVAL: several intervals within the outage
 
 
 class ExportingApp(threading.Thread):
@@ -77,11 +78,31 @@ def _wait_health(url: str, status: int, timeout: float) -> dict:
     raise AssertionError(f"/ready never answered {status} within {timeout}s")
 
 
+def _assert_outage_lines_are_few(output: str, outage: float) -> None:
+    """Between the receiver's own two lines, aiokafka's repeats come once per interval with
+    their count (before: ~13 lines a second, 320 in a 25 s outage)."""
+    lines = output.splitlines()
+    down = next(i for i, line in enumerate(lines) if "Kafka unreachable" in line)
+    up = next(i for i, line in enumerate(lines) if "Kafka reachable again" in line)
+    during = lines[down + 1 : up]
+    print(f"\n{len(during)} receiver lines in a {outage:.0f} s outage:", *during, sep="\n")
+    summaries = [line for line in during if "repeated lines held back" in line]
+    assert summaries, during
+    # the first line of each kind (a few), then one line per interval
+    assert len(during) <= outage / LOG_INTERVAL + 6, during
+
+
 @pytest.mark.slow
 def test_receiver_refuses_fast_during_a_kafka_outage_and_loses_nothing(tmp_path):
     handle = start_broker(port=free_port(), data_dir=tmp_path / "kafka")
     topic = "outage_spans"
-    env = receiver_env(handle.bootstrap, topic, free_port(), EVALSTREAM_TOPIC_PARTITIONS="2")
+    env = receiver_env(
+        handle.bootstrap,
+        topic,
+        free_port(),
+        EVALSTREAM_TOPIC_PARTITIONS="2",
+        EVALSTREAM_OUTAGE_LOG_INTERVAL=str(LOG_INTERVAL),
+    )
     receiver = start_receiver(env)
     url = f"http://127.0.0.1:{env['EVALSTREAM_RECEIVER_PORT']}"
     grpc_address = f"127.0.0.1:{env['EVALSTREAM_RECEIVER_GRPC_PORT']}"
@@ -95,6 +116,7 @@ def test_receiver_refuses_fast_during_a_kafka_outage_and_loses_nothing(tmp_path)
         time.sleep(3)
         before = {app.name: len(app.exported) for app in apps}
         stop_broker(handle)
+        outage_started = time.monotonic()
         time.sleep(2)
 
         started = time.monotonic()
@@ -118,6 +140,7 @@ def test_receiver_refuses_fast_during_a_kafka_outage_and_loses_nothing(tmp_path)
         time.sleep(OUTAGE_SECONDS)
         handle = start_broker(port=handle.port, data_dir=handle.data_dir)
         assert _wait_health(url, 200, 60)["kafka"] == "reachable"
+        outage = time.monotonic() - outage_started
         during = {app.name: len(app.exported) for app in apps}
         time.sleep(8)
     finally:
@@ -130,6 +153,7 @@ def test_receiver_refuses_fast_during_a_kafka_outage_and_loses_nothing(tmp_path)
     try:
         assert code == 0, stderr[-3000:]
         assert "Traceback" not in stderr, stderr[-3000:]
+        _assert_outage_lines_are_few(stderr, outage)
         for app in apps:
             assert before[app.name] > 0 and app.failed > 0
             assert len(app.exported) > during[app.name], f"{app.name}: nothing accepted after"

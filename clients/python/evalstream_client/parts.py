@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from evalstream_client.kafka_compat import count_retries
 from evalstream_client.kafka_config import producer_config
 from evalstream_client.kafka_logs import GATE
 from evalstream_client.link import ReplaySender
@@ -59,12 +60,14 @@ class KafkaParts:
         return f"{self.config['client_id']}-"
 
     def connect(self) -> Any:
-        """A connected kafka-python producer (its constructor contacts a broker)."""
+        """A connected kafka-python producer (its constructor contacts a broker) whose own
+        retries count in ``retried``, beside the SDK's."""
         from kafka import KafkaProducer  # imported here: importing the SDK stays cheap
 
         GATE.attach()  # kafka-python's loggers exist once its modules are imported
         producer = KafkaProducer(**self.config)
         GATE.attach()
+        count_retries(producer, lambda records: self.counters.add("retried", records))
         return producer
 
     def replay_sender(self, **options: Any) -> ReplaySender:

@@ -23,7 +23,9 @@ class ProducerStats:
     """Where every logged trace is: ``sent + spilled + dropped + failed + queued + in_flight``.
 
     ``replayed`` counts spilled traces (of this or an earlier run) later acknowledged by Kafka;
-    ``retried`` counts sends retried after a retriable error (one trace can be retried often).
+    ``retried`` counts every re-send of a trace (one trace can be retried often): the SDK's
+    own, after a retriable error came back from kafka-python, and kafka-python's inside its
+    delivery timeout (each record of a batch it re-sent; ``kafka_compat.count_retries``).
     """
 
     sent: int

@@ -62,6 +62,8 @@ async def read_body(request: web.Request, limit: int) -> bytes:
         raise Refused(Reason.INVALID, f"malformed {encoding} body: {exc}") from None
     except RequestPayloadError as exc:
         raise Refused(Reason.INVALID, f"incomplete body: {exc}") from None
+    except ConnectionResetError:  # the client went away mid-body: aiohttp logged a traceback
+        raise Refused(Reason.INVALID, "the client closed the connection mid-body") from None
     if inflater is not None and not inflater.eof:
         raise Refused(Reason.INVALID, f"truncated {encoding} body")
     return b"".join(chunks)

@@ -23,6 +23,8 @@ from pipeline.ingest.receiver.grpc_service import grpc_server
 from pipeline.ingest.receiver.http import HttpFrontEnd
 from pipeline.ingest.receiver.http2_probe import install_http2_notice
 from pipeline.ingest.receiver.publish import ReceiverLimits, SpanPublisher
+from pipeline.kafka.log_repeats import fold_repeated_kafka_lines
+from pipeline.kafka.metadata_backoff import install_metadata_backoff
 from pipeline.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -111,6 +113,8 @@ async def serve(
 
 def run_receiver(settings: Settings, limits: ReceiverLimits | None = None) -> None:
     """Blocking entry point: SIGTERM / SIGINT shut the receiver down gracefully."""
+    fold_repeated_kafka_lines(settings.outage_log_interval)  # aiokafka is imported by now
+    install_metadata_backoff()
 
     async def main() -> None:
         task = asyncio.ensure_future(serve(settings, limits=limits))

@@ -13,7 +13,13 @@ from pipeline.settings import load_settings
 
 def test_defaults_match_the_worker_settings() -> None:
     client, worker = ClientSettings.from_env({}), load_settings()
-    for name in ("bootstrap_servers", "input_topic", "scored_topic", "spans_topic"):
+    for name in (
+        "bootstrap_servers",
+        "input_topic",
+        "scored_topic",
+        "spans_topic",
+        "outage_log_interval",
+    ):
         assert getattr(client, name) == getattr(worker, name), name
     assert (client.async_max_workers, client.async_max_queue_size) == (10, 1000)
     assert (client.async_retry_timeout, client.async_logging) == (500.0, True)

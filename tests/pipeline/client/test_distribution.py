@@ -87,6 +87,14 @@ def test_light_client_in_a_fresh_venv_beside_the_full_package(tmp_path: Path) ->
     ).split()
     assert not {"pipeline", "faust", "pyarrow", "pandas", "orjson"} & set(loaded)
 
+    _pip(python, "install", "-q", f"{CLIENT}[otel]")  # the span exporter's extra
+    otel_mb = _site_packages_mb(venv)
+    otel_packages = _pip(python, "list", "--format=freeze").split()
+    print(f"evalstream-client[otel]: {len(otel_packages)} packages, {otel_mb:.1f} MB")
+    assert otel_mb <= SIZE_GOAL_MB, (otel_mb, otel_packages)
+    exporter = "from evalstream_client import KafkaSpanExporter\nprint(KafkaSpanExporter.__name__)"
+    assert _run(python, exporter) == "KafkaSpanExporter"
+
     _pip(
         python, "install", "-q", "--no-deps", str(ROOT)
     )  # the full package: its deps are not needed

@@ -8,51 +8,14 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from kafka import KafkaAdminClient
 from kafka_helpers import consume_all
+from restartable_broker import Broker
 
 from evalstream_client import ClientSettings, TraceNotDeliveredError, TraceProducer
-from pipeline.kafka.broker import BrokerHandle, free_port, start_broker, stop_broker
 from pipeline.sample_traces import sample_traces
-
-
-class Broker:
-    """One broker of this module's own (the session broker must stay up for other tests)."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.handle: BrokerHandle = start_broker(port=free_port(), data_dir=data_dir)
-
-    @property
-    def bootstrap(self) -> str:
-        return self.handle.bootstrap
-
-    def stop(self) -> None:
-        stop_broker(self.handle)
-
-    def start(self) -> None:
-        self.handle = start_broker(port=self.handle.port, data_dir=self.handle.data_dir)
-
-    def topic(self, name: str, partitions: int = 2) -> str:
-        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap)
-        try:
-            admin.create_topics({name: {"num_partitions": partitions, "replication_factor": 1}})
-            admin.wait_for_topics([name], timeout_ms=15000)
-        finally:
-            admin.close()
-        return name
-
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
-    broker = Broker(tmp_path_factory.mktemp("outage-kafka"))
-    try:
-        yield broker
-    finally:
-        broker.stop()
 
 
 def _settings(broker: Broker, **overrides) -> ClientSettings:

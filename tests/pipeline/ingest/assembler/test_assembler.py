@@ -23,7 +23,7 @@ from pipeline.ingest.assembler import routing, state
 from pipeline.ingest.assembler.stage import TABLE_NAME, decode_spans
 from pipeline.ingest.receiver.codec import PROTOBUF, parse_request, split_by_trace
 from pipeline.ingest.spans.dicts import span_from_attributes
-from schemas import DeadLetter, Trace
+from schemas import DeadLetter, MetricsRecord, ScoredTrace, Trace
 
 TIMING = state.Timing(grace_seconds=5, max_wait_seconds=60, marker_ttl_seconds=600)
 TRACE = "0af7651916cd43dd8448eb211c80319c"
@@ -227,6 +227,18 @@ def test_worker_assembles_dedupes_waits_dead_letters_and_versions(
     for frame in (results, stored):
         versions_of_late = set(frame[frame.trace_id == v2["trace_id"]].trace_version)
         assert versions_of_late == {1, 2}, versions_of_late
+    # ... and the scored messages; the metrics windows count every version (docs/ingest.md)
+    committed_only = {"isolation_level": "read_committed"}
+    scored = [
+        ScoredTrace.model_validate_json(r.value)
+        for r in consume_all(kafka_bootstrap, env["EVALSTREAM_SCORED_TOPIC"], **committed_only)
+    ]
+    assert sorted(s.trace_version for s in scored if s.trace_id == v2["trace_id"]) == [1, 2]
+    metrics = [
+        MetricsRecord.model_validate_json(r.value)
+        for r in consume_all(kafka_bootstrap, env["EVALSTREAM_METRICS_TOPIC"], **committed_only)
+    ]
+    assert sum(m.trace_count for m in metrics) == len(scored) == len(traces) == 6
     dead = [
         DeadLetter.model_validate_json(r.value)
         for r in consume_all(kafka_bootstrap, f"{topic}.dlq")

@@ -129,6 +129,37 @@ def test_a_request_over_the_size_limit_is_refused(receiver):
     assert failure.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
+def test_a_busy_receiver_answers_resource_exhausted_with_retry_info(kafka_bootstrap, new_topic):
+    """One request allowed in flight, held by a stalled HTTP upload (the limit is shared by
+    both protocols): gRPC gets RESOURCE_EXHAUSTED + RetryInfo, which exporters retry, then OK
+    once the slot is free. The stalled client closing mid-body is a 400, not a traceback
+    (aiohttp's ConnectionResetError was logged with one before)."""
+    env = receiver_env(kafka_bootstrap, new_topic(), free_port())
+    proc = start_receiver(env, max_inflight=1)
+    request = ExportTraceServiceRequest()
+    scope = request.resource_spans.add().scope_spans.add()
+    scope.spans.add(name="busy", trace_id=uuid.uuid4().bytes, span_id=b"\x04" * 8)
+    try:
+        with grpc.insecure_channel(_grpc_address(env)) as channel:
+            stub = trace_service_pb2_grpc.TraceServiceStub(channel)
+            address = ("127.0.0.1", int(env["EVALSTREAM_RECEIVER_PORT"]))
+            with socket.create_connection(address, timeout=10) as slow:
+                slow.sendall(
+                    b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+                    b"\r\nContent-Length: 1000\r\n\r\n{"
+                )
+                time.sleep(0.5)
+                with pytest.raises(grpc.RpcError) as failure:
+                    stub.Export(request, timeout=10)
+            assert failure.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert "google.rpc.retryinfo-bin" in dict(failure.value.trailing_metadata())
+            time.sleep(0.5)
+            assert stub.Export(request, timeout=10).partial_success.rejected_spans == 0
+    finally:
+        code, stderr = stop_receiver(proc)
+    assert code == 0 and "Traceback" not in stderr, stderr[-3000:]
+
+
 def test_grpc_on_the_http_port_gets_one_line_naming_the_grpc_port(kafka_bootstrap, new_topic):
     env = receiver_env(kafka_bootstrap, new_topic(), free_port())
     proc = start_receiver(env)
@@ -169,3 +200,58 @@ def test_a_port_in_use_is_one_line_and_exit_2(kafka_bootstrap, new_topic, flag):
     errors = [line for line in done.stderr.splitlines() if "error" in line.lower()]
     assert len(errors) == 1 and str(port) in errors[0], done.stderr
     assert time.monotonic() - started < 60
+
+
+def _cli_receiver(env: dict[str, str], http_port: int, grpc_port: int) -> subprocess.Popen[str]:
+    command = [sys.executable, "-m", "pipeline.cli", "receiver", "--http-port", str(http_port),
+               "--grpc-port", str(grpc_port)]  # fmt: skip
+    return subprocess.Popen(
+        command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def test_either_endpoint_can_be_turned_off_with_port_0(kafka_bootstrap, new_topic):
+    env = receiver_env(kafka_bootstrap, new_topic(), free_port())
+    grpc_port = free_port()
+    grpc_only = _cli_receiver(env, 0, grpc_port)
+    try:
+        banner = grpc_only.stdout.readline()
+        assert "OTLP/gRPC" in banner and "OTLP/HTTP" not in banner, banner
+        with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
+            grpc.channel_ready_future(channel).result(timeout=30)
+            stub = trace_service_pb2_grpc.TraceServiceStub(channel)
+            request = ExportTraceServiceRequest()
+            scope = request.resource_spans.add().scope_spans.add()
+            scope.spans.add(name="only-grpc", trace_id=uuid.uuid4().bytes, span_id=b"\x05" * 8)
+            assert stub.Export(request, timeout=10).partial_success.rejected_spans == 0
+    finally:
+        grpc_only.terminate()
+        _, stderr = grpc_only.communicate(timeout=30)
+    assert grpc_only.returncode == 0, stderr[-3000:]
+
+    http_port = free_port()
+    http_only = _cli_receiver(env, http_port, 0)
+    try:
+        banner = http_only.stdout.readline()
+        assert "OTLP/HTTP" in banner and "OTLP/gRPC" not in banner, banner
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", http_port), timeout=2) as sock:
+                    sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the HTTP endpoint never listened"
+                time.sleep(0.3)
+    finally:
+        http_only.terminate()
+        _, stderr = http_only.communicate(timeout=30)
+    assert http_only.returncode == 0, stderr[-3000:]
+
+    neither = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "receiver", "--http-port", "0", "--grpc-port", "0"],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert neither.returncode == 2 and "Traceback" not in neither.stderr, neither.stderr
+    assert len(neither.stderr.strip().splitlines()) == 1, neither.stderr
