@@ -49,6 +49,7 @@ class TraceWorker:
         self.idle = IdleWatch(stop_when_idle)
         self.exactly_once = settings.processing_guarantee == "exactly_once"
         faust_delivery.install_eager_delivery()
+        faust_compat.install_fresh_recovery_highwaters()
         self.assembler: SpanAssembler | None = None
         self.app = self._create_app()
         self.sender = TransactionalSender(self.app, self.exactly_once)
@@ -314,9 +315,14 @@ class TraceWorker:
 
 
 def run_worker(
-    settings: Settings, scorer: Scorer, stop_when_idle: float | None = None
+    settings: Settings,
+    scorer: Scorer,
+    stop_when_idle: float | None = None,
+    worker_type: type[TraceWorker] = TraceWorker,
 ) -> ScoreStage:
-    """Run until stopped (SIGTERM/SIGINT) or idle; returns the scoring counters."""
+    """Run until stopped (SIGTERM/SIGINT) or idle; returns the scoring counters.
+
+    ``worker_type``: a ``TraceWorker`` subclass (tests inject faults through one)."""
     from pipeline.kafka.clients import ensure_topics
 
     # Before faust subscribes: a topic created after the subscription would not be assigned
@@ -326,7 +332,7 @@ def run_worker(
     if settings.sessions_enabled:
         topics += [settings.session_turns_topic, settings.scored_sessions_topic]
     ensure_topics(settings, topics, settings.topic_partitions)
-    worker = TraceWorker(settings, scorer, stop_when_idle)
+    worker = worker_type(settings, scorer, stop_when_idle)
     for name in ("aiokafka.consumer.group_coordinator", "aiokafka.consumer.fetcher", "mode.timers"):
         logging.getLogger(name).addFilter(ExpectedNoise(COMMIT_TIMER))
     prometheus.serve_metrics(settings.metrics_port)

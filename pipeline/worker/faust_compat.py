@@ -166,3 +166,34 @@ async def fresh_end_offsets(consumer: Any, tps: list[Any]) -> dict[Any, int]:
         return {}
     thread = consumer._thread
     return dict(await thread.call_thread(thread._ensure_consumer().end_offsets, list(tps)))
+
+
+def install_fresh_recovery_highwaters() -> None:
+    """Table recovery reads each changelog partition up to its end asked of the broker now.
+
+    Under exactly-once faust takes a changelog partition's end from aiokafka's
+    ``last_stable_offset``: the last *fetch's* answer, ``None`` for a partition not fetched
+    since it was assigned. After a rebalance the recovery of a table partition taken over from
+    another worker can see nothing to read, and the partition starts empty: its sessions are
+    forgotten (a late turn opened a new session instead of version 2, in 2 of ~6 runs of
+    ``tests/pipeline/sessions/test_sessions_rebalance.py``'s takeover before this; the
+    changelog held the sessions). Process-wide, once.
+    """
+    from faust.tables.recovery import Recovery
+
+    if getattr(Recovery, GUARD_FLAG, False):
+        return
+    stale = Recovery._build_highwaters
+
+    async def build_highwaters(
+        self: Any, consumer: Any, tps: Any, destination: Any, title: str
+    ) -> None:
+        if not self.app.in_transaction or not tps:
+            await stale(self, consumer, tps, destination, title)
+            return
+        ends = await fresh_end_offsets(consumer, list(tps))
+        destination.clear()  # faust's convention: the last offset, -1 when empty
+        destination.update({tp: ends[tp] - 1 if ends.get(tp) is not None else -1 for tp in tps})
+
+    Recovery._build_highwaters = build_highwaters
+    setattr(Recovery, GUARD_FLAG, True)
