@@ -49,7 +49,6 @@ class TraceWorker:
         self.idle = IdleWatch(stop_when_idle)
         self.exactly_once = settings.processing_guarantee == "exactly_once"
         faust_delivery.install_eager_delivery()
-        faust_compat.install_fresh_recovery_highwaters()
         self.assembler: SpanAssembler | None = None
         self.app = self._create_app()
         self.sender = TransactionalSender(self.app, self.exactly_once)

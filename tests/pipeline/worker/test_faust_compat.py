@@ -46,8 +46,9 @@ def test_the_internals_used_still_exist():
 def test_table_recovery_reads_changelogs_to_their_fresh_end():
     from faust.tables.recovery import Recovery
 
-    faust_compat.install_fresh_recovery_highwaters()
-    faust_compat.install_fresh_recovery_highwaters()  # idempotent
+    faust_compat.install_fresh_recovery_highwaters({"a-changelog"})
+    faust_compat.install_fresh_recovery_highwaters({"b-changelog"})  # adds, patches once
+    assert Recovery._evalstream_fresh_changelogs >= {"a-changelog", "b-changelog"}
     assert "fresh_end_offsets" in inspect.getsource(Recovery._build_highwaters)
 
 
