@@ -36,20 +36,6 @@ def test_the_internals_used_still_exist():
     assert "stream_wait_empty" in dir(faust.App("compat-probe").conf)
     assert callable(AIOKafkaConsumerThread._ensure_consumer)
     assert callable(AIOKafkaConsumerThread.call_thread)
-    from faust.tables.recovery import Recovery
-
-    built = inspect.signature(Recovery._build_highwaters).parameters
-    assert list(built) == ["self", "consumer", "tps", "destination", "title"]
-    assert "last_stable_offset" in inspect.getsource(AIOKafkaConsumerThread._highwaters)
-
-
-def test_table_recovery_reads_changelogs_to_their_fresh_end():
-    from faust.tables.recovery import Recovery
-
-    faust_compat.install_fresh_recovery_highwaters({"a-changelog"})
-    faust_compat.install_fresh_recovery_highwaters({"b-changelog"})  # adds, patches once
-    assert Recovery._evalstream_fresh_changelogs >= {"a-changelog", "b-changelog"}
-    assert "fresh_end_offsets" in inspect.getsource(Recovery._build_highwaters)
 
 
 def test_draining_worker_overrides_the_signal_handlers():
