@@ -1,7 +1,7 @@
-"""One evaluator call over a batch, run in the runner's thread: what it scores (whole traces,
+"""One evaluator call over a batch, run in the runner's threads: what it scores (whole traces,
 or the (span, trace) targets of ``apply_to``) and how (one vectorised call when the evaluator
 has one, else, or when that raises, one item at a time so a failing item gets the error alone).
-Results land in a ``Progress`` the runner reads after the deadline.
+Results land in a ``Progress`` (``evaluators.progress``) the runner reads at the deadline.
 """
 
 from __future__ import annotations
@@ -12,32 +12,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from evaluators.outcome import error_result, to_results
+from evaluators.progress import Progress
 from schemas import EvaluationResult, Span, Trace
 
 if TYPE_CHECKING:
     from evaluators.runner import ConfiguredEvaluator
-
-
-class Progress:
-    """Results one evaluator call has finished so far (read after its deadline)."""
-
-    def __init__(self, size: int) -> None:
-        self.results: list[list[EvaluationResult] | None] = [None] * size
-        self.running: int | None = None  # the span slot being scored one at a time
-
-
-def unfinished(
-    configured: ConfiguredEvaluator, work: Work, progress: Progress, slot: int, reason: str
-) -> str:
-    """Why a slot has no result. Scoring spans one at a time, the span that was running at the
-    deadline gets the timeout; the spans after it say which span held them up."""
-    running = progress.running
-    if not work.span_ids or running is None or slot <= running:
-        return reason
-    return (
-        f"not evaluated: {configured.name} was still on span {work.span_ids[running]} at the"
-        f" deadline ({reason})"
-    )
 
 
 @dataclass(frozen=True)
@@ -74,80 +53,71 @@ def select(configured: ConfiguredEvaluator, traces: Sequence[Trace]) -> Work:
     return work
 
 
-def evaluate(configured: ConfiguredEvaluator, work: Work, progress: Progress) -> None:
+def progress_of(work: Work) -> Progress:
     if work.span_ids:
-        _evaluate_spans(configured, work, progress)
-        return
+        return Progress(len(work.indexes), work.span_ids, "span")
+    return Progress(len(work.indexes), [t.trace_id for t in work.traces], "trace")
+
+
+def evaluate(configured: ConfiguredEvaluator, work: Work, progress: Progress) -> None:
+    """The call's thread: one vectorised call when the evaluator has one, else (or when it
+    raises, to isolate the failing items) one item at a time."""
     evaluator = configured.evaluator
-    traces = work.traces
-    if evaluator.is_batched() and len(traces) > 1:
+    spans = bool(work.span_ids)
+    batched = evaluator.is_span_batched() if spans else evaluator.is_batched()
+    if batched and len(work.indexes) > 1:
+        progress.whole_batch = True
         start = time.perf_counter()
         try:
-            outcomes = evaluator.evaluate_batch(traces)
-            if len(outcomes) != len(traces):
+            if spans:
+                outcomes = evaluator.evaluate_span_batch(list(zip(work.spans, work.traces,
+                                                                  strict=True)))  # fmt: skip
+            else:
+                outcomes = evaluator.evaluate_batch(work.traces)
+            if len(outcomes) != len(work.indexes):
+                method = "evaluate_span_batch" if spans else "evaluate_batch"
+                unit = "spans" if spans else "traces"
                 raise ValueError(
-                    f"evaluate_batch returned {len(outcomes)} outcomes for {len(traces)} traces"
+                    f"{method} returned {len(outcomes)} outcomes for {len(work.indexes)} {unit}"
                 )
-            each_ms = (time.perf_counter() - start) * 1000 / len(traces)
-            progress.results[:] = [
-                to_results(evaluator, o, configured.threshold, each_ms) for o in outcomes
-            ]
+            each_ms = (time.perf_counter() - start) * 1000 / len(outcomes)
+            span_ids = work.span_ids or [None] * len(outcomes)
+            progress.fill([
+                to_results(evaluator, o, configured.threshold, each_ms, span_id)
+                for o, span_id in zip(outcomes, span_ids, strict=True)
+            ])  # fmt: skip
             return
         except Exception:
-            pass  # isolate the failing trace(s) by scoring one at a time below
-    for slot, trace in enumerate(traces):
-        start = time.perf_counter()
-        try:
+            pass  # isolate the failing item(s) by scoring one at a time below
+        finally:
+            progress.whole_batch = False
+    one_at_a_time(configured, work, progress)
+
+
+def one_at_a_time(configured: ConfiguredEvaluator, work: Work, progress: Progress) -> None:
+    """Score the slots ``progress`` hands out until none is left. Runs in the call's thread
+    and, when one item hangs, in a helper thread too (so the items after it are scored)."""
+    while (slot := progress.take()) is not None:
+        progress.finish(slot, _score_one(configured, work, slot))
+
+
+def _score_one(configured: ConfiguredEvaluator, work: Work, slot: int) -> list[EvaluationResult]:
+    evaluator = configured.evaluator
+    trace = work.traces[slot]
+    span_id = work.span_ids[slot] if work.span_ids else None
+    start = time.perf_counter()
+    try:
+        if span_id is None:
             if evaluator.is_batched():
                 outcome = evaluator.evaluate_batch([trace])[0]
             else:
                 outcome = evaluator.evaluate(trace)
-            elapsed = (time.perf_counter() - start) * 1000
-            progress.results[slot] = to_results(evaluator, outcome, configured.threshold, elapsed)
-        except Exception as exc:
-            elapsed = (time.perf_counter() - start) * 1000
-            progress.results[slot] = [
-                error_result(evaluator, f"{type(exc).__name__}: {exc}", elapsed)
-            ]
-
-
-def _evaluate_spans(configured: ConfiguredEvaluator, work: Work, progress: Progress) -> None:
-    """As for traces: one vectorised call when the evaluator has one, else (or when it
-    raises) one span at a time, so a failing span gets the error result alone."""
-    evaluator = configured.evaluator
-    targets = list(zip(work.spans, work.traces, strict=True))
-    batched = evaluator.is_span_batched()
-    if batched and len(targets) > 1:
-        start = time.perf_counter()
-        try:
-            outcomes = evaluator.evaluate_span_batch(targets)
-            if len(outcomes) != len(targets):
-                raise ValueError(
-                    f"evaluate_span_batch returned {len(outcomes)} outcomes for"
-                    f" {len(targets)} spans"
-                )
-            each_ms = (time.perf_counter() - start) * 1000 / len(targets)
-            progress.results[:] = [
-                to_results(evaluator, o, configured.threshold, each_ms, span_id)
-                for o, span_id in zip(outcomes, work.span_ids, strict=True)
-            ]
-            return
-        except Exception:
-            pass
-    for slot, (target, span_id) in enumerate(zip(targets, work.span_ids, strict=True)):
-        progress.running = slot
-        start = time.perf_counter()
-        try:
-            if batched:
-                outcome = evaluator.evaluate_span_batch([target])[0]
-            else:
-                outcome = evaluator.evaluate_span(*target)
-            elapsed = (time.perf_counter() - start) * 1000
-            progress.results[slot] = to_results(
-                evaluator, outcome, configured.threshold, elapsed, span_id
-            )
-        except Exception as exc:
-            elapsed = (time.perf_counter() - start) * 1000
-            progress.results[slot] = [
-                error_result(evaluator, f"{type(exc).__name__}: {exc}", elapsed, span_id=span_id)
-            ]
+        elif evaluator.is_span_batched():
+            outcome = evaluator.evaluate_span_batch([(work.spans[slot], trace)])[0]
+        else:
+            outcome = evaluator.evaluate_span(work.spans[slot], trace)
+        elapsed = (time.perf_counter() - start) * 1000
+        return to_results(evaluator, outcome, configured.threshold, elapsed, span_id)
+    except Exception as exc:
+        elapsed = (time.perf_counter() - start) * 1000
+        return [error_result(evaluator, f"{type(exc).__name__}: {exc}", elapsed, span_id=span_id)]

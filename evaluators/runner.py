@@ -3,6 +3,11 @@
 Each evaluator runs in its own thread with a deadline: one that raises yields error results
 for itself only, one that hangs is cut at ``timeout_seconds`` (results it finished before the
 deadline are kept) and is skipped, with an error result, until its stuck call returns.
+Scoring one item (trace or span) at a time, an item still running after a quarter of the
+timeout is taken for a hang: the items after it go on in a second thread, so each gets its
+own result if time allows; at the deadline the hung item gets ``timed out after ...s`` and an
+item never reached ``not evaluated: <evaluator> was still on ... at the deadline``. One
+evaluator holds at most two threads.
 Sampling (deterministic by trace id) and filters decide which traces an evaluator sees; a
 trace that is sampled or filtered out gets no row for that evaluator.
 
@@ -17,15 +22,15 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from evaluators.base import Evaluator
-from evaluators.calls import Progress, evaluate, select, unfinished
+from evaluators.calls import Work, evaluate, one_at_a_time, progress_of, select
 from evaluators.config import EvaluatorConfig, TraceFilter, sample_fraction
 from evaluators.exceptions import ConfigError
 from evaluators.outcome import error_result
+from evaluators.progress import HELP_AFTER_FRACTION, Progress
 from evaluators.registry import Registry
 from evaluators.targeting import DEFAULT_MAX_SPANS, SpanTarget
 from schemas import SPAN_LIMIT_EXCEEDED, EvaluationResult, Span, Trace
@@ -135,6 +140,19 @@ def build_evaluators(
     return configured
 
 
+@dataclass
+class _Call:
+    """One evaluator's call over a batch: its threads (none when skipped) and the outcome."""
+
+    configured: ConfiguredEvaluator
+    work: Work
+    progress: Progress
+    start: float
+    futures: list[Future[None]] = field(default_factory=list)
+    timed_out: bool = False
+    reason: str = "no result"  # for slots without results: why
+
+
 class EvaluationRunner:
     """Scores batches of traces with a fixed list of configured evaluators."""
 
@@ -143,51 +161,83 @@ class EvaluationRunner:
         self._pool = ThreadPoolExecutor(
             max_workers=max(2, 2 * len(self.evaluators)), thread_name_prefix="evaluator"
         )
-        self._stuck: dict[str, Future[None]] = {}
+        self._stuck: dict[str, list[Future[None]]] = {}
         self._lock = threading.Lock()
 
     def score(self, traces: Sequence[Trace]) -> list[list[EvaluationResult]]:
         """Results per trace, in the order of ``traces``, evaluators in config order (a span
         target's results in span order, then its span-limit error if any)."""
         out: list[list[EvaluationResult]] = [[] for _ in traces]
-        started = []
+        calls = []
         for configured in self.evaluators:
             work = select(configured, traces)
             if not work.indexes:
                 for index, over in work.over_limit:
                     out[index].append(over)
                 continue
-            progress = Progress(len(work.indexes))
-            stuck = self._stuck.get(configured.name)
-            if stuck is not None and not stuck.done():
-                future = None
+            call = _Call(configured, work, progress_of(work), time.monotonic())
+            stuck = self._stuck.get(configured.name, [])
+            if any(not f.done() for f in stuck):
+                call.reason = (
+                    f"skipped: an earlier call is still running past {configured.timeout_seconds}s"
+                )
             else:
                 self._stuck.pop(configured.name, None)
-                future = self._pool.submit(evaluate, configured, work, progress)
-            started.append((configured, work, progress, future, time.monotonic()))
-        for configured, work, progress, future, start in started:
-            reason = self._wait(configured, future, start)
+                call.futures.append(self._pool.submit(evaluate, configured, work, call.progress))
+            calls.append(call)
+        self._supervise([call for call in calls if call.futures])
+        for call in calls:
+            results = call.progress.close()
+            name, work = call.configured.name, call.work
             for slot, index in enumerate(work.indexes):
-                done = progress.results[slot]
+                done = results[slot]
                 if done is None:
                     span_id = work.span_ids[slot] if work.span_ids else None
-                    why = unfinished(configured, work, progress, slot, reason)
-                    done = [error_result(configured.evaluator, why, None, span_id=span_id)]
+                    why = call.reason
+                    if call.timed_out:
+                        why = call.progress.reason(slot, name, call.reason)
+                    done = [error_result(call.configured.evaluator, why, None, span_id=span_id)]
                 out[index].extend(done)
             for index, over in work.over_limit:
                 out[index].append(over)
         return out
 
-    def _wait(self, configured: ConfiguredEvaluator, future: Future | None, start: float) -> str:
-        if future is None:
-            return f"skipped: an earlier call is still running past {configured.timeout_seconds}s"
-        remaining = configured.timeout_seconds - (time.monotonic() - start)
-        try:
-            future.result(timeout=max(remaining, 0.0))
-        except FutureTimeout:
-            self._stuck[configured.name] = future
-            return f"timed out after {configured.timeout_seconds}s"
-        return "no result"  # only reached when _evaluate itself failed, which it guards
+    def _supervise(self, calls: list[_Call]) -> None:
+        """Wait for the calls until each is done or past its deadline; start a helper thread
+        for a call whose one-at-a-time item hangs, so the items after it get scored."""
+        pending = list(calls)
+        while pending:
+            now = time.monotonic()
+            wake = []
+            for call in list(pending):
+                timeout = call.configured.timeout_seconds
+                if call.progress.complete() or all(f.done() for f in call.futures):
+                    pending.remove(call)
+                    continue
+                if now >= call.start + timeout:
+                    call.timed_out = True
+                    call.reason = f"timed out after {timeout}s"
+                    self._stuck[call.configured.name] = [f for f in call.futures if not f.done()]
+                    pending.remove(call)
+                    continue
+                due = call.progress.helper_due(now, timeout)
+                if due is not None and due <= now:
+                    call.progress.helped = True
+                    helper = self._pool.submit(
+                        one_at_a_time, call.configured, call.work, call.progress
+                    )
+                    call.futures.append(helper)
+                # an item may start (and hang) while we wait: look again a few times per
+                # helper delay, not only at the deadline
+                wake.append(min(call.start + timeout, now + HELP_AFTER_FRACTION * timeout / 4))
+            if pending:
+                running = [f for call in pending for f in call.futures if not f.done()]
+                wait(running, timeout=max(0.0, min(wake) - time.monotonic()),
+                     return_when=FIRST_COMPLETED)  # fmt: skip
+
+    def busy(self) -> bool:
+        """True while a call cut at its deadline is still running (its evaluator is skipped)."""
+        return any(not f.done() for futures in self._stuck.values() for f in futures)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

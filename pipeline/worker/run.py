@@ -21,9 +21,14 @@ from pipeline.worker.stages import ScoreStage
 
 
 def run_worker(
-    settings: Settings, scorer: Scorer, stop_when_idle: float | None = None
+    settings: Settings,
+    scorer: Scorer,
+    stop_when_idle: float | None = None,
+    worker_type: type[TraceWorker] = TraceWorker,
 ) -> ScoreStage:
-    """Run until stopped (SIGTERM/SIGINT) or idle; returns the scoring counters."""
+    """Run until stopped (SIGTERM/SIGINT) or idle; returns the scoring counters.
+
+    ``worker_type``: a ``TraceWorker`` subclass (tests inject faults through one)."""
     from pipeline.kafka.clients import ensure_topics
 
     # Before faust subscribes: a topic created after the subscription would not be assigned
@@ -33,7 +38,7 @@ def run_worker(
     if settings.sessions_enabled:
         topics += [settings.session_turns_topic, settings.scored_sessions_topic]
     ensure_topics(settings, topics, settings.topic_partitions)
-    worker = TraceWorker(settings, scorer, stop_when_idle)
+    worker = worker_type(settings, scorer, stop_when_idle)
     for name in ("aiokafka.consumer.group_coordinator", "aiokafka.consumer.fetcher", "mode.timers"):
         logging.getLogger(name).addFilter(ExpectedNoise(COMMIT_TIMER))
     fold_repeated_kafka_lines(settings.outage_log_interval)

@@ -4,6 +4,7 @@ runner's per-span isolation, sampling, filters and span cap."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -230,36 +231,88 @@ def test_a_raising_span_gets_the_error_alone(run: Any) -> None:
 
 
 class HangsOnSpan(Evaluator):
+    """Hangs (until released) on the spans whose outputs are in ``hang_on``."""
+
     name = "hangs_on_span"
 
-    def __init__(self) -> None:
+    def __init__(self, hang_on: tuple[str, ...] = ("out 2",)) -> None:
         self.release = threading.Event()
+        self.hang_on = hang_on
+        self.threads: set[str] = set()
 
     def evaluate(self, trace: Trace) -> Any:
-        if trace.outputs == "out 2":
+        self.threads.add(threading.current_thread().name)
+        if trace.outputs in self.hang_on:
             self.release.wait(5)
         return 1.0
 
 
-def test_a_hanging_span_is_cut_at_the_deadline_without_losing_the_others(run: Any) -> None:
+def _hanging(ev: HangsOnSpan, timeout: float = 0.4) -> ConfiguredEvaluator:
+    return ConfiguredEvaluator(
+        ev, threshold=0.5, timeout_seconds=timeout, apply_to=SpanTarget(span_type=["TOOL", "LLM"])
+    )
+
+
+def test_a_hanging_span_times_out_alone_and_the_spans_after_it_are_evaluated(run: Any) -> None:
     ev = HangsOnSpan()
     try:
-        hanging = ConfiguredEvaluator(
-            ev, threshold=0.5, timeout_seconds=0.3, apply_to=SpanTarget(span_type=["TOOL", "LLM"])
-        )
-        [results] = run(hanging, ConfiguredEvaluator(LatencyEvaluator(), threshold=1.0))
+        started = time.monotonic()
+        [results] = run(_hanging(ev), ConfiguredEvaluator(LatencyEvaluator(), threshold=1.0))
+        elapsed = time.monotonic() - started
+    finally:
+        ev.release.set()
+    assert [(r.evaluator, r.span_id, r.score, r.error) for r in results] == [
+        ("hangs_on_span", "s1", 1.0, None),  # finished before the hang
+        ("hangs_on_span", "s2", None, "timed out after 0.4s"),  # the span that hung
+        ("hangs_on_span", "s3", 1.0, None),  # evaluated by the helper thread meanwhile
+        ("hangs_on_span", "s4", 1.0, None),
+        ("latency", None, 2000 / 9000, None),  # the trace-level evaluator unaffected
+    ]
+    assert 0.35 <= elapsed < 2.0  # the deadline, not the 5 s hang
+    assert len(ev.threads) == 2  # the call's thread and one helper
+
+
+def test_when_the_helper_hangs_too_the_spans_left_say_which_spans_held_them_up(
+    run: Any,
+) -> None:
+    ev = HangsOnSpan(hang_on=("out 2", "out 3"))
+    try:
+        [results] = run(_hanging(ev))
     finally:
         ev.release.set()
     held_up = (
-        "not evaluated: hangs_on_span was still on span s2 at the deadline (timed out after 0.3s)"
+        "not evaluated: hangs_on_span was still on spans s2, s3 at the deadline"
+        " (timed out after 0.4s)"
     )
-    assert [(r.evaluator, r.span_id, r.score, r.error) for r in results] == [
-        ("hangs_on_span", "s1", 1.0, None),  # finished before the deadline: kept
-        ("hangs_on_span", "s2", None, "timed out after 0.3s"),  # the span that hung
-        ("hangs_on_span", "s3", None, held_up),  # not reached: says which span held it up
-        ("hangs_on_span", "s4", None, held_up),
-        ("latency", None, 2000 / 9000, None),  # the trace-level evaluator unaffected
+    assert [(r.span_id, r.score, r.error) for r in results] == [
+        ("s1", 1.0, None),
+        ("s2", None, "timed out after 0.4s"),
+        ("s3", None, "timed out after 0.4s"),  # the helper hung on it: no third thread
+        ("s4", None, held_up),  # never reached, and says why
     ]
+    assert len(ev.threads) == 2
+
+
+def test_a_stuck_span_call_skips_the_evaluator_in_later_batches_until_it_returns() -> None:
+    ev = HangsOnSpan()
+    runner = EvaluationRunner([_hanging(ev, timeout=0.3)])
+    try:
+        runner.score([AGENT])
+        started = time.monotonic()
+        [again] = runner.score([AGENT.model_copy(update={"trace_id": "agent-2"})])
+        assert time.monotonic() - started < 0.5
+        assert {r.error for r in again} == {"skipped: an earlier call is still running past 0.3s"}
+        assert [r.span_id for r in again] == ["s1", "s2", "s3", "s4"]
+        ev.release.set()
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline and runner.busy():
+            time.sleep(0.01)
+        ev.hang_on = ()
+        [recovered] = runner.score([AGENT])
+        assert [(r.score, r.error) for r in recovered] == [(1.0, None)] * 4
+    finally:
+        ev.release.set()
+        runner.close()
 
 
 def test_sampling_is_per_span_and_deterministic(run: Any) -> None:
