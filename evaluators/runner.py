@@ -10,6 +10,9 @@ An evaluator with ``apply_to`` (see ``evaluators.targeting``) runs once per matc
 instead: sampling (by trace and span id) and filters (the span's status) apply per span, each
 span's results carry its ``span_id``, a span that raises or is cut by the deadline gets an
 error result of its own, and a trace over the span cap gets one ``span_limit_exceeded`` error.
+
+An evaluator whose ``executor`` is ``process`` runs in the injected ``pool``
+(``evaluators.pool``: shared-nothing processes, same isolation) when there is one.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from evaluators.base import Evaluator
 from evaluators.calls import Progress, evaluate, select, unfinished
@@ -40,6 +44,7 @@ class ConfiguredEvaluator:
     filter: TraceFilter = field(default_factory=TraceFilter)
     apply_to: SpanTarget | None = None
     max_spans: int = DEFAULT_MAX_SPANS
+    executor: Literal["thread", "process"] = "thread"
 
     @property
     def name(self) -> str:
@@ -130,6 +135,11 @@ def build_evaluators(
                     if settings.apply_to is not None and settings.apply_to.max_spans is not None
                     else config.defaults.max_spans_per_trace
                 ),
+                executor=(
+                    settings.executor
+                    or config.defaults.executor
+                    or getattr(instance, "executor", "thread")
+                ),
             )
         )
     return configured
@@ -138,8 +148,12 @@ def build_evaluators(
 class EvaluationRunner:
     """Scores batches of traces with a fixed list of configured evaluators."""
 
-    def __init__(self, evaluators: Sequence[ConfiguredEvaluator]) -> None:
+    def __init__(self, evaluators: Sequence[ConfiguredEvaluator], pool: Any = None) -> None:
+        """``pool``: an ``evaluators.pool.EvaluatorProcessPool`` for the evaluators whose
+        executor is ``process`` (owned and closed by the caller); without one they run in
+        threads like the others."""
         self.evaluators = list(evaluators)
+        self.pool = pool
         self._pool = ThreadPoolExecutor(
             max_workers=max(2, 2 * len(self.evaluators)), thread_name_prefix="evaluator"
         )
@@ -151,11 +165,16 @@ class EvaluationRunner:
         target's results in span order, then its span-limit error if any)."""
         out: list[list[EvaluationResult]] = [[] for _ in traces]
         started = []
+        pooled: list[tuple[ConfiguredEvaluator, Any]] = []
         for configured in self.evaluators:
             work = select(configured, traces)
             if not work.indexes:
                 for index, over in work.over_limit:
                     out[index].append(over)
+                continue
+            if self.pool is not None and configured.executor == "process":
+                pooled.append((configured, work))
+                started.append((configured, work, None, "pool", 0.0))
                 continue
             progress = Progress(len(work.indexes))
             stuck = self._stuck.get(configured.name)
@@ -165,8 +184,12 @@ class EvaluationRunner:
                 self._stuck.pop(configured.name, None)
                 future = self._pool.submit(evaluate, configured, work, progress)
             started.append((configured, work, progress, future, time.monotonic()))
+        from_pool = self.pool.run(traces, pooled) if pooled else {}
         for configured, work, progress, future, start in started:
-            reason = self._wait(configured, future, start)
+            if future == "pool":
+                progress, reason = from_pool[configured.name], "no result"
+            else:
+                reason = self._wait(configured, future, start)
             for slot, index in enumerate(work.indexes):
                 done = progress.results[slot]
                 if done is None:
