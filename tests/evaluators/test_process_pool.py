@@ -62,7 +62,7 @@ def test_default_set_gives_the_same_results_in_processes_as_in_threads():
     configured = build_evaluators(config, discover())
     pooled = {c.name for c in configured if c.executor == "process"}
     assert pooled == {"correctness", "safety", "context_sufficiency"}
-    traces = _traces(240, seed=7)
+    traces = _traces(120, seed=7)
     threads = EvaluationRunner(configured)
     expected = threads.score(traces)
     threads.close()
