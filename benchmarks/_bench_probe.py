@@ -88,22 +88,44 @@ class Usage:
 
 
 async def monitor(pid: int, usage: Usage, interval: float = 0.1) -> None:
-    """Sample CPU time and VmHWM (peak RSS, kernel-tracked) of ``pid`` until it exits."""
+    """Sample CPU time and VmHWM (peak RSS, kernel-tracked) of ``pid`` until it exits.
+
+    Its child processes (the evaluator processes of EVALSTREAM_EVALUATOR_PROCESSES) count as
+    part of it: their CPU time is added (live ones sampled, exited ones through the parent's
+    children times), and with children the peak RSS is the peak of the sum of current RSS.
+    """
     try:
         proc = psutil.Process(pid)
         status = Path(f"/proc/{pid}/status")
         while proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
             cpu = proc.cpu_times()
-            usage.samples.append((time.time(), cpu.user + cpu.system))
+            children_cpu, children_rss = _children_usage(proc)
+            total = cpu.user + cpu.system + cpu.children_user + cpu.children_system
+            usage.samples.append((time.time(), total + children_cpu))
             text = status.read_text()
             match = re.search(r"VmHWM:\s+(\d+) kB", text)
             rss = int(match.group(1)) / 1024 if match else proc.memory_info().rss / 2**20
             usage.peak_rss_mb = max(usage.peak_rss_mb, rss)
             if match := re.search(r"VmRSS:\s+(\d+) kB", text):
-                usage.rss_mb.append((time.time(), int(match.group(1)) / 1024))
+                current = int(match.group(1)) / 1024 + children_rss
+                usage.rss_mb.append((time.time(), current))
+                usage.peak_rss_mb = max(usage.peak_rss_mb, current)
             await asyncio.sleep(interval)
     except (psutil.NoSuchProcess, FileNotFoundError, ProcessLookupError):
         pass
+
+
+def _children_usage(proc: psutil.Process) -> tuple[float, float]:
+    """CPU seconds and current RSS (MB) of the live descendants of ``proc``."""
+    cpu = rss = 0.0
+    for child in proc.children(recursive=True):
+        try:
+            times = child.cpu_times()
+            cpu += times.user + times.system
+            rss += child.memory_info().rss / 2**20
+        except (psutil.NoSuchProcess, psutil.ZombieProcess):
+            pass
+    return cpu, rss
 
 
 async def monitor_machine(usage: Usage, interval: float = 0.25) -> None:

@@ -18,6 +18,8 @@ but the ``*-before`` ones) with a fresh consumer group and fresh output topics, 
   aiokafka loop, its transactional twin, the old throttled loop, confluent-kafka's);
 - operational: the worker with the operational evaluators only (latency, error, token_usage,
   cost); default: the default evaluator set (+ correctness, safety, context_sufficiency);
+- default-pool1 / default-pool2: the default set with its quality evaluators in 1 or 2
+  evaluator processes (EVALSTREAM_EVALUATOR_PROCESSES; their CPU and RSS are the worker's);
 - 2workers: two worker processes, default set; alo / alo-2workers: the same two with
   EVALSTREAM_PROCESSING_GUARANTEE=at_least_once (no transactions);
 - operational-before / default-before: the worker of another checkout (--compare-root), for
@@ -115,6 +117,14 @@ CONFIGS: dict[str, tuple[str, dict]] = {
     ),
     "default": ("3 worker, default set", {}),
     "default-before": ("3b worker, default set, --compare-root checkout", {"before": True}),
+    "default-pool1": (
+        "3p1 = 3 with 1 evaluator process",
+        {"extra": {"EVALSTREAM_EVALUATOR_PROCESSES": "1"}},
+    ),
+    "default-pool2": (
+        "3p2 = 3 with 2 evaluator processes",
+        {"extra": {"EVALSTREAM_EVALUATOR_PROCESSES": "2"}},
+    ),
     "2workers": ("4 = 3 with 2 workers", {"processes": 2}),
     "alo": ("5 = 3, at_least_once", {"extra": AT_LEAST_ONCE}),
     "alo-2workers": ("6 = 5 with 2 workers", {"processes": 2, "extra": AT_LEAST_ONCE}),

@@ -50,6 +50,9 @@ class Evaluator:
     source: ResultSource = ResultSource.CODE
     scope: str = "trace"
     """``trace``: scored per trace; ``session``: per closed session (``evaluators.session``)."""
+    executor: str = "thread"
+    """``process``: CPU-bound, scored in the worker's evaluator processes when it has them
+    (``evaluators.pool``, ``EVALSTREAM_EVALUATOR_PROCESSES``); ``thread``: in a thread."""
 
     def evaluate(self, trace: Trace) -> Outcome:
         raise NotImplementedError(f"{type(self).__name__} must implement evaluate()")

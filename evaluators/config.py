@@ -30,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -70,8 +70,16 @@ class TraceFilter(_Strict):
         return all(trace.tags.get(key) == value for key, value in self.tags.items())
 
 
+Executor = Literal["thread", "process"]
+
+
 class Defaults(_Strict):
     timeout_seconds: float = Field(default=30.0, gt=0)
+    executor: Executor | None = Field(
+        default=None,
+        description="thread or process for every evaluator without its own executor (unset:"
+        " each evaluator's class decides; process needs EVALSTREAM_EVALUATOR_PROCESSES > 0).",
+    )
     sample_rate: float = Field(default=1.0, ge=0, le=1)
     max_spans_per_trace: int = Field(
         default=DEFAULT_MAX_SPANS,
@@ -93,6 +101,11 @@ class EvaluatorSettings(_Strict):
         default=None, description="Run once per matching span instead of once per trace."
     )
     params: dict[str, Any] = Field(default_factory=dict)
+    executor: Executor | None = Field(
+        default=None,
+        description="thread, or process: scored in the worker's evaluator processes"
+        " (EVALSTREAM_EVALUATOR_PROCESSES > 0; else in a thread).",
+    )
 
 
 class ModelPrice(_Strict):

@@ -15,6 +15,9 @@ An evaluator with ``apply_to`` (see ``evaluators.targeting``) runs once per matc
 instead: sampling (by trace and span id) and filters (the span's status) apply per span, each
 span's results carry its ``span_id``, a span that raises or is cut by the deadline gets an
 error result of its own, and a trace over the span cap gets one ``span_limit_exceeded`` error.
+
+An evaluator whose ``executor`` is ``process`` runs in the injected ``pool``
+(``evaluators.pool``: shared-nothing processes, same isolation) when there is one.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from evaluators.base import Evaluator
 from evaluators.calls import Work, evaluate, one_at_a_time, progress_of, select
@@ -45,6 +49,7 @@ class ConfiguredEvaluator:
     filter: TraceFilter = field(default_factory=TraceFilter)
     apply_to: SpanTarget | None = None
     max_spans: int = DEFAULT_MAX_SPANS
+    executor: Literal["thread", "process"] = "thread"
 
     @property
     def name(self) -> str:
@@ -135,6 +140,11 @@ def build_evaluators(
                     if settings.apply_to is not None and settings.apply_to.max_spans is not None
                     else config.defaults.max_spans_per_trace
                 ),
+                executor=(
+                    settings.executor
+                    or config.defaults.executor
+                    or getattr(instance, "executor", "thread")
+                ),
             )
         )
     return configured
@@ -156,8 +166,12 @@ class _Call:
 class EvaluationRunner:
     """Scores batches of traces with a fixed list of configured evaluators."""
 
-    def __init__(self, evaluators: Sequence[ConfiguredEvaluator]) -> None:
+    def __init__(self, evaluators: Sequence[ConfiguredEvaluator], pool: Any = None) -> None:
+        """``pool``: an ``evaluators.pool.EvaluatorProcessPool`` for the evaluators whose
+        executor is ``process`` (owned and closed by the caller); without one they run in
+        threads like the others."""
         self.evaluators = list(evaluators)
+        self.pool = pool
         self._pool = ThreadPoolExecutor(
             max_workers=max(2, 2 * len(self.evaluators)), thread_name_prefix="evaluator"
         )
@@ -169,11 +183,16 @@ class EvaluationRunner:
         target's results in span order, then its span-limit error if any)."""
         out: list[list[EvaluationResult]] = [[] for _ in traces]
         calls = []
+        pooled: list[tuple[ConfiguredEvaluator, Work]] = []
         for configured in self.evaluators:
             work = select(configured, traces)
             if not work.indexes:
                 for index, over in work.over_limit:
                     out[index].append(over)
+                continue
+            if self.pool is not None and configured.executor == "process":
+                pooled.append((configured, work))  # its progress comes from the pool below
+                calls.append(_Call(configured, work, progress_of(work), time.monotonic()))
                 continue
             call = _Call(configured, work, progress_of(work), time.monotonic())
             stuck = self._stuck.get(configured.name, [])
@@ -185,6 +204,11 @@ class EvaluationRunner:
                 self._stuck.pop(configured.name, None)
                 call.futures.append(self._pool.submit(evaluate, configured, work, call.progress))
             calls.append(call)
+        if pooled:  # the threads above run meanwhile; the pool keeps its own deadlines
+            from_pool = self.pool.run(traces, pooled)
+            for call in calls:
+                if call.configured.name in from_pool and not call.futures:
+                    call.progress = from_pool[call.configured.name]
         self._supervise([call for call in calls if call.futures])
         for call in calls:
             results = call.progress.close()

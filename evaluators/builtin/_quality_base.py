@@ -29,6 +29,7 @@ class QualityEvaluator(Evaluator):
     lexical tier) and ``_encoder_batch`` (the encoder tier)."""
 
     judge_kind: str = ""
+    executor = "process"  # lexical features + the encoder: CPU-bound (evaluators.pool)
 
     def __init__(
         self,
@@ -55,6 +56,8 @@ class QualityEvaluator(Evaluator):
         self._models: dict[str, Any] = {}
         if backend == "llm":
             self.source = ResultSource.LLM_JUDGE
+        if backend == "llm" or "llm" in self.cascade.tiers:
+            self.executor = "thread"  # waits on the judge's API; its budget is per process
         if backend == "llm" or "llm" in self.cascade.tiers:
             # Check the judge table now, so a typo fails at config load, not on every trace.
             from evaluators.judges import load_settings

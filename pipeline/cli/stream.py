@@ -50,11 +50,21 @@ def worker_command(
         err_console.print(
             f"[yellow]warning:[/] evaluator plugin {error.name} skipped: {error.reason}"
         )
-    scorer = Scorer(load_config(settings.config), registry)
+    scorer = Scorer(
+        load_config(settings.config),
+        registry,
+        processes=settings.evaluator_processes,
+        allow=settings.allowed_plugins,
+    )
     err_console.print(
         f"worker {settings.worker_id}: {settings.input_topic} -> {settings.scored_topic},"
         f" {settings.metrics_topic}, {settings.dlq_topic}, {parquet_root};"
         f" evaluators: {', '.join(scorer.evaluator_names)}"
+        + (
+            f"; {len(scorer.pool.pids)} evaluator processes for {', '.join(scorer.pool.names)}"
+            if scorer.pool is not None
+            else ""
+        )
         + (
             f"; sessions -> {settings.scored_sessions_topic} (docs/sessions.md)"
             if settings.sessions_enabled

@@ -9,6 +9,7 @@ from typing import Any
 
 from evaluators import EvaluationRunner, Registry, build_evaluators, discover
 from evaluators.config import EvaluatorConfig
+from evaluators.pool import DEFAULT_REGISTRY, start_pool
 from evaluators.pricing import PriceTable
 from schemas import EvaluationResult, ScoredTrace, SourceOffset, Span, Trace
 from schemas.scored import TraceBody
@@ -93,10 +94,22 @@ def _span(span: Span) -> dict[str, Any]:
 class Scorer:
     """Runs the configured evaluators over batches; blocking, so call it from a thread."""
 
-    def __init__(self, config: EvaluatorConfig, registry: Registry | None = None) -> None:
+    def __init__(
+        self,
+        config: EvaluatorConfig,
+        registry: Registry | None = None,
+        *,
+        processes: int = 0,
+        allow: list[str] | None = None,
+        pool_registry: str = DEFAULT_REGISTRY,
+    ) -> None:
+        """``processes`` > 0: evaluators whose executor is ``process`` run in that many
+        evaluator processes, which build them from ``config`` and ``pool_registry`` (a
+        ``module:function`` taking ``allow``; the entry points by default, as ``discover``)."""
         self.registry = registry if registry is not None else discover()
         self.evaluators = build_evaluators(config, self.registry)
-        self.runner = EvaluationRunner(self.evaluators)
+        self.pool = start_pool(config, self.evaluators, processes, allow, pool_registry)
+        self.runner = EvaluationRunner(self.evaluators, pool=self.pool)
         self.prices = PriceTable(
             {
                 name: (p.input_per_million, p.output_per_million)
@@ -117,3 +130,5 @@ class Scorer:
 
     def close(self) -> None:
         self.runner.close()
+        if self.pool is not None:
+            self.pool.close()

@@ -72,6 +72,17 @@ class WorkerSection(Section):
     metrics_port: int = Field(
         0, ge=0, lt=65536, description="Port of the Prometheus /metrics endpoint; 0 = off."
     )
+    evaluator_processes: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description=(
+            "Evaluator processes per worker for CPU-bound evaluators (executor = process: the"
+            " quality evaluators by default), so one worker uses more than one core; each"
+            " builds the configured evaluators itself (memory per process). 0 = off: every"
+            " evaluator runs in a thread of the worker (docs/performance.md)."
+        ),
+    )
     plugin_allowlist: str | None = Field(
         None,
         description="Comma-separated evaluator entry-point names allowed to load; unset = all.",

@@ -35,6 +35,8 @@ FOOTER = """
 timeout_seconds = 30      # per evaluator and batch; past it, results are errors
 sample_rate = 1.0         # fraction of traces, chosen deterministically by trace_id
 max_spans_per_trace = 100 # spans a span-targeted evaluator runs on per trace, at most
+# executor = "thread"     # unset: per class (quality evaluators: "process", which uses the
+                          # EVALSTREAM_EVALUATOR_PROCESSES pool when > 0, else a thread)
 
 [evaluators.latency]
 params = { slo_ms = 1500 }
@@ -53,6 +55,7 @@ params = { budget_usd = 0.02 }
 sample_rate = 0.1
 timeout_seconds = 5
 filter = { status = ["OK"], tags = { env = "prod" } }
+executor = "process"          # CPU-bound: score it in the evaluator processes
 
 [evaluators.tool_latency]     # once per matching span instead of once per trace
 use = "latency"
