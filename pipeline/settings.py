@@ -190,6 +190,43 @@ class Settings(BaseSettings):
         " the start-up check after about three of these).",
     )
 
+    # Object storage: Google Cloud Storage and Azure Blob / ADLS Gen2
+    gcs_endpoint_url: str | None = Field(
+        None,
+        description="GCS endpoint, e.g. http://127.0.0.1:4443 for a local emulator; unset ="
+        " STORAGE_EMULATOR_HOST, else Google's own endpoint.",
+    )
+    gcs_anonymous: bool | None = Field(
+        None,
+        description="Reach GCS without credentials; unset = only when an emulator endpoint is"
+        " set (else Google's application default credentials).",
+    )
+    gcs_conditional_put: bool = Field(
+        True,
+        description="Create each gs:// object with ifGenerationMatch=0 so GCS refuses to"
+        " replace an existing one (zombie fencing, docs/guarantees.md).",
+    )
+    azure_account_name: str | None = Field(
+        None,
+        description="Azure storage account; unset = the account in the abfs:// URI, else"
+        " AZURE_STORAGE_ACCOUNT_NAME, else AZURE_STORAGE_CONNECTION_STRING's AccountName.",
+    )
+    azure_account_key: SecretStr | None = Field(
+        None,
+        description="Azure account key; unset = AZURE_STORAGE_ACCOUNT_KEY, else the connection"
+        " string's AccountKey, else a SAS token or Azure's default credential (never logged).",
+    )
+    azure_blob_endpoint: str | None = Field(
+        None,
+        description="Azure blob endpoint, e.g. http://127.0.0.1:10000 for Azurite; unset = the"
+        " connection string's BlobEndpoint, else https://<account>.blob.core.windows.net.",
+    )
+    azure_conditional_put: bool = Field(
+        True,
+        description="Create each abfs:// blob with If-None-Match: * so Azure refuses to replace"
+        " an existing one (zombie fencing, docs/guarantees.md).",
+    )
+
     # Ingest: OTLP receiver and span assembler
     spans_topic: str = Field(
         "otlp_spans", description="Topic of OTLP spans (receiver, SDK exporter, OTel Collector)."
@@ -359,6 +396,10 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "Object storage (S3; over the standard AWS_* variables)": (
         "s3_endpoint_url", "s3_region", "s3_access_key_id", "s3_secret_access_key",
         "s3_session_token", "s3_conditional_put", "s3_connect_timeout_seconds",
+    ),
+    "Object storage (GCS, Azure; over STORAGE_EMULATOR_HOST and AZURE_STORAGE_*)": (
+        "gcs_endpoint_url", "gcs_anonymous", "gcs_conditional_put", "azure_account_name",
+        "azure_account_key", "azure_blob_endpoint", "azure_conditional_put",
     ),
     "Redaction": ("redact", "redact_patterns"),
     "Span assembly (OTLP spans to traces)": (
