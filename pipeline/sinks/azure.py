@@ -78,6 +78,19 @@ class AzureOptions:
             return f"{self.blob_endpoint}/{self.account_name}"
         return f"https://{self.account_name}.blob.core.windows.net"
 
+    def storage_options(self) -> dict[str, str]:
+        """These settings as object_store / delta-rs keys (Delta tables on abfs://)."""
+        options = {
+            "account_name": self.account_name,
+            "account_key": self.account_key,
+            "sas_token": None if self.account_key else self.sas_token,
+        }
+        if self.blob_endpoint:
+            options["azure_endpoint"] = self.account_url
+            if self.blob_endpoint.startswith("http://"):
+                options["allow_http"] = "true"
+        return {key: value for key, value in options.items() if value}
+
 
 def _connection_string(text: str) -> dict[str, str]:
     pairs = (item.split("=", 1) for item in text.split(";") if "=" in item)

@@ -180,20 +180,10 @@ class Location:
 
     # ------------------------------------------------------------------ other libraries
     def storage_options(self) -> dict[str, str]:
-        """The store's settings as object_store / delta-rs keys (``{}`` for local disk)."""
-        if self.scheme != "s3" or self.s3 is None:
-            return {}
-        s3 = self.s3
-        options = {
-            "AWS_ENDPOINT_URL": s3.endpoint_url,
-            "AWS_REGION": s3.region or "us-east-1",
-            "AWS_ACCESS_KEY_ID": s3.access_key_id,
-            "AWS_SECRET_ACCESS_KEY": s3.secret_access_key,
-            "AWS_SESSION_TOKEN": s3.session_token,
-        }
-        if s3.endpoint_url and s3.endpoint_url.startswith("http://"):
-            options["AWS_ALLOW_HTTP"] = "true"
-        return {key: value for key, value in options.items() if value}
+        """The store's settings as object_store / delta-rs keys (``{}`` for local disk, and
+        for gs://, left to delta-rs' own defaults)."""
+        method = getattr(self.options, "storage_options", None)
+        return method() if callable(method) else {}
 
 
 _DENIED = ("ACCESS_DENIED", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch")

@@ -133,3 +133,35 @@ def test_takeover_deletes_uncommitted_objects_in_the_bucket(run, kafka_bootstrap
     evaluators = results["evaluator"].nunique()
     assert len(results) == (TRACE_COUNT + 10) * evaluators
     assert not results.duplicated().any()
+
+
+def test_worker_writes_delta_tables_on_abfs(kafka_bootstrap, azure_server, tmp_path, monkeypatch):
+    """EVALSTREAM_TABLE_FORMAT=delta on Azurite: delta-rs gets the account, key and endpoint
+    from the same settings (Location.storage_options); read back without our reader."""
+    from deltalake import DeltaTable
+
+    topic = f"delta-abfs-{uuid.uuid4().hex[:8]}"
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    admin.create_topics([NewTopic(topic, 2, 1)])
+    admin.close()
+    traces = list(sample_traces(40, seed=43))
+    produce(kafka_bootstrap, topic, [orjson.dumps(t) for t in traces])
+    uri = azure_server.uri(f"{topic}/parquet")
+    env = worker_env(kafka_bootstrap, topic, uri, state_dir=tmp_path / "state",
+                     EVALSTREAM_TABLE_FORMAT="delta", **azure_server.env())  # fmt: skip
+    run_worker(env, cwd=tmp_path)
+    for name, value in azure_server.env().items():
+        monkeypatch.setenv(name, value)
+    roots = dataset_roots(uri)
+    options = roots[RESULTS].storage_options()
+    assert options["azure_endpoint"].startswith("http://127.0.0.1:")
+    results = DeltaTable(uri, storage_options=options).to_pandas()
+    evaluators = results["evaluator"].nunique()
+    assert (
+        len(results) == 40 * evaluators and not results.duplicated(["trace_id", "evaluator"]).any()
+    )
+    traces_table = DeltaTable(roots[TRACES].uri, storage_options=options).to_pandas()
+    assert sorted(traces_table["trace_id"]) == sorted(t["trace_id"] for t in traces)
+    out = tmp_path / "report.html"
+    done = cli("report", uri, "-o", str(out), env=env)
+    assert done.returncode == 0, done.stderr
