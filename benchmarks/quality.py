@@ -104,7 +104,7 @@ Targets from issue 9 and where they stand (numbers in the table above):
   and answers) is the slowest; the regex cues dominate on long texts.
 
 Honesty rules followed: splits by article / row / target group / prompt family / dataset
-(`evaluators/training/datasets.py`); decision thresholds chosen by grouped cross-validation
+(`evaluators/training/datasets/`); decision thresholds chosen by grouped cross-validation
 on the train split only and folded into the shipped model (`shift`), so 0.5 is the default
 threshold; the overlap baseline's threshold is also tuned on train. Design iterations looked
 at train-CV numbers and at this table, so the test numbers are mildly optimistic.
@@ -385,7 +385,7 @@ def _write_doc(tiers: list[str], lines: list[str], extra: list[str], sentences: 
         + "\n".join(tiers) + "\n\n"
         "## Lexical tier, shared datasets' test splits\n\n"
         "Held-out test splits only (see "
-        "`evaluators/training/datasets.py`); score = higher is better, the failure class is "
+        "`evaluators/training/datasets/`); score = higher is better, the failure class is "
         "the bad one (insufficient / incorrect / hallucinated / unsafe / jailbroken; for the "
         "refusal row the 'failure' class is *refused*). Thresholds: the evaluator's default "
         "0.5; the overlap baseline's threshold is tuned on the train split.\n\n"

@@ -26,7 +26,7 @@ _EXPORTS = {
     "Settings": "pipeline.settings",
     "load_settings": "pipeline.settings",
     "Scorer": "pipeline.evaluate.scorer",
-    "run_worker": "pipeline.worker.app",
+    "run_worker": "pipeline.worker.run",
     "run_evaluator": "pipeline.testing",
     "start_broker": "pipeline.kafka.broker",
     "stop_broker": "pipeline.kafka.broker",

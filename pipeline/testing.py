@@ -10,6 +10,9 @@ Traces may be dicts (validated like messages from Kafka) or ``Trace`` models. Th
 evaluator may be a decorated function, a plain function, an ``Evaluator`` class or
 instance, or the name of an installed evaluator. ``apply_to={"span_type": ["LLM"]}`` runs it
 per matching span, as the TOML ``apply_to`` does (docs/span-targeting.md).
+
+The worker's stages themselves (decode, scoring, windows, sinks, commit, crash and resume) run
+in-process with ``pipeline.worker.testing.StageHarness``.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ def worker_command(
     """
     from evaluators import discover, load_config
     from pipeline.evaluate.scorer import Scorer
-    from pipeline.worker.app import run_worker
+    from pipeline.worker.run import run_worker
 
     settings = load_settings(
         config=config,

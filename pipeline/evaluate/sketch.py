@@ -34,9 +34,19 @@ SCORE_ABSOLUTE_ERROR = 2 * LATENCY_SKETCH_RELATIVE_ACCURACY
 _MAPPING = LogarithmicMapping(LATENCY_SKETCH_RELATIVE_ACCURACY)
 
 
+def latency_key(latency_ms: float) -> int:
+    """The bin of one latency (or of any positive value)."""
+    return _MAPPING.key(max(latency_ms, MIN_LATENCY_MS))
+
+
+def score_key(score: float) -> int:
+    """The bin of one score in [0, 1] (stored as ``1 + score``)."""
+    return latency_key(score + SCORE_OFFSET)
+
+
 def sketch_bins(latencies_ms: Iterable[float]) -> dict[int, int]:
     """The DDSketch bins of some latencies."""
-    return dict(Counter(_MAPPING.key(max(value, MIN_LATENCY_MS)) for value in latencies_ms))
+    return dict(Counter(map(latency_key, latencies_ms)))
 
 
 def merge_bins(into: dict[int, int], bins: Mapping[int, int]) -> dict[int, int]:
@@ -54,11 +64,6 @@ def sketch_quantile(bins: Mapping[int, int], quantile: float) -> float | None:
     for key, count in bins.items():
         sketch.add(_MAPPING.value(key), count)
     return sketch.get_quantile_value(quantile)
-
-
-def score_bins(scores: Iterable[float]) -> dict[int, int]:
-    """The sketch bins of scores in [0, 1] (stored as ``1 + score``)."""
-    return sketch_bins(score + SCORE_OFFSET for score in scores)
 
 
 def score_quantile(bins: Mapping[int, int], quantile: float) -> float | None:

@@ -7,8 +7,9 @@ A :class:`Redactor` is built once from configuration and then applied to every t
 
 Built-in kinds (``BUILTIN_KINDS``: email, phone, credit_card, ip, api_key) and their regexes
 live in :mod:`pipeline.redaction.patterns`; the configuration checks (kind lists, user
-patterns, placeholder) in :mod:`pipeline.redaction.config`. This module holds the
-``Redactor``: applying the rules to text, to JSON-like values and to trace dicts.
+patterns, placeholder) in :mod:`pipeline.redaction.config`; which fields of a trace are
+redacted in :mod:`pipeline.redaction.trace_fields`. This module holds the ``Redactor``:
+applying the rules to text, to JSON-like values and to trace dicts.
 
 Matches are replaced by ``placeholder.format(kind=kind)`` (default ``[REDACTED:email]``).
 Text that is already a placeholder is never redacted again, so redaction is idempotent.
@@ -55,6 +56,7 @@ from pipeline.redaction.patterns import CREDIT_CARD as CREDIT_CARD
 from pipeline.redaction.patterns import EMAIL as EMAIL
 from pipeline.redaction.patterns import IP as IP
 from pipeline.redaction.patterns import PHONE as PHONE
+from pipeline.redaction.trace_fields import redact_trace_fields
 from pipeline.redaction.walk import copy_redacted
 
 __all__ = [
@@ -67,25 +69,6 @@ __all__ = [
 
 DEFAULT_KINDS: tuple[str, ...] = BUILTIN_KINDS
 DEFAULT_PLACEHOLDER = "[REDACTED:{kind}]"
-
-# Top-level trace fields and span fields that are never redacted (identifiers, times,
-# model names, token usage, numbers). Every other field is redacted, including unknown
-# extra fields (traces are ``extra="allow"``), so new fields cannot leak PII by default.
-TRACE_FIELDS_KEPT = frozenset(
-    {
-        "schema_version",
-        "trace_id",
-        "timestamp",
-        "status",
-        "latency_ms",
-        "model",
-        "usage",
-        "cost_usd",
-    }
-)
-SPAN_FIELDS_KEPT = frozenset(
-    {"span_id", "parent_id", "trace_id", "name", "span_type", "start_time", "end_time", "status"}
-)
 
 
 class Redactor:
@@ -273,27 +256,7 @@ class Redactor:
         dict and the number of matches per kind; the input is not mutated.
         """
         counts: dict[str, int] = {}
-        out: dict[str, Any] = {}
-        for key, value in trace.items():
-            if key in TRACE_FIELDS_KEPT or value is None or isinstance(value, int | float):
-                out[key] = value
-            elif key == "spans" and isinstance(value, list):
-                out[key] = [self._redact_span(span, counts) for span in value]
-            else:
-                out[key] = self._walk(value, counts)
-        return out, counts
-
-    def _redact_span(self, span: Any, counts: dict[str, int]) -> Any:
-        if not isinstance(span, Mapping):
-            return self._walk(span, counts)
-        return {
-            key: (
-                value
-                if key in SPAN_FIELDS_KEPT or value is None or isinstance(value, int | float)
-                else self._walk(value, counts)
-            )
-            for key, value in span.items()
-        }
+        return redact_trace_fields(trace, lambda value: self._walk(value, counts)), counts
 
 
 def _overlaps(spans: list[tuple[int, int]], start: int, end: int) -> bool:

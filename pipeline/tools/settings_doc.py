@@ -16,7 +16,7 @@ HEADER = """# Configuration
 
 Every setting of the worker and the CLI comes from an environment variable with the prefix
 `EVALSTREAM_` (CLI flags, where a command has them, take precedence). This page is generated
-from `pipeline/settings.py` by `python -m pipeline.tools.settings_doc`; a test keeps them in sync.
+from `pipeline/settings/` by `python -m pipeline.tools.settings_doc`; a test keeps them in sync.
 
 Which evaluators run, with what parameters, sampling and filters, is set in a TOML file
 named by `EVALSTREAM_CONFIG` (see [the evaluator config](#evaluator-config-toml) below).

@@ -8,7 +8,7 @@ Two agents share one lock and one commit:
 A timer commits every ``commit_interval_seconds``: it sends the window aggregates collected
 since the last commit, waits for every send, and commits offsets (with the transactions
 under exactly-once). faust's own commit timer is switched off, so a commit never lands in
-the middle of a batch. See docs/guarantees.md.
+the middle of a batch. See docs/guarantees.md. ``run.py`` runs it as a process.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from typing import Any
 
 import faust
 
-from pipeline import prometheus
 from pipeline.evaluate.scorer import Scorer
 from pipeline.ingest.assembler import SpanAssembler, install_assembler
 from pipeline.settings import Settings
@@ -32,9 +31,7 @@ from pipeline.worker.checkpoint import Checkpoint, ConsumerCommitter, Transactio
 from pipeline.worker.faust_app import faust_app
 from pipeline.worker.idle import IdleWatch, busy_reason
 from pipeline.worker.lag_report import LagReport
-from pipeline.worker.log_noise import ExpectedNoise
 from pipeline.worker.observers import PrometheusObserver
-from pipeline.worker.runtime import tune_garbage_collector
 from pipeline.worker.stages import ParquetStage, ScoreStage
 
 log = logging.getLogger(__name__)
@@ -313,38 +310,3 @@ class TraceWorker:
         faust_compat.stop_waiting_for_streams(self.app)
         log.info("stopping after a final commit")
         os.kill(os.getpid(), signal.SIGTERM)
-
-
-def run_worker(
-    settings: Settings, scorer: Scorer, stop_when_idle: float | None = None
-) -> ScoreStage:
-    """Run until stopped (SIGTERM/SIGINT) or idle; returns the scoring counters."""
-    from pipeline.kafka.clients import ensure_topics
-
-    # Before faust subscribes: a topic created after the subscription would not be assigned
-    # until the next metadata refresh (minutes).
-    topics = [settings.input_topic, settings.scored_topic, settings.metrics_topic]
-    topics += [settings.dlq_topic] + ([settings.spans_topic] if settings.assembler_enabled else [])
-    if settings.sessions_enabled:
-        topics += [settings.session_turns_topic, settings.scored_sessions_topic]
-    ensure_topics(settings, topics, settings.topic_partitions)
-    worker = TraceWorker(settings, scorer, stop_when_idle)
-    for name in ("aiokafka.consumer.group_coordinator", "aiokafka.consumer.fetcher", "mode.timers"):
-        logging.getLogger(name).addFilter(ExpectedNoise(COMMIT_TIMER))
-    prometheus.serve_metrics(settings.metrics_port)
-    faust_worker = faust_compat.DrainingWorker(
-        worker.app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False
-    )
-    faust_worker.drain = worker.finish
-    faust_worker.is_stopping = lambda: worker._stopping
-    tune_garbage_collector()  # last: what start-up loaded is frozen out of every collection
-    try:
-        faust_worker.execute_from_commandline()
-    except SystemExit as exit_:
-        if exit_.code not in (0, None):
-            raise
-    finally:
-        scorer.close()
-        if worker.sessions is not None:
-            worker.sessions.close()
-    return worker.score

@@ -33,7 +33,7 @@ METRICS = {
     "evalstream_receiver_spans_total",
 }
 HISTOGRAMS = {"evalstream_evaluator_latency_seconds", "evalstream_sink_flush_seconds"}
-# Settings the deploy files rely on before pipeline/settings.py has them (metrics endpoint).
+# Settings the deploy files rely on before pipeline/settings/ has them (metrics endpoint).
 PENDING_SETTINGS: set[str] = set()
 
 

@@ -19,7 +19,7 @@ def test_configuration_doc_is_generated_from_the_code():
 def test_every_setting_is_in_exactly_one_section():
     listed = [name for names in SECTIONS.values() for name in names]
     assert sorted(listed) == sorted(Settings.model_fields), (
-        "pipeline/settings.py SECTIONS: missing "
+        "pipeline/settings SECTIONS: missing "
         f"{sorted(set(Settings.model_fields) - set(listed))}, unknown or twice "
         f"{sorted(n for n in listed if listed.count(n) > 1 or n not in Settings.model_fields)}"
     )

@@ -1,15 +1,15 @@
 """A local single-node Kafka (KRaft) for the demo, the ``evalstream broker`` command and tests.
 
-``config`` knows the files and commands (jars from Maven Central, server.properties, ports);
-``local`` starts, watches and stops the JVM process.
+``config`` knows the files and commands (server.properties, ports), ``jars`` fetches the jars
+from Maven Central once, ``local`` starts, watches and stops the JVM process.
 """
 
 from pipeline.kafka.broker.config import DEFAULT_KAFKA_VERSION, free_port
+from pipeline.kafka.broker.exceptions import BrokerError
+from pipeline.kafka.broker.jars import ensure_jars
 from pipeline.kafka.broker.local import (
-    BrokerError,
     BrokerHandle,
     broker_status,
-    ensure_jars,
     is_reachable,
     kill_broker,
     start_broker,

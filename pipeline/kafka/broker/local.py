@@ -1,7 +1,7 @@
 """Run a local single-node Apache Kafka broker (KRaft, no ZooKeeper) from Maven jars.
 
 Tests and ``evalstream broker`` need a real broker without Docker or a Kafka install: the jars
-come from Maven Central once (:func:`ensure_jars`), the broker runs as a detached JVM whose
+come from Maven Central once (``jars.ensure_jars``), the broker runs as a detached JVM whose
 state lives in one data dir (config, logs, ``broker.pid``, ``broker.json``), so a later process
 (``evalstream broker stop``) or a crash-recovery test can find, stop or restart it.
 
@@ -13,27 +13,22 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.exceptions import PipelineError
 from pipeline.kafka.broker import config as cfg
 from pipeline.kafka.broker.config import DEFAULT_KAFKA_VERSION, free_port
+from pipeline.kafka.broker.exceptions import BrokerError
+from pipeline.kafka.broker.jars import ensure_jars, require_tool, tail_lines
 from pipeline.local_process import server_alive
 
 # Brokers started by this process. Holding the Popen lets us reap a broker that died (a
 # zombie still answers kill(pid, 0)) and avoids "subprocess still running" warnings.
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
-
-
-class BrokerError(PipelineError):
-    """The local broker could not be fetched, started, reached or stopped."""
 
 
 @dataclass(frozen=True)
@@ -47,64 +42,6 @@ class BrokerHandle:
     sasl_bootstrap: str | None = None
     ssl_bootstrap: str | None = None  # with a TLS keystore
     sasl_ssl_bootstrap: str | None = None  # with a TLS keystore and SCRAM users
-
-
-def _require(tool: str, why: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        raise BrokerError(f"`{tool}` is not on PATH; install it (e.g. apt install {why}) and retry")
-    return path
-
-
-def _tail(text: str, lines: int = 15) -> str:
-    return "\n".join(text.strip().splitlines()[-lines:])
-
-
-def ensure_jars(version: str = DEFAULT_KAFKA_VERSION, cache_dir: Path | None = None) -> Path:
-    """Return the dir with the broker's jars, downloading them with Maven on first use.
-
-    The dir is ``<cache>/kafka-<version>`` where cache is *cache_dir*, else env
-    ``EVALSTREAM_KAFKA_CACHE_DIR``, else ``~/.cache/evalstream``. Maven writes into a temp dir
-    that is renamed when complete, so an interrupted download is never mistaken for a cache.
-    """
-    root = cfg.kafka_cache_dir(cache_dir)
-    target = root / f"kafka-{version}"
-    if cfg.has_kafka_jar(target):
-        return target
-    _require("java", "openjdk-17-jre-headless")
-    mvn = _require("mvn", "maven")
-    if not cfg.POM_PATH.is_file():
-        raise BrokerError(f"missing {cfg.POM_PATH}; the broker jars are fetched through it")
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".kafka-{version}-", dir=root))
-    try:
-        cmd = [
-            mvn,
-            "-q",
-            "-B",
-            "-f",
-            str(cfg.POM_PATH),
-            "dependency:copy-dependencies",
-            "-DincludeScope=runtime",
-            f"-DoutputDirectory={tmp}",
-            f"-Dkafka.version={version}",
-        ]
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if proc.returncode != 0 or not cfg.has_kafka_jar(tmp):
-            raise BrokerError(
-                f"mvn could not fetch Kafka {version} jars (exit {proc.returncode}); check network"
-                f" access to Maven Central:\n{_tail(proc.stdout + proc.stderr, 10)}"
-            )
-        if target.exists() and not cfg.has_kafka_jar(target):
-            shutil.rmtree(target)
-        try:
-            tmp.rename(target)
-        except OSError:
-            if not cfg.has_kafka_jar(target):  # lost a race with a concurrent download?
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
 
 
 def _data_dir_of(target: Path | BrokerHandle) -> Path:
@@ -167,7 +104,7 @@ def _log_tail(data_dir: Path, lines: int = 15) -> str:
     for name in (cfg.OUT_FILE, cfg.LOG_FILE):
         with contextlib.suppress(OSError):
             text += (data_dir / name).read_text(errors="replace")
-    return _tail(text, lines) or "(no broker output)"
+    return tail_lines(text, lines) or "(no broker output)"
 
 
 def _signal_and_wait(data_dir: Path, sig: int, timeout: float) -> bool:
@@ -238,7 +175,7 @@ def start_broker(
     broker's private key and certificate chain) an SSL listener is added, and with SCRAM
     users a SASL_SSL one too (``pipeline.kafka.broker.tls``).
     """
-    java = _require("java", "openjdk-17-jre-headless")
+    java = require_tool("java", "openjdk-17-jre-headless")
     if data_dir is None:
         port = port if port is not None else free_port()
         data_dir = cfg.evalstream_cache_dir() / f"broker-{port}"
@@ -290,7 +227,9 @@ def start_broker(
             check=False,
         )
         if fmt.returncode != 0:
-            raise BrokerError(f"formatting {log_dir} failed:\n{_tail(fmt.stdout + fmt.stderr)}")
+            raise BrokerError(
+                f"formatting {log_dir} failed:\n{tail_lines(fmt.stdout + fmt.stderr)}"
+            )
 
     with open(data_dir / cfg.OUT_FILE, "ab") as out:
         proc = subprocess.Popen(

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
+from pipeline.evaluate.totals import WindowTotals
 from pipeline.tools.alerts.rules import AlertMessage, AlertRule
-from pipeline.tools.alerts.totals import WindowTotals
+from pipeline.tools.alerts.totals import metric_value
 from schemas import MetricsRecord
 
 
@@ -47,7 +48,7 @@ class AlertEngine:
         merged = WindowTotals()
         for _, _, totals in covered:
             merged.add(totals)
-        value, count = merged.value(rule.metric)
+        value, count = metric_value(merged, rule.metric)
         if value is None or count < rule.min_count:
             return None  # not enough data to decide either way: keep the current state
         key = f"{rule.name}|{app}"

@@ -1,12 +1,12 @@
 """Alert rules over the metrics topic: the rule file, its checks, and the alert message.
 
-Pure logic, no Kafka. ``totals`` merges partial window records, ``engine`` evaluates the
-rules over them and fires once; ``runner`` feeds it records and ships what it returns.
-The metrics topic carries several *partial* records per ``app|window_start`` (one per
-source partition and commit, see ``schemas.MetricsRecord``), so nothing here trusts a
-single record's ratios or percentiles: counts are summed, ratios rebuilt from counts,
-percentiles estimated from the merged latency histogram. What is exact and what is
-estimated is listed in docs/alerts.md.
+Pure logic, no Kafka. ``engine`` merges partial window records with the worker's own
+aggregate (``pipeline.evaluate.totals``), evaluates the rules over them (``totals`` reads a
+metric) and fires once; ``runner`` feeds it records and ships what it returns. The metrics
+topic carries several *partial* records per ``app|window_start`` (one per source partition
+and commit, see ``schemas.MetricsRecord``), so nothing here trusts a single record's ratios
+or percentiles: counts are summed, ratios rebuilt from counts, percentiles read from the
+merged sketches. What is exact and what is estimated is listed in docs/alerts.md.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Maintenance of the Parquet dataset: retention (drop old hours) and compaction.
 
 The public entry points of ``evalstream retention`` and ``evalstream compact``
-(:mod:`pipeline.cli.maintenance`). The code lives in three modules, each documenting
+(:mod:`pipeline.cli.maintenance`). The code lives in these modules, each documenting
 its rules:
 
 * :mod:`pipeline.tools.maintenance.layout`: the Hive layout both work on
@@ -11,7 +11,9 @@ its rules:
 * :mod:`pipeline.tools.maintenance.retention`: deleting the hours that ended more than a given
   age ago;
 * :mod:`pipeline.tools.maintenance.compaction`: merging the small files of closed hours, crash
-  safety and why it is safe beside a live worker (which takes no lock and needs none);
+  safety and why it is safe beside a live worker (which takes no lock and needs none), with
+  :mod:`~pipeline.tools.maintenance.recovery` (the clean-up after a killed compaction) and
+  :mod:`~pipeline.tools.maintenance.compaction_report` (what a run did, or why it did not);
 * :mod:`pipeline.tools.maintenance.delta`: the same two commands on a Delta table (OPTIMIZE,
   DELETE by partition, VACUUM).
 """

@@ -48,8 +48,6 @@ name) and skips anything written during the last ``min_age``.
 from __future__ import annotations
 
 import itertools
-from collections import Counter
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import pyarrow as pa
@@ -67,7 +65,13 @@ from pipeline.sinks.dataset import (
     parse_data_file,
 )
 from pipeline.sinks.objects import num_rows, read_table, write_parquet
-from pipeline.sinks.storage import Location, StorageError, locate, mtime_of
+from pipeline.sinks.storage import StorageError, locate, mtime_of
+from pipeline.tools.maintenance.compaction_report import (
+    HELD_TAIL,
+    HELD_YOUNG,
+    CompactReport,
+    Merge,
+)
 from pipeline.tools.maintenance.layout import (
     TMP_GRACE,
     DataFile,
@@ -75,64 +79,11 @@ from pipeline.tools.maintenance.layout import (
     fsync_dir,
     maintenance_lock,
 )
+from pipeline.tools.maintenance.recovery import recover_contained, row_keys
 from pipeline.tools.maintenance.superseded import drop_superseded
 
 ROW_KEY = RESULTS.row_key
 SORT_KEY = [(name, "ascending") for name in ("kafka_topic", "kafka_partition", "kafka_offset")]
-HELD_YOUNG = "young"  # written less than min_age ago
-HELD_TAIL = "tail"  # in its partition's recent tail: maybe never committed
-
-
-def _duration(value: timedelta) -> str:
-    minutes = int(value.total_seconds() // 60)
-    if minutes % 60:
-        return f"{minutes}m" if minutes else f"{int(value.total_seconds())}s"
-    return f"{minutes // 60}h"
-
-
-@dataclass
-class Merge:
-    hour: Location
-    output: Location
-    inputs: list[Location]
-    rows: int
-
-
-@dataclass
-class CompactReport:
-    dry_run: bool
-    merges: list[Merge] = field(default_factory=list)
-    recovered: list[Location] = field(default_factory=list)  # contained files deleted
-    skipped: list[tuple[Location, str]] = field(default_factory=list)
-    # Why files stayed as they are, so a run that merges nothing can say why (issue 16.10):
-    open_hours: int = 0  # hours not closed yet (ended less than min_age ago)
-    held: Counter = field(default_factory=Counter)  # unmergeable files by HELD_* reason
-    min_age: timedelta = timedelta(0)
-    tail_window: timedelta = timedelta(0)
-
-    @property
-    def files_merged(self) -> int:
-        return sum(len(m.inputs) for m in self.merges)
-
-    def idle_reason(self) -> str | None:
-        """Why a run merged nothing, in one line; None when it merged something."""
-        if self.merges:
-            return None
-        age, window = _duration(self.min_age), _duration(self.tail_window)
-        parts = []
-        if self.held[HELD_TAIL]:
-            parts.append(
-                f"{self.held[HELD_TAIL]} file(s) are in their partition's recent tail (written"
-                f" within {window} of its newest file): they may not be committed yet, and"
-                " are merged once newer files of the partition are older than that"
-            )
-        if self.held[HELD_YOUNG]:
-            parts.append(f"{self.held[HELD_YOUNG]} file(s) were written less than {age} ago")
-        if self.open_hours:
-            parts.append(f"{self.open_hours} hour(s) are current or ended less than {age} ago")
-        if not parts:
-            parts.append("no closed hour holds two or more files of one topic-partition")
-        return "nothing merged: " + "; ".join(parts) + " (see --min-age)"
 
 
 def compact(
@@ -211,10 +162,10 @@ def _compact_hour(
         if data is not None:
             groups.setdefault(data.group, []).append(data)
     for group, files in sorted(groups.items()):
-        files = _recover(files, kind, dry_run, report)
+        files = recover_contained(files, kind, dry_run, report)
         if files is None:
             continue
-        keys = lambda path: _row_keys(path, kind)  # noqa: E731
+        keys = lambda path: row_keys(path, kind)  # noqa: E731
         files = drop_superseded(files, keys, dry_run, report.recovered, report.skipped)
         files.sort(key=lambda f: f.first)
         if any(a.last >= b.first for a, b in itertools.pairwise(files)):
@@ -242,42 +193,6 @@ def _held(data: DataFile, now: datetime, min_age: timedelta, tail: int | None) -
     if tail is not None and data.last >= tail:
         return HELD_TAIL
     return None
-
-
-def _row_keys(path: Location, kind: DatasetKind) -> Counter:
-    table = read_table(path, columns=list(kind.row_key))
-    return Counter(zip(*(table.column(name).to_pylist() for name in kind.row_key), strict=True))
-
-
-def _recover(
-    files: list[DataFile], kind: DatasetKind, dry_run: bool, report: CompactReport
-) -> list[DataFile] | None:
-    """Delete files contained in another file's range whose rows it holds (a compaction
-    killed before deleting its inputs). ``None``: leave this group alone."""
-    by_size = sorted(files, key=lambda f: (f.first - f.last, f.first))  # widest first
-    keep: list[DataFile] = []
-    deleted = False
-    containers: dict[Location, Counter] = {}
-    for data in by_size:
-        container = next((k for k in keep if k.contains(data)), None)
-        if container is None:
-            keep.append(data)
-            continue
-        if container.path not in containers:
-            containers[container.path] = _row_keys(container.path, kind)
-        rows = _row_keys(data.path, kind)
-        if rows - containers[container.path]:
-            report.skipped.append(
-                (data.path, f"offsets inside {container.path.name} but rows are not; kept")
-            )
-            return None
-        if not dry_run:
-            data.path.delete()
-            deleted = True
-        report.recovered.append(data.path)
-    if deleted:
-        fsync_dir(files[0].path.parent)
-    return keep
 
 
 def _merge(
@@ -323,3 +238,6 @@ def _merge(
     for data in run:
         data.path.delete()
     fsync_dir(hour.path)
+
+
+__all__ = ["ROW_KEY", "SORT_KEY", "CompactReport", "Merge", "compact"]

@@ -107,7 +107,9 @@ def test_outage_lines_are_rate_limited_and_close_is_bounded(
     )
     assert close_took < 1.5, close_took
     assert not kafka_lines, [r.getMessage() for r in kafka_lines][:5]  # folded into ours
-    assert 2 <= len(outage_lines) <= outage / 2.0 + 2, outage_lines
+    # one line per 2 s interval at most; on a loaded machine the first interval may be the
+    # only one that sees trouble before close(), so one line is the lower bound
+    assert 1 <= len(outage_lines) <= outage / 2.0 + 2, outage_lines
     assert any("trouble for" in line and "spilled" in line for line in outage_lines)
     stats = producer.stats()
     assert stats.sent + stats.spilled == 600 and stats.spilled > 0, stats

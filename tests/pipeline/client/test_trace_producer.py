@@ -115,8 +115,10 @@ def test_broker_outage_delivers_every_trace_exactly_once(tmp_path: Path) -> None
     assert all(r.key.decode() == json.loads(r.value)["trace_id"] for r in records[:100])
     assert report["p99_ms"] < 5, report
     # log_trace never waits on I/O or on Kafka, but a single call can still wait for a CPU
-    # (brokers and workers share 2 cores in CI), the GIL (5 ms switch interval) or a GC pass.
-    assert report["max_ms"] < 100, report
+    # (brokers and workers share 2 cores in CI), the GIL (5 ms switch interval) or a GC pass:
+    # 211 ms was seen at load 17 on 2 cores. A call that waited on Kafka would wait for the
+    # client's max_block_ms (2 s) instead, so the bound sits well below that.
+    assert report["max_ms"] < 1_000, report
 
 
 def test_block_policy_waits_its_limit_then_raises(tmp_path: Path) -> None:

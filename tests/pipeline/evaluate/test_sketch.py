@@ -11,10 +11,11 @@ import pytest
 
 from pipeline.evaluate.scorer import ScoredRecord, SourcedTrace
 from pipeline.evaluate.sketch import SCORE_ABSOLUTE_ERROR, sketch_bins, sketch_quantile
+from pipeline.evaluate.totals import WindowTotals
 from pipeline.evaluate.windows import WindowAggregator
 from pipeline.tools.alerts.engine import AlertEngine
 from pipeline.tools.alerts.rules import AlertRule
-from pipeline.tools.alerts.totals import WindowTotals
+from pipeline.tools.alerts.totals import metric_value
 from schemas import EvaluationResult, MetricsRecord, Trace
 from schemas.metrics import LATENCY_SKETCH_RELATIVE_ACCURACY
 
@@ -74,7 +75,7 @@ def test_merged_record_sketches_match_numpy_within_the_bound(seed):
         totals.add_record(MetricsRecord.model_validate_json(record.model_dump_json()))
     for q in QUANTILES:
         exact = float(np.quantile(everything, q, method="lower"))
-        value, count = totals.value(f"latency_p{round(q * 100)}_ms")
+        value, count = metric_value(totals, f"latency_p{round(q * 100)}_ms")
         assert count == len(everything)
         assert_within_bound(value, exact)
 
@@ -131,7 +132,7 @@ def test_merged_score_quantiles_are_within_the_absolute_bound():
     everything = np.concatenate(parts)
     for q in (0.05, 0.25, 0.5, 0.9, 0.99):
         exact = float(np.quantile(everything, q, method="lower"))
-        value, count = totals.value(f"evaluators.q.score_p{round(q * 100)}")
+        value, count = metric_value(totals, f"evaluators.q.score_p{round(q * 100)}")
         assert count == everything.size
         assert abs(value - exact) <= SCORE_ABSOLUTE_ERROR, (q, value, exact)
     assert AlertRule.model_validate(

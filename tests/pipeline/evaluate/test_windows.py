@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from pipeline.evaluate.scorer import ScoredRecord, SourcedTrace
+from pipeline.evaluate.totals import WindowTotals
 from pipeline.evaluate.windows import WindowAggregator
-from schemas import EvaluationResult, Trace
+from schemas import EvaluationResult, MetricsRecord, Trace
 from schemas.metrics import LATENCY_BUCKETS_MS
 
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
@@ -76,3 +79,30 @@ def test_partial_records_of_one_window_sum_to_the_whole():
     second = agg.drain()
     assert [w.key for w in first] == [w.key for w in second]
     assert sum(w.trace_count for w in first + second) == 3
+
+
+def test_partial_records_merge_back_into_the_totals_of_all_their_traces():
+    """The worker's windows and a reader of the metrics topic (alerts) sum the same
+    aggregate: records drained at two commits, merged, hold what adding every trace holds."""
+    first = [record(i, latency=50.0 * i, score=(i % 4) / 3) for i in range(1, 30)]
+    second = [record(40, status="ERROR", score=0.0), record(41, error="boom"), record(42)]
+    agg = WindowAggregator(60, "w")
+    agg.add(first)
+    records = agg.drain()
+    agg.add(second)
+    records += agg.drain()
+    merged = WindowTotals()
+    for partial in records:  # through JSON, as the metrics topic carries them
+        merged.add_record(MetricsRecord.model_validate_json(partial.model_dump_json()))
+    direct = WindowTotals()
+    for scored in first + second:
+        direct.add_trace(scored)
+    merged_q, direct_q = merged.evaluators.pop("q"), direct.evaluators.pop("q")
+    assert merged.cost_usd == pytest.approx(direct.cost_usd)
+    merged.cost_usd = direct.cost_usd
+    assert merged == direct and merged.traces == 32 and merged.errors == 1
+    assert (merged_q.evaluations, merged_q.scored, merged_q.errors) == (32, 31, 1)
+    assert merged_q.score_sketch == direct_q.score_sketch
+    assert merged_q.pass_weight == direct_q.pass_weight == 31
+    assert merged_q.pass_rate == pytest.approx(direct_q.pass_rate)
+    assert merged_q.mean_score == pytest.approx(direct_q.mean_score)

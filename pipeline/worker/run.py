@@ -1,0 +1,53 @@
+"""Run one worker process: topics ensured, log noise filtered, metrics served, faust started.
+
+The process entry of ``evalstream worker`` (``pipeline.cli.stream``); what the process does
+with each batch and each commit is :class:`~pipeline.worker.app.TraceWorker`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from pipeline import prometheus
+from pipeline.evaluate.scorer import Scorer
+from pipeline.settings import Settings
+from pipeline.worker import faust_compat
+from pipeline.worker.app import COMMIT_TIMER, TraceWorker
+from pipeline.worker.log_noise import ExpectedNoise
+from pipeline.worker.runtime import tune_garbage_collector
+from pipeline.worker.stages import ScoreStage
+
+
+def run_worker(
+    settings: Settings, scorer: Scorer, stop_when_idle: float | None = None
+) -> ScoreStage:
+    """Run until stopped (SIGTERM/SIGINT) or idle; returns the scoring counters."""
+    from pipeline.kafka.clients import ensure_topics
+
+    # Before faust subscribes: a topic created after the subscription would not be assigned
+    # until the next metadata refresh (minutes).
+    topics = [settings.input_topic, settings.scored_topic, settings.metrics_topic]
+    topics += [settings.dlq_topic] + ([settings.spans_topic] if settings.assembler_enabled else [])
+    if settings.sessions_enabled:
+        topics += [settings.session_turns_topic, settings.scored_sessions_topic]
+    ensure_topics(settings, topics, settings.topic_partitions)
+    worker = TraceWorker(settings, scorer, stop_when_idle)
+    for name in ("aiokafka.consumer.group_coordinator", "aiokafka.consumer.fetcher", "mode.timers"):
+        logging.getLogger(name).addFilter(ExpectedNoise(COMMIT_TIMER))
+    prometheus.serve_metrics(settings.metrics_port)
+    faust_worker = faust_compat.DrainingWorker(
+        worker.app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False
+    )
+    faust_worker.drain = worker.finish
+    faust_worker.is_stopping = lambda: worker._stopping
+    tune_garbage_collector()  # last: what start-up loaded is frozen out of every collection
+    try:
+        faust_worker.execute_from_commandline()
+    except SystemExit as exit_:
+        if exit_.code not in (0, None):
+            raise
+    finally:
+        scorer.close()
+        if worker.sessions is not None:
+            worker.sessions.close()
+    return worker.score
