@@ -230,9 +230,12 @@ class ParquetStage:
         for event in self.pending:
             await stream.ack(event)
         self.pending.clear()
-        fenced = getattr(self.sink, "fenced", set())  # a newer owner writes (and commits) those
+        withdrawn = getattr(self.sink, "fenced", set()) | getattr(self.sink, "withdrawn", set())
+        # a newer owner writes (and commits) those; or this worker replays them
         return {
-            tp: offset for tp, offset in durable.items() if (tp.topic, tp.partition) not in fenced
+            tp: offset
+            for tp, offset in durable.items()
+            if (tp.topic, tp.partition) not in withdrawn
         }
 
     def claim(self, topic: str, partitions: list[int]) -> None:
