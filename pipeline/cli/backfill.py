@@ -1,4 +1,5 @@
-"""``evalstream backfill``: re-score a topic range or JSONL files into a Parquet dataset.
+"""``evalstream backfill``: re-score a topic range or JSONL files into a Parquet dataset, or
+into Delta tables (``EVALSTREAM_TABLE_FORMAT=delta``, or a root that is a Delta table).
 
 Mistakes (unreadable file, unknown evaluator, bad time, missing topic) print one red line
 and exit 2, like every other command. Bad messages are not fatal: they are counted and
@@ -78,14 +79,14 @@ def backfill_command(
     chunk_size: int = typer.Option(5000, min=1, help="Offsets (or lines) per output file."),
     dlq: bool = typer.Option(False, "--dlq", help="Also send bad messages to the DLQ topic."),
 ) -> None:
-    """Re-score history with chosen evaluators into Parquet; safe to run again.
+    """Re-score history with chosen evaluators into Parquet or Delta; safe to run again.
 
     Examples: [bold]evalstream backfill --from-topic traces --start-time 2026-11-25T00:00[/]
     [bold]evalstream backfill --from-files old.jsonl --evaluators safety,correctness[/]
     """
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
-        report, root = _run(
+        report, root, delta = _run(
             from_topic, from_files, start_time, start_offset, end_time,
             config, evaluators, parquet_dir, chunk_size, dlq, err,
         )  # fmt: skip
@@ -98,6 +99,13 @@ def backfill_command(
         err.print(f"... and {report.bad_count - SHOWN_BAD} more bad messages")
     for path in report.overlapping:
         err.print(f"[yellow]warning:[/] {path} overlaps this range only in part; rows may repeat")
+    if delta:
+        print(
+            f"backfill: read {report.read:,}, scored {report.scored:,}, bad {report.bad_count:,};"
+            f" wrote {report.rows:,} rows in {report.commits} Delta commits to {root} (each"
+            " chunk replaced its earlier rows)"
+        )
+        return
     results = [path for path in report.files if path.is_relative_to(root)]
     beside = len(report.files) - len(results)
     replaced = sum(path.is_relative_to(root) for path in report.replaced)
@@ -112,7 +120,7 @@ def backfill_command(
 def _run(
     from_topic, from_files, start_time, start_offset, end_time,
     config, evaluators, parquet_dir, chunk_size, dlq, err,
-) -> tuple[BackfillReport, Location]:  # fmt: skip
+) -> tuple[BackfillReport, Location, bool]:  # fmt: skip
     from evaluators import discover
     from pipeline.evaluate.scorer import Scorer
 
@@ -126,11 +134,7 @@ def _run(
     end = parse_time(end_time) if end_time else None
     settings = load_settings(config=config, parquet_dir=parquet_dir)
     root = locate(parquet_dir, settings) if parquet_dir else _default_dir(settings)
-    if is_delta_table(root):
-        raise PipelineError(
-            f"{root} is a Delta table: backfill writes Parquet files, which a Delta reader"
-            f" would never see; backfill into another directory (default {_default_dir(settings)})"
-        )
+    delta = settings.table_format == "delta" or is_delta_table(root)
     root.check(writable=True)  # a bad URI or an unreachable store: one line, before scoring
     names = [n.strip() for n in evaluators.split(",") if n.strip()] if evaluators else None
     evaluator_config = backfill_config(load_backfill_config(settings.config), names)
@@ -158,11 +162,16 @@ def _run(
         with Progress(*columns, console=err, transient=True) as progress:
             task = progress.add_task("re-scoring", total=total)
             report = run_backfill(
-                scorer, chunks, root, encoder, on_progress=lambda n: progress.advance(task, n)
+                scorer,
+                chunks,
+                root,
+                encoder,
+                on_progress=lambda n: progress.advance(task, n),
+                delta=delta,
             )
     finally:
         scorer.close()
     if dlq and report.bad:
         sent = _send_dead_letters(settings, encoder, report)
         err.print(f"sent {sent} bad messages to {settings.dlq_topic}")
-    return report, root
+    return report, root, delta

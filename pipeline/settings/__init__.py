@@ -18,6 +18,7 @@ from pipeline.settings.base import DEFAULT_MAX_MESSAGE_BYTES, ENV_PREFIX, Datase
 from pipeline.settings.ingest import ReceiverSection, SpanAssemblySection
 from pipeline.settings.kafka import KafkaSection, TopicsSection
 from pipeline.settings.outputs import (
+    CloudStorageSection,
     ObjectStorageSection,
     OutputDatasetsSection,
     RedactionSection,
@@ -45,6 +46,7 @@ class Settings(
     WorkerSection,
     OutputDatasetsSection,
     ObjectStorageSection,
+    CloudStorageSection,
     RedactionSection,
     SpanAssemblySection,
     ReceiverSection,

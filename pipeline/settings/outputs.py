@@ -83,6 +83,50 @@ class ObjectStorageSection(Section):
     )
 
 
+class CloudStorageSection(Section):
+    """Google Cloud Storage and Azure Blob / ADLS Gen2 holding the datasets."""
+
+    TITLE: ClassVar[str] = (
+        "Object storage (GCS, Azure; over STORAGE_EMULATOR_HOST and AZURE_STORAGE_*)"
+    )
+
+    gcs_endpoint_url: str | None = Field(
+        None,
+        description="GCS endpoint, e.g. http://127.0.0.1:4443 for a local emulator; unset ="
+        " STORAGE_EMULATOR_HOST, else Google's own endpoint.",
+    )
+    gcs_anonymous: bool | None = Field(
+        None,
+        description="Reach GCS without credentials; unset = only when an emulator endpoint is"
+        " set (else Google's application default credentials).",
+    )
+    gcs_conditional_put: bool = Field(
+        True,
+        description="Create each gs:// object with ifGenerationMatch=0 so GCS refuses to"
+        " replace an existing one (zombie fencing, docs/guarantees.md).",
+    )
+    azure_account_name: str | None = Field(
+        None,
+        description="Azure storage account; unset = the account in the abfs:// URI, else"
+        " AZURE_STORAGE_ACCOUNT_NAME, else AZURE_STORAGE_CONNECTION_STRING's AccountName.",
+    )
+    azure_account_key: SecretStr | None = Field(
+        None,
+        description="Azure account key; unset = AZURE_STORAGE_ACCOUNT_KEY, else the connection"
+        " string's AccountKey, else a SAS token or Azure's default credential (never logged).",
+    )
+    azure_blob_endpoint: str | None = Field(
+        None,
+        description="Azure blob endpoint, e.g. http://127.0.0.1:10000 for Azurite; unset = the"
+        " connection string's BlobEndpoint, else https://<account>.blob.core.windows.net.",
+    )
+    azure_conditional_put: bool = Field(
+        True,
+        description="Create each abfs:// blob with If-None-Match: * so Azure refuses to replace"
+        " an existing one (zombie fencing, docs/guarantees.md).",
+    )
+
+
 class RedactionSection(Section):
     """PII removed from everything written."""
 

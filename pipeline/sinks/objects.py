@@ -12,8 +12,12 @@ and, unless asked to replace, written once: an existing file is never replaced.
   send that header, so these PUTs go through boto3. With ``EVALSTREAM_S3_CONDITIONAL_PUT``
   off (a store that rejects the header), existence is checked before the PUT: a race can
   then still replace an object.
-* gs:// and abfs://: through pyarrow; without ``replace`` existence is checked first (no
-  atomic guard through pyarrow there).
+* gs://: without ``replace``, one upload with ``ifGenerationMatch=0`` through
+  google-cloud-storage (:mod:`pipeline.sinks.gcs`): GCS creates the object only if no live
+  one has its name, atomically. abfs://: one upload with ``If-None-Match: *`` through
+  azure-storage-blob (:mod:`pipeline.sinks.azure`), equally atomic on Azure. pyarrow sends
+  neither condition. With ``EVALSTREAM_GCS_CONDITIONAL_PUT`` / ``_AZURE_CONDITIONAL_PUT``
+  off, existence is checked before a plain pyarrow write, as on S3.
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ from typing import BinaryIO
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipeline.sinks import azure, gcs
+from pipeline.sinks.azure import AzureOptions
+from pipeline.sinks.gcs import GcsOptions
 from pipeline.sinks.storage import Location, S3Options, StorageError, _reason
 
 COMPRESSION = "zstd"
@@ -60,8 +67,14 @@ def write_bytes(
 ) -> bool:
     if target.is_local:
         return _write_local(target, lambda handle: handle.write(memoryview(data)), replace, mtime)
-    if target.scheme == "s3" and not replace and (target.s3 is None or target.s3.conditional_put):
-        return _put_if_absent(target, data)
+    options = target.options
+    if not replace and getattr(options, "conditional_put", target.scheme == "s3"):
+        if target.scheme == "s3":
+            return _put_if_absent(target, data)
+        if isinstance(options, GcsOptions):
+            return gcs.put_if_absent(target.path, memoryview(data).tobytes(), options)
+        if isinstance(options, AzureOptions):
+            return azure.put_if_absent(target.path, memoryview(data).tobytes(), options)
     if not replace and target.exists():
         return False
     try:

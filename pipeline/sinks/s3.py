@@ -49,6 +49,19 @@ class S3Options:
             connect_timeout=getattr(settings, "s3_connect_timeout_seconds", 5.0),
         )
 
+    def storage_options(self) -> dict[str, str]:
+        """These settings as object_store / delta-rs keys."""
+        options = {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_REGION": self.region or "us-east-1",
+            "AWS_ACCESS_KEY_ID": self.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": self.secret_access_key,
+            "AWS_SESSION_TOKEN": self.session_token,
+        }
+        if self.endpoint_url and self.endpoint_url.startswith("http://"):
+            options["AWS_ALLOW_HTTP"] = "true"
+        return {key: value for key, value in options.items() if value}
+
 
 def s3_filesystem(options: S3Options, bucket: str) -> pafs.S3FileSystem:
     """pyarrow's S3 filesystem for these options (``bucket`` only names it in errors)."""

@@ -26,7 +26,11 @@ from urllib.parse import urlsplit
 import pyarrow.fs as pafs
 
 from pipeline.exceptions import StorageError
+from pipeline.sinks.azure import AzureOptions, azure_filesystem
+from pipeline.sinks.gcs import GcsOptions, gcs_filesystem
 from pipeline.sinks.s3 import S3Options, s3_filesystem
+
+StoreOptions = S3Options | GcsOptions | AzureOptions
 
 __all__ = ["Location", "S3Options", "StorageError", "fsspec_filesystem", "locate", "mtime_of"]
 
@@ -47,7 +51,11 @@ class Location:
     scheme: str  # "file", "s3", "gs" or "abfs"
     path: str
     fs: pafs.FileSystem = field(compare=False, repr=False)
-    s3: S3Options | None = field(default=None, compare=False, repr=False)
+    options: StoreOptions | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def s3(self) -> S3Options | None:
+        return self.options if isinstance(self.options, S3Options) else None
 
     # ------------------------------------------------------------------ names
     def _key(self) -> tuple[str, str]:
@@ -84,7 +92,7 @@ class Location:
         return self.path
 
     def __truediv__(self, name: str) -> Location:
-        return Location(self.scheme, posixpath.join(self.path, name), self.fs, self.s3)
+        return Location(self.scheme, posixpath.join(self.path, name), self.fs, self.options)
 
     @property
     def name(self) -> str:
@@ -95,7 +103,7 @@ class Location:
         parent = posixpath.dirname(self.path.rstrip("/"))
         if not self.is_local and "/" not in self.path.strip("/"):
             raise StorageError(f"{self.uri} has no parent inside its bucket")
-        return Location(self.scheme, parent or "/", self.fs, self.s3)
+        return Location(self.scheme, parent or "/", self.fs, self.options)
 
     @property
     def bucket(self) -> str | None:
@@ -143,7 +151,7 @@ class Location:
 
     def at(self, path: str) -> Location:
         """The location of a path of this store (as a listing gives it)."""
-        return Location(self.scheme, path, self.fs, self.s3)
+        return Location(self.scheme, path, self.fs, self.options)
 
     # ------------------------------------------------------------------ changes
     def delete(self) -> bool:
@@ -172,20 +180,10 @@ class Location:
 
     # ------------------------------------------------------------------ other libraries
     def storage_options(self) -> dict[str, str]:
-        """The store's settings as object_store / delta-rs keys (``{}`` for local disk)."""
-        if self.scheme != "s3" or self.s3 is None:
-            return {}
-        s3 = self.s3
-        options = {
-            "AWS_ENDPOINT_URL": s3.endpoint_url,
-            "AWS_REGION": s3.region or "us-east-1",
-            "AWS_ACCESS_KEY_ID": s3.access_key_id,
-            "AWS_SECRET_ACCESS_KEY": s3.secret_access_key,
-            "AWS_SESSION_TOKEN": s3.session_token,
-        }
-        if s3.endpoint_url and s3.endpoint_url.startswith("http://"):
-            options["AWS_ALLOW_HTTP"] = "true"
-        return {key: value for key, value in options.items() if value}
+        """The store's settings as object_store / delta-rs keys (``{}`` for local disk, and
+        for gs://, left to delta-rs' own defaults)."""
+        method = getattr(self.options, "storage_options", None)
+        return method() if callable(method) else {}
 
 
 _DENIED = ("ACCESS_DENIED", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch")
@@ -244,15 +242,16 @@ def locate(root: str | PurePath | Location, settings: Any = None) -> Location:
     parts = urlsplit(text)
     if not parts.netloc:
         raise StorageError(f"{text!r} names no bucket: write {scheme}://bucket/prefix")
+    bucket, _, account = parts.netloc.partition("@")  # abfs://container@account.dfs.…
+    path = posixpath.join(bucket, parts.path.strip("/")).rstrip("/")
     if scheme == "s3":
         options = S3Options.from_env(settings)
-        path = posixpath.join(parts.netloc, parts.path.strip("/")).rstrip("/")
         return Location("s3", path, s3_filesystem(options, parts.netloc), options)
-    try:
-        fs, path = pafs.FileSystem.from_uri(text)
-    except (OSError, ValueError, TypeError) as exc:
-        raise StorageError(f"cannot open {text}: {_reason(exc)}") from None
-    return Location(scheme, path.rstrip("/"), fs)
+    if scheme == "gs":
+        gcs = GcsOptions.from_env(settings)
+        return Location("gs", path, gcs_filesystem(gcs), gcs)
+    azure = AzureOptions.from_env(settings, account.split(".", 1)[0] or None)
+    return Location("abfs", path, azure_filesystem(azure), azure)
 
 
 def _looks_like_mangled_uri(text: str) -> bool:
@@ -273,7 +272,14 @@ def fsspec_filesystem(location: Location):  # -> fsspec.AbstractFileSystem (impo
     for ``duckdb.register_filesystem`` (fsspec: only where pyarrow has no binding)."""
     from fsspec.implementations.arrow import ArrowFSWrapper
 
-    wrapper = type(
-        f"{location.scheme.title()}ArrowFS", (ArrowFSWrapper,), {"protocol": (location.scheme,)}
-    )
+    prefix = f"{location.scheme}://"
+
+    def strip(cls, path: str) -> str:
+        """``abfs://container/key`` -> ``container/key`` (fsspec's own rule takes an abfs
+        container for a host name and drops it)."""
+        path = path[len(prefix) :] if path.startswith(prefix) else path
+        return path.lstrip("/")
+
+    attributes = {"protocol": (location.scheme,), "_strip_protocol": classmethod(strip)}
+    wrapper = type(f"{location.scheme.title()}ArrowFS", (ArrowFSWrapper,), attributes)
     return wrapper(location.fs)

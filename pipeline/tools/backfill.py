@@ -6,7 +6,8 @@ name derived from the source and the offsets it holds
 (``backfill-<topic>-p<P>-o<first>-<last>.parquet``). The same run twice cuts the same chunks,
 writes the same names, and each replaces the earlier file whole (local disk: an atomic rename;
 an object store: one PUT of the same key): no duplicate row. The dataset may be local or in an
-object store (:mod:`pipeline.sinks.storage`).
+object store (:mod:`pipeline.sinks.storage`). Into Delta tables, each chunk is one
+replace-where commit per table instead (:mod:`pipeline.sinks.delta_backfill`): same rule.
 Rows come from ``RecordEncoder.scored_row`` + ``ParquetSink.add``, exactly like the worker's,
 so the schema cannot drift and the rows are redacted the same way. No consumer group and no
 faust: nothing here moves a worker's offsets.
@@ -18,6 +19,7 @@ import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 from kafka import TopicPartition
@@ -30,6 +32,7 @@ from pipeline.ingest.files.trace_files import read_input_file
 from pipeline.kafka.clients import make_consumer
 from pipeline.settings import Settings
 from pipeline.sinks.dataset import Root, data_files, dataset_roots
+from pipeline.sinks.delta_backfill import DeltaBackfillSink
 from pipeline.sinks.encode import RecordEncoder
 from pipeline.sinks.parquet import ParquetSink
 from pipeline.sinks.storage import Location, locate
@@ -79,6 +82,7 @@ class BackfillReport:
     overlapping: list[Location] = field(default_factory=list)
     bad: list[BadMessage] = field(default_factory=list)
     bad_count: int = 0
+    commits: int = 0  # Delta: one per table and chunk
 
 
 def backfill_config(config: EvaluatorConfig, names: Sequence[str] | None) -> EvaluatorConfig:
@@ -200,16 +204,16 @@ def run_backfill(
     encoder: RecordEncoder,
     *,
     on_progress: Callable[[int], None] | None = None,
+    delta: bool = False,
 ) -> BackfillReport:
-    """Score every chunk and write it; replaces earlier backfill files the chunk covers."""
+    """Score every chunk and write it; replaces earlier backfill rows the chunk covers (with
+    ``delta``, in Delta tables: :mod:`pipeline.sinks.delta_backfill`)."""
     report = BackfillReport()
     root = locate(root)
     for chunk in chunks:
-        sink = ParquetSink(  # results, and the traces/spans datasets when bodies are stored
-            root,
-            store_traces=encoder.with_body,
-            field_limit_bytes=encoder.field_limit_bytes,
-            overwrite=True,
+        kind = DeltaBackfillSink if delta else partial(ParquetSink, overwrite=True)
+        sink = kind(  # results, and the traces/spans datasets when bodies are stored
+            root, store_traces=encoder.with_body, field_limit_bytes=encoder.field_limit_bytes
         )
         good: list[SourcedTrace] = []
         for message in chunk.messages:
@@ -226,9 +230,14 @@ def run_backfill(
                 sink.add(row, f"backfill-{chunk.label}", chunk.partition, record.source.offset)
                 report.scored += 1
         report.rows += sink.buffered_rows
-        written = sink.flush()
-        report.files.extend(written)
-        _tidy(root, chunk, set(written), report)
+        if isinstance(sink, DeltaBackfillSink):
+            label = chunk.label
+            report.commits += len(sink.replace(chunk.source, label, chunk.partition, chunk.first,
+                                               chunk.last))  # fmt: skip
+        else:
+            written = sink.flush()
+            report.files.extend(written)
+            _tidy(root, chunk, set(written), report)
         if on_progress is not None:
             on_progress(chunk.last - chunk.first + 1)
     return report

@@ -73,6 +73,50 @@ def test_gs_and_abfs_uris_resolve_through_pyarrow_without_a_request():
     azure = locate("abfs://container@account.dfs.core.windows.net/evalstream/parquet")
     assert azure.scheme == "abfs" and isinstance(azure.fs, pafs.AzureFileSystem)
     assert azure.path == "container/evalstream/parquet"
+    assert azure.options.account_name == "account"
+
+
+def test_gcs_and_azure_settings_come_from_the_standard_variables(monkeypatch):
+    from pipeline.settings import load_settings
+    from pipeline.sinks.azure import AzureOptions
+    from pipeline.sinks.gcs import GcsOptions
+
+    for name in (
+        "STORAGE_EMULATOR_HOST",
+        "AZURE_STORAGE_ACCOUNT_NAME",
+        "AZURE_STORAGE_KEY",
+        "AZURE_STORAGE_ACCOUNT",
+        "AZURE_STORAGE_ACCOUNT_KEY",
+        "AZURE_STORAGE_SAS_TOKEN",
+    ):
+        monkeypatch.delenv(name, raising=False)  # fmt: skip
+    monkeypatch.delenv("AZURE_STORAGE_CONNECTION_STRING", raising=False)
+    assert GcsOptions.from_env() == GcsOptions()  # Google's endpoint, default credentials
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", "127.0.0.1:4443")
+    assert GcsOptions.from_env() == GcsOptions("http://127.0.0.1:4443", anonymous=True)
+    settings = load_settings(gcs_endpoint_url="https://gcs.example", gcs_anonymous=False)
+    assert GcsOptions.from_env(settings) == GcsOptions("https://gcs.example", anonymous=False)
+
+    monkeypatch.setenv(
+        "AZURE_STORAGE_CONNECTION_STRING",
+        "DefaultEndpointsProtocol=http;AccountName=dev;AccountKey=a2V5;"
+        "BlobEndpoint=http://127.0.0.1:10000/dev;",
+    )
+    options = AzureOptions.from_env()
+    assert (options.account_name, options.account_key) == ("dev", "a2V5")
+    assert options.blob_endpoint == "http://127.0.0.1:10000"
+    assert options.account_url == "http://127.0.0.1:10000/dev"
+    monkeypatch.setenv("AZURE_STORAGE_ACCOUNT_KEY", "b3ZlcnJpZGU=")
+    assert AzureOptions.from_env().account_key == "b3ZlcnJpZGU="
+    monkeypatch.delenv("AZURE_STORAGE_CONNECTION_STRING")
+    overridden = AzureOptions.from_env(load_settings(azure_account_name="mine"), "in-uri")
+    assert overridden.account_name == "mine"
+    assert AzureOptions.from_env(None, "in-uri").account_name == "in-uri"
+    with pytest.raises(StorageError, match="needs a storage account"):
+        locate("abfs://container/x")
+    monkeypatch.setenv("AZURE_STORAGE_ACCOUNT_NAME", "acct")
+    with pytest.raises(StorageError, match="a path other than the account"):
+        locate("abfs://container/x", load_settings(azure_blob_endpoint="http://h:1/other"))
 
 
 def test_an_unreachable_endpoint_or_missing_bucket_is_one_line(monkeypatch, s3_server):

@@ -144,12 +144,18 @@ def test_ui_api_over_delta_tables(tables):
         assert sorted(r["evaluator"] for r in detail["results"]) == ["error", "latency"]
 
 
-def test_backfill_into_a_delta_table_is_one_clear_line(tables, tmp_path):
+def test_backfill_into_a_delta_table_writes_it_once(tables, tmp_path):
+    """Backfill into the worker's Delta table: the table gets the rows (replace-where
+    commits, pipeline/sinks/delta_backfill.py), its own rows stay, a re-run adds nothing."""
     source = tmp_path / "old.jsonl"
     source.write_text('{"trace_id": "x", "timestamp": "2026-11-25T10:00:00Z"}\n')
-    done = CliRunner().invoke(
-        app, ["backfill", "--from-files", str(source), "--parquet-dir", str(tables / "parquet")]
-    )
-    assert done.exit_code == 2, done.output
-    (line,) = done.stderr.strip().splitlines()
-    assert line.startswith("error:") and "is a Delta table" in line
+    before = len(DeltaTable(str(tables / "parquet")).to_pandas())
+    args = ["backfill", "--from-files", str(source), "--parquet-dir", str(tables / "parquet")]
+    for _ in range(2):
+        done = CliRunner().invoke(app, [*args, "--evaluators", "latency"])
+        assert done.exit_code == 0, done.output
+        assert "in 3 Delta commits" in done.stdout  # results, traces, spans
+        rows = DeltaTable(str(tables / "parquet")).to_pandas()
+        assert len(rows) == before + 1
+        assert rows[rows["trace_id"] == "x"]["evaluator"].tolist() == ["latency"]
+    assert not list((tables / "parquet").rglob("backfill-*.parquet"))

@@ -1,6 +1,7 @@
-"""Compaction and retention on a real S3-compatible server (the ``s3_server`` fixture):
-merged object written before its inputs are deleted, a crash between the two recovered,
-the lock object, and hours deleted by key prefix."""
+"""Compaction and retention on each real local object store (the ``store_root`` fixture:
+S3Proxy, fake-gcs-server, Azurite): merged object written before its inputs are deleted, a
+crash between the two recovered, the lock object (a conditional create on every store), and
+hours deleted by key prefix."""
 
 from __future__ import annotations
 
@@ -34,48 +35,52 @@ def write(root, *ranges: tuple[int, int], hour: int = 13) -> None:
         sink.flush()
 
 
-def test_compaction_merges_objects_and_deletes_inputs_after_the_merge(s3_root):
-    write(s3_root, (0, 9), (10, 19), (20, 29))
-    time.sleep(2.5)  # S3Proxy dates objects to the second: > 1 s apart after truncation
-    write(s3_root, (30, 39), hour=14)  # the partition's tail: newer than the window
-    report = compact(s3_root, timedelta(hours=2), now=LATER, tail_window=timedelta(seconds=1))
+def test_compaction_merges_objects_and_deletes_inputs_after_the_merge(store_root):
+    write(store_root, (0, 9), (10, 19), (20, 29))
+    time.sleep(
+        2.5
+    )  # some stores (S3Proxy) date objects to the second: > 1 s apart after truncation
+    write(store_root, (30, 39), hour=14)  # the partition's tail: newer than the window
+    report = compact(store_root, timedelta(hours=2), now=LATER, tail_window=timedelta(seconds=1))
     assert [m.rows for m in report.merges] == [60]  # 30 traces x 2 evaluators
-    assert names(s3_root) == [file_name(TOPIC, 0, 0, 29), file_name(TOPIC, 0, 30, 39)]
-    root = locate(s3_root)
+    assert names(store_root) == [file_name(TOPIC, 0, 0, 29), file_name(TOPIC, 0, 30, 39)]
+    root = locate(store_root)
     frame = pd.read_parquet(root.path, filesystem=root.fs)
     assert len(frame) == 80 and not frame.duplicated(["trace_id", "evaluator"]).any()
     assert not (root / LOCK_NAME).exists()  # the lock object is gone after the run
 
 
-def test_a_crash_between_merge_and_deletes_is_finished_by_the_next_run(s3_root):
-    write(s3_root, (0, 9), (10, 19))
-    inputs = [d.path for d in data_files(s3_root)]
+def test_a_crash_between_merge_and_deletes_is_finished_by_the_next_run(store_root):
+    write(store_root, (0, 9), (10, 19))
+    inputs = [d.path for d in data_files(store_root)]
     merged = pa.concat_tables([read_table(p) for p in inputs])  # what a crashed run wrote
     target = inputs[0].parent / file_name(TOPIC, 0, 0, 19)
     assert write_parquet(target, merged, replace=False)
-    report = compact(s3_root, timedelta(hours=2), now=LATER, tail_window=timedelta(seconds=1))
+    report = compact(store_root, timedelta(hours=2), now=LATER, tail_window=timedelta(seconds=1))
     assert sorted(report.recovered) == sorted(inputs) and report.merges == []
-    assert names(s3_root) == [file_name(TOPIC, 0, 0, 19)]
+    assert names(store_root) == [file_name(TOPIC, 0, 0, 19)]
 
 
-def test_a_held_lock_object_stops_a_second_run(s3_root):
-    write(s3_root, (0, 9))
-    root = locate(s3_root)
+def test_a_held_lock_object_stops_a_second_run(store_root):
+    write(store_root, (0, 9))
+    root = locate(store_root)
     assert write_bytes(root / LOCK_NAME, b"another host", replace=False)
     with pytest.raises(MaintenanceError, match="another retention or compact run holds"):
-        compact(s3_root, timedelta(hours=2), now=LATER)
+        compact(store_root, timedelta(hours=2), now=LATER)
     with pytest.raises(MaintenanceError, match="another retention or compact run holds"):
-        apply_retention(s3_root, timedelta(days=1), now=LATER)
+        apply_retention(store_root, timedelta(days=1), now=LATER)
     (root / LOCK_NAME).delete()
 
 
-def test_retention_deletes_old_hours_by_prefix_and_keeps_the_current_one(s3_root):
-    write(s3_root, (0, 4), hour=13)
-    write(s3_root, (5, 9), hour=14)
+def test_retention_deletes_old_hours_by_prefix_and_keeps_the_current_one(store_root):
+    write(store_root, (0, 4), hour=13)
+    write(store_root, (5, 9), hour=14)
     now = datetime(2026, 11, 25, 14, 30, tzinfo=UTC)
-    dry = apply_retention(s3_root, timedelta(minutes=30), now=now, dry_run=True)
-    assert [h.files for h in dry.hours] == [1] and len(names(s3_root)) == 2
-    report = apply_retention(s3_root, timedelta(minutes=30), now=now)
-    assert [locate(s3_root).relative(h.path) for h in report.hours] == ["date=2026-11-25/hour=13"]
+    dry = apply_retention(store_root, timedelta(minutes=30), now=now, dry_run=True)
+    assert [h.files for h in dry.hours] == [1] and len(names(store_root)) == 2
+    report = apply_retention(store_root, timedelta(minutes=30), now=now)
+    assert [locate(store_root).relative(h.path) for h in report.hours] == [
+        "date=2026-11-25/hour=13"
+    ]
     assert report.files == 1 and report.bytes > 0
-    assert names(s3_root) == [file_name(TOPIC, 0, 5, 9)]
+    assert names(store_root) == [file_name(TOPIC, 0, 5, 9)]
