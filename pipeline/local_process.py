@@ -1,10 +1,15 @@
-"""Telling whether a local server the project started (the Kafka broker, the S3 server) is
-still running, from its pid file: the process, not a network round trip, so it is instant."""
+"""Local servers the project starts (the Kafka broker, the S3 server, the storage emulators):
+fetching their jars from Maven Central, telling whether one still runs (from its pid file: the
+process, not a network round trip, so it is instant) and whether its port answers."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import socket
 import subprocess
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -31,3 +36,51 @@ def server_alive(
     except PermissionError:
         return True
     return True
+
+
+def port_open(port: int) -> bool:
+    """True if something accepts TCP connections on 127.0.0.1:*port* (within 0.5 s)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def fetch_maven_dependencies(
+    mvn: str,
+    pom: Path,
+    target: Path,
+    properties: dict[str, str],
+    complete: Callable[[Path], bool],
+    fail: Callable[[str], Exception],
+    what: str,
+) -> Path:
+    """Copy *pom*'s runtime dependencies from Maven Central into *target*, through a temp dir
+    renamed when complete, so an interrupted download is never mistaken for a cache.
+
+    *complete* tells a finished dir; *fail* builds the error raised (with *what* and the tail
+    of Maven's output) when ``mvn`` fails."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        cmd = [mvn, "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
+               "-DincludeScope=runtime", f"-DoutputDirectory={tmp}"]  # fmt: skip
+        cmd += [f"-D{name}={value}" for name, value in properties.items()]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if proc.returncode != 0 or not complete(tmp):
+            tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-10:])
+            raise fail(
+                f"mvn could not fetch {what} (exit {proc.returncode}); check access to Maven"
+                f" Central:\n{tail}"
+            )
+        if target.exists() and not complete(target):
+            shutil.rmtree(target)
+        try:
+            tmp.rename(target)
+        except OSError:
+            if not complete(target):  # lost a race with a concurrent download?
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target

@@ -15,7 +15,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -25,6 +24,7 @@ from pathlib import Path
 
 from pipeline.exceptions import PipelineError
 from pipeline.kafka.broker.config import evalstream_cache_dir, free_port
+from pipeline.local_process import port_open
 
 FAKE_GCS_MODULE = "github.com/fsouza/fake-gcs-server"
 FAKE_GCS_VERSION = "v1.56.1"
@@ -200,7 +200,7 @@ def _ready(handle: Emulator, proc: subprocess.Popen, create: Callable[[], None],
             stop(handle)
             raise EmulatorError(f"{handle.kind} emulator exited with code {proc.returncode};"
                                 f" see {handle.data_dir}")  # fmt: skip
-        if not _port_open(int(handle.endpoint.rsplit(":", 1)[1])):
+        if not port_open(int(handle.endpoint.rsplit(":", 1)[1])):
             time.sleep(0.2)  # not listening yet (the clients would retry with back-off)
             continue
         try:
@@ -212,14 +212,6 @@ def _ready(handle: Emulator, proc: subprocess.Popen, create: Callable[[], None],
     stop(handle)
     raise EmulatorError(f"{handle.kind} emulator did not answer on {handle.endpoint} within"
                         f" {timeout:.0f}s ({last})")  # fmt: skip
-
-
-def _port_open(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 def stop(handle: Emulator, timeout: float = 10) -> None:

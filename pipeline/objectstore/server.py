@@ -22,15 +22,13 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
 from pipeline.exceptions import PipelineError
 from pipeline.kafka.broker.config import free_port, port_is_free
-from pipeline.local_process import server_alive
+from pipeline.local_process import fetch_maven_dependencies, port_open, server_alive
 from pipeline.objectstore import config as cfg
 from pipeline.objectstore.config import StorageHandle, default_data_dir
 
@@ -63,28 +61,10 @@ def ensure_s3proxy_jars(
     mvn = shutil.which("mvn")
     if mvn is None or shutil.which("java") is None:
         raise StorageServerError("`mvn` and `java` must be on PATH (apt install maven openjdk-17)")
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".s3proxy-{version}-", dir=root))
-    try:
-        cmd = [
-            mvn, "-q", "-B", "-f", str(cfg.POM_PATH), "dependency:copy-dependencies",
-            "-DincludeScope=runtime", f"-DoutputDirectory={tmp}", f"-Ds3proxy.version={version}",
-        ]  # fmt: skip
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if proc.returncode != 0 or not cfg.has_jar(tmp):
-            tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-10:])
-            raise StorageServerError(
-                f"mvn could not fetch S3Proxy {version} (exit {proc.returncode}); check access"
-                f" to Maven Central:\n{tail}"
-            )
-        try:
-            tmp.rename(target)
-        except OSError:
-            if not cfg.has_jar(target):  # lost a race with a concurrent fetch?
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
+    return fetch_maven_dependencies(
+        mvn, cfg.POM_PATH, target, {"s3proxy.version": version}, cfg.has_jar,
+        StorageServerError, f"S3Proxy {version}",
+    )  # fmt: skip
 
 
 def _alive(pid: int, data_dir: Path) -> bool:
@@ -187,7 +167,7 @@ def _wait_and_create_bucket(handle: StorageHandle, proc: subprocess.Popen, timeo
                 f"S3Proxy exited with code {proc.returncode} while starting; see"
                 f" {handle.data_dir / cfg.OUT_FILE} and {handle.data_dir / cfg.LOG_FILE}"
             )
-        if _port_open(handle.port):
+        if port_open(handle.port):
             try:
                 client.create_bucket(Bucket=handle.bucket)
                 return
@@ -203,14 +183,6 @@ def _wait_and_create_bucket(handle: StorageHandle, proc: subprocess.Popen, timeo
         f"S3Proxy did not answer on {handle.endpoint} within {timeout:.0f}s ({last}); see"
         f" {handle.data_dir / cfg.LOG_FILE}"
     )
-
-
-def _port_open(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 def stop_storage(data_dir: Path | StorageHandle | None = None, timeout: float = 20) -> bool:

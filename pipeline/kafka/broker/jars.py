@@ -7,13 +7,12 @@ jars into a temporary dir renamed into the cache when complete.
 from __future__ import annotations
 
 import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 
 from pipeline.kafka.broker import config as cfg
 from pipeline.kafka.broker.config import DEFAULT_KAFKA_VERSION
 from pipeline.kafka.broker.exceptions import BrokerError
+from pipeline.local_process import fetch_maven_dependencies
 
 
 def require_tool(tool: str, why: str) -> str:
@@ -42,33 +41,7 @@ def ensure_jars(version: str = DEFAULT_KAFKA_VERSION, cache_dir: Path | None = N
     mvn = require_tool("mvn", "maven")
     if not cfg.POM_PATH.is_file():
         raise BrokerError(f"missing {cfg.POM_PATH}; the broker jars are fetched through it")
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".kafka-{version}-", dir=root))
-    try:
-        cmd = [
-            mvn,
-            "-q",
-            "-B",
-            "-f",
-            str(cfg.POM_PATH),
-            "dependency:copy-dependencies",
-            "-DincludeScope=runtime",
-            f"-DoutputDirectory={tmp}",
-            f"-Dkafka.version={version}",
-        ]
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if proc.returncode != 0 or not cfg.has_kafka_jar(tmp):
-            raise BrokerError(
-                f"mvn could not fetch Kafka {version} jars (exit {proc.returncode}); check network"
-                f" access to Maven Central:\n{tail_lines(proc.stdout + proc.stderr, 10)}"
-            )
-        if target.exists() and not cfg.has_kafka_jar(target):
-            shutil.rmtree(target)
-        try:
-            tmp.rename(target)
-        except OSError:
-            if not cfg.has_kafka_jar(target):  # lost a race with a concurrent download?
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
+    return fetch_maven_dependencies(
+        mvn, cfg.POM_PATH, target, {"kafka.version": version}, cfg.has_kafka_jar, BrokerError,
+        f"Kafka {version} jars",
+    )  # fmt: skip

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from pipeline.kafka.broker import config as cfg
 from pipeline.kafka.broker.config import DEFAULT_KAFKA_VERSION, free_port
 from pipeline.kafka.broker.exceptions import BrokerError
 from pipeline.kafka.broker.jars import ensure_jars, require_tool, tail_lines
-from pipeline.local_process import server_alive
+from pipeline.local_process import port_open, server_alive
 
 # Brokers started by this process. Holding the Popen lets us reap a broker that died (a
 # zombie still answers kill(pid, 0)) and avoids "subprocess still running" warnings.
@@ -89,14 +88,6 @@ def is_reachable(bootstrap: str, timeout: float = 3) -> bool:
         return False
     finally:
         admin.close()
-
-
-def _port_open(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 def _log_tail(data_dir: Path, lines: int = 15) -> str:
@@ -263,7 +254,7 @@ def start_broker(
                     f"broker exited with code {proc.returncode} while starting; see "
                     f"{data_dir / cfg.LOG_FILE}:\n{_log_tail(data_dir)}"
                 )
-            if _port_open(port) and is_reachable(bootstrap, timeout=min(5.0, timeout)):
+            if port_open(port) and is_reachable(bootstrap, timeout=min(5.0, timeout)):
                 return BrokerHandle(
                     bootstrap,
                     port,
