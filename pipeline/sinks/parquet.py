@@ -152,7 +152,6 @@ class ParquetSink:
         self.files_fenced = 0  # written, then deleted: a newer owner claimed the partition
         self.epochs: dict[tuple[str, int], int] = {}  # owner epochs claimed (the worker's)
         self.fenced: set[tuple[str, int]] = set()  # partitions withdrawn from this sink
-        self.withdrawn: set[tuple[str, int]] = set()  # of the last flush: not durable
 
     @property
     def buffered_rows(self) -> int:
@@ -195,7 +194,6 @@ class ParquetSink:
     def flush(self) -> list[Location]:
         """Write every buffer; blocking (run it in an executor). Raises ``SinkError``."""
         written = []
-        self.withdrawn = set()
         for (topic, partition), buf in sorted(self._buffers.items()):
             epoch = self.epochs.get((topic, partition))
             name = file_name(topic, partition, buf.first_offset, buf.last_offset, epoch)
@@ -226,10 +224,8 @@ class ParquetSink:
         except StorageError as exc:
             raise SinkError(str(exc)) from exc
         self.files_fenced += len(created)
-        self.withdrawn.add((topic, partition))
-        if self.epochs.get((topic, partition)) == epoch:  # else this sink claimed it again
-            del self.epochs[(topic, partition)]  # meanwhile: its replay rewrites those rows
-            self.fenced.add((topic, partition))
+        del self.epochs[(topic, partition)]
+        self.fenced.add((topic, partition))
         log.warning(
             "%s p%d has a newer owner than epoch %d: deleted the %d file(s) just written",
             topic, partition, epoch, len(created),

@@ -230,12 +230,9 @@ class ParquetStage:
         for event in self.pending:
             await stream.ack(event)
         self.pending.clear()
-        withdrawn = getattr(self.sink, "fenced", set()) | getattr(self.sink, "withdrawn", set())
-        # a newer owner writes (and commits) those; or this worker replays them
+        fenced = getattr(self.sink, "fenced", set())  # a newer owner writes (and commits) those
         return {
-            tp: offset
-            for tp, offset in durable.items()
-            if (tp.topic, tp.partition) not in withdrawn
+            tp: offset for tp, offset in durable.items() if (tp.topic, tp.partition) not in fenced
         }
 
     def claim(self, topic: str, partitions: list[int]) -> None:
