@@ -3,10 +3,9 @@ data file names, and reading them back.
 
 ``<root>/date=YYYY-MM-DD/hour=HH/<topic>-p<P>-o<first>-<last>.parquet``: Hive partitions of
 the trace's event time (UTC), and a name that says which source topic-partition and offset
-range (12 digits, so names sort by offset) the file holds; a worker's files end in
-``-e<epoch>``, its owner epoch of the partition (:mod:`pipeline.sinks.fence`). The worker's
-sink writes it, backfill writes it with a ``backfill-<label>`` topic, retention and
-compaction read it; all build and parse names with the functions below.
+range (12 digits, so names sort by offset) the file holds. The worker's sink writes it,
+backfill writes it with a ``backfill-<label>`` topic, retention and compaction read it; all
+build and parse names with the functions below.
 
 The ``traces`` and ``spans`` datasets (issue 17) have the same layout and the same file names
 (one file per dataset for each flush of a scored-topic offset range) and live beside the
@@ -34,8 +33,7 @@ from pipeline.sinks.storage import Location, locate, mtime_of
 _DATE_DIR = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
 _HOUR_DIR = re.compile(r"^hour=(\d{1,2})$")
 _DATA_FILE = re.compile(
-    r"^(?P<topic>.+)-p(?P<partition>\d+)-o(?P<first>\d+)-(?P<last>\d+)(?:-e(?P<epoch>\d+))?"
-    r"\.parquet$"
+    r"^(?P<topic>.+)-p(?P<partition>\d+)-o(?P<first>\d+)-(?P<last>\d+)\.parquet$"
 )
 
 Root = str | PurePath | Location
@@ -85,10 +83,8 @@ def partition_dir(root: Root, date: str, hour: str) -> Location:
     return locate(root) / f"date={date}" / f"hour={hour}"
 
 
-def file_name(topic: str, partition: int, first: int, last: int, epoch: int | None = None) -> str:
-    """``epoch``: the writer's owner epoch of the partition (:mod:`pipeline.sinks.fence`)."""
-    tail = "" if epoch is None else f"-e{epoch}"
-    return f"{topic}-p{partition}-o{first:012d}-{last:012d}{tail}.parquet"
+def file_name(topic: str, partition: int, first: int, last: int) -> str:
+    return f"{topic}-p{partition}-o{first:012d}-{last:012d}.parquet"
 
 
 @dataclass(frozen=True)
@@ -103,7 +99,6 @@ class DataFile:
     last: int
     size: int | None = None
     mtime: datetime | None = None
-    epoch: int | None = None
 
     @property
     def group(self) -> tuple[str, int]:
@@ -130,7 +125,6 @@ def parse_data_file(path: Root, info: pafs.FileInfo | None = None) -> DataFile |
         int(match["last"]),
         None if info is None else info.size,
         None if info is None else mtime_of(info),
-        int(match["epoch"]) if match["epoch"] else None,
     )
 
 

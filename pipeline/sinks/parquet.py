@@ -30,7 +30,6 @@ from typing import Any
 import pyarrow as pa
 
 from pipeline.exceptions import SinkError
-from pipeline.sinks import fence
 from pipeline.sinks.dataset import (
     SPANS,
     TRACES,
@@ -149,9 +148,6 @@ class ParquetSink:
         self.files_written = 0
         self.rows_written = 0
         self.files_kept = 0  # names that existed already (same offsets: same rows)
-        self.files_fenced = 0  # written, then deleted: a newer owner claimed the partition
-        self.epochs: dict[tuple[str, int], int] = {}  # owner epochs claimed (the worker's)
-        self.fenced: set[tuple[str, int]] = set()  # partitions withdrawn from this sink
 
     @property
     def buffered_rows(self) -> int:
@@ -159,8 +155,6 @@ class ParquetSink:
 
     def add(self, message: dict[str, Any], topic: str, partition: int, offset: int) -> None:
         """Buffer the rows of one scored-trace message read at ``topic/partition/offset``."""
-        if (topic, partition) in self.fenced:
-            return  # a newer owner has it: its rows are that owner's to write
         buf = self._buffers.get((topic, partition))
         if buf is None:
             buf = self._buffers[(topic, partition)] = _Buffer(offset)
@@ -182,56 +176,23 @@ class ParquetSink:
             return True
         return bool(self._buffers) and time.monotonic() - self._last_flush >= self.flush_seconds
 
-    def claim(self, topic: str, partitions: Iterable[int]) -> dict[int, int]:
-        """Claim the next owner epoch of each partition (a worker taking them over, before its
-        crash clean-up): its files then carry the epoch and are withdrawn if a newer owner
-        claims the partition before they are checked (:mod:`pipeline.sinks.fence`)."""
-        claimed = {p: fence.claim(self.root, topic, p) for p in sorted(set(partitions))}
-        self.epochs.update({(topic, p): epoch for p, epoch in claimed.items()})
-        self.fenced -= {(topic, p) for p in claimed}
-        return claimed
-
     def flush(self) -> list[Location]:
         """Write every buffer; blocking (run it in an executor). Raises ``SinkError``."""
         written = []
         for (topic, partition), buf in sorted(self._buffers.items()):
-            epoch = self.epochs.get((topic, partition))
-            name = file_name(topic, partition, buf.first_offset, buf.last_offset, epoch)
-            created = []
+            name = file_name(topic, partition, buf.first_offset, buf.last_offset)
             for (index, date, hour), columns in sorted(buf.columns.items()):
                 target = self._targets[index]
                 directory = partition_dir(target.root, date, hour)
                 table = pa.Table.from_pydict(dict(columns), schema=target.schema)
-                path = directory / name
-                if self._write(table, path):
-                    created.append(path)
-                written.append(path)
-            if epoch is not None and fence.superseded(self.root, topic, partition, epoch):
-                self._withdraw(topic, partition, epoch, created)
-                written = [path for path in written if path.name != name]
+                written.append(self._write(table, directory / name))
         self.rows_written += self.buffered_rows
         self._buffers.clear()
         self._last_flush = time.monotonic()
         self.files_written += len(written)
         return written
 
-    def _withdraw(self, topic: str, partition: int, epoch: int, created: list[Location]) -> None:
-        """A newer owner claimed the partition while this flush wrote: its files go (the
-        owner writes those rows itself), and this sink stops writing the partition."""
-        try:
-            for path in created:
-                path.delete()
-        except StorageError as exc:
-            raise SinkError(str(exc)) from exc
-        self.files_fenced += len(created)
-        del self.epochs[(topic, partition)]
-        self.fenced.add((topic, partition))
-        log.warning(
-            "%s p%d has a newer owner than epoch %d: deleted the %d file(s) just written",
-            topic, partition, epoch, len(created),
-        )  # fmt: skip
-
-    def _write(self, table: pa.Table, target: Location) -> bool:
+    def _write(self, table: pa.Table, target: Location) -> Location:
         try:
             created = write_parquet(target, table, replace=self.overwrite)
         except StorageError as exc:
@@ -239,4 +200,4 @@ class ParquetSink:
         if not created:
             self.files_kept += 1
             log.warning("kept %s: it exists already (same offsets, same rows)", target)
-        return created
+        return target

@@ -168,8 +168,6 @@ class TraceWorker:
         loop = asyncio.get_running_loop()
         for topic in (s.scored_topic, s.scored_sessions_topic):
             scored = {tp.partition: o or 0 for tp, o in committed.items() if tp.topic == topic}
-            if scored and topic == s.scored_topic:  # claim first, then clean up (sinks/fence)
-                await loop.run_in_executor(None, self.parquet.claim, topic, list(scored))
             if scored:
                 removed = await loop.run_in_executor(
                     None, ParquetStage.remove_uncommitted, self.parquet.sink.root, topic, scored

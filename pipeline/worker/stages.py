@@ -230,16 +230,7 @@ class ParquetStage:
         for event in self.pending:
             await stream.ack(event)
         self.pending.clear()
-        fenced = getattr(self.sink, "fenced", set())  # a newer owner writes (and commits) those
-        return {
-            tp: offset for tp, offset in durable.items() if (tp.topic, tp.partition) not in fenced
-        }
-
-    def claim(self, topic: str, partitions: list[int]) -> None:
-        """Claim the owner epochs of newly assigned partitions (Parquet files only: a Delta
-        table fences with its app transactions)."""
-        if isinstance(self.sink, ParquetSink):
-            self.sink.claim(topic, partitions)
+        return durable
 
     async def _flush_until_written(self) -> None:
         """Retry a failing write (full or read-only disk) with backoff instead of crashing.

@@ -35,9 +35,8 @@ deletes it; it never merges them a second time. A contained file whose rows are 
 the container is reported and left alone. Writing the merged file under a hidden name and
 renaming it only after the deletes would instead hide the rows from readers in that window,
 and a crash there would need the hidden file to be found again - data being briefly visible
-twice is the safer failure. A zombie worker's file overlapping a newer owner's is deleted
-when the newer files hold its rows (:mod:`pipeline.tools.maintenance.superseded`). Leftover
-``.tmp`` files of a killed compaction are deleted once they are older than ``TMP_GRACE``.
+twice is the safer failure. Leftover ``.tmp`` files of a killed compaction are deleted once
+they are older than ``TMP_GRACE``.
 
 Beside a live worker this is safe because the worker only ever adds files (new names, or the
 same name with the same rows on a replay) and only deletes uncommitted files, which
@@ -79,8 +78,7 @@ from pipeline.tools.maintenance.layout import (
     fsync_dir,
     maintenance_lock,
 )
-from pipeline.tools.maintenance.recovery import recover_contained, row_keys
-from pipeline.tools.maintenance.superseded import drop_superseded
+from pipeline.tools.maintenance.recovery import recover_contained
 
 ROW_KEY = RESULTS.row_key
 SORT_KEY = [(name, "ascending") for name in ("kafka_topic", "kafka_partition", "kafka_offset")]
@@ -165,8 +163,6 @@ def _compact_hour(
         files = recover_contained(files, kind, dry_run, report)
         if files is None:
             continue
-        keys = lambda path: row_keys(path, kind)  # noqa: E731
-        files = drop_superseded(files, keys, dry_run, report.recovered, report.skipped)
         files.sort(key=lambda f: f.first)
         if any(a.last >= b.first for a, b in itertools.pairwise(files)):
             report.skipped.append((hour.path, f"{group[0]}-p{group[1]}: overlapping offsets"))
