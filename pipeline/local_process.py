@@ -47,6 +47,35 @@ def port_open(port: int) -> bool:
         return False
 
 
+def build_once(
+    target: Path,
+    ready: Callable[[Path], bool],
+    build: Callable[[Path], None],
+    fail: Callable[[str], Exception],
+) -> Path:
+    """``target`` once ``build(tmp)`` has filled a temp dir beside it, renamed when complete,
+    so an interrupted download or build is never mistaken for a cache. ``ready`` tells a
+    finished dir; ``fail`` builds the error raised when ``build`` left nothing usable."""
+    if ready(target):
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        build(tmp)
+        if not ready(tmp):
+            raise fail(f"building {target.name} left nothing usable in {tmp}")
+        if target.exists():  # an incomplete leftover (ready said no)
+            shutil.rmtree(target)
+        try:
+            tmp.rename(target)
+        except OSError:
+            if not ready(target):  # lost a race with a concurrent build?
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
 def fetch_maven_dependencies(
     mvn: str,
     pom: Path,
@@ -56,14 +85,12 @@ def fetch_maven_dependencies(
     fail: Callable[[str], Exception],
     what: str,
 ) -> Path:
-    """Copy *pom*'s runtime dependencies from Maven Central into *target*, through a temp dir
-    renamed when complete, so an interrupted download is never mistaken for a cache.
+    """Copy *pom*'s runtime dependencies from Maven Central into *target* (``build_once``).
 
     *complete* tells a finished dir; *fail* builds the error raised (with *what* and the tail
     of Maven's output) when ``mvn`` fails."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    try:
+
+    def fetch(tmp: Path) -> None:
         cmd = [mvn, "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
                "-DincludeScope=runtime", f"-DoutputDirectory={tmp}"]  # fmt: skip
         cmd += [f"-D{name}={value}" for name, value in properties.items()]
@@ -74,13 +101,5 @@ def fetch_maven_dependencies(
                 f"mvn could not fetch {what} (exit {proc.returncode}); check access to Maven"
                 f" Central:\n{tail}"
             )
-        if target.exists() and not complete(target):
-            shutil.rmtree(target)
-        try:
-            tmp.rename(target)
-        except OSError:
-            if not complete(target):  # lost a race with a concurrent download?
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
+
+    return build_once(target, complete, fetch, fail)

@@ -16,7 +16,6 @@ import os
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from pathlib import Path
 
 from pipeline.exceptions import PipelineError
 from pipeline.kafka.broker.config import evalstream_cache_dir, free_port
-from pipeline.local_process import port_open
+from pipeline.local_process import build_once, port_open
 
 FAKE_GCS_MODULE = "github.com/fsouza/fake-gcs-server"
 FAKE_GCS_VERSION = "v1.56.1"
@@ -72,26 +71,6 @@ def _cache_root(cache_dir: Path | None) -> Path:
     return Path(env).expanduser() if env else evalstream_cache_dir()
 
 
-def _build_once(target: Path, ready: Callable[[Path], bool], build: Callable[[Path], None]):
-    """``target`` once ``build(tmp)`` has filled a temp dir beside it (renamed when done)."""
-    if ready(target):
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    try:
-        build(tmp)
-        if not ready(tmp):
-            raise EmulatorError(f"building {target.name} left nothing usable in {tmp}")
-        try:
-            tmp.rename(target)
-        except OSError:
-            if not ready(target):  # lost a race with a concurrent build?
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
-
-
 def _run(command: list[str], what: str, env: dict[str, str] | None = None) -> None:
     tool = command[0]
     if shutil.which(tool) is None:
@@ -113,7 +92,8 @@ def ensure_fake_gcs_server(version: str = FAKE_GCS_VERSION, cache_dir: Path | No
         _run(["go", "install", f"{FAKE_GCS_MODULE}@{version}"], f"fake-gcs-server {version}",
              {"GOBIN": str(tmp), "GOFLAGS": "-buildvcs=false"})  # fmt: skip
 
-    return _build_once(target, lambda d: (d / binary).is_file(), build) / binary
+    ready = lambda d: (d / binary).is_file()  # noqa: E731
+    return build_once(target, ready, build, EmulatorError) / binary
 
 
 def ensure_azurite(version: str = AZURITE_VERSION, cache_dir: Path | None = None) -> Path:
@@ -125,7 +105,8 @@ def ensure_azurite(version: str = AZURITE_VERSION, cache_dir: Path | None = None
         _run(["npm", "install", "--prefix", str(tmp), "--no-audit", "--no-fund", "--omit=dev",
               "--no-save", f"azurite@{version}"], f"Azurite {version}")  # fmt: skip
 
-    return _build_once(target, lambda d: (d / script).is_file(), build) / script
+    ready = lambda d: (d / script).is_file()  # noqa: E731
+    return build_once(target, ready, build, EmulatorError) / script
 
 
 def start_gcs(data_dir: Path, bucket: str = "evalstream", timeout: float = 60) -> Emulator:
