@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from pathlib import Path
 
 from kafka import KafkaAdminClient
+from kafka_helpers import consume_all
 
 from pipeline.kafka.broker import BrokerHandle, free_port, start_broker, stop_broker
 
@@ -33,3 +36,7 @@ class Broker:
         finally:
             admin.close()
         return name
+
+    def trace_ids(self, topic: str) -> Counter[str]:
+        """How often each trace id is on ``topic`` (JSON traces)."""
+        return Counter(json.loads(r.value)["trace_id"] for r in consume_all(self.bootstrap, topic))

@@ -4,14 +4,13 @@ span exporter spills and replays instead of losing spans."""
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
-from kafka_helpers import consume_all
+from kafka_helpers import consume_all, wait_until
 from restartable_broker import Broker
 
 from evalstream_client import ClientSettings, TraceNotDeliveredError, TraceProducer
@@ -20,18 +19,6 @@ from pipeline.sample_traces import sample_traces
 
 def _settings(broker: Broker, **overrides) -> ClientSettings:
     return ClientSettings.from_env({}, bootstrap_servers=broker.bootstrap, **overrides)
-
-
-def _trace_ids(broker: Broker, topic: str) -> Counter[str]:
-    return Counter(json.loads(r.value)["trace_id"] for r in consume_all(broker.bootstrap, topic))
-
-
-def _wait(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout}s: {what}")
-        time.sleep(0.2)
 
 
 def test_outage_lines_are_rate_limited_and_close_is_bounded(
@@ -81,11 +68,13 @@ def test_outage_lines_are_rate_limited_and_close_is_bounded(
         _settings(broker), topic=topic, spill_dir=tmp_path / "spill", replay_interval=0.2
     )
     try:
-        _wait(lambda: again.stats().replayed > 0 and not again.stats().spill_files, 60, "replay")
+        wait_until(
+            lambda: again.stats().replayed > 0 and not again.stats().spill_files, 60, "replay"
+        )
     finally:
         again.close()
     # close() force-closes kafka-python, so what it buffered was spilled, not sent later too
-    assert _trace_ids(broker, topic) == Counter({t["trace_id"]: 1 for t in traces})
+    assert broker.trace_ids(topic) == Counter({t["trace_id"]: 1 for t in traces})
 
 
 def test_retries_are_counted_and_every_trace_arrives_once(broker: Broker, tmp_path: Path) -> None:
@@ -105,16 +94,16 @@ def test_retries_are_counted_and_every_trace_arrives_once(broker: Broker, tmp_pa
     try:
         for trace in traces:
             producer.log_trace(trace)
-        _wait(lambda: producer.stats().retried >= 40, 30, "every trace retried once")
+        wait_until(lambda: producer.stats().retried >= 40, 30, "every trace retried once")
     finally:
         broker.start()
     try:
-        _wait(lambda: producer.stats().sent == 40, 60, f"delivery: {producer.stats()}")
+        wait_until(lambda: producer.stats().sent == 40, 60, f"delivery: {producer.stats()}")
         stats = producer.stats()
     finally:
         producer.close()
     assert stats.retried >= 40 and stats.spilled == 0, stats
-    assert _trace_ids(broker, topic) == Counter({t["trace_id"]: 1 for t in traces})
+    assert broker.trace_ids(topic) == Counter({t["trace_id"]: 1 for t in traces})
 
 
 def test_synchronous_logging_waits_for_kafka(
@@ -128,7 +117,7 @@ def test_synchronous_logging_waits_for_kafka(
     try:
         producer.log_trace({"trace_id": "sync-1"})
         assert producer.stats().sent == 1  # acknowledged before log_trace returned
-        assert _trace_ids(broker, topic) == {"sync-1": 1}
+        assert broker.trace_ids(topic) == {"sync-1": 1}
         broker.stop()
         try:
             started = time.monotonic()
@@ -141,7 +130,7 @@ def test_synchronous_logging_waits_for_kafka(
         assert producer.flush(60)  # not lost: it was still queued, and is sent now
     finally:
         producer.close()
-    assert _trace_ids(broker, topic) == {"sync-1": 1, "sync-2": 1}
+    assert broker.trace_ids(topic) == {"sync-1": 1, "sync-2": 1}
 
 
 def test_span_exporter_spills_during_an_outage_and_replays(broker: Broker, tmp_path: Path) -> None:
@@ -178,7 +167,7 @@ def test_span_exporter_spills_during_an_outage_and_replays(broker: Broker, tmp_p
         broker.start()
     assert stats["spilled"] >= 4, stats  # the first may still wait in kafka-python's buffer
     assert took < 2.0 + 5 * 0.5, took  # one export waits its timeout, the others spill at once
-    _wait(lambda: exporter.stats()["spill_files"] == 0, 60, f"replay: {exporter.stats()}")
+    wait_until(lambda: exporter.stats()["spill_files"] == 0, 60, f"replay: {exporter.stats()}")
     provider.shutdown()
     keys = Counter(r.key.decode() for r in consume_all(broker.bootstrap, topic))
     assert keys == Counter(sent + during), keys  # every span once: none lost, none doubled

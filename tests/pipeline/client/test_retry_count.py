@@ -4,7 +4,6 @@ broker: one that refuses writes with a retriable error, and one stopped and rest
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import signal
@@ -15,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import kafka
-from kafka_helpers import consume_all
+from kafka_helpers import wait_until
 from restartable_broker import Broker
 
 from evalstream_client import ClientSettings, TraceProducer
@@ -49,18 +48,6 @@ def _settings(broker: Broker) -> ClientSettings:
     return ClientSettings.from_env({}, bootstrap_servers=broker.bootstrap)
 
 
-def _trace_ids(broker: Broker, topic: str) -> Counter[str]:
-    return Counter(json.loads(r.value)["trace_id"] for r in consume_all(broker.bootstrap, topic))
-
-
-def _wait(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout}s: {what}")
-        time.sleep(0.1)
-
-
 @contextlib.contextmanager
 def frozen(broker: Broker) -> Iterator[None]:
     """The broker's JVM stopped (SIGSTOP): connections stay open, nothing is answered."""
@@ -92,7 +79,7 @@ def test_kafka_python_retries_count_in_retried(broker: Broker, tmp_path: Path) -
             with frozen(broker):
                 for trace in traces:
                     producer.log_trace(trace)
-                _wait(lambda: lines.count >= 1, 30, "kafka-python re-sent a batch")
+                wait_until(lambda: lines.count >= 1, 30, "kafka-python re-sent a batch")
                 during = producer.stats()
             assert producer.flush(60), producer.stats()
             stats = producer.stats()
@@ -103,7 +90,7 @@ def test_kafka_python_retries_count_in_retried(broker: Broker, tmp_path: Path) -
     # each retry line is one re-sent batch of 1..30 traces
     assert lines.count <= stats.retried <= 30 * lines.count, (lines.count, stats)
     assert stats.sent == 35 and stats.spilled == 0 and stats.failed == 0, stats
-    assert _trace_ids(broker, topic) == Counter({t["trace_id"]: 1 for t in warm_up + traces})
+    assert broker.trace_ids(topic) == Counter({t["trace_id"]: 1 for t in warm_up + traces})
 
 
 def test_retries_through_a_broker_restart_are_counted(broker: Broker, tmp_path: Path) -> None:
@@ -128,13 +115,13 @@ def test_retries_through_a_broker_restart_are_counted(broker: Broker, tmp_path: 
         thread = threading.Thread(target=app)
         thread.start()
         try:
-            _wait(lambda: producer.stats().sent >= 300, 30, "traffic flows")
+            wait_until(lambda: producer.stats().sent >= 300, 30, "traffic flows")
             broker.stop()
             time.sleep(2.0)
             broker.start()
             thread.join(60)
             assert producer.flush(120), producer.stats()
-            _wait(lambda: not producer.stats().spill_files, 60, f"replay: {producer.stats()}")
+            wait_until(lambda: not producer.stats().spill_files, 60, f"replay: {producer.stats()}")
             stats = producer.stats()
         finally:
             stop_logging.set()
@@ -143,7 +130,7 @@ def test_retries_through_a_broker_restart_are_counted(broker: Broker, tmp_path: 
     assert stats.sent + stats.spilled == 3000 and stats.replayed == stats.spilled, stats
     assert stats.retried >= lines.count, (lines.count, stats)
     assert lines.count > 0  # the restart made kafka-python re-send: counted above
-    assert _trace_ids(broker, topic) == Counter({t["trace_id"]: 1 for t in traces})
+    assert broker.trace_ids(topic) == Counter({t["trace_id"]: 1 for t in traces})
 
 
 def test_a_kafka_python_without_the_retry_sensor_is_said_once(caplog) -> None:
