@@ -45,7 +45,7 @@ PROFILE_AREAS = [
 ]
 
 
-def _fmt(values: list[float | None], pattern: str) -> str:
+def format_values(values: list[float | None], pattern: str) -> str:
     return " + ".join("?" if v is None else pattern.format(v) for v in values)
 
 
@@ -111,9 +111,10 @@ def report(args, mean_size, rounds: list[dict[str, Any]], lat, prof) -> None:
             f"| {name} | {statistics.median(rates):,.0f} ({min(rates):,.0f} - {max(rates):,.0f})"
             f" | {_ratio(rounds, key, PLAIN)} | {_ratio(rounds, key, TRANSACTIONAL)} |"
             f" {_ratio(rounds, key, CONFLUENT)} | {_cpu_per_trace(rounds, key)} |"
-            f" {run.sends_rate:,.0f} | {_fmt(run.cpu, '{:.2f}')} |"
-            f" {_fmt([run.broker_cpu], '{:.2f}')} | {_fmt([run.machine_cpu], '{:.2f}')} |"
-            f" {_fmt(run.peak_rss_mb, '{:.0f}')} | {latency} | {visible} |"
+            f" {run.sends_rate:,.0f} | {format_values(run.cpu, '{:.2f}')} |"
+            f" {format_values([run.broker_cpu], '{:.2f}')} |"
+            f" {format_values([run.machine_cpu], '{:.2f}')} |"
+            f" {format_values(run.peak_rss_mb, '{:.0f}')} | {latency} | {visible} |"
         )
     print("\n(CPU, RSS and sends/s: the last round.)")
     print(f"2 workers / 1 worker, exactly_once: {_pair(rounds, '2workers', 'default')}")

@@ -67,7 +67,7 @@ from _bench_probe import (  # noqa: E402
     percentile,
     tail,
 )
-from _bench_report import _fmt, report  # noqa: E402
+from _bench_report import format_values, report  # noqa: E402
 from _bench_traces import encoded  # noqa: E402
 from aiokafka import AIOKafkaProducer  # noqa: E402
 from kafka import KafkaAdminClient  # noqa: E402
@@ -530,8 +530,8 @@ class Bench:
         print("\n| run (operational set, 1 worker) | traces/s | worker CPU | peak RSS MB |")
         print("|---|---:|---:|---:|")
         for run in runs:
-            print(f"| {run.name} | {run.rate:,.0f} | {_fmt(run.cpu, '{:.0%}')} |"
-                  f" {_fmt(run.peak_rss_mb, '{:.0f}')} |")  # fmt: skip
+            print(f"| {run.name} | {run.rate:,.0f} | {format_values(run.cpu, '{:.0%}')} |"
+                  f" {format_values(run.peak_rss_mb, '{:.0f}')} |")  # fmt: skip
 
     def close(self) -> None:
         if self.admin is not None:
