@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from pipeline.sessions import window
+from pipeline.sessions.due_index import DueIndex
 from pipeline.sessions.scoring import Closing
 from pipeline.sessions.turns import session_of, turn_of
 from schemas.session import ClosedBy
@@ -63,6 +64,7 @@ class SessionBook:
         self.max_open = max_open
         self.text_bytes = text_bytes
         self.on_limit = on_limit
+        self.due_index = DueIndex(data, rules, owned)
 
     def sessions(self, partitions: Iterable[int] | None = None) -> list[tuple[str, Any]]:
         wanted = None if partitions is None else set(partitions)
@@ -108,7 +110,8 @@ class SessionBook:
         """Close the sessions of ``partition`` the watermark (or their own bound) allows and
         forget the markers past their grace."""
         wm = window.watermark(self.data.get(window.partition_key(partition)), wall_now, self.rules)
-        for key, entry in self.sessions([partition]):
+        for key in self.due_index.reached(partition, wm):
+            entry = self.data[key]
             reason = window.due(entry, wm, self.rules)
             if reason is not None:
                 if reason is ClosedBy.MAX_TURNS:
@@ -162,6 +165,8 @@ class SessionBook:
     def _set(self, key: str, entry: dict[str, Any], partition: int, changes: Changes) -> None:
         self._remember(key)
         self.data[key] = entry
+        if not window.is_partition_key(key):
+            self.due_index.push(key, entry)
         changes.put(key, entry, partition)
 
     # The journal: what each key held before this step changed it, so a step whose sends are
@@ -182,3 +187,5 @@ class SessionBook:
                     self.data.pop(key, None)
                 else:
                     self.data[key] = before
+                    if not window.is_partition_key(key):
+                        self.due_index.push(key, before)

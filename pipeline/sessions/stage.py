@@ -134,7 +134,6 @@ class SessionStage:
                 await stream.ack(event)
             self.on_durable({e.message.tp: e.message.offset + 1 for e in events})
             self.on_activity()
-        prometheus.SESSIONS_OPEN.set(len(self.book.sessions(self.owned_partitions())))
 
     def _send(self, by_partition: dict[int, Changes], scored: dict[int, list], dead: list) -> None:
         s, source = self.settings, self.settings.session_turns_topic
@@ -187,6 +186,8 @@ class SessionStage:
         if not owned:
             return
         now = time.time()
+        # once a tick, not per batch: counting scans every entry (O(sessions), docs/sessions.md)
+        prometheus.SESSIONS_OPEN.set(len(self.book.sessions(owned)))
         idle = self.settings.session_idle_seconds
         for partition in owned:
             state = self.table.data.get(window.partition_key(partition))

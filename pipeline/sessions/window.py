@@ -24,6 +24,7 @@ new session window with the same id.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -144,6 +145,20 @@ def due(entry: Entry, wm: float | None, rules: Rules) -> ClosedBy | None:
     if wm is not None and wm >= entry["last"] + rules.gap_seconds:
         return ClosedBy.GAP
     return None
+
+
+def wake(entry: Entry, rules: Rules) -> float:
+    """The lowest watermark at which ``due`` or ``expired`` can be true for ``entry``
+    (``-inf``: whatever the watermark, even none): the key of the book's due index."""
+    if not entry.get("open"):
+        return entry["last"] + rules.gap_seconds + rules.grace_seconds
+    if entry["last"] - entry["first"] >= rules.max_duration_seconds:
+        return -math.inf
+    if len(entry["turns"]) >= rules.max_turns:
+        return -math.inf
+    if entry.get("ended"):
+        return entry["last"]
+    return entry["last"] + rules.gap_seconds
 
 
 def closed(entry: Entry, reason: ClosedBy) -> Entry:
