@@ -105,7 +105,8 @@ def create_app(store: Store, token: str | None = None) -> Starlette:
 def warm_up(store: Store, done: threading.Event) -> None:
     """Read every footer, count the unfiltered list and each evaluator's failures (the
     overview's links), keep the latency and cost values the list's sorts use, sum the
-    overview's and evaluator pages' aggregates and index trace and session ids, so the first
+    overview's and evaluator pages' aggregates and index trace and session ids (and the
+    spans' trace ids, with their footers), so the first
     person to click does not pay for it. Runs in a background thread; ``/health`` tells
     when it is done."""
     from pipeline.tools.ui import stats
@@ -124,6 +125,9 @@ def warm_up(store: Store, done: threading.Event) -> None:
             hours_with(store, "traces", "trace_id", "")
             hours_with(store, "traces", "session_id", "")
         hours_with(store, "results", "trace_id", "")
+        if store.available("spans"):  # the detail's spans: their footers, and their file
+            store.source("spans")
+            hours_with(store, "spans", "trace_id", "")
     finally:
         done.set()
 
