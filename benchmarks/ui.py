@@ -11,7 +11,8 @@ to the last byte of the answer. Each endpoint gets ``--requests`` requests with 
 pages, filters and trace ids, after the UI's background warm-up (footers read, unfiltered and
 per-evaluator failure counts, id indexes), whose duration is reported. A filter seen for the
 first time counts its matches over every hour once: the "new free-text term" row measures
-that cold cost. Prints a markdown table (pasted into docs/ui.md) and the load average.
+that cold cost. Prints a markdown table (pasted into docs/ui.md) and the load average before
+and after the requests.
 
 ``--baseline CHECKOUT`` (another checkout of this repository, e.g. ``git worktree add
 --detach /tmp/base main``) also starts that version's ``evalstream ui`` on the same data and
@@ -90,6 +91,14 @@ def _cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process, all threads (Linux /proc; 10 ms resolution)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _rss_mb(pid: int) -> float:
+    """Resident memory of a process (Linux /proc), MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def _timed(client: httpx.Client, path: str, pid: int) -> tuple[float, float]:
@@ -182,6 +191,7 @@ def main() -> None:
         clients |= {label: httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120)
                     for label, (_, port) in servers.items()}  # fmt: skip
         labels = list(servers)
+        print(f"\nload average before the requests: {os.getloadavg()} on {os.cpu_count()} cores")
         print(f"\n| endpoint | requests | {' | '.join(f'{x} p50 / p95 / max ms' for x in labels)}"
               f" | {' | '.join(f'{x} server CPU p50 / p95 ms' for x in labels)} |"
               f"\n|{'---|' * (2 + 2 * len(labels))}")  # fmt: skip
@@ -192,6 +202,8 @@ def main() -> None:
                     measured[label].append(_timed(clients[label], path, servers[label][0].pid))
             print(_row(name, measured), flush=True)
         print(f"\nload average during the run: {os.getloadavg()} on {os.cpu_count()} cores")
+        for label, (server, _) in servers.items():
+            print(f"{label}: resident memory {_rss_mb(server.pid):,.0f} MB")
     finally:
         for client in clients.values():
             client.close()

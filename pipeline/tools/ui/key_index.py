@@ -54,36 +54,40 @@ class KeyIndex:
             for f in todo:
                 self._hashes[(f.path, f.signature)] = by_path.get(f.path, np.empty(0, np.uint64))
 
-    def files_with(self, value: str) -> list[DataFile]:
-        """The files that may hold rows with ``column = value`` (all that do, maybe one more)."""
+    def files_with_keys(self, keys: np.ndarray) -> list[DataFile]:
+        """The files that may hold rows whose column hashes to one of ``keys`` (sorted)."""
         files = self.store.files(self.dataset)
         self._index(files)
-        key = np.uint64(self.store.value("SELECT hash(?::VARCHAR)", [value]))
         found = []
         for f in files:
             hashes = self._hashes[(f.path, f.signature)]
-            i = np.searchsorted(hashes, key)
-            if i < len(hashes) and hashes[i] == key:
-                found.append(f)
+            if len(hashes):
+                at = np.minimum(np.searchsorted(hashes, keys), len(hashes) - 1)
+                if (hashes[at] == keys).any():
+                    found.append(f)
         return found
+
+    def files_with(self, value: str) -> list[DataFile]:
+        """The files that may hold rows with ``column = value`` (all that do, maybe one more)."""
+        return self.files_with_keys(np.array([hash_of(self.store, value)], np.uint64))
+
+
+def hash_of(store: Store, value: str) -> int:
+    """DuckDB's ``hash`` of a string, the key the indexes keep (remembered: one query per
+    value, however many indexes are asked)."""
+    key = ("hash", value)
+    found = store.memo.get(key)
+    if found is None:
+        found = int(store.value("SELECT hash(?::VARCHAR)", [value]))
+        store.memo.put(key, found)
+    return found
 
 
 def files_with_any(store: Store, dataset: str, column: str, values: list[str]) -> frozenset[str]:
     """Paths of the files that may hold any of ``values`` (one pass over the files)."""
-    found = index(store, dataset, column)
-    files = store.files(dataset)
-    found._index(files)
-    keys = np.sort(np.asarray(
-        [r["h"] for r in store.rows("SELECT hash(unnest(?::VARCHAR[])) AS h", [values])],
-        dtype=np.uint64))  # fmt: skip
-    paths = set()
-    for f in files:
-        hashes = found._hashes[(f.path, f.signature)]
-        if len(hashes):
-            at = np.minimum(np.searchsorted(hashes, keys), len(hashes) - 1)
-            if (hashes[at] == keys).any():
-                paths.add(f.path)
-    return frozenset(paths)
+    keys = [r["h"] for r in store.rows("SELECT hash(unnest(?::VARCHAR[])) AS h", [values])]
+    found = index(store, dataset, column).files_with_keys(np.sort(np.asarray(keys, np.uint64)))
+    return frozenset(f.path for f in found)
 
 
 def index(store: Store, dataset: str, column: str) -> KeyIndex:

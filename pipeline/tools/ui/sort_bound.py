@@ -70,29 +70,52 @@ def sort_bound(
         out: dict[datetime, dict[str | None, np.ndarray]] = {}
         for i, (h, f) in enumerate(zip(table["hour"].to_pylist(), table["file"].to_pylist(),
                                        strict=True)):  # fmt: skip
-            out.setdefault(hour_of(h), {})[f] = flat[at[i] : at[i + 1]]
+            out.setdefault(hour_of(h), {})[f] = np.sort(flat[at[i] : at[i + 1]])
         return out
 
     per_hour = by_hour(store, datasets, ("values", column, key), values, since=query.since,
                        until=query.until, allowed=allowed, empty={})  # fmt: skip
-    per_file = [item for files in per_hour.values() for item in files.items()]
-    known = np.concatenate([np.empty(0), *(v for _, v in per_file)])
+    known, per_file, has_nan = _sorted(store, column, key, per_hour)
     wanted = query.offset + query.limit
-    if len(known) < wanted or np.isnan(known).any():  # rows without a value: no range
+    if len(known) < wanted or has_nan:  # rows without a value: no range
         return None
     if query.order == "desc":  # the page is positions offset .. wanted - 1 from the top
         first, last = len(known) - 1 - query.offset, len(known) - wanted
     else:
         first, last = query.offset, wanted - 1
-    part = np.partition(known, sorted({first, last}))
-    low, high = sorted((float(part[first]), float(part[last])))
-    ahead = int(np.count_nonzero(known > high if query.order == "desc" else known < low))
-    inside = known[(known >= low) & (known <= high)]
-    tied = len(np.unique(inside)) < len(inside)
+    low, high = sorted((float(known[first]), float(known[last])))
+    start, end = np.searchsorted(known, low, "left"), np.searchsorted(known, high, "right")
+    ahead = int(len(known) - end if query.order == "desc" else start)
+    inside = known[start:end]
+    tied = bool(np.any(inside[1:] == inside[:-1]))
     files = None
     if all(name is not None for name, _ in per_file):
-        files = frozenset(n for n, v in per_file if ((v >= low) & (v <= high)).any())
+        files = frozenset(
+            n
+            for n, v in per_file
+            if np.searchsorted(v, low, "left") < np.searchsorted(v, high, "right")
+        )
         if not files <= {f.path for f in store.files(datasets[0])}:  # DuckDB renamed one
             files = None
     condition = f"{column} BETWEEN ? AND ?"
     return PageRange(condition, [low, high], query.offset - ahead, tied, files)
+
+
+def _sorted(
+    store: Store, column: str, key: str, per_hour: dict[datetime, dict[str | None, np.ndarray]]
+) -> tuple[np.ndarray, list[tuple[str | None, np.ndarray]], bool]:
+    """Every value sorted, each file's values (kept sorted), and whether a value is NaN: sorted
+    once per set of remembered hours (the hours' answers are kept objects, so the set is
+    known by their identities), then a page is a few binary searches, not a partition of
+    a million values."""
+    identity = tuple(sorted((hour, id(files)) for hour, files in per_hour.items()))
+    memo_key = ("sorted values", column, key)
+    cached = store.memo.get(memo_key)
+    if cached is not None and cached[0] == identity:
+        return cached[2], cached[3], cached[4]
+    per_file = [(name, v) for files in per_hour.values() for name, v in files.items()]
+    known = np.sort(np.concatenate([np.empty(0), *(v for _, v in per_file)]))
+    has_nan = bool(len(known)) and bool(np.isnan(known[-1]))  # NaN sorts last
+    # the hours' objects are kept with it, so their ids stay theirs while this is remembered
+    store.memo.put(memo_key, (identity, list(per_hour.values()), known, per_file, has_nan))
+    return known, per_file, has_nan

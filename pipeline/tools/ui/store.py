@@ -105,8 +105,13 @@ class Store:
         self.datasets = datasets
         self.listing_ttl = listing_ttl
         self._listings: dict[str, tuple[float, list[DataFile]]] = {}
+        # Database-wide settings (``SET`` alone would hold for this connection only, not for
+        # the cursors every query runs on): footers are parsed once per file, not per query,
+        # and a top-N page (LIMIT 50) scans its files once instead of twice (the second time
+        # fetching the chosen rows by row number: 40 % more CPU on a sorted page of 45 files).
         self._con = duckdb.connect(config={"threads": threads})
-        self._con.execute("SET parquet_metadata_cache = true")
+        self._con.execute("SET GLOBAL parquet_metadata_cache = true")
+        self._con.execute("SET GLOBAL late_materialization_max_rows = 0")
         if datasets.remote is not None:  # s3:// (gs://, abfs://) paths read through pyarrow
             self._con.register_filesystem(fsspec_filesystem(datasets.remote))
         self._columns: dict[str, frozenset[tuple[str, str]]] = {}

@@ -1,8 +1,9 @@
 """One trace as stored: content, every evaluation result, spans and its session's other traces.
 
-The trace row is found first (the one scan over ``trace_id``); its timestamp then names the
-single ``date=/hour=`` partition that holds its results and spans, so the rest reads one hour
-of data however large the datasets are. With several versions of a trace the latest is
+The trace row, its results and its spans are each read from the files the id indexes
+(:mod:`pipeline.tools.ui.key_index`) name, usually one file a dataset, and the trace's
+timestamp further limits results and spans to its ``date=/hour=`` partition, so a detail reads
+a few files however large the datasets are. With several versions of a trace the latest is
 shown unless another is asked for, and the answer says so. Where only results are stored
 (older data), the answer carries the results and says that the content is not stored.
 """
@@ -81,7 +82,10 @@ def _results(store: Store, trace_id: str, row: dict[str, Any] | None) -> list[di
 
 def _spans(store: Store, row: dict[str, Any]) -> list[dict[str, Any]]:
     """The trace version's spans in tree order (parents before children, by start time)."""
-    spans = store.source("spans", row["timestamp"], row["timestamp"])
+    if not store.available("spans"):
+        return []
+    only = paths_with(store, "spans", "trace_id", row["trace_id"])  # not all the hour's files
+    spans = store.source("spans", row["timestamp"], row["timestamp"], only=only)
     found = store.rows(
         f"SELECT * FROM {spans.sql} WHERE trace_id = ? AND trace_version = ?",
         [*spans.params, row["trace_id"], row["trace_version"]],

@@ -110,7 +110,8 @@ def _candidates(
 ) -> Candidates:
     """``grouped``: filter columns that ``count_sql`` groups by instead of filtering on.
     ``only`` / ``by_file``: read only those files / name each row's file, where one row per
-    trace is one row of one file (the traces dataset without versions); ignored elsewhere."""
+    trace is one row of one file (the traces dataset without versions); ignored elsewhere.
+    With ``by_file``, ``count_sql`` counts per ``file`` instead of per ``hour``."""
     results = store.source("results", query.since, query.until, hours)
     traces = store.source("traces", query.since, query.until, hours)
     if query.needs_content and not traces.available:
@@ -147,6 +148,8 @@ def _candidates(
         traces = store.source("traces", query.since, query.until, hours, only, by_file)
     where = f"FROM {traces.sql} {_where(conditions + content)}"
     latest = " QUALIFY trace_version = max(trace_version) OVER (PARTITION BY trace_id)"
+    if by_file:  # a row is a trace of its file's hour: no timestamp to decode for the count
+        hour = ", ".join(("filename AS file", *grouped))
     return Candidates(
         "SELECT trace_id, timestamp, app, model, status, latency_ms, cost_usd, session_id,"
         f" trace_version, NULL::DOUBLE AS score{', filename' if by_file else ''}"
@@ -179,10 +182,22 @@ def hour_counts(
     wanted = tuple(getattr(query, c) for c in grouped)
 
     def count(hours: frozenset[datetime]) -> dict[datetime, dict[tuple, int]]:
-        part = _candidates(store, query, hours, grouped)
+        part = _candidates(store, query, hours, grouped, by_file=True)
+        found = store.rows(part.count_sql, part.params)
+        if part.by_file:  # per file (decoding timestamps was half of a count): to its hour
+            hour_of_file = {f.path: f.hour_start for f in store.files("traces")}
+            if any(r["file"] not in hour_of_file for r in found):  # DuckDB renamed one
+                part = _candidates(store, query, hours, grouped)
+                found = store.rows(part.count_sql, part.params)
+            else:
+                for r in found:
+                    r["hour"] = hour_of_file[r.pop("file")]
         out: dict[datetime, dict[tuple, int]] = {}
-        for r in store.rows(part.count_sql, part.params):
-            out.setdefault(hour_of(r["hour"]), {})[tuple(r[c] for c in grouped)] = int(r["n"])
+        for r in found:
+            hour = r["hour"] if isinstance(r["hour"], datetime) else hour_of(r["hour"])
+            bucket = out.setdefault(hour, {})
+            values = tuple(r[c] for c in grouped)
+            bucket[values] = bucket.get(values, 0) + int(r["n"])
         return out
 
     datasets = _candidates(store, query, allowed).datasets
@@ -218,11 +233,14 @@ def _attach_results(store: Store, rows: list[dict[str, Any]]) -> None:
         only = files_with_any(store, "results", "trace_id", [r["trace_id"] for r in rows])
     source = store.source("results", first, last, only=only)
     marks = ", ".join("?" * len(rows))
+    # Where the index named the files, the ids alone choose the rows: a time condition would
+    # decode every row's timestamp of files spread over the whole range (most of the cost).
+    when, between = ("", []) if only is not None else (
+        "timestamp BETWEEN ? AND ? AND ", [first, last + timedelta(milliseconds=1)])  # fmt: skip
     found = store.rows(
-        f"SELECT {LIST_RESULT_COLUMNS} FROM {source.sql}"
-        f" WHERE timestamp BETWEEN ? AND ? AND trace_id IN ({marks})"
+        f"SELECT {LIST_RESULT_COLUMNS} FROM {source.sql} WHERE {when}trace_id IN ({marks})"
         " ORDER BY trace_id, evaluator, span_id NULLS FIRST",
-        [*source.params, first, last + timedelta(milliseconds=1), *(r["trace_id"] for r in rows)],
+        [*source.params, *between, *(r["trace_id"] for r in rows)],
     )
     by_trace: dict[str, list[dict[str, Any]]] = {r["trace_id"]: [] for r in rows}
     latest = {r["trace_id"]: r["trace_version"] for r in rows}
