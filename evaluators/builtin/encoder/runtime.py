@@ -46,7 +46,10 @@ DIMENSION = HIDDEN
 RECENT_TEXTS = 2048
 """Embeddings kept per process (about 3 MB)."""
 RECENT_TOKEN_TEXTS = 1024
-"""Token states kept per process (float16, some 40 kB per text: about 40 MB at most)."""
+"""Token states kept per process, at most (float16: 768 bytes per word piece, so 40-100 kB per
+clipped text of 50-128 pieces: up to 100 MB for 1,024 texts without the byte bound below)."""
+RECENT_TOKEN_BYTES = 32 * 2**20
+"""Bytes of token-state vectors kept per process, at most: the oldest go first past it."""
 
 
 class TokenStates(NamedTuple):
@@ -68,6 +71,7 @@ class Encoder:
         self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
         self._pending: dict[str, threading.Event] = {}  # texts being embedded, by any thread
         self._recent_tokens: OrderedDict[str, TokenStates] = OrderedDict()
+        self._recent_token_bytes = 0  # sum of vectors.nbytes in _recent_tokens
         self.embedded = 0
         self.tokens = 0
         """Texts and word pieces run through the transformer so far (not LRU hits): the
@@ -183,11 +187,25 @@ class Encoder:
                 states[texts[j]] = token_states(texts[j], encodings[j], hidden[row, :n])
         with self._lock:
             for text, state in states.items():
-                self._recent_tokens[text] = state
-                self._recent_tokens.move_to_end(text)
-            while len(self._recent_tokens) > RECENT_TOKEN_TEXTS:
-                self._recent_tokens.popitem(last=False)
+                self._remember_tokens(text, state)
         return out, states
+
+    def _remember_tokens(self, text: str, state: TokenStates) -> None:
+        """Into the token LRU (lock held), bounded by ``RECENT_TOKEN_TEXTS`` and by
+        ``RECENT_TOKEN_BYTES``; a text whose states alone exceed the bytes is not kept."""
+        old = self._recent_tokens.pop(text, None)
+        if old is not None:
+            self._recent_token_bytes -= old.vectors.nbytes
+        if state.vectors.nbytes > RECENT_TOKEN_BYTES:
+            return
+        self._recent_tokens[text] = state
+        self._recent_token_bytes += state.vectors.nbytes
+        while (
+            len(self._recent_tokens) > RECENT_TOKEN_TEXTS
+            or self._recent_token_bytes > RECENT_TOKEN_BYTES
+        ):
+            _, dropped = self._recent_tokens.popitem(last=False)
+            self._recent_token_bytes -= dropped.vectors.nbytes
 
 
 def piece_words(text: str, encoding) -> tuple[str, ...]:

@@ -236,3 +236,18 @@ def test_weights_checked_without_keeping_them():
     assert files.weights is None and files.tokenizer_json.startswith("{")
     kept = provenance.read_verified()
     assert provenance.sha256(kept.weights) == provenance.PINNED["model.safetensors"]
+
+
+def test_token_states_are_bounded_by_bytes_and_recomputed_the_same(int8_encoder, monkeypatch):
+    monkeypatch.setattr(runtime, "RECENT_TOKEN_BYTES", 100_000)
+    texts = [f"text number {i} about refunds, invoices and the cloud console" for i in range(40)]
+    first = int8_encoder.encode_tokens(texts)
+    kept = int8_encoder._recent_tokens
+    total = sum(state.vectors.nbytes for state in kept.values())
+    assert total == int8_encoder._recent_token_bytes <= 100_000
+    assert 0 < len(kept) < len(texts) and texts[-1] in kept and texts[0] not in kept
+    again = int8_encoder.encode_tokens(texts[:1])[0]  # dropped, so run again: same bits
+    assert np.array_equal(again.vectors, first[0].vectors) and again.words == first[0].words
+    huge = "word " * 300  # alone over the bound: returned, not kept
+    monkeypatch.setattr(runtime, "RECENT_TOKEN_BYTES", 10_000)
+    assert len(int8_encoder.encode_tokens([huge])[0].words) > 0 and huge not in kept
