@@ -133,6 +133,7 @@ CONFIGS: dict[str, tuple[str, dict]] = {
         "3n = 3 with the session stage off",
         {"extra": {"EVALSTREAM_SESSIONS_ENABLED": "false"}},
     ),
+    "default-arenas2": ("3m = 3 with MALLOC_ARENA_MAX=2", {"extra": {"MALLOC_ARENA_MAX": "2"}}),
     "2workers": ("4 = 3 with 2 workers", {"processes": 2}),
     "alo": ("5 = 3, at_least_once", {"extra": AT_LEAST_ONCE}),
     "alo-2workers": ("6 = 5 with 2 workers", {"processes": 2, "extra": AT_LEAST_ONCE}),

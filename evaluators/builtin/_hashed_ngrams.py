@@ -54,27 +54,29 @@ class HashedNgrams:
             out.extend(" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
         return out
 
-    def row(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """The text's sorted columns and their (normalised) values."""
-        hashes = np.fromiter(
-            (mmh3.hash(gram, 0, True) for gram in self.ngrams(text)), dtype=np.int64
-        )
-        columns = np.abs(hashes) % self.n_features
-        signs = np.where(hashes >= 0, 1.0, -1.0) if self.alternate_sign else np.ones(len(hashes))
-        unique, inverse = np.unique(columns, return_inverse=True)
-        values = np.zeros(len(unique))
-        np.add.at(values, inverse, signs)  # small integers: exact in any order
-        if self.norm == "l2":
-            total = np.add.accumulate(values * values)[-1] if len(values) else 0.0
-            if total != 0.0:
-                values = values / np.sqrt(total)
-        return unique, values
-
     def dot(self, texts: list[str], coef: np.ndarray) -> np.ndarray:
-        """``transform(texts) @ coef``: one float64 per text."""
+        """``transform(texts) @ coef``: one float64 per text, the batch hashed at once."""
+        hash_ = mmh3.hash
+        grams = [[hash_(gram, 0, True) for gram in self.ngrams(text)] for text in texts]
+        lengths = np.fromiter(map(len, grams), dtype=np.int64, count=len(texts))
+        hashes = np.fromiter(
+            (h for row in grams for h in row), dtype=np.int64, count=int(lengths.sum())
+        )
         out = np.zeros(len(texts))
-        for i, text in enumerate(texts):
-            columns, values = self.row(text)
-            if len(columns):
-                out[i] = np.add.accumulate(values * coef[columns])[-1]
+        if not len(hashes):
+            return out
+        n = self.n_features
+        rows = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
+        keys = rows * n + np.abs(hashes) % n  # (row, column), sorted as scipy sorts columns
+        unique, inverse = np.unique(keys, return_inverse=True)
+        signs = np.where(hashes >= 0, 1.0, -1.0) if self.alternate_sign else np.ones(len(keys))
+        values = np.bincount(inverse, weights=signs)  # sums of +-1: exact in any order
+        rows, columns = unique // n, unique % n
+        if self.norm == "l2":  # sums of squares of small integers: exact in any order too
+            norms = np.sqrt(np.bincount(rows, weights=values * values, minlength=len(texts)))
+            values = values / np.where(norms[rows] == 0.0, 1.0, norms[rows])
+        products = values * coef[columns]
+        bounds = np.searchsorted(rows, np.arange(len(texts) + 1))
+        for i in np.flatnonzero(np.diff(bounds)):  # left to right, as scipy's csr_matvec
+            out[i] = np.add.accumulate(products[bounds[i] : bounds[i + 1]])[-1]
         return out
