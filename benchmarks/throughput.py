@@ -125,6 +125,15 @@ CONFIGS: dict[str, tuple[str, dict]] = {
         "3p2 = 3 with 2 evaluator processes",
         {"extra": {"EVALSTREAM_EVALUATOR_PROCESSES": "2"}},
     ),
+    "default-lexical": (
+        "3l = 3 with its quality evaluators on the lexical tier",
+        {"config": LEXICAL_ONLY},
+    ),
+    "default-no-sessions": (
+        "3n = 3 with the session stage off",
+        {"extra": {"EVALSTREAM_SESSIONS_ENABLED": "false"}},
+    ),
+    "default-arenas2": ("3m = 3 with MALLOC_ARENA_MAX=2", {"extra": {"MALLOC_ARENA_MAX": "2"}}),
     "2workers": ("4 = 3 with 2 workers", {"processes": 2}),
     "alo": ("5 = 3, at_least_once", {"extra": AT_LEAST_ONCE}),
     "alo-2workers": ("6 = 5 with 2 workers", {"processes": 2, "extra": AT_LEAST_ONCE}),
@@ -144,6 +153,7 @@ class Run:
     peak_rss_mb: list[float]
     exit_codes: list[int | None]
     counted: int = 0  # records in the window (traces minus the first burst)
+    t0: float = 0.0  # wall time of the window's start
 
 
 class Bench:
@@ -288,6 +298,7 @@ class Bench:
             peak_rss_mb=[u.peak_rss_mb for _, u, _, _ in procs],
             exit_codes=codes,
             counted=n,
+            t0=t0,
         )
         say(
             f"{label}: {run.rate:,.0f} traces/s over {run.window:.2f}s"
@@ -357,14 +368,29 @@ class Bench:
         return result
 
     async def memory_run(self, n: int) -> None:
-        """RSS of one worker (default set) over a backlog of ``n`` traces, sampled over time."""
-        run = await self.throughput("3 default set, memory run", "traces", n, None)
-        [usage] = self.last_usages
-        start = usage.rss_mb[0][0]
-        step = max(len(usage.rss_mb) // 12, 1)
-        series = ", ".join(f"{t - start:.0f}s {mb:.0f}" for t, mb in usage.rss_mb[::step])
-        say(f"RSS MB over time: {series}; last {usage.rss_mb[-1][1]:.0f}")
-        say(f"peak RSS {usage.peak_rss_mb:.0f} MB over {run.traces:,} traces ({run.rate:,.0f}/s)")
+        """RSS of one worker over a backlog of ``n`` traces, sampled over time, for each of
+        ``--memory-runs`` (the default set; with ``--compare-root`` also the other checkout's),
+        interleaved over ``--repeat`` rounds."""
+        rows = []
+        for round_ in range(self.args.repeat):
+            for key in self.args.memory_runs:
+                label, options = CONFIGS[key]
+                label = f"{label}, memory run" + (f" (round {round_ + 1})" if round_ else "")
+                run = await self.throughput(label, "traces", n, **options)
+                [usage] = self.last_usages
+                start = usage.rss_mb[0][0]
+                step = max(len(usage.rss_mb) // 12, 1)
+                series = ", ".join(f"{t - start:.0f}s {mb:.0f}" for t, mb in usage.rss_mb[::step])
+                say(f"RSS MB over time: {series}; last {usage.rss_mb[-1][1]:.0f}")
+                say(f"peak RSS {usage.peak_rss_mb:.0f} MB over {run.traces:,} traces"
+                    f" ({run.rate:,.0f}/s)")  # fmt: skip
+                quarters = [_rss_at(usage, run, q) for q in (1, 2, 3, 4)]
+                rows.append((label, quarters, usage.peak_rss_mb, run))
+        print("\n| run | RSS MB at 1/4 / 1/2 / 3/4 / end of the scoring window | peak RSS MB"
+              " (VmHWM) | traces/s |\n|---|---|---:|---:|")  # fmt: skip
+        for label, quarters, peak, run in rows:
+            print(f"| {label} | {' / '.join(f'{q:.0f}' for q in quarters)} | {peak:.0f} |"
+                  f" {run.rate:,.0f} |")  # fmt: skip
 
     async def latency_knobs(self, pairs: list[tuple[bytes, bytes]], n: int) -> None:
         """What-if: --knobs-config (exactly-once) with each of KNOB_SETS.
@@ -542,6 +568,13 @@ class Bench:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+def _rss_at(usage: Usage, run: Run, quarter: int) -> float:
+    """The current RSS sampled nearest to ``quarter``/4 of the way through the run's scoring
+    window [t0, t1]."""
+    when = run.t0 + run.window * quarter / 4
+    return min(usage.rss_mb, key=lambda sample: abs(sample[0] - when))[1]
+
+
 async def until_done(seen: Tail, procs: list, timeout: float) -> bool:
     """Wait until the tailer saw its target; give up early when every process has exited."""
     deadline = time.monotonic() + timeout
@@ -612,6 +645,12 @@ def parse() -> argparse.Namespace:
         help="a checkout of another version (e.g. git worktree add --detach DIR main): the"
         " *-before runs start their worker from there, with this venv",
     )
+    parser.add_argument(
+        "--memory-runs",
+        default=None,
+        help="with --memory-run: comma-separated --runs keys of worker configs (default:"
+        " default, and default-before with --compare-root)",
+    )
     parser.add_argument("--repeat", type=int, default=1, help="rounds of --runs, interleaved")
     parser.add_argument("--no-latency", action="store_true", help="skip the latency phases")
     parser.add_argument(
@@ -628,7 +667,15 @@ def parse() -> argparse.Namespace:
     unknown = [key for key in args.runs if key not in CONFIGS]
     if unknown:
         parser.error(f"unknown --runs {unknown}; choose from {list(CONFIGS)}")
-    if any(key.endswith("-before") for key in args.runs) and args.compare_root is None:
+    if args.memory_runs is None:
+        args.memory_runs = "default" + (",default-before" if args.compare_root else "")
+    args.memory_runs = [key.strip() for key in args.memory_runs.split(",") if key.strip()]
+    bad = [key for key in args.memory_runs if key not in CONFIGS or "baseline" in CONFIGS[key][1]]
+    if bad:
+        parser.error(f"--memory-runs takes worker configs, not {bad}")
+    if any(key.endswith("-before") for key in args.runs + args.memory_runs) and (
+        args.compare_root is None
+    ):
         parser.error("the *-before runs need --compare-root")
     return args
 

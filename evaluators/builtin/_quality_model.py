@@ -5,7 +5,8 @@ Two kinds cover every offline quality evaluator:
 * ``DenseModel`` - standardised hand-made features -> a small MLP or a logistic regression
   (an MLP with no hidden layer), written out as weight matrices.
 * ``HashedTextModel`` - a logistic regression over hashed word n-grams (scikit-learn's
-  stateless ``HashingVectorizer``, so only the coefficients ship, as a sparse ``.npz``).
+  stateless ``HashingVectorizer`` at training time, so only the coefficients ship, as a sparse
+  ``.npz``; at run time the same hashing is ``_hashed_ngrams``, without scikit-learn).
 
 Each model carries ``shift``: the logit at the decision threshold chosen by cross-validation on
 the training split, subtracted so that probability 0.5 is the calibrated default threshold.
@@ -59,11 +60,11 @@ class HashedTextModel:
     """Texts -> probability, via hashed n-grams and a sparse logistic-regression vector."""
 
     def __init__(self, spec: dict[str, Any], arrays: Any) -> None:
-        from sklearn.feature_extraction.text import HashingVectorizer
+        from evaluators.builtin._hashed_ngrams import HashedNgrams
 
         self.params: dict[str, Any] = dict(spec["vectorizer"])
         self.params["ngram_range"] = tuple(self.params["ngram_range"])
-        self.vectorizer = HashingVectorizer(**self.params)
+        self.vectorizer = HashedNgrams(self.params)  # HashingVectorizer's, bit for bit
         coef = np.zeros(self.params["n_features"], dtype=np.float64)
         coef[arrays["indices"]] = arrays["values"]
         self.coef = coef
@@ -74,8 +75,7 @@ class HashedTextModel:
     def logit(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros(0)
-        matrix = self.vectorizer.transform(texts)
-        return matrix @ self.coef + self.intercept - self.shift
+        return self.vectorizer.dot(texts, self.coef) + self.intercept - self.shift
 
     def predict(self, texts: list[str]) -> np.ndarray:
         return sigmoid(self.logit(texts))

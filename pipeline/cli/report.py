@@ -6,8 +6,6 @@ from pathlib import Path
 
 import typer
 
-from pipeline.tools.report import report_command
-
 
 def report(
     parquet_dir: str = typer.Argument(
@@ -22,6 +20,7 @@ def report(
     """
     from pipeline.settings import load_settings
     from pipeline.sinks.storage import locate
+    from pipeline.tools.report import report_command  # pandas: kept out of the worker's imports
 
     report_command(locate(parquet_dir, load_settings()), output)
     typer.echo(f"wrote {output}")

@@ -8,11 +8,15 @@ the texts of a worker batch are sorted by length so each onnxruntime call pads l
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import tempfile
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -42,7 +46,10 @@ DIMENSION = HIDDEN
 RECENT_TEXTS = 2048
 """Embeddings kept per process (about 3 MB)."""
 RECENT_TOKEN_TEXTS = 1024
-"""Token states kept per process (float16, some 40 kB per text: about 40 MB at most)."""
+"""Token states kept per process, at most (float16: 768 bytes per word piece, so 40-100 kB per
+clipped text of 50-128 pieces: up to 100 MB for 1,024 texts without the byte bound below)."""
+RECENT_TOKEN_BYTES = 32 * 2**20
+"""Bytes of token-state vectors kept per process, at most: the oldest go first past it."""
 
 
 class TokenStates(NamedTuple):
@@ -64,6 +71,7 @@ class Encoder:
         self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
         self._pending: dict[str, threading.Event] = {}  # texts being embedded, by any thread
         self._recent_tokens: OrderedDict[str, TokenStates] = OrderedDict()
+        self._recent_token_bytes = 0  # sum of vectors.nbytes in _recent_tokens
         self.embedded = 0
         self.tokens = 0
         """Texts and word pieces run through the transformer so far (not LRU hits): the
@@ -179,11 +187,25 @@ class Encoder:
                 states[texts[j]] = token_states(texts[j], encodings[j], hidden[row, :n])
         with self._lock:
             for text, state in states.items():
-                self._recent_tokens[text] = state
-                self._recent_tokens.move_to_end(text)
-            while len(self._recent_tokens) > RECENT_TOKEN_TEXTS:
-                self._recent_tokens.popitem(last=False)
+                self._remember_tokens(text, state)
         return out, states
+
+    def _remember_tokens(self, text: str, state: TokenStates) -> None:
+        """Into the token LRU (lock held), bounded by ``RECENT_TOKEN_TEXTS`` and by
+        ``RECENT_TOKEN_BYTES``; a text whose states alone exceed the bytes is not kept."""
+        old = self._recent_tokens.pop(text, None)
+        if old is not None:
+            self._recent_token_bytes -= old.vectors.nbytes
+        if state.vectors.nbytes > RECENT_TOKEN_BYTES:
+            return
+        self._recent_tokens[text] = state
+        self._recent_token_bytes += state.vectors.nbytes
+        while (
+            len(self._recent_tokens) > RECENT_TOKEN_TEXTS
+            or self._recent_token_bytes > RECENT_TOKEN_BYTES
+        ):
+            _, dropped = self._recent_tokens.popitem(last=False)
+            self._recent_token_bytes -= dropped.vectors.nbytes
 
 
 def piece_words(text: str, encoding) -> tuple[str, ...]:
@@ -213,32 +235,88 @@ def _tokenizer(tokenizer_json: str, max_tokens: int):
     return tokenizer
 
 
-def _graph_bytes(files: provenance.VerifiedFiles, settings: EncoderSettings) -> bytes:
-    """The graph from the cache when its hash is the pinned one, else built and cached."""
-    cache_dir, pinned = settings.cache_dir, GRAPH_SHA256[settings.precision]
-    path = cache_dir / f"all-minilm-l6-v2-{settings.precision}-{pinned[:12]}.onnx"
-    if path.is_file():
-        data = path.read_bytes()
-        if provenance.sha256(data) == pinned:
-            return data
+def _graph_path(settings: EncoderSettings) -> Path:
+    pinned = GRAPH_SHA256[settings.precision]
+    return settings.cache_dir / f"all-minilm-l6-v2-{settings.precision}-{pinned[:12]}.onnx"
+
+
+@contextmanager
+def _verified_cache(path: Path, pinned: str) -> Iterator[str | None]:
+    """The cached graph for onnxruntime to read, or ``None`` when absent or not the pinned
+    bytes. The file is opened once and hashed through that open file; onnxruntime then reads
+    the same open file (``/proc/self/fd/N`` where it exists), so the graph it loads is the one
+    hashed even if the path is replaced meanwhile. Reading the graph by name, not as Python
+    bytes, keeps its 56 MB out of the process: onnxruntime's ``InferenceSession`` holds the
+    bytes it was given for its whole life."""
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed below, after onnxruntime read it
+    except OSError:
+        handle = None
+    if handle is not None and hashlib.file_digest(handle, "sha256").hexdigest() != pinned:
         log.warning("encoder graph cache %s does not match its pinned sha256: rebuilding", path)
+        handle.close()
+        handle = None
+    if handle is None:
+        yield None
+        return
+    with handle:
+        by_fd = Path(f"/proc/self/fd/{handle.fileno()}")
+        yield str(by_fd if by_fd.exists() else path)
+
+
+def _build_graph(settings: EncoderSettings) -> bytes:
+    """Build the graph from the verified weights (read for this only, then dropped) and cache
+    it; a build whose bytes are not the pinned ones is refused."""
+    pinned = GRAPH_SHA256[settings.precision]
+    files = provenance.read_verified(settings.weights)
     data = convert.serialise(read_safetensors(files.weights), settings.precision)
+    del files
     actual = provenance.sha256(data)
     if actual != pinned:
         raise EncoderProvenanceError(
             f"refused the built encoder graph: sha256 {actual[:16]}... is not the pinned "
             f"{pinned[:16]}... (onnx serialisation changed?)"
         )
+    cache_dir = settings.cache_dir
     try:  # best effort: a read-only cache only costs the build at each start
         cache_dir.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=cache_dir, suffix=".part")
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide a shared cache from other users
-        os.replace(tmp, path)
+        os.replace(tmp, _graph_path(settings))
     except OSError as exc:
         log.warning("encoder graph not cached in %s: %s", cache_dir, exc)
     return data
+
+
+def _session(settings: EncoderSettings):
+    """The onnxruntime session of the pinned graph: read from the cache when its hash is the
+    pinned one, else built (and cached) first."""
+    import onnxruntime as ort
+
+    options = session_options(ort, settings)
+    providers = ["CPUExecutionProvider"]
+    pinned = GRAPH_SHA256[settings.precision]
+    with _verified_cache(_graph_path(settings), pinned) as source:
+        if source is not None:
+            return ort.InferenceSession(source, options, providers=providers)
+    data = _build_graph(settings)
+    with _verified_cache(_graph_path(settings), pinned) as source:  # cached: read it by name
+        return ort.InferenceSession(source or data, options, providers=providers)
+
+
+def session_options(ort, settings: EncoderSettings):
+    """The session's options: one intra-op thread per ``EVALSTREAM_ENCODER_THREADS``, no
+    inter-op pool, warnings only. onnxruntime's memory options are left at their defaults:
+    turning off its CPU arena or its memory patterns, or growing the arena by what is asked
+    instead of by powers of two, changed RSS by under 20 MB either way over 400 texts
+    (docs/performance.md, "Memory of the default set")."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = settings.threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    return options
 
 
 def load_encoder(settings: EncoderSettings | None = None) -> Encoder:
@@ -247,17 +325,13 @@ def load_encoder(settings: EncoderSettings | None = None) -> Encoder:
     if not settings.enabled:
         raise EncoderUnavailableError("encoder tier disabled (EVALSTREAM_ENCODER=off)")
     try:
-        files = provenance.read_verified(settings.weights)
+        # the weights are only checked here; they are read again only to build the graph
+        files = provenance.read_verified(settings.weights, keep_weights=False)
     except MemoryError:
         raise EncoderUnavailableError("not enough memory to read the encoder weights") from None
     try:
-        import onnxruntime as ort
+        import onnxruntime  # noqa: F401
     except ImportError:
         raise EncoderUnavailableError("onnxruntime is not installed") from None
-    graph = _graph_bytes(files, settings)
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = settings.threads
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+    session = _session(settings)
     return Encoder(session, _tokenizer(files.tokenizer_json, settings.max_tokens), settings)

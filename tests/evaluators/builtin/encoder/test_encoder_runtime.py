@@ -3,6 +3,7 @@ pass, batching, and the fallback when the weights package is absent."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import zipfile
@@ -200,3 +201,53 @@ def test_settings_from_env():
         load_encoder(s)
     with pytest.raises(ValueError, match="PRECISION"):
         EncoderSettings.from_env({"EVALSTREAM_ENCODER_PRECISION": "fp16"})
+
+
+def _large_buffers(root: object, limit: int = 8 * 2**20) -> list[int]:
+    """Sizes of the bytes / bytearray objects over ``limit`` reachable from ``root``."""
+    seen, stack, found = set(), [root], []
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, bytes | bytearray | memoryview):
+            size = obj.nbytes if isinstance(obj, memoryview) else len(obj)
+            if size > limit:
+                found.append(size)
+            continue
+        stack.extend(gc.get_referents(obj))
+    return found
+
+
+def test_a_loaded_encoder_keeps_neither_the_weights_nor_the_graph_bytes(tmp_path: Path):
+    """The 87 MB weights are only checked (read again to build a graph), and onnxruntime
+    reads the verified cached graph through its file: its session would otherwise keep the
+    56 MB of bytes it was given for its whole life (docs/performance.md, memory)."""
+    settings = EncoderSettings(cache_dir=tmp_path, precision="int8")
+    for _ in ("graph built now", "graph read from the cache"):
+        encoder = load_encoder(settings)
+        assert _large_buffers(encoder) == []
+        assert encoder.encode(["still works"]).shape == (1, 384)
+
+
+def test_weights_checked_without_keeping_them():
+    files = provenance.read_verified(keep_weights=False)
+    assert files.weights is None and files.tokenizer_json.startswith("{")
+    kept = provenance.read_verified()
+    assert provenance.sha256(kept.weights) == provenance.PINNED["model.safetensors"]
+
+
+def test_token_states_are_bounded_by_bytes_and_recomputed_the_same(int8_encoder, monkeypatch):
+    monkeypatch.setattr(runtime, "RECENT_TOKEN_BYTES", 100_000)
+    texts = [f"text number {i} about refunds, invoices and the cloud console" for i in range(40)]
+    first = int8_encoder.encode_tokens(texts)
+    kept = int8_encoder._recent_tokens
+    total = sum(state.vectors.nbytes for state in kept.values())
+    assert total == int8_encoder._recent_token_bytes <= 100_000
+    assert 0 < len(kept) < len(texts) and texts[-1] in kept and texts[0] not in kept
+    again = int8_encoder.encode_tokens(texts[:1])[0]  # dropped, so run again: same bits
+    assert np.array_equal(again.vectors, first[0].vectors) and again.words == first[0].words
+    huge = "word " * 300  # alone over the bound: returned, not kept
+    monkeypatch.setattr(runtime, "RECENT_TOKEN_BYTES", 10_000)
+    assert len(int8_encoder.encode_tokens([huge])[0].words) > 0 and huge not in kept
