@@ -13,6 +13,7 @@ shipped heads take their cut from out-of-fold predictions (an hour of CPU saved)
 
 from __future__ import annotations
 
+import json
 import statistics
 import tempfile
 import time
@@ -211,8 +212,8 @@ def _row(task: Task, unit: str, n: int, tier: str, m: dict, share: str) -> str:
 
 
 def run(only: str = "", units: str = "", bands: str = "", precision: str = "fp32",
-        timed_cost: bool = True, heads_dir: Path | None = None, per_source: int = PER_SOURCE
-        ) -> tuple[list[str], list[str]]:  # fmt: skip
+        timed_cost: bool = True, heads_dir: Path | None = None, per_source: int = PER_SOURCE,
+        scores_out: Path | None = None) -> tuple[list[str], list[str]]:  # fmt: skip
     """The table rows and notes; ``units``: comma-separated held-out sources to run (all when
     empty: about an hour on two busy cores, most of it retraining heads per source).
 
@@ -221,7 +222,9 @@ def run(only: str = "", units: str = "", bands: str = "", precision: str = "fp32
     comma-separated, ``fp32`` (the stored fp32 vectors the heads were trained on) and/or
     ``int8`` (the run-time int8 encoder): encoder and cascade rows for each. ``heads_dir``:
     keep the held-out heads there (``<heads>-<unit>``) and reuse them in a later run.
-    ``per_source``: rows per held-out source (a stable sample: the smaller is in the larger)."""
+    ``per_source``: rows per held-out source (a stable sample: the smaller is in the larger).
+    ``scores_out``: every row's label, score and flag per tier, as JSON lines (the paired
+    comparison of two runs on the same rows: ``benchmarks/paired_bootstrap.py``)."""
     wanted = {u.strip() for u in units.split(",") if u.strip()}
     curve = [float(b) for b in bands.split(",") if b.strip()]
     header = ("| task | held-out source | n | tier | ROC-AUC | AUPRC | macro-F1 | bal. acc | "
@@ -234,6 +237,8 @@ def run(only: str = "", units: str = "", bands: str = "", precision: str = "fp32
     default_band = CascadeSettings().band
     timed: list[Trace] = []
     workdir = heads_dir or Path(tempfile.mkdtemp(prefix="evalstream-heldout-"))
+    train_encoder.FIT_CACHE = workdir / "fit-cache"  # heads a held-out source leaves unchanged
+    scores = scores_out.open("w", encoding="utf-8") if scores_out else None
     for task in TASKS:
         if only.lower() not in task.name.lower():
             continue
@@ -281,6 +286,11 @@ def run(only: str = "", units: str = "", bands: str = "", precision: str = "fp32
                     chosen, _ = _cascaded(outcomes["lexical"], outcomes[source], band)
                 p, flagged, tiers = _scored(chosen, task)
                 m = _metrics(y, p, flagged)
+                if scores is not None:
+                    scores.write(json.dumps({"task": task.name, "unit": unit, "tier": tier,
+                                             "y": y.tolist(), "p": p.round(6).tolist(),
+                                             "flagged": flagged.tolist()}) + "\n")  # fmt: skip
+                    scores.flush()
                 share = " / ".join(f"{tiers.count(t) / max(len(tiers), 1):.0%}"
                                    for t in ("lexical", "encoder", "llm"))  # fmt: skip
                 label = f"{unit}{seen if tier == 'lexical' else ''}"
@@ -290,6 +300,8 @@ def run(only: str = "", units: str = "", bands: str = "", precision: str = "fp32
                     safe = [i for i, r in enumerate(rows) if r["label"] == 0]
                     notes.append(f"- XSTest safe prompts flagged as harmful, {tier}: "
                                  f"{np.mean(flagged[safe]):.1%} of {len(safe)}")  # fmt: skip
+    if scores is not None:
+        scores.close()
     if timed and timed_cost:
         mean, median, p99, share = timing(timed)
         decided = ", ".join(f"{t} {v:.0%}" for t, v in share.items())

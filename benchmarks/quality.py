@@ -310,6 +310,20 @@ def main(argv: list[str] | None = None) -> int:
         "docs/evaluator-quality.md; give each its own --heads-dir)",
     )
     parser.add_argument(
+        "--safety-head",
+        default="shipped",
+        help="kind of the held-out safety heads (train_encoder.SAFETY_HEADS): shipped, linear "
+        "or mlp for all four, or per head, e.g. content=linear,refusal=mlp (the others as "
+        "shipped); give each its own --heads-dir",
+    )
+    parser.add_argument(
+        "--scores-out",
+        type=Path,
+        default=None,
+        help="write every row's label and score per tier here (JSON lines), for "
+        "benchmarks/paired_bootstrap.py",
+    )
+    parser.add_argument(
         "--no-timing", action="store_true", help="skip the cost line of the per-tier part"
     )
     parser.add_argument(
@@ -339,6 +353,10 @@ def main(argv: list[str] | None = None) -> int:
 
         heads = train_encoder.PAIR_HEADS if args.alignment == "all" else ()
         train_encoder.ALIGNED_HEADS = frozenset(heads)
+    if args.safety_head != "shipped":
+        from evaluators.training import train_encoder
+
+        train_encoder.SAFETY_HEADS = _safety_heads(train_encoder.SAFETY_HEADS, args.safety_head)
     tier_lines, tier_notes = _quality_tiers.run(
         args.only,
         args.units,
@@ -347,6 +365,7 @@ def main(argv: list[str] | None = None) -> int:
         not args.no_timing,
         args.heads_dir,
         args.per_source,
+        args.scores_out,
     )
     if args.tiers_only:
         return 0
@@ -392,6 +411,22 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_doc and not args.only:
         _write_doc([*tier_lines, "", *tier_notes], lines, extra, sentences)
     return 0
+
+
+def _safety_heads(shipped: dict[str, str], spec: str) -> dict[str, str]:
+    """``--safety-head``: one kind for all heads, or ``head=kind`` pairs over the shipped."""
+    kinds = ("linear", "mlp")
+    if spec in kinds:
+        return dict.fromkeys(shipped, spec)
+    heads = dict(shipped)
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        head, _, kind = part.partition("=")
+        name = f"safety_{head}_encoder"
+        if name not in heads or kind not in kinds:
+            raise SystemExit(f"--safety-head: {part!r} is not <request|content|refusal|"
+                             "jailbreak>=<linear|mlp>")  # fmt: skip
+        heads[name] = kind
+    return heads
 
 
 def _write_doc(tiers: list[str], lines: list[str], extra: list[str], sentences: list[str]) -> None:

@@ -15,11 +15,14 @@ fixed seeds, sorted rows, rounded floats.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
+from sklearn.neural_network import MLPClassifier
 
 from evaluators.builtin import _encoder_features as ef
 from evaluators.builtin import _quality_features as qf
@@ -52,7 +55,28 @@ those stay without (and cost no token work at run time). docs/evaluator-quality.
 
 
 def _lexical(name: str):
-    return _quality_model.load(name)
+    model = _quality_model.load(name)
+    if FIT_CACHE is None:
+        return model
+    return _LOGIT_MEMO.setdefault(name, _MemoLogit(model))
+
+
+class _MemoLogit:
+    """Benchmarks only (with ``FIT_CACHE``): a lexical model's logit per distinct text, kept
+    across the held-out retrains of one process (a hashed-text logit depends on its own row
+    only, so the memo returns exactly what a new call would)."""
+
+    def __init__(self, model) -> None:
+        self.model, self.known = model, {}
+
+    def logit(self, texts: list[str]) -> np.ndarray:
+        todo = list(dict.fromkeys(t for t in texts if t not in self.known))
+        if todo:
+            self.known.update(zip(todo, self.model.logit(todo), strict=True))
+        return np.array([self.known[t] for t in texts], dtype=np.float64)
+
+
+_LOGIT_MEMO: dict[str, _MemoLogit] = {}
 
 
 def _standardiser(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -62,13 +86,63 @@ def _standardiser(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return x.mean(axis=0), np.where(std < 1e-6, 1.0, std)
 
 
+SAFETY_HEADS: dict[str, str] = {
+    "safety_request_encoder": "linear",
+    "safety_content_encoder": "linear",
+    "safety_refusal_encoder": "linear",
+    "safety_jailbreak_encoder": "linear",
+}
+"""The kind of each safety head: ``linear`` (balanced logistic regression) or ``mlp``
+(``MLP_HIDDEN`` ReLU units, see ``_BalancedMLP``). Both export as a ``DenseModel`` (weight
+arrays in JSON, numpy at run time). The benchmark's ``--safety-head`` retrains its held-out
+heads otherwise (docs/evaluator-quality.md)."""
+MLP_HIDDEN = 128
+SEED = 0
+FIT_CACHE: Path | None = None
+"""Benchmarks only: a directory where each fitted head is kept under the hash of its inputs,
+so held-out retrains whose rows for a head do not change (the source is not in that head's
+data) copy it instead of fitting again. The fit is deterministic, so the copy is exact."""
+
+
+class _BalancedMLP:
+    """One hidden layer, class-balanced sample weights (as the LR's ``class_weight``), L2
+    penalty, early stopping on a fixed 10% of the rows: deterministic for a fixed seed."""
+
+    def __init__(self) -> None:
+        self.model = MLPClassifier((MLP_HIDDEN,), alpha=1e-3, batch_size=256,
+                                   learning_rate_init=1e-3, max_iter=200, early_stopping=True,
+                                   validation_fraction=0.1, n_iter_no_change=8,
+                                   random_state=SEED)  # fmt: skip
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> _BalancedMLP:
+        counts = np.bincount(y, minlength=2).astype(float)
+        weight = len(y) / (2.0 * np.maximum(counts, 1.0))
+        self.model.fit(x, y, sample_weight=weight[y])
+        return self
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        return self.model.predict_proba(x)
+
+    def layers(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        return list(zip(self.model.coefs_, self.model.intercepts_, strict=True))
+
+
 def fit_linear(x: np.ndarray, y: np.ndarray, groups: list[str], names: list[str], c: float,
                out: Path, name: str, meta: dict | None = None) -> None:  # fmt: skip
-    """Standardised logistic regression, threshold from grouped out-of-fold predictions."""
+    """Standardised head (``SAFETY_HEADS[name]``: logistic regression or a small MLP),
+    threshold from out-of-fold predictions."""
+    kind = SAFETY_HEADS.get(name, "linear")
+    cached = _fit_cache_path(x, y, names, c, name, kind, (meta, len(set(groups)) >= 2))
+    if cached is not None and cached.is_file():
+        shutil.copyfile(cached, out / f"{name}.json")
+        print(f"{name:28s} (same inputs as an earlier fit: copied)")
+        return
     mean, scale = _standardiser(x)
     xs = (x - mean) / scale
 
     def make():
+        if kind == "mlp":
+            return _BalancedMLP()
         return LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
 
     if THRESHOLD_CV and len(set(groups)) >= 2:
@@ -82,9 +156,25 @@ def fit_linear(x: np.ndarray, y: np.ndarray, groups: list[str], names: list[str]
     else:  # one source only: no honest out-of-fold cut, keep the balanced default
         threshold, report = 0.5, {"train_rows": len(y), "threshold": 0.5}
     model = make().fit(xs, y)
-    spec = dense_spec(names, mean, scale, [(model.coef_.T, model.intercept_)],
-                      _logit(threshold), {**report, **(meta or {})})  # fmt: skip
+    layers = model.layers() if kind == "mlp" else [(model.coef_.T, model.intercept_)]
+    report = {**report, "head": kind} if kind != "linear" else report
+    spec = dense_spec(names, mean, scale, layers, _logit(threshold),
+                      {**report, **(meta or {})})  # fmt: skip
     _write_json(out / f"{name}.json", spec)
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(out / f"{name}.json", cached)
+
+
+def _fit_cache_path(x: np.ndarray, y: np.ndarray, names: list[str], c: float, name: str,
+                    kind: str, extra: tuple) -> Path | None:  # fmt: skip
+    if FIT_CACHE is None:
+        return None
+    key = hashlib.sha256(repr((name, kind, c, MLP_HIDDEN, THRESHOLD_CV, names,
+                               extra)).encode())  # fmt: skip
+    key.update(np.ascontiguousarray(x, dtype=np.float64).tobytes())
+    key.update(np.ascontiguousarray(y, dtype=np.int64).tobytes())
+    return FIT_CACHE / f"{name}-{key.hexdigest()[:24]}.json"
 
 
 def fit_categories(x: np.ndarray, labels: list[str], out: Path, name: str) -> None:
