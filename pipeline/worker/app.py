@@ -46,6 +46,7 @@ class TraceWorker:
         self.idle = IdleWatch(stop_when_idle)
         self.exactly_once = settings.processing_guarantee == "exactly_once"
         faust_delivery.install_eager_delivery()
+        faust_compat.install_full_seek_to_committed()  # re-read what a rebalance dropped
         self.assembler: SpanAssembler | None = None
         self.app = self._create_app()
         self.sender = TransactionalSender(self.app, self.exactly_once)
