@@ -46,6 +46,7 @@ class TraceWorker:
         self.idle = IdleWatch(stop_when_idle)
         self.exactly_once = settings.processing_guarantee == "exactly_once"
         faust_delivery.install_eager_delivery()
+        faust_compat.install_full_seek_to_committed()  # re-read what a rebalance dropped
         self.assembler: SpanAssembler | None = None
         self.app = self._create_app()
         self.sender = TransactionalSender(self.app, self.exactly_once)
@@ -179,7 +180,10 @@ class TraceWorker:
     async def _score_agent(self, stream: Any) -> None:
         faust_compat.route_faust_commits(self.app.consumer, self._faust_commit)
         s = self.settings
-        async for events in stream.noack_take(s.batch_size, within=s.batch_timeout_seconds):
+        async for batch in stream.noack_take(s.batch_size, within=s.batch_timeout_seconds):
+            events = await self._first_deliveries(stream, batch)
+            if not events:
+                continue
             self.idle.touch()
             # busy until the batch is sent: a batch that took longer than --stop-when-idle to
             # score, waiting for the lock of a commit that just emptied everything, looked
@@ -202,7 +206,10 @@ class TraceWorker:
         faust_compat.route_faust_commits(self.app.consumer, self._faust_commit)
         self._parquet_stream = stream
         s = self.settings
-        async for events in stream.noack_take(s.batch_size, within=s.batch_timeout_seconds):
+        async for batch in stream.noack_take(s.batch_size, within=s.batch_timeout_seconds):
+            events = await self._first_deliveries(stream, batch)
+            if not events:
+                continue
             await self._assigned.wait()  # uncommitted files of these partitions are gone
             async with self._lock:
                 self.idle.touch()
@@ -214,13 +221,30 @@ class TraceWorker:
         faust_compat.route_faust_commits(self.app.consumer, self._faust_commit)
         self._session_parquet_stream = stream
         s = self.settings
-        async for events in stream.noack_take(s.batch_size, within=s.batch_timeout_seconds):
+        async for batch in stream.noack_take(s.batch_size, within=s.batch_timeout_seconds):
+            events = await self._first_deliveries(stream, batch)
+            if not events:
+                continue
             await self._assigned.wait()
             async with self._lock:
                 self.idle.touch()
                 self.session_parquet.add(events)
                 if self.session_parquet.should_flush():
                     self.checkpoint.mark_durable(await self.session_parquet.flush(stream))
+
+    async def _first_deliveries(self, stream: Any, events: list[Any]) -> list[Any]:
+        """The events handed out for the first time in this generation; faust's second copies
+        (``Checkpoint.first_delivery``) are acked and dropped."""
+        fresh, again = [], []
+        for event in events:
+            m = event.message
+            first = self.checkpoint.first_delivery(m.tp, m.offset, m.generation_id)
+            (fresh if first else again).append(event)
+        for event in again:
+            await stream.ack(event)
+        if again:
+            log.info("dropped %d record(s) faust handed out twice", len(again))
+        return fresh
 
     async def _flush_parquet(self, force: bool) -> None:
         """Flush the Parquet stages that are due (all with rows, when ``force``); lock held."""

@@ -166,3 +166,74 @@ async def fresh_end_offsets(consumer: Any, tps: list[Any]) -> dict[Any, int]:
         return {}
     thread = consumer._thread
     return dict(await thread.call_thread(thread._ensure_consumer().end_offsets, list(tps)))
+
+
+async def seek_fully_to_committed(consumer: Any, read_by_agents: Callable[[str], bool]) -> Any:
+    """aiokafka's ``seek_to_committed``, also for partitions committed at offset 0 or never.
+
+    aiokafka seeks only partitions whose committed offset is > 0 (``if offset and offset >
+    0``). faust calls it to take back records it fetched but dropped (after a rebalance, and
+    when it fetched while its flow was stopped); a partition committed at 0 (or not at all)
+    kept its fetch position, and the dropped records were never read again. A partition
+    without a committed offset of a topic the agents read (and ack) goes to its first
+    offset (the worker's ``consumer_auto_offset_reset`` is ``earliest``); table changelogs
+    and faust's leader topic are left alone.
+    """
+    committed = await consumer.seek_to_committed()
+    never = [tp for tp, o in committed.items() if o is None and read_by_agents(tp.topic)]
+    for tp, offset in committed.items():
+        if offset == 0:
+            consumer.seek(tp, 0)
+    if never:
+        await consumer.seek_to_beginning(*never)
+    return committed
+
+
+def install_full_seek_to_committed() -> None:
+    """faust's consumer thread seeks with ``seek_fully_to_committed`` (every faust consumer
+    of this process); idempotent."""
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+    async def seek_to_committed(self: Any) -> Any:
+        consumer = self._ensure_consumer()
+        read_by_agents = self.consumer.app.topics.acks_enabled_for
+        return await self.call_thread(seek_fully_to_committed, consumer, read_by_agents)
+
+    AIOKafkaConsumerThread.seek_to_committed = seek_to_committed  # type: ignore[method-assign]
+
+
+def install_fresh_recovery_highwaters(changelogs: set[str]) -> None:
+    """Table recovery reads these changelog topics' partitions up to their end asked of the
+    broker now (other tables keep faust's way; call again to add topics).
+
+    Under exactly-once faust takes a changelog partition's end from aiokafka's
+    ``last_stable_offset``: the last *fetch's* answer, ``None`` for a partition not fetched
+    since it was assigned (faust then takes -1: nothing to read). So a table partition taken
+    over in a rebalance started empty (a late turn opened a new session instead of version
+    2), or recovery crashed with faust's ``ConsistencyError`` (read offset > highwater -1).
+    The broker's end offset under read_committed is the last stable offset; faust reads
+    up to the marker before it and then, after two idle 5 s polls, sees that its position is
+    past it (``detect_aborted_tx``), so a rebalance that recovers sessions pauses ~10 s.
+    """
+    from faust.tables.recovery import Recovery
+
+    fresh: set[str] = getattr(Recovery, "_evalstream_fresh_changelogs", set())
+    fresh |= changelogs
+    Recovery._evalstream_fresh_changelogs = fresh  # type: ignore[attr-defined]
+    if getattr(Recovery, GUARD_FLAG, False):
+        return
+    stale = Recovery._build_highwaters
+
+    async def build_highwaters(
+        self: Any, consumer: Any, tps: Any, destination: Any, title: str
+    ) -> None:
+        await stale(self, consumer, tps, destination, title)
+        chosen = [tp for tp in tps if tp.topic in fresh]
+        if not self.app.in_transaction or not chosen:
+            return
+        ends = await fresh_end_offsets(consumer, chosen)
+        for tp in chosen:  # faust's convention: the last offset, -1 when empty
+            destination[tp] = ends[tp] - 1 if ends.get(tp) is not None else -1
+
+    Recovery._build_highwaters = build_highwaters  # type: ignore[method-assign]
+    setattr(Recovery, GUARD_FLAG, True)

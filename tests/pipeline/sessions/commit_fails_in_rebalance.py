@@ -1,9 +1,12 @@
 """``evalstream worker`` whose commit in the first rebalance fails (run as a script, configured
 by the same ``EVALSTREAM_*`` variables).
 
-The worker commits as usual until its session stage has sent a step (scored sessions,
-changelog writes, session aggregates in the open Kafka transactions); from then on it commits
-nothing (as with an endless commit interval), so those steps stay open. The commit in the
+The worker commits as usual until its session stage has sent scored sessions (with their
+changelog writes and session aggregates, in the open Kafka transactions); from then on it
+commits nothing (as with an endless commit interval), so those steps stay open. (Holding
+commits from the first step on, a first step with only first turns, nothing to score, held
+the scored traces' commit too: the stage never saw the second turns and the test waited for
+scored sessions in vain, 1 run of 3.) The commit in the
 revoke hook of the next rebalance then raises, and the worker's own failure path runs
 against the real broker: it aborts the transactions, undoes the session steps in memory and
 rewinds its offsets. Every later commit is the worker's own. Kafka is not mocked: only the
@@ -36,7 +39,7 @@ class CommitFailsInFirstRebalance(TraceWorker):
 
     async def _commit(self) -> None:
         steps = len(self.sessions._sent_steps)
-        if self.failed or not steps:
+        if self.failed or not steps or not self.sessions.scored:
             await super()._commit()
             return
         if not self.in_revoke_hook:

@@ -66,11 +66,6 @@ def late_turn(session: str) -> bytes:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=False,
-    reason="known bug, not fixed: in 5 of 13 runs some sessions (48-49 of 120) were not"
-    " scored again after the rollback within 90 s (cause not found; docs/sessions.md)",
-)
 def test_a_failed_commit_in_a_rebalance_scores_every_session_exactly_once(
     kafka_bootstrap, new_topic, tmp_path
 ):
@@ -78,13 +73,6 @@ def test_a_failed_commit_in_a_rebalance_scores_every_session_exactly_once(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=False,
-    reason="known bug, not fixed: a partition taken over can start with an empty sessions"
-    " table (faust's recovery under exactly-once takes the changelog end from the last"
-    " fetch's stable offset, unknown for a partition not fetched since assignment); seen in"
-    " 2 of ~5 runs (docs/sessions.md)",
-)
 def test_after_a_failed_commit_late_turns_reopen_the_sessions_on_the_new_owner(
     kafka_bootstrap, new_topic, tmp_path
 ):

@@ -116,3 +116,17 @@ def test_rewind_forgets_what_was_not_committed():
     checkpoint.mark_durable({A: 9})
     checkpoint.rewind()
     assert checkpoint.durable == {A: 5} and checkpoint.uncommitted() == {}
+
+
+def test_a_record_handed_out_again_in_the_same_generation_is_a_copy():
+    """faust hands out what it fetched between resuming a partition and seeking it back to
+    its committed offset twice; the second copy must not be scored (sent) again."""
+    checkpoint, _, _ = make()
+    assert [checkpoint.first_delivery(A, o, 3) for o in (0, 1, 2)] == [True, True, True]
+    # the copy after faust's seek to the committed offset, then records not seen yet
+    assert [checkpoint.first_delivery(A, o, 3) for o in (0, 1, 2, 3)] == [False] * 3 + [True]
+    assert checkpoint.first_delivery(B, 0, 3)  # each partition on its own
+    # a new generation (after a rebalance, possibly a rollback) reads back from the commit
+    assert checkpoint.first_delivery(A, 0, 4) and checkpoint.first_delivery(A, 1, 4)
+    # a straggler of the old generation is not taken for a copy, nor makes the new one a copy
+    assert checkpoint.first_delivery(A, 3, 3) and checkpoint.first_delivery(A, 2, 4)

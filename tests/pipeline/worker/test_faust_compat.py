@@ -36,6 +36,14 @@ def test_the_internals_used_still_exist():
     assert "stream_wait_empty" in dir(faust.App("compat-probe").conf)
     assert callable(AIOKafkaConsumerThread._ensure_consumer)
     assert callable(AIOKafkaConsumerThread.call_thread)
+    # replaced or wrapped by install_full_seek_to_committed / install_fresh_recovery_highwaters
+    assert inspect.iscoroutinefunction(AIOKafkaConsumerThread.seek_to_committed)
+    assert "seek_to_committed()" in inspect.getsource(Consumer.perform_seek)
+    from faust.tables.recovery import Recovery
+
+    built = inspect.signature(Recovery._build_highwaters).parameters
+    assert list(built) == ["self", "consumer", "tps", "destination", "title"]
+    assert "last_stable_offset" in inspect.getsource(AIOKafkaConsumerThread._highwaters)
 
 
 def test_draining_worker_overrides_the_signal_handlers():
