@@ -218,7 +218,9 @@ class DeltaSink:
                 description=f"evalstream {table.name} dataset (docs/consume.md)",
                 storage_options=table.storage_options,
             )
-        except Exception:  # lost the race to create version 0: open the winner's
+        except Exception as exc:  # lost the race to create version 0: open the winner's
+            if not has_commit(table.uri, table.storage_options):  # no winner: say why
+                raise SinkError(f"cannot create Delta table {table.uri}: {exc}") from exc
             return open_table(table.uri, table.storage_options)
 
 
