@@ -131,10 +131,17 @@ def compact_command(
     min_age: str = typer.Option(
         "2h", "--min-age", help="Only hours that ended, and files written, this long ago."
     ),
+    tail_window: str | None = typer.Option(
+        None,
+        "--tail-window",
+        help="A partition's files written this long before its newest are its tail (maybe"
+        " not committed yet) and left alone; default: the min age.",
+    ),
     dry_run: bool = DryRunOption,
     now: str | None = NowOption,
 ) -> None:
-    """Merge the small files of closed hours into one file per topic-partition.
+    """Merge the small files of closed hours into one file per topic-partition, and heal
+    files whose offset ranges overlap (a zombie worker's) into one holding each row once.
 
     Safe beside running workers; a re-run after a crash finishes the job.
 
@@ -143,13 +150,14 @@ def compact_command(
     console = Console(highlight=False, soft_wrap=True)
     try:
         age = parse_duration(min_age)
+        window = parse_duration(tail_window) if tail_window else None
         at = parse_time(now) if now else None
         reports = [
             (
                 kind,
                 compact_delta(root, age, now=at, dry_run=dry_run)
                 if is_delta_table(root)
-                else compact(root, age, now=at, dry_run=dry_run, kind=kind),
+                else compact(root, age, now=at, dry_run=dry_run, kind=kind, tail_window=window),
             )
             for kind, root in _roots(parquet_dir)
         ]
@@ -171,11 +179,24 @@ def _print_compaction(console: Console, kind: DatasetKind, report: Any) -> None:
         console.print(
             f"{merge_verb} {len(merge.inputs)} files -> {merge.output} ({merge.rows:,} rows)"
         )
+    heal_verb = "would heal" if dry_run else "healed"
+    for heal in report.heals:
+        console.print(
+            f"{heal_verb} {len(heal.inputs)} files with overlapping offsets -> {heal.output}"
+            f" ({heal.rows:,} rows; dropped {heal.duplicates_dropped:,} duplicate rows)"
+        )
     for path, reason in report.skipped:
         console.print(f"[yellow]skipped[/] {escape(str(path))}: {escape(reason)}")
     if (idle := report.idle_reason()) is not None:
         console.print(escape(idle))
     console.print(
         f"{kind.name}: {merge_verb} {report.files_merged} file(s) into {len(report.merges)};"
-        f" {remove} {len(report.recovered)} leftover file(s); {len(report.skipped)} skipped"
+        f" {remove} {len(report.recovered)} leftover file(s);"
+        + (
+            f" {heal_verb} {len(report.heals)} overlap(s), dropping"
+            f" {report.duplicates_dropped:,} duplicate row(s);"
+            if report.heals
+            else ""
+        )
+        + f" {len(report.skipped)} skipped"
     )

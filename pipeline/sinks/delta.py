@@ -42,6 +42,7 @@ from pipeline.sinks.dataset import RESULTS, SPANS, TRACES, dataset_roots, partit
 from pipeline.sinks.delta_table import (
     PARTITION_COLUMNS,
     delta_schema,
+    has_commit,
     is_delta_table,
     open_table,
     storage_options_of,
@@ -205,9 +206,9 @@ class DeltaSink:
     def _open_or_create(self, table: _Table) -> Any:
         from deltalake import DeltaTable
 
-        if is_delta_table(table.uri, table.storage_options):
+        if has_commit(table.uri, table.storage_options):
             return open_table(table.uri, table.storage_options)
-        try:
+        try:  # no table, or a log without a commit (a first commit killed or in progress)
             return DeltaTable.create(
                 table.uri,
                 table.schema,
@@ -217,7 +218,9 @@ class DeltaSink:
                 description=f"evalstream {table.name} dataset (docs/consume.md)",
                 storage_options=table.storage_options,
             )
-        except Exception:  # lost the race to create version 0: open the winner's
+        except Exception as exc:  # lost the race to create version 0: open the winner's
+            if not has_commit(table.uri, table.storage_options):  # no winner: say why
+                raise SinkError(f"cannot create Delta table {table.uri}: {exc}") from exc
             return open_table(table.uri, table.storage_options)
 
 

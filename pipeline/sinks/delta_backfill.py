@@ -27,7 +27,7 @@ import pyarrow as pa
 
 from pipeline.exceptions import SinkError
 from pipeline.sinks.delta import DeltaSink, _Table, app_id
-from pipeline.sinks.delta_table import PARTITION_COLUMNS, is_delta_table, open_table
+from pipeline.sinks.delta_table import PARTITION_COLUMNS, NoCommitYet, has_commit, open_table
 
 
 def range_predicate(source: str, partition: int, first: int, last: int) -> str:
@@ -68,7 +68,7 @@ class DeltaBackfillSink(DeltaSink):
     ) -> bool:
         from deltalake import CommitProperties, Transaction, WriterProperties, write_deltalake
 
-        if not columns and not is_delta_table(table.uri, table.storage_options):
+        if not columns and not has_commit(table.uri, table.storage_options):
             return False  # nothing to write, nothing to remove
         delta = self._open_or_create(table)
         names = table.schema.names
@@ -95,4 +95,8 @@ class DeltaBackfillSink(DeltaSink):
 def last_backfilled(root, label: str, partition: int) -> int | None:
     """The last offset of the latest chunk of ``backfill-<label>`` partition ``partition``
     committed to the Delta table at ``root`` (``None``: none yet)."""
-    return open_table(root).transaction_version(app_id(f"backfill-{label}", partition))
+    try:
+        table = open_table(root)
+    except NoCommitYet:
+        return None
+    return table.transaction_version(app_id(f"backfill-{label}", partition))

@@ -18,6 +18,7 @@ layer): deltalake (delta-rs) opens them all, taking credentials and the endpoint
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,10 +50,29 @@ def storage_options_of(root: Any, given: dict[str, str] | None = None) -> dict[s
 
 
 def is_delta_table(root: Any, storage_options: dict[str, str] | None = None) -> bool:
-    """Whether ``root`` holds a Delta table (a ``_delta_log``); cheap for a local path."""
+    """Whether ``root`` is a Delta table: locally, whether it has a ``_delta_log`` (cheap),
+    even one without a commit yet (a first commit in progress, or one killed before its
+    commit file appeared: the root is still meant for Delta, never for Parquet files); in an
+    object store, whether the log holds a commit."""
     uri = table_uri(root)
     if "://" not in uri:
         return (Path(uri) / DELTA_LOG).is_dir()
+    return has_commit(root, storage_options)
+
+
+_COMMIT_FILE = re.compile(r"^\d{20}\.(json|checkpoint(\..+)?\.parquet)$")
+
+
+def has_commit(root: Any, storage_options: dict[str, str] | None = None) -> bool:
+    """Whether ``root``'s ``_delta_log`` holds a commit (or checkpoint), so that deltalake
+    can open it. A log directory alone is not enough: delta-rs creates it before the first
+    commit file, and opening it then fails with ``No files in log segment``."""
+    uri = table_uri(root)
+    if "://" not in uri:
+        try:
+            return any(_COMMIT_FILE.match(name) for name in os.listdir(Path(uri) / DELTA_LOG))
+        except OSError:  # no log (yet)
+            return False
     from deltalake import DeltaTable
 
     try:
@@ -74,11 +94,21 @@ def delta_schema(contract: pa.Schema) -> pa.Schema:
     return pa.schema(fields)
 
 
+class NoCommitYet(SinkError):
+    """The root has a ``_delta_log`` but no commit in it: no version to open, no rows."""
+
+
 def open_table(root: Any, storage_options: dict[str, str] | None = None) -> Any:
-    """The table's latest version, or ``SinkError`` in one line (missing, unreachable)."""
+    """The table's latest version, or ``SinkError`` in one line (missing, unreachable;
+    :class:`NoCommitYet` for a log without a commit)."""
     from deltalake import DeltaTable
 
     uri = table_uri(root)
+    if "://" not in uri and (Path(uri) / DELTA_LOG).is_dir() and not has_commit(uri):
+        raise NoCommitYet(
+            f"Delta table {uri} has no commit yet (a first write in progress or interrupted):"
+            " it holds no rows"
+        )
     try:
         return DeltaTable(uri, storage_options=storage_options_of(root, storage_options))
     except Exception as exc:  # TableNotFoundError, OSError from the store, ...

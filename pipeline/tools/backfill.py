@@ -210,36 +210,42 @@ def run_backfill(
     ``delta``, in Delta tables: :mod:`pipeline.sinks.delta_backfill`)."""
     report = BackfillReport()
     root = locate(root)
-    for chunk in chunks:
-        kind = DeltaBackfillSink if delta else partial(ParquetSink, overwrite=True)
-        sink = kind(  # results, and the traces/spans datasets when bodies are stored
-            root, store_traces=encoder.with_body, field_limit_bytes=encoder.field_limit_bytes
-        )
-        good: list[SourcedTrace] = []
-        for message in chunk.messages:
-            try:
-                trace = decode_trace(message.value, message.timestamp_ms)
-            except DecodeError as exc:
-                _record_bad(report, chunk, message, exc.reason)
-                continue
-            good.append(SourcedTrace(trace, chunk.source, chunk.partition, message.offset))
-        report.read += len(chunk.messages)
-        for i in range(0, len(good), SCORE_BATCH):
-            for record in scorer.score(good[i : i + SCORE_BATCH]):
-                row = encoder.scored_row(record)
-                sink.add(row, f"backfill-{chunk.label}", chunk.partition, record.source.offset)
-                report.scored += 1
-        report.rows += sink.buffered_rows
-        if isinstance(sink, DeltaBackfillSink):
-            label = chunk.label
-            report.commits += len(sink.replace(chunk.source, label, chunk.partition, chunk.first,
-                                               chunk.last))  # fmt: skip
-        else:
-            written = sink.flush()
-            report.files.extend(written)
-            _tidy(root, chunk, set(written), report)
-        if on_progress is not None:
-            on_progress(chunk.last - chunk.first + 1)
+    try:
+        for chunk in chunks:
+            kind = DeltaBackfillSink if delta else partial(ParquetSink, overwrite=True)
+            sink = kind(  # results, and the traces/spans datasets when bodies are stored
+                root, store_traces=encoder.with_body, field_limit_bytes=encoder.field_limit_bytes
+            )
+            good: list[SourcedTrace] = []
+            for message in chunk.messages:
+                try:
+                    trace = decode_trace(message.value, message.timestamp_ms)
+                except DecodeError as exc:
+                    _record_bad(report, chunk, message, exc.reason)
+                    continue
+                good.append(SourcedTrace(trace, chunk.source, chunk.partition, message.offset))
+            report.read += len(chunk.messages)
+            for i in range(0, len(good), SCORE_BATCH):
+                for record in scorer.score(good[i : i + SCORE_BATCH]):
+                    row = encoder.scored_row(record)
+                    sink.add(row, f"backfill-{chunk.label}", chunk.partition, record.source.offset)
+                    report.scored += 1
+            report.rows += sink.buffered_rows
+            if isinstance(sink, DeltaBackfillSink):
+                committed = sink.replace(
+                    chunk.source, chunk.label, chunk.partition, chunk.first, chunk.last
+                )
+                report.commits += len(committed)
+            else:
+                written = sink.flush()
+                report.files.extend(written)
+                _tidy(root, chunk, set(written), report)
+            if on_progress is not None:
+                on_progress(chunk.last - chunk.first + 1)
+    finally:  # a failed chunk: close the topic reader's consumer now, not at exit
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
     return report
 
 

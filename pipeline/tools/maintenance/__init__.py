@@ -12,7 +12,9 @@ its rules:
   age ago;
 * :mod:`pipeline.tools.maintenance.compaction`: merging the small files of closed hours, crash
   safety and why it is safe beside a live worker (which takes no lock and needs none), with
-  :mod:`~pipeline.tools.maintenance.recovery` (the clean-up after a killed compaction) and
+  :mod:`~pipeline.tools.maintenance.recovery` (the clean-up after a killed compaction),
+  :mod:`~pipeline.tools.maintenance.overlaps` (healing a zombie worker's overlapping files
+  into one holding each row once) and
   :mod:`~pipeline.tools.maintenance.compaction_report` (what a run did, or why it did not);
 * :mod:`pipeline.tools.maintenance.delta`: the same two commands on a Delta table (OPTIMIZE,
   DELETE by partition, VACUUM).
@@ -20,7 +22,14 @@ its rules:
 
 from __future__ import annotations
 
-from pipeline.tools.maintenance.compaction import ROW_KEY, SORT_KEY, CompactReport, Merge, compact
+from pipeline.tools.maintenance.compaction import (
+    ROW_KEY,
+    SORT_KEY,
+    CompactReport,
+    Heal,
+    Merge,
+    compact,
+)
 from pipeline.tools.maintenance.layout import (
     LOCK_NAME,
     TMP_GRACE,
@@ -42,6 +51,7 @@ __all__ = [
     "CompactReport",
     "DataFile",
     "ExpiredHour",
+    "Heal",
     "HourDir",
     "MaintenanceError",
     "Merge",

@@ -14,10 +14,14 @@ committed, so a file is merged only when
   and nobody took its partitions over yet, those files are its last writes, so they are in
   the tail and stay as they are until the takeover deletes them.
 
-Only files whose ranges do not overlap, whose rows all lie in the hour and whose schemas
-(with metadata: ``evalstream.schema_version``) are identical are merged, and only runs of
-such files that are adjacent in offset order (a file that may not be merged is never folded
-into a range around it). Hours with a ``.*.tmp`` file (a write in progress) are skipped.
+Only files whose rows all lie in the hour and whose schemas (with metadata:
+``evalstream.schema_version``) are identical are merged, and only runs of such files that
+are adjacent in offset order (a file that may not be merged is never folded into a range
+around it). Files whose ranges overlap (a zombie worker's, docs/guarantees.md) are healed
+instead: once every one of them may be merged, they become one file holding each row key
+once, and the report counts the duplicate rows dropped
+(:mod:`~pipeline.tools.maintenance.overlaps`). Hours with a ``.*.tmp`` file (a write in
+progress) are skipped.
 
 Crash safety, in order: the merged rows (stable-sorted by source kafka topic, partition and
 offset) are written under their final name, written once (:mod:`pipeline.sinks.objects`:
@@ -46,7 +50,6 @@ name) and skips anything written during the last ``min_age``.
 
 from __future__ import annotations
 
-import itertools
 from datetime import datetime, timedelta
 
 import pyarrow as pa
@@ -69,6 +72,7 @@ from pipeline.tools.maintenance.compaction_report import (
     HELD_TAIL,
     HELD_YOUNG,
     CompactReport,
+    Heal,
     Merge,
 )
 from pipeline.tools.maintenance.layout import (
@@ -78,6 +82,7 @@ from pipeline.tools.maintenance.layout import (
     fsync_dir,
     maintenance_lock,
 )
+from pipeline.tools.maintenance.overlaps import heal_cluster, overlap_clusters
 from pipeline.tools.maintenance.recovery import recover_contained
 
 ROW_KEY = RESULTS.row_key
@@ -163,22 +168,44 @@ def _compact_hour(
         files = recover_contained(files, kind, dry_run, report)
         if files is None:
             continue
-        files.sort(key=lambda f: f.first)
-        if any(a.last >= b.first for a, b in itertools.pairwise(files)):
-            report.skipped.append((hour.path, f"{group[0]}-p{group[1]}: overlapping offsets"))
-            continue
+        files.sort(key=lambda f: (f.first, f.last))
         tail = tails.get(group)
         run: list[DataFile] = []
-        for data in [*files, None]:
-            held = None if data is None else _held(data, now, min_age, tail)
-            if data is not None and held is None:
-                run.append(data)
-                continue
-            if held is not None:
+        for cluster in [*overlap_clusters(files), None]:
+            if cluster is not None and len(cluster) == 1:
+                held = _held(cluster[0], now, min_age, tail)
+                if held is None:
+                    run.append(cluster[0])
+                    continue
                 report.held[held] += 1
+            elif cluster is not None:  # overlapping ranges: a zombie's file, healed apart
+                _heal(hour, kind, cluster, now, min_age, tail, dry_run, report)
             if len(run) >= 2:
                 _merge(hour, kind, run, dry_run, report)
             run = []
+
+
+def _heal(
+    hour: HourDir,
+    kind: DatasetKind,
+    cluster: list[DataFile],
+    now: datetime,
+    min_age: timedelta,
+    tail: int | None,
+    dry_run: bool,
+    report: CompactReport,
+) -> None:
+    """Heal a cluster of overlapping files once all of them may be merged."""
+    held = [reason for data in cluster if (reason := _held(data, now, min_age, tail))]
+    if held:
+        report.held.update(held)
+        first = cluster[0]
+        report.skipped.append(
+            (hour.path, f"{first.topic}-p{first.partition}: overlapping offsets in files that"
+             f" may not be merged yet ({', '.join(sorted(set(held)))}); healed once they may")
+        )  # fmt: skip
+        return
+    heal_cluster(hour, kind, cluster, SORT_KEY, dry_run, report)
 
 
 def _held(data: DataFile, now: datetime, min_age: timedelta, tail: int | None) -> str | None:
@@ -236,4 +263,4 @@ def _merge(
     fsync_dir(hour.path)
 
 
-__all__ = ["ROW_KEY", "SORT_KEY", "CompactReport", "Merge", "compact"]
+__all__ = ["ROW_KEY", "SORT_KEY", "CompactReport", "Heal", "Merge", "compact"]

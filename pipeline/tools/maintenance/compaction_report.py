@@ -28,10 +28,23 @@ class Merge:
 
 
 @dataclass
+class Heal:
+    """Overlapping files of one topic-partition replaced by one holding each row key once
+    (:mod:`pipeline.tools.maintenance.overlaps`)."""
+
+    hour: Location
+    output: Location
+    inputs: list[Location]
+    rows: int
+    duplicates_dropped: int
+
+
+@dataclass
 class CompactReport:
     dry_run: bool
     merges: list[Merge] = field(default_factory=list)
     recovered: list[Location] = field(default_factory=list)  # contained files deleted
+    heals: list[Heal] = field(default_factory=list)  # overlapping files made one
     skipped: list[tuple[Location, str]] = field(default_factory=list)
     # Why files stayed as they are, so a run that merges nothing can say why (issue 16.10):
     open_hours: int = 0  # hours not closed yet (ended less than min_age ago)
@@ -43,9 +56,13 @@ class CompactReport:
     def files_merged(self) -> int:
         return sum(len(m.inputs) for m in self.merges)
 
+    @property
+    def duplicates_dropped(self) -> int:
+        return sum(h.duplicates_dropped for h in self.heals)
+
     def idle_reason(self) -> str | None:
         """Why a run merged nothing, in one line; None when it merged something."""
-        if self.merges:
+        if self.merges or self.heals:
             return None
         age, window = _duration(self.min_age), _duration(self.tail_window)
         parts = []

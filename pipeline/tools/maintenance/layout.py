@@ -47,8 +47,8 @@ LOCK_NAME = ".maintenance.lock"
 LOCK_STALE = timedelta(hours=6)
 """A lock object (object stores) older than this is the leftover of a killed run."""
 
-_DURATION = re.compile(r"^\s*(\d+)\s*([wdhm])\s*$")
-_UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes"}
+_DURATION = re.compile(r"^\s*(\d+)\s*([wdhms])\s*$")
+_UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
 
 
 class MaintenanceError(PipelineError):
@@ -56,12 +56,12 @@ class MaintenanceError(PipelineError):
 
 
 def parse_duration(text: str) -> timedelta:
-    """``30d``, ``12h``, ``90m`` or ``2w`` as a positive ``timedelta``."""
+    """``30d``, ``12h``, ``90m``, ``2w`` or ``30s`` as a positive ``timedelta``."""
     match = _DURATION.match(text or "")
     if not match or int(match.group(1)) == 0:
         raise MaintenanceError(
             f"invalid duration {text!r}: use a positive whole number and a unit"
-            " (m, h, d or w), e.g. 90m, 12h, 30d"
+            " (s, m, h, d or w), e.g. 90m, 12h, 30d"
         )
     return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 

@@ -180,3 +180,40 @@ def test_a_delta_table_is_not_written_with_parquet_files(tmp_path, scorer):
     config = load_settings(parquet_dir=tmp_path / "data" / "parquet")  # table_format=parquet
     with pytest.raises(SinkError, match="is a Delta table: set EVALSTREAM_TABLE_FORMAT=delta"):
         StageHarness(config, scorer)
+
+
+def killed_first_commit(root) -> None:
+    """What a writer killed in its first commit leaves (delta-rs writes the commit to a
+    temporary file in ``_delta_log`` and renames it to ``00000000000000000000.json``), and
+    what another writer sees while a first commit is in progress."""
+    log = root / "_delta_log"
+    log.mkdir(parents=True)
+    (log / "_commit_0b7e3c2a-1f7a-4a38-9d1f-6a1e2f3c4d5e.json.tmp").write_text("{}\n")
+
+
+def test_a_log_without_a_commit_gets_its_first_commit_instead_of_failing(tmp_path):
+    root = tmp_path / "parquet"
+    killed_first_commit(root)
+    with pytest.raises(Exception, match="No files in log segment"):
+        DeltaTable(str(root))  # what opening it, as the sink once did, raises
+    sink = DeltaSink(root)
+    sink.add(scored(0), "scored", 0, 0)
+    assert sink.flush() == [str(root)]
+    table = DeltaTable(str(root))
+    assert len(table.to_pandas()) == 1 and table.transaction_version(app_id("scored", 0)) == 0
+
+
+def test_readers_of_a_log_without_a_commit_get_one_line_and_no_rows(tmp_path):
+    from pipeline.sinks.delta_backfill import last_backfilled
+    from pipeline.sinks.delta_table import NoCommitYet, has_commit, is_delta_table
+    from pipeline.tools.report.data import ReportError, load
+
+    root = tmp_path / "parquet"
+    killed_first_commit(root)
+    assert is_delta_table(root) and not has_commit(root)  # meant for Delta, nothing to open
+    with pytest.raises(NoCommitYet, match="has no commit yet"):
+        open_table(root)
+    assert last_backfilled(root, "t", 0) is None
+    with pytest.raises(ReportError, match="has no commit yet") as failed:
+        load(str(root))
+    assert "\n" not in str(failed.value)

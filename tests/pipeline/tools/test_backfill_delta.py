@@ -67,6 +67,20 @@ def test_backfill_into_an_existing_delta_table_needs_no_setting(env, topic_with_
     assert not any(p.name.startswith("backfill-") for p in root.rglob("*.parquet"))
 
 
+def test_backfill_into_a_table_whose_first_commit_was_killed(env, topic_with_traces, tmp_path):  # noqa: F811
+    """A ``_delta_log`` without a commit (a first commit killed, or in progress elsewhere)
+    is a Delta root deltalake cannot open ("No files in log segment"): backfill writes the
+    first commit there instead of failing, without EVALSTREAM_TABLE_FORMAT."""
+    root = tmp_path / "bf" / "parquet"
+    (root / "_delta_log").mkdir(parents=True)
+    (root / "_delta_log" / "_commit_5d1e0c9b-2a3f-4b6c-8d7e-9f0a1b2c3d4e.json.tmp").write_text("{}")
+    done = backfill(env, "--from-topic", topic_with_traces, "--parquet-dir", str(root), *SUBSET)
+    assert done.exit_code == 0, done.output
+    rows = table(root).to_pandas()
+    assert len(rows) == 80 * 2 and not rows.duplicated(["trace_id", "evaluator"]).any()
+    assert not any(p.name.startswith("backfill-") for p in root.rglob("*.parquet"))
+
+
 @pytest.mark.parametrize(
     ("source", "expected"),
     [("t", "kafka_topic = 't' AND kafka_partition = 2 AND kafka_offset >= 5 AND kafka_offset <= 9"),

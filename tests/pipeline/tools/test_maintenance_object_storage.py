@@ -84,3 +84,33 @@ def test_retention_deletes_old_hours_by_prefix_and_keeps_the_current_one(store_r
     ]
     assert report.files == 1 and report.bytes > 0
     assert names(store_root) == [file_name(TOPIC, 0, 5, 9)]
+
+
+def write_scored(root, first: int, last: int, score: float) -> None:
+    when = datetime(2026, 11, 25, 13, 30, tzinfo=UTC)
+    sink = ParquetSink(root)
+    for offset in range(first, last + 1):
+        row = message(offset, when)
+        for result in row["results"]:
+            result["score"] = score
+        sink.add(row, TOPIC, 0, offset)
+    sink.flush()
+
+
+def test_overlapping_objects_are_healed_into_one_with_each_key_once(store_root):
+    write_scored(store_root, 0, 9, 0.5)  # the new owner's object
+    time.sleep(2.5)  # stores date objects to the second: the zombie's is the later write
+    write_scored(store_root, 5, 14, 0.9)  # a zombie's, cut at other offsets
+    time.sleep(2.5)
+    write(store_root, (15, 19), hour=14)  # the partition's tail: newer than the window
+    report = compact(store_root, timedelta(hours=2), now=LATER, tail_window=timedelta(seconds=1))
+    [heal] = report.heals
+    assert heal.duplicates_dropped == 5 * 2 and heal.rows == 15 * 2
+    assert names(store_root) == [file_name(TOPIC, 0, 0, 14), file_name(TOPIC, 0, 15, 19)]
+    root = locate(store_root)
+    frame = pd.read_parquet(root.path, filesystem=root.fs)
+    key = ["kafka_topic", "kafka_partition", "kafka_offset", "evaluator"]
+    assert len(frame) == 20 * 2 and not frame.duplicated(key).any()
+    healed = frame[frame.kafka_offset <= 14]
+    assert set(healed.kafka_offset) == set(range(15))  # no offset lost
+    assert (healed[healed.kafka_offset >= 5].score == 0.9).all()  # the later write's copy

@@ -9,11 +9,15 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
@@ -22,7 +26,7 @@ from worker_process import ROOT, run_worker, worker_env
 
 from pipeline.kafka.broker import free_port
 from pipeline.sinks.dataset import RESULTS, SPANS, TRACES, data_files, dataset_roots, file_name
-from pipeline.sinks.objects import write_bytes
+from pipeline.sinks.objects import read_table, write_bytes, write_parquet
 from pipeline.sinks.storage import locate
 from pipeline.tools.demo.samples import sample_traces
 
@@ -191,3 +195,71 @@ def test_bad_uris_and_an_unreachable_endpoint_are_one_line(run, tmp_path, monkey
     assert code == 2 and lines == ["error: s3://no-such-bucket/x: bucket 'no-such-bucket' does"
                                    " not exist"]  # fmt: skip
     assert list(tmp_path.iterdir()) == []
+
+
+def test_compact_heals_a_zombies_overlapping_object_in_the_bucket(run):
+    """The worker's results of scored partition 0, laid out as an owner that flushed twice
+    beside a zombie cut at other offsets (same first offset, a last inside the owner's second
+    object, written later, its rows told apart by eval_latency_ms = -1), in a fresh prefix of
+    the bucket: `evalstream compact` removes the owner object inside the zombie's range,
+    heals the overlap left into one object, says how many duplicate rows it dropped, and
+    every (offset, evaluator) of the worker's output is there exactly once."""
+    scored = f"{run['topic']}.scored"
+    source = locate(run["uri"])
+    files = data_files(source, scored, 0)
+    hour = files[0].path.parent
+    assert all(f.path.parent == hour for f in files)  # the sample traces span one hour
+    rows = pa.concat_tables([read_table(f.path) for f in files]).sort_by("kafka_offset")
+    offsets = sorted(set(rows.column("kafka_offset").to_pylist()))
+    first, last = min(f.first for f in files), max(f.last for f in files)
+    cut, zombie_last = first + (last - first) // 2, first + 3 * (last - first) // 4
+    half, three_quarters = offsets[len(offsets) // 2], offsets[3 * len(offsets) // 4]
+
+    def where(table, high, low=-1):
+        column = table.column("kafka_offset")
+        return table.filter(pc.and_(pc.greater(column, low), pc.less_equal(column, high)))
+
+    target = locate(run["uri"].replace("/parquet", "-heal/parquet"))
+    place = target / source.relative(hour)
+    assert write_parquet(place / file_name(scored, 0, first, cut), where(rows, half), replace=False)
+    second = where(rows, offsets[-1], low=half)
+    assert write_parquet(place / file_name(scored, 0, cut + 1, last), second, replace=False)
+    time.sleep(2.5)  # the store dates objects to the second: the zombie's is the later write
+    zombie = where(rows, three_quarters)
+    latency = zombie.schema.get_field_index("eval_latency_ms")
+    zombie = zombie.set_column(
+        latency, "eval_latency_ms", pa.array([-1.0] * len(zombie), pa.float64())
+    )
+    assert write_parquet(place / file_name(scored, 0, first, zombie_last), zombie, replace=False)
+    time.sleep(2.5)
+    tail = rows.slice(0, 1)  # the owner's newest flush, an hour later: the partition's tail
+    stamp = tail.schema.get_field_index("timestamp")
+    tail = tail.set_column(
+        stamp, tail.schema.field(stamp),
+        pa.array([datetime(2026, 11, 25, 13, 5, tzinfo=UTC)], tail.schema.field(stamp).type),
+    )  # fmt: skip
+    tail_at = target / "date=2026-11-25" / "hour=13" / file_name(scored, 0, last + 1, last + 1)
+    assert write_parquet(tail_at, tail, replace=False)
+    duplicates = len(where(rows, three_quarters, low=half))
+    later = (datetime.now(UTC) + timedelta(hours=3)).isoformat()
+    args = ["compact", "--parquet-dir", str(target), "--min-age", "1m", "--tail-window", "1s"]
+    done = cli(*args, "--now", later, env=run["env"])
+    assert done.returncode == 0, done.stderr
+    assert "(its rows are in a merged file)" in done.stdout  # the owner's first object
+    assert f"healed 2 files with overlapping offsets -> {target}" in done.stdout.replace("\n", "")
+    assert f"dropped {duplicates:,} duplicate rows" in done.stdout
+    assert duplicates > 0
+    healed = data_files(target, scored, 0)
+    assert sorted(d.path.name for d in healed) == [
+        file_name(scored, 0, first, last), tail_at.name
+    ]  # fmt: skip
+    frame = read(place / file_name(scored, 0, first, last))
+    key = ["kafka_topic", "kafka_partition", "kafka_offset", "evaluator"]
+    assert not frame.duplicated(key).any()
+    original = rows.select(key).to_pandas()
+    assert len(frame) == len(original)
+    assert set(map(tuple, frame[key].to_numpy().tolist())) == set(
+        map(tuple, original.to_numpy().tolist())
+    )  # every row key of the worker's output, once
+    from_zombie = frame[frame.kafka_offset <= three_quarters]
+    assert (from_zombie.eval_latency_ms == -1.0).all()  # the later write's copy
