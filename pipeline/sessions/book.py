@@ -111,15 +111,20 @@ class SessionBook:
         forget the markers past their grace."""
         wm = window.watermark(self.data.get(window.partition_key(partition)), wall_now, self.rules)
         for key in self.due_index.reached(partition, wm):
-            entry = self.data[key]
-            reason = window.due(entry, wm, self.rules)
-            if reason is not None:
-                if reason is ClosedBy.MAX_TURNS:
-                    self.on_limit("turns")
-                self._close(key, entry, reason, changes, keep=True)
-            elif window.expired(entry, wm, self.rules):
-                self._forget(key)
-                changes.put(key, None, partition)
+            self._settle(key, self.data[key], wm, partition, changes)
+
+    def _settle(
+        self, key: str, entry: dict[str, Any], wm: float | None, partition: int, changes: Changes
+    ) -> None:
+        """Close ``entry`` if it is due at watermark ``wm``, forget it if it expired."""
+        reason = window.due(entry, wm, self.rules)
+        if reason is not None:
+            if reason is ClosedBy.MAX_TURNS:
+                self.on_limit("turns")
+            self._close(key, entry, reason, changes, keep=True)
+        elif window.expired(entry, wm, self.rules):
+            self._forget(key)
+            changes.put(key, None, partition)
 
     def _split_reason(self, entry: dict[str, Any], t: float) -> ClosedBy:
         if len(entry["turns"]) >= self.rules.max_turns:

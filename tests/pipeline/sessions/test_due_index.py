@@ -15,7 +15,6 @@ from test_window import RULES, turn
 from pipeline.sessions import window
 from pipeline.sessions.book import Changes, SessionBook, tick_message
 from pipeline.sessions.due_index import DueIndex
-from schemas.session import ClosedBy
 
 
 class ScanningBook(SessionBook):
@@ -24,14 +23,7 @@ class ScanningBook(SessionBook):
     def close_due(self, partition: int, wall_now: float, changes: Changes) -> None:
         wm = window.watermark(self.data.get(window.partition_key(partition)), wall_now, self.rules)
         for key, entry in self.sessions([partition]):
-            reason = window.due(entry, wm, self.rules)
-            if reason is not None:
-                if reason is ClosedBy.MAX_TURNS:
-                    self.on_limit("turns")
-                self._close(key, entry, reason, changes, keep=True)
-            elif window.expired(entry, wm, self.rules):
-                self._forget(key)
-                changes.put(key, None, partition)
+            self._settle(key, entry, wm, partition, changes)
 
 
 def _closings(changes: Changes) -> list[tuple[str, int, str]]:
