@@ -57,6 +57,10 @@ class StorageHandle:
             "AWS_REGION": REGION,
         }
 
+    def uri(self, prefix: str) -> str:
+        """``s3://<bucket>/<prefix>``: a dataset root in this server's bucket."""
+        return f"s3://{self.bucket}/{prefix.strip('/')}"
+
 
 def default_data_dir() -> Path:
     return evalstream_cache_dir() / "storage"

@@ -1,12 +1,15 @@
-"""The worker through a real broker writing its datasets to a real S3-compatible server (the
-``s3_server`` fixture: S3Proxy), and every tool reading them back from the bucket: report,
-``trace show``, the UI's data loading, backfill; the crash clean-up on the bucket; and the
-one-line errors of a bad URI or an unreachable endpoint."""
+"""The worker through a real broker writing its datasets to each object store the project
+starts itself: ``s3://`` (the ``s3_server`` fixture: S3Proxy), ``gs://`` (fake-gcs-server) and
+``abfs://`` (Azurite); every tool reading them back from the bucket (report, the UI's data
+loading; on S3 also ``trace show``, backfill and compaction); the crash clean-up on the bucket;
+write-once on GCS (``ifGenerationMatch=0``) and Azure (``If-None-Match``); Delta tables on
+``abfs://``; and the one-line errors of a bad URI or an unreachable endpoint.
+Compaction and retention on GCS and Azure: tests/pipeline/tools/test_maintenance_object_storage.py.
+"""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -44,10 +47,14 @@ def read(root, columns=None) -> pd.DataFrame:
     return pd.read_parquet(root.path, filesystem=root.fs, columns=columns)
 
 
-@pytest.fixture(scope="module")
-def run(kafka_bootstrap, s3_server, tmp_path_factory):
-    """One worker run: TRACE_COUNT traces on 2 partitions -> s3://<bucket>/<run>/parquet."""
-    topic = f"s3-{uuid.uuid4().hex[:10]}"
+ON_S3 = pytest.mark.parametrize("run", ["s3"], indirect=True)
+
+
+@pytest.fixture(scope="module", params=["s3", "gcs", "azure"])
+def run(request, kafka_bootstrap, tmp_path_factory):
+    """One worker run per store: TRACE_COUNT traces on 2 partitions -> <store>/<run>/parquet."""
+    server = request.getfixturevalue(f"{request.param}_server")
+    topic = f"{request.param}-{uuid.uuid4().hex[:10]}"
     admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     admin.create_topics([NewTopic(topic, 2, 1)])
     admin.close()
@@ -55,16 +62,20 @@ def run(kafka_bootstrap, s3_server, tmp_path_factory):
     for index, trace in enumerate(traces):
         trace["spans"] = [{"span_id": f"s{index}", "name": "agent"}]
     produce(kafka_bootstrap, topic, [orjson.dumps(t) for t in traces])
-    uri = f"s3://{s3_server.bucket}/{topic}/parquet"
-    work = tmp_path_factory.mktemp("s3-worker")
-    env = worker_env(kafka_bootstrap, topic, uri, state_dir=work / "state", **s3_server.env())
+    uri = server.uri(f"{topic}/parquet")
+    work = tmp_path_factory.mktemp(f"{request.param}-worker")
+    env = worker_env(kafka_bootstrap, topic, uri, state_dir=work / "state", **server.env())
     stderr = run_worker(env, cwd=work)
-    os.environ.update(s3_server.env())  # this process reads the bucket too (module scope)
-    return {"topic": topic, "uri": uri, "env": env, "work": work, "traces": traces, "log": stderr}
+    with pytest.MonkeyPatch.context() as patch:  # this process reads the bucket too
+        for name, value in server.env().items():
+            patch.setenv(name, value)
+        yield {"topic": topic, "uri": uri, "env": env, "work": work, "traces": traces,
+               "log": stderr, "store": request.param}  # fmt: skip
 
 
 def test_worker_results_in_the_bucket_are_exact(run):
     roots = dataset_roots(run["uri"])
+    assert roots[RESULTS].scheme == {"s3": "s3", "gcs": "gs", "azure": "abfs"}[run["store"]]
     results = read(roots[RESULTS], ["trace_id", "evaluator", "kafka_topic", "kafka_offset"])
     evaluators = results["evaluator"].nunique()
     assert evaluators >= 3
@@ -75,7 +86,22 @@ def test_worker_results_in_the_bucket_are_exact(run):
     assert sorted(stored["trace_id"]) == sorted(t["trace_id"] for t in run["traces"])
     assert len(read(roots[SPANS], ["span_id"])) == TRACE_COUNT
     assert run["uri"] in run["log"]  # the worker names where it writes, as a URI
-    assert not (run["work"] / "s3:").exists() and not list(run["work"].glob("s3*"))
+    assert [p.name for p in run["work"].iterdir()] == ["state"]  # no local folder named s3:
+
+
+@pytest.mark.parametrize("run", ["gcs", "azure"], indirect=True)
+def test_write_once_uses_the_stores_conditional_create(run):
+    """A second write of an existing key is refused by the store itself (no replace)."""
+    root = locate(run["uri"])
+    target = root / "date=2026-01-01" / "hour=00" / f"once-{uuid.uuid4().hex[:6]}.bin"
+    assert write_bytes(target, b"first", replace=False)
+    assert not write_bytes(target, b"second", replace=False)
+    with root.fs.open_input_stream(target.path) as handle:
+        assert handle.read() == b"first"
+    assert write_bytes(target, b"third", replace=True)
+    with root.fs.open_input_stream(target.path) as handle:
+        assert handle.read() == b"third"
+    assert target.delete() and not target.exists()
 
 
 def test_report_reads_the_bucket(run, tmp_path):
@@ -85,6 +111,7 @@ def test_report_reads_the_bucket(run, tmp_path):
     assert run["uri"] in out.read_text() and "correctness" in out.read_text()
 
 
+@ON_S3
 def test_trace_show_reads_the_bucket(run):
     trace = run["traces"][7]
     done = cli(
@@ -113,6 +140,7 @@ def test_ui_data_loading_reads_the_bucket(run):
         assert client.get(f"/api/traces/{trace_id}").json()["trace_id"] == trace_id
 
 
+@ON_S3
 def test_backfill_from_the_topic_into_the_bucket_twice_is_idempotent(run):
     target = run["uri"].replace("/parquet", "/backfill")
     args = ["backfill", "--from-topic", run["topic"], "--parquet-dir", target]
@@ -165,6 +193,7 @@ def in_process(args: list[str], capsys) -> tuple[int, list[str]]:
     return exited.value.code, lines
 
 
+@ON_S3
 def test_bad_uris_and_an_unreachable_endpoint_are_one_line(run, tmp_path, monkeypatch, capsys):
     dead = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"}
     done = cli("worker", "--stop-when-idle", "1", env={**run["env"], **dead}, cwd=tmp_path)
@@ -197,6 +226,7 @@ def test_bad_uris_and_an_unreachable_endpoint_are_one_line(run, tmp_path, monkey
     assert list(tmp_path.iterdir()) == []
 
 
+@ON_S3
 def test_compact_heals_a_zombies_overlapping_object_in_the_bucket(run):
     """The worker's results of scored partition 0, laid out as an owner that flushed twice
     beside a zombie cut at other offsets (same first offset, a last inside the owner's second
@@ -263,3 +293,35 @@ def test_compact_heals_a_zombies_overlapping_object_in_the_bucket(run):
     )  # every row key of the worker's output, once
     from_zombie = frame[frame.kafka_offset <= three_quarters]
     assert (from_zombie.eval_latency_ms == -1.0).all()  # the later write's copy
+
+
+def test_worker_writes_delta_tables_on_abfs(kafka_bootstrap, azure_server, tmp_path, monkeypatch):
+    """EVALSTREAM_TABLE_FORMAT=delta on Azurite: delta-rs gets the account, key and endpoint
+    from the same settings (Location.storage_options); read back without our reader."""
+    from deltalake import DeltaTable
+
+    topic = f"delta-abfs-{uuid.uuid4().hex[:8]}"
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    admin.create_topics([NewTopic(topic, 2, 1)])
+    admin.close()
+    traces = list(sample_traces(40, seed=43))
+    produce(kafka_bootstrap, topic, [orjson.dumps(t) for t in traces])
+    uri = azure_server.uri(f"{topic}/parquet")
+    env = worker_env(kafka_bootstrap, topic, uri, state_dir=tmp_path / "state",
+                     EVALSTREAM_TABLE_FORMAT="delta", **azure_server.env())  # fmt: skip
+    run_worker(env, cwd=tmp_path)
+    for name, value in azure_server.env().items():
+        monkeypatch.setenv(name, value)
+    roots = dataset_roots(uri)
+    options = roots[RESULTS].storage_options()
+    assert options["azure_endpoint"].startswith("http://127.0.0.1:")
+    results = DeltaTable(uri, storage_options=options).to_pandas()
+    evaluators = results["evaluator"].nunique()
+    assert (
+        len(results) == 40 * evaluators and not results.duplicated(["trace_id", "evaluator"]).any()
+    )
+    traces_table = DeltaTable(roots[TRACES].uri, storage_options=options).to_pandas()
+    assert sorted(traces_table["trace_id"]) == sorted(t["trace_id"] for t in traces)
+    out = tmp_path / "report.html"
+    done = cli("report", uri, "-o", str(out), env=env)
+    assert done.returncode == 0, done.stderr
