@@ -1,24 +1,83 @@
 """Local servers the project starts (the Kafka broker, the S3 server, the storage emulators):
-fetching their jars from Maven Central, telling whether one still runs (from its pid file: the
-process, not a network round trip, so it is instant) and whether its port answers."""
+fetching their jars from Maven Central, starting one in its own process group, telling whether
+one still runs (from its pid file: the process, not a network round trip, so it is instant),
+whether its port answers, and stopping it (signal the group, wait, reap)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
+# Servers started by this process, by pid. Holding the Popen lets us reap one that died (no
+# zombie mistaken for a live server) and ask it directly whether it still runs.
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 
-def server_alive(
-    pid: int, marker: str, data_dir: Path, children: dict[int, subprocess.Popen]
-) -> bool:
+
+def spawn(command: list[str], log: Path, cwd: Path | None = None) -> subprocess.Popen[bytes]:
+    """Start *command* in a new session (its own process group: pgid == pid, so a stop
+    reaches its children too), stdin closed, stdout and stderr appended to *log*."""
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            start_new_session=True,
+        )
+    _CHILDREN[proc.pid] = proc
+    return proc
+
+
+def child_running(pid: int) -> bool:
+    """True while *pid* is a child this process started and it has not exited."""
+    child = _CHILDREN.get(pid)
+    return child is not None and child.poll() is None
+
+
+def signal_group(pid: int, sig: int) -> None:
+    """Send *sig* to the process group *pid* leads; nothing if it is gone."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, sig)
+
+
+def stop_group(pid: int, alive: Callable[[], bool], steps: Iterable[tuple[int, float]]) -> bool:
+    """Send each ``(signal, seconds)`` of *steps* in turn to *pid*'s group and wait up to that
+    long for ``alive()`` to turn false; True once it has (the child reaped), else False."""
+    for sig, wait in steps:
+        signal_group(pid, sig)
+        deadline = time.monotonic() + wait
+        while True:
+            if not alive():
+                child = _CHILDREN.pop(pid, None)
+                if child is not None:
+                    child.wait()
+                return True
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.1)
+    return False
+
+
+def discard(proc: subprocess.Popen) -> None:
+    """Kill a server whose start failed (its whole group), reap it and forget it."""
+    signal_group(proc.pid, signal.SIGKILL)
+    proc.wait()
+    _CHILDREN.pop(proc.pid, None)
+
+
+def server_alive(pid: int, marker: str, data_dir: Path) -> bool:
     """True if *pid* is a live process whose command line holds *marker* (its main class) and
     *data_dir*: not a zombie, not a reused pid. A child of this process is asked directly."""
-    child = children.get(pid)
+    child = _CHILDREN.get(pid)
     if child is not None:
         return child.poll() is None
     proc = Path(f"/proc/{pid}")

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from pipeline.exceptions import PipelineError
 from pipeline.kafka.broker.config import evalstream_cache_dir, free_port
-from pipeline.local_process import build_once, port_open
+from pipeline.local_process import build_once, child_running, port_open, spawn, stop_group
 
 FAKE_GCS_MODULE = "github.com/fsouza/fake-gcs-server"
 FAKE_GCS_VERSION = "v1.56.1"
@@ -120,7 +120,7 @@ def start_gcs(data_dir: Path, bucket: str = "evalstream", timeout: float = 60) -
         "-backend", "filesystem", "-filesystem-root", str(data_dir / "objects"),
         "-public-host", f"127.0.0.1:{port}", "-external-url", endpoint, "-log-level", "warn",
     ]  # fmt: skip
-    proc = _spawn(command, data_dir / "fake-gcs-server.log")
+    proc = spawn(command, data_dir / "fake-gcs-server.log")
     handle = Emulator("gcs", endpoint, bucket, proc.pid, data_dir)
 
     def create() -> None:
@@ -146,7 +146,7 @@ def start_azurite(data_dir: Path, container: str = "evalstream", timeout: float 
         str(port), "--location", str(data_dir / "blobs"), "--skipApiVersionCheck", "--loose",
         "--disableTelemetry", "--silent",
     ]  # fmt: skip
-    proc = _spawn(command, data_dir / "azurite.log")
+    proc = spawn(command, data_dir / "azurite.log")
     handle = Emulator("azure", f"http://127.0.0.1:{port}", container, proc.pid, data_dir)
 
     def create() -> None:
@@ -159,17 +159,6 @@ def start_azurite(data_dir: Path, container: str = "evalstream", timeout: float 
             blob_service(options).create_container(container, timeout=5)
 
     return _ready(handle, proc, create, timeout)
-
-
-_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
-
-
-def _spawn(command: list[str], log: Path) -> subprocess.Popen[bytes]:
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
-    _CHILDREN[proc.pid] = proc
-    return proc
 
 
 def _ready(handle: Emulator, proc: subprocess.Popen, create: Callable[[], None], timeout: float):
@@ -197,14 +186,5 @@ def _ready(handle: Emulator, proc: subprocess.Popen, create: Callable[[], None],
 
 def stop(handle: Emulator, timeout: float = 10) -> None:
     """SIGTERM the server's process group, SIGKILL after ``timeout``."""
-    proc = _CHILDREN.pop(handle.pid, None)
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(handle.pid, sig)
-        if proc is None:
-            return
-        try:
-            proc.wait(timeout=timeout)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+    steps = [(signal.SIGTERM, timeout), (signal.SIGKILL, timeout)]
+    stop_group(handle.pid, lambda: child_running(handle.pid), steps)

@@ -16,7 +16,6 @@ not verified here (docs/guarantees.md).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import secrets
@@ -28,7 +27,14 @@ from pathlib import Path
 
 from pipeline.exceptions import PipelineError
 from pipeline.kafka.broker.config import free_port, port_is_free
-from pipeline.local_process import fetch_maven_dependencies, port_open, server_alive
+from pipeline.local_process import (
+    discard,
+    fetch_maven_dependencies,
+    port_open,
+    server_alive,
+    spawn,
+    stop_group,
+)
 from pipeline.objectstore import config as cfg
 from pipeline.objectstore.config import StorageHandle, default_data_dir
 
@@ -41,8 +47,6 @@ __all__ = [
     "stop_storage",
     "storage_status",
 ]
-
-_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 
 
 class StorageServerError(PipelineError):
@@ -69,7 +73,7 @@ def ensure_s3proxy_jars(
 
 def _alive(pid: int, data_dir: Path) -> bool:
     """True if *pid* is a live S3Proxy of *data_dir* (not a zombie, not a reused pid)."""
-    return server_alive(pid, cfg.MAIN_CLASS, data_dir, _CHILDREN)
+    return server_alive(pid, cfg.MAIN_CLASS, data_dir)
 
 
 def storage_status(data_dir: Path | None = None) -> StorageHandle | None:
@@ -128,26 +132,14 @@ def start_storage(
         f"-Dlogback.configurationFile={data_dir / cfg.LOGBACK}", "-cp", f"{jars}/*", cfg.MAIN_CLASS,
         "--properties", str(data_dir / cfg.PROPERTIES),
     ]  # fmt: skip
-    with open(data_dir / cfg.OUT_FILE, "ab") as out:
-        proc = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=data_dir,
-            start_new_session=True,
-        )
-    _CHILDREN[proc.pid] = proc
+    proc = spawn(command, data_dir / cfg.OUT_FILE, cwd=data_dir)
     try:
         (data_dir / cfg.PID_FILE).write_text(f"{proc.pid}\n")
         handle = cfg.handle_of(data_dir, state, proc.pid)
         _wait_and_create_bucket(handle, proc, timeout)
         return handle
     except BaseException:  # never leave a half-started JVM behind
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        _CHILDREN.pop(proc.pid, None)
+        discard(proc)
         (data_dir / cfg.PID_FILE).unlink(missing_ok=True)
         raise
 
@@ -194,16 +186,8 @@ def stop_storage(data_dir: Path | StorageHandle | None = None, timeout: float = 
     if pid is None or not _alive(pid, data_dir):
         (data_dir / cfg.PID_FILE).unlink(missing_ok=True)
         return False
-    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, sig)  # started with start_new_session: pgid == pid
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            if not _alive(pid, data_dir):
-                child = _CHILDREN.pop(pid, None)
-                if child is not None:
-                    child.wait()
-                (data_dir / cfg.PID_FILE).unlink(missing_ok=True)
-                return True
-            time.sleep(0.1)
+    steps = [(signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)]
+    if stop_group(pid, lambda: _alive(pid, data_dir), steps):
+        (data_dir / cfg.PID_FILE).unlink(missing_ok=True)
+        return True
     raise StorageServerError(f"S3Proxy of {data_dir} survived SIGKILL (pid {pid})")

@@ -12,7 +12,6 @@ runs; restarting on the same dir keeps the topics). The CLI uses ``~/.cache/eval
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import subprocess
 import time
@@ -23,11 +22,7 @@ from pipeline.kafka.broker import config as cfg
 from pipeline.kafka.broker.config import DEFAULT_KAFKA_VERSION, free_port
 from pipeline.kafka.broker.exceptions import BrokerError
 from pipeline.kafka.broker.jars import ensure_jars, require_tool, tail_lines
-from pipeline.local_process import port_open, server_alive
-
-# Brokers started by this process. Holding the Popen lets us reap a broker that died (a
-# zombie still answers kill(pid, 0)) and avoids "subprocess still running" warnings.
-_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+from pipeline.local_process import discard, port_open, server_alive, spawn, stop_group
 
 
 @dataclass(frozen=True)
@@ -50,7 +45,7 @@ def _data_dir_of(target: Path | BrokerHandle) -> Path:
 
 def _alive(pid: int, data_dir: Path) -> bool:
     """True if *pid* is a live broker JVM of *data_dir* (not a zombie, not a reused pid)."""
-    return server_alive(pid, "kafka.Kafka", data_dir, _CHILDREN)
+    return server_alive(pid, "kafka.Kafka", data_dir)
 
 
 def broker_status(data_dir: Path | BrokerHandle) -> dict | None:
@@ -104,16 +99,10 @@ def _signal_and_wait(data_dir: Path, sig: int, timeout: float) -> bool:
     if pid is None or not _alive(pid, data_dir):
         (data_dir / cfg.PID_FILE).unlink(missing_ok=True)
         return True
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, sig)  # started with start_new_session: pgid == pid
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not _alive(pid, data_dir):
-            _CHILDREN.pop(pid, None)
-            (data_dir / cfg.PID_FILE).unlink(missing_ok=True)
-            return True
-        time.sleep(0.1)
-    return False
+    if not stop_group(pid, lambda: _alive(pid, data_dir), [(sig, timeout)]):
+        return False
+    (data_dir / cfg.PID_FILE).unlink(missing_ok=True)
+    return True
 
 
 def stop_broker(target: Path | BrokerHandle, timeout: float = 30) -> None:
@@ -222,16 +211,8 @@ def start_broker(
                 f"formatting {log_dir} failed:\n{tail_lines(fmt.stdout + fmt.stderr)}"
             )
 
-    with open(data_dir / cfg.OUT_FILE, "ab") as out:
-        proc = subprocess.Popen(
-            cfg.broker_command(java, jars, log4j, props, heap),
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=data_dir,
-            start_new_session=True,
-        )
-    _CHILDREN[proc.pid] = proc
+    command = cfg.broker_command(java, jars, log4j, props, heap)
+    proc = spawn(command, data_dir / cfg.OUT_FILE, cwd=data_dir)
     try:
         bootstrap = f"127.0.0.1:{port}"
         sasl_bootstrap = f"127.0.0.1:{sasl_port}" if sasl_port is not None else None
@@ -270,9 +251,6 @@ def start_broker(
             f"{data_dir / cfg.LOG_FILE}:\n{_log_tail(data_dir)}"
         )
     except BaseException:  # never leave a half-started JVM behind (Ctrl-C, bugs)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        _CHILDREN.pop(proc.pid, None)
+        discard(proc)
         (data_dir / cfg.PID_FILE).unlink(missing_ok=True)
         raise
