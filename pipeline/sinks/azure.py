@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 import pyarrow.fs as pafs
 
 from pipeline.exceptions import StorageError
+from pipeline.sinks.endpoint import parse_endpoint
 
 
 @dataclass(frozen=True)
@@ -99,11 +100,7 @@ def _connection_string(text: str) -> dict[str, str]:
 
 def _authority_url(endpoint: str, account: str | None) -> str:
     """``http://127.0.0.1:10000/devstoreaccount1`` (Azurite's form) -> ``http://127.0.0.1:10000``."""
-    parts = urlsplit(endpoint)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise StorageError(
-            f"Azure blob endpoint {endpoint!r} is not a URL: write http(s)://host:port"
-        )
+    parts = parse_endpoint(endpoint, "Azure blob")
     path = parts.path.strip("/")
     if path and path != account:
         raise StorageError(

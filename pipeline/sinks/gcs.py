@@ -16,11 +16,11 @@ import os
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import pyarrow.fs as pafs
 
 from pipeline.exceptions import StorageError
+from pipeline.sinks.endpoint import parse_endpoint
 
 
 @dataclass(frozen=True)
@@ -55,11 +55,7 @@ def gcs_filesystem(options: GcsOptions) -> pafs.GcsFileSystem:
         "retry_time_limit": timedelta(seconds=30),
     }
     if options.endpoint_url:
-        endpoint = urlsplit(options.endpoint_url)
-        if endpoint.scheme not in ("http", "https") or not endpoint.netloc:
-            raise StorageError(
-                f"GCS endpoint {options.endpoint_url!r} is not a URL: write http(s)://host:port"
-            )
+        endpoint = parse_endpoint(options.endpoint_url, "GCS")
         kwargs["endpoint_override"] = endpoint.netloc
         kwargs["scheme"] = endpoint.scheme
     if options.project:

@@ -8,11 +8,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import pyarrow.fs as pafs
 
 from pipeline.exceptions import StorageError
+from pipeline.sinks.endpoint import parse_endpoint
 
 
 @dataclass(frozen=True)
@@ -72,11 +72,7 @@ def s3_filesystem(options: S3Options, bucket: str) -> pafs.S3FileSystem:
         "retry_strategy": pafs.AwsStandardS3RetryStrategy(max_attempts=3),
     }
     if options.endpoint_url:
-        endpoint = urlsplit(options.endpoint_url)
-        if endpoint.scheme not in ("http", "https") or not endpoint.netloc:
-            raise StorageError(
-                f"S3 endpoint {options.endpoint_url!r} is not a URL: write http(s)://host:port"
-            )
+        endpoint = parse_endpoint(options.endpoint_url, "S3")
         kwargs["endpoint_override"] = endpoint.netloc + endpoint.path.rstrip("/")
         kwargs["scheme"] = endpoint.scheme
     if options.access_key_id and options.secret_access_key:

@@ -216,3 +216,23 @@ def test_a_local_root_is_checked_without_creating_anything(tmp_path):
         locate(tmp_path / "file").check()
     with pytest.raises(StorageError, match="is not a writable directory"):
         locate(tmp_path / "file" / "parquet").check(writable=True)
+
+
+@pytest.mark.parametrize(
+    ("uri", "setting", "store"),
+    [
+        ("s3://bucket/x", {"s3_endpoint_url": "127.0.0.1:9000"}, "S3"),
+        ("gs://bucket/x", {"gcs_endpoint_url": "ftp://127.0.0.1:4443"}, "GCS"),
+        ("abfs://container/x", {"azure_blob_endpoint": "127.0.0.1:10000"}, "Azure blob"),
+    ],
+)
+def test_an_endpoint_that_is_not_a_url_is_one_line_per_store(uri, setting, store, monkeypatch):
+    from pipeline.settings import load_settings
+
+    monkeypatch.setenv("AZURE_STORAGE_ACCOUNT_NAME", "acct")
+    with pytest.raises(StorageError) as raised:
+        locate(uri, load_settings(**setting))
+    value = next(iter(setting.values()))
+    assert str(raised.value) == (
+        f"{store} endpoint {value!r} is not a URL: write http(s)://host:port"
+    )
