@@ -5,6 +5,13 @@ A turn is what a session evaluator needs of a trace: its summary, its inputs and
 past ``text_bytes`` the turn keeps the question / answer text only, cut) and its results
 (rationales cut). Built from the scored-trace message, so every turn comes with the results
 the trace evaluators committed for it.
+
+In the table a turn is a small dict of what the session window reads (``trace_id``,
+``trace_version``, ``t``, ``ends``) and the rest as one JSON string (``packed``), decoded only
+when its session closes: about half the memory of the same turn as nested dicts and lists
+(4.4 vs 9.5 KB per turn of the benchmark traces, tracemalloc), and the table holds up to
+``EVALSTREAM_SESSION_MAX_OPEN`` sessions of turns. Turns written unpacked by an earlier
+version (``trace`` and ``results`` inline) are still read.
 """
 
 from __future__ import annotations
@@ -46,12 +53,7 @@ def turn_of(message: dict[str, Any], text_bytes: int) -> dict[str, Any] | None:
         kept["metadata"] = r.get("metadata") or {}
         results.append(kept)
     timestamp = datetime.fromisoformat(message["timestamp"])
-    turn = {
-        "session_id": session_id,
-        "trace_id": message["trace_id"],
-        "trace_version": message.get("trace_version", 1),
-        "t": timestamp.timestamp(),
-        "ends": ends_session(tags),
+    payload = {
         "trace": {
             "trace_id": message["trace_id"],
             "timestamp": message["timestamp"],
@@ -70,20 +72,32 @@ def turn_of(message: dict[str, Any], text_bytes: int) -> dict[str, Any] | None:
         },
         "results": results,
     }
-    _check(turn)
-    return turn
+    _check(payload)
+    return {
+        "session_id": session_id,
+        "trace_id": message["trace_id"],
+        "trace_version": message.get("trace_version", 1),
+        "t": timestamp.timestamp(),
+        "ends": ends_session(tags),
+        "packed": orjson.dumps(payload).decode(),
+    }
 
 
-def _check(turn: dict[str, Any]) -> None:
+def unpacked(turn: dict[str, Any]) -> dict[str, Any]:
+    """The turn's ``{"trace", "results"}`` (from ``packed``, or inline as written before)."""
+    return orjson.loads(turn["packed"]) if "packed" in turn else turn
+
+
+def _check(payload: dict[str, Any]) -> None:
     """Validate a turn when it arrives (a bad one is dead-lettered then, never breaks the
     closing of its session later); raises ``pydantic.ValidationError``."""
-    SessionTurn.model_validate({"trace": turn["trace"], "results": turn["results"]})
+    SessionTurn.model_validate(payload)
 
 
 def session_of(entry: dict[str, Any], turns: list[dict[str, Any]], closed_by: ClosedBy) -> Session:
     """The ``schemas.Session`` a session evaluator receives, turns in time order."""
     built = []
-    for turn in turns:
+    for turn in map(unpacked, turns):
         trace = Trace.model_validate(turn["trace"])
         results = [EvaluationResult.model_validate(r) for r in turn["results"]]
         built.append(SessionTurn(trace=trace, results=results))

@@ -12,6 +12,7 @@ import pytest
 
 from pipeline.sessions import window
 from pipeline.sessions.book import Changes, SessionBook, tick_message
+from pipeline.sessions.turns import session_of, turn_of, unpacked
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 RULES = window.Rules(
@@ -143,7 +144,7 @@ def test_replayed_turns_change_nothing_and_a_newer_trace_version_replaces_its_tu
     assert "s" not in again.writes and h.closed(again) == []
     assert set(first.writes) == {"s", window.partition_key(0)}
     h.feed(turn("s", "t2", 10, version=2, status="ERROR"))
-    assert h.data["s"]["turns"]["t2"]["trace"]["status"] == "ERROR"
+    assert unpacked(h.data["s"]["turns"]["t2"])["trace"]["status"] == "ERROR"
     assert len(h.data["s"]["turns"]) == 2
 
 
@@ -207,3 +208,18 @@ def test_standby_copies_of_other_partitions_are_never_evicted():
     h.data["other"] = window.new_entry("other", 1, orjson.loads(b'{"trace_id": "x"}'), 0.0)
     h.feed(turn("s", "t1", 0))  # partition 0 holds one session: within the bound
     assert "other" in h.data and h.limits == []
+
+
+def test_a_turn_is_held_packed_and_turns_held_inline_by_an_earlier_version_still_close():
+    """The table keeps the window's fields beside one JSON string; a changelog written before
+    (``trace`` and ``results`` inline) restores into entries that close the same way."""
+    packed = turn_of(orjson.loads(turn("s", "t1", 0, status="ERROR")), 1000)
+    assert set(packed) == {"session_id", "trace_id", "trace_version", "t", "ends", "packed"}
+    assert isinstance(packed["packed"], str)
+    inline = {key: value for key, value in packed.items() if key != "packed"}
+    inline.update(unpacked(packed))
+    entry = {"sid": "s", "version": 0}
+    for held in (packed, inline):
+        (closing,) = session_of(entry, [held], window.ClosedBy.GAP).turns
+        assert closing.trace.trace_id == "t1" and closing.trace.status.value == "ERROR"
+        assert closing.trace.inputs == "q t1" and closing.result("error").passed is True
