@@ -12,6 +12,8 @@ doc reports); docs/evaluator-quality.md (groundedness, quality14).
 
 from __future__ import annotations
 
+import argparse
+
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
@@ -59,7 +61,8 @@ def _hgb():
                                           random_state=0)  # fmt: skip
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)
     f = _features()
     y, group = f["y"], f["group"]
     base = ("lexical", "cosine")
