@@ -32,7 +32,8 @@ BOUNDED_SORTS = ("latency", "cost")
 @dataclass(frozen=True)
 class FileValues:
     """One file's (or hour's) values of the sort column, sorted, and each value's row
-    position in its file (``file_row_number``; meaningless where values are kept per hour)."""
+    position in its file (``file_row_number``, 2 bytes where the file has fewer than 65,536
+    rows; meaningless where values are kept per hour)."""
 
     values: np.ndarray
     rows: np.ndarray
@@ -97,10 +98,11 @@ def sort_bound(
         out: dict[datetime, dict[str | None, FileValues]] = {}
         for i, (h, f) in enumerate(zip(table["hour"].to_pylist(), table["file"].to_pylist(),
                                        strict=True)):  # fmt: skip
-            v = flat[at[i] : at[i + 1]]
+            v, r = flat[at[i] : at[i + 1]], rows[at[i] : at[i + 1]]
             order = np.argsort(v, kind="stable")
+            small = len(r) == 0 or int(r.max()) < 65_536  # 2 bytes a row, else 4
             out.setdefault(hour_of(h), {})[f] = FileValues(
-                v[order], rows[at[i] : at[i + 1]][order].astype(np.uint32)
+                v[order], r[order].astype(np.uint16 if small else np.uint32)
             )
         return out
 
@@ -149,8 +151,9 @@ def _sorted(
     per_file = [(name, v) for files in per_hour.values() for name, v in files.items()]
     values = np.concatenate([np.empty(0), *(v.values for _, v in per_file)])
     sizes = [len(v.values) for _, v in per_file]
-    codes = np.repeat(np.arange(len(per_file), dtype=np.int32), sizes)
-    rows = np.concatenate([np.empty(0, np.uint32), *(v.rows for _, v in per_file)])
+    code = np.int16 if len(per_file) < 32_768 else np.int32
+    codes = np.repeat(np.arange(len(per_file), dtype=code), sizes)
+    rows = np.concatenate([np.empty(0, np.uint16), *(v.rows for _, v in per_file)])
     order = np.argsort(values, kind="stable")
     known = values[order]
     has_nan = bool(len(known)) and bool(np.isnan(known[-1]))  # NaN sorts last
