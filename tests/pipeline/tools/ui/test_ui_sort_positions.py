@@ -39,15 +39,15 @@ def _batch(root: Path, count: int, first: int, seed: int) -> None:
     write_datasets(root, score_traces(traces), first_offset=first)
 
 
-def _expected(root: Path, sort: str, order: str, app: str | None, limit: int, offset: int):
+def _expected(root: Path, sort: str, order: str, filters: dict, limit: int, offset: int):
     column = {"latency": "latency_ms", "cost": "cost_usd"}[sort]
     traces = [str(p) for p in sorted((root.parent / "traces").rglob("*.parquet"))]
     results = [str(p) for p in sorted(root.rglob("*.parquet"))]
-    where = "WHERE app = ?" if app else ""
+    where = ("WHERE " + " AND ".join(f"{k} = ?" for k in filters)) if filters else ""
     page = duckdb.sql(
         f"SELECT trace_id, {column} AS v FROM read_parquet(?) {where}"
         f" ORDER BY {column} {order} NULLS LAST, trace_id LIMIT {limit} OFFSET {offset}",
-        params=[traces, *([app] if app else [])],
+        params=[traces, *filters.values()],
     ).fetchall()
     ids = [t for t, _ in page]
     found = duckdb.sql(
@@ -66,12 +66,13 @@ def _check(base: str, root: Path) -> int:
     with httpx.Client(base_url=base, timeout=30) as client:
         for sort in ("latency", "cost"):
             for order in ("asc", "desc"):
-                for app in (None, "chat"):
+                for filters in ({}, {"app": "chat"}, {"app": "support-bot", "status": "OK"}):
                     for limit, offset in ((7, 0), (7, 14), (7, 63), (50, 50), (20, 300)):
                         url = f"/api/traces?sort={sort}&order={order}&limit={limit}"
-                        url += f"&offset={offset}" + (f"&app={app}" if app else "")
+                        url += f"&offset={offset}"
+                        url += "".join(f"&{k}={v}" for k, v in filters.items())
                         got = client.get(url).json()["traces"]
-                        page, results = _expected(root, sort, order, app, limit, offset)
+                        page, results = _expected(root, sort, order, filters, limit, offset)
                         column = {"latency": "latency_ms", "cost": "cost_usd"}[sort]
                         assert [(t["trace_id"], t[column]) for t in got] == page, url
                         for t in got:
