@@ -199,3 +199,8 @@ def test_every_table_of_the_worker_recovers_to_the_brokers_end(
     assert assembler in changelogs and len(changelogs) == 2  # the sessions table's too
     for changelog in changelogs:
         assert recovery_highwaters(changelog, 12) == 11, changelog
+    # the assembler asks the worker's checkpoint whether a record is faust's second copy
+    tp = TopicPartition(spans, 1)
+    assert worker.assembler.first_delivery(tp, 5, 1)
+    assert not worker.assembler.first_delivery(tp, 5, 1)  # handed out again, same generation
+    assert worker.assembler.first_delivery(tp, 5, 2)  # a new generation reads it again

@@ -38,6 +38,35 @@ def _span(span_id: str, parent: str | None = None, end: int | None = 2_000_000_0
 # ---- rules, no Kafka ------------------------------------------------------------------
 
 
+def test_the_agent_acks_and_drops_records_handed_out_twice():
+    import asyncio
+    from types import SimpleNamespace
+
+    from pipeline.ingest.assembler.stage import SpanAssembler
+    from pipeline.worker.checkpoint import Checkpoint
+
+    checkpoint = Checkpoint(None, flush_sinks=None, wait_for_sends=None, assignment=None)
+    acked = []
+    stream = SimpleNamespace(ack=lambda event: asyncio.sleep(0, acked.append(event)))
+    assembler = SimpleNamespace(first_delivery=checkpoint.first_delivery)
+
+    def events(*offsets, generation=1):
+        return [
+            SimpleNamespace(message=SimpleNamespace(tp=("spans", 0), offset=o,
+                                                    generation_id=generation))
+            for o in offsets
+        ]  # fmt: skip
+
+    def fresh(batch):
+        kept = asyncio.run(SpanAssembler._first_deliveries(assembler, stream, batch))
+        return [e.message.offset for e in kept]
+
+    assert fresh(events(0, 1, 2)) == [0, 1, 2] and acked == []
+    again = events(1, 2, 3)  # faust resumed before seeking back: 1 and 2 come again
+    assert fresh(again) == [3] and acked == again[:2]
+    assert fresh(events(1, 2, generation=2)) == [1, 2]  # after a rebalance: read again
+
+
 def test_out_of_order_and_duplicate_spans_make_one_trace_after_the_grace():
     root, child, grandchild = _span("a" * 16), _span("b" * 16, "a" * 16), _span("c" * 16, "b" * 16)
     entry, added = state.merge(None, [grandchild, child], partition=2, now=100.0)
