@@ -46,7 +46,6 @@ def install_sessions(
     from pipeline.sessions.scoring import SessionScorer
     from pipeline.sessions.stage import SessionStage
     from pipeline.sinks.encode import RecordEncoder
-    from pipeline.worker import faust_compat
 
     encoder = RecordEncoder.create(settings)
     scorer = SessionScorer.create(
@@ -55,8 +54,6 @@ def install_sessions(
     )  # fmt: skip
     partitions = topic_partitions(settings, settings.session_turns_topic)
     stage = SessionStage(app, settings, partitions, sender, scorer, encoder, lock, on_durable)
-    # a partition taken over in a rebalance must come back whole from the changelog
-    faust_compat.install_fresh_recovery_highwaters({stage.table.changelog_topic.get_topic_name()})
     if on_activity is not None:
         stage.on_activity = on_activity
     return stage

@@ -71,6 +71,9 @@ class TraceWorker:
                 self._session_parquet_agent
             )
         self._session_parquet_stream: Any = None
+        # every table (span assembler, sessions): a partition taken over in a rebalance must
+        # come back whole from its changelog, not start empty (faust's ends under exactly-once)
+        faust_compat.install_fresh_recovery_highwaters(faust_compat.changelog_topics(self.app))
         committer = (
             TransactionCommitter(self.app, self.sender)
             if self.exactly_once
@@ -113,7 +116,9 @@ class TraceWorker:
         app.agent(input_topic, name="score-traces")(self._score_agent)
         app.agent(scored_topic, name="parquet-sink")(self._parquet_agent)
         if s.assembler_enabled:
-            self.assembler = install_assembler(app, s, on_durable=self.checkpoint_durable)
+            self.assembler = install_assembler(
+                app, s, self.checkpoint_durable, self.checkpoint_first_delivery
+            )
         app.timer(interval=0.25, name=COMMIT_TIMER)(self._tick)
         app.on_partitions_assigned.connect(self._on_assigned)
         app.on_partitions_revoked.connect(self._on_revoked)
@@ -123,6 +128,10 @@ class TraceWorker:
     def checkpoint_durable(self, offsets: dict[Any, int]) -> None:
         """Called by the assembler (installed before the checkpoint exists)."""
         self.checkpoint.mark_durable(offsets)
+
+    def checkpoint_first_delivery(self, tp: Any, offset: int, generation: Any) -> bool:
+        """Called by the assembler: ``Checkpoint.first_delivery``."""
+        return self.checkpoint.first_delivery(tp, offset, generation)
 
     async def _on_rebalanced(self, *args: Any, **kwargs: Any) -> None:
         self.idle.touch()

@@ -202,6 +202,11 @@ def install_full_seek_to_committed() -> None:
     AIOKafkaConsumerThread.seek_to_committed = seek_to_committed  # type: ignore[method-assign]
 
 
+def changelog_topics(app: faust.App) -> set[str]:
+    """The changelog topic of every table of ``app``."""
+    return {table.changelog_topic.get_topic_name() for table in app.tables.values()}
+
+
 def install_fresh_recovery_highwaters(changelogs: set[str]) -> None:
     """Table recovery reads these changelog topics' partitions up to their end asked of the
     broker now (other tables keep faust's way; call again to add topics).

@@ -44,6 +44,7 @@ TABLE_NAME = "span-assembler"
 TICK_SECONDS = 1.0
 BATCH, BATCH_SECONDS = 500, 0.2
 OnDurable = Callable[[dict[Any, int]], None]
+FirstDelivery = Callable[[Any, int, Any], bool]  # (tp, offset, generation) -> first time?
 
 
 def decode_spans(raw: bytes | None, encoding: str) -> list[dict[str, Any]]:
@@ -76,10 +77,12 @@ class SpanAssembler:
         partitions: int,
         on_durable: OnDurable,
         encoder: RecordEncoder,
+        first_delivery: FirstDelivery = lambda tp, offset, generation: True,
     ) -> None:
         self.app = app
         self.partitions = partitions
         self.on_durable = on_durable
+        self.first_delivery = first_delivery
         self.settings = settings
         self.encoder = encoder  # dead letters are written redacted, like the worker's
         self.timing = state.Timing(
@@ -123,13 +126,31 @@ class SpanAssembler:
         )  # fmt: skip
 
     async def _agent(self, stream: Any) -> None:
-        async for events in stream.noack_take(BATCH, within=BATCH_SECONDS):
+        async for batch in stream.noack_take(BATCH, within=BATCH_SECONDS):
+            events = await self._first_deliveries(stream, batch)
+            if not events:
+                continue
             async with self.lock:
                 writes = [w for event in events for w in await self._absorb(event.message)]
             await asyncio.gather(*writes)  # a failure raises: nothing acked, all re-read
             for event in events:
                 await stream.ack(event)
             self.on_durable({event.message.tp: event.message.offset + 1 for event in events})
+
+    async def _first_deliveries(self, stream: Any, batch: list[Any]) -> list[Any]:
+        """The events handed out for the first time in this consumer generation; faust's
+        second copies after a rebalance (see ``Checkpoint.first_delivery``) are acked and
+        dropped: their spans are in the table already, and a copy would re-send its strays
+        and dead letters."""
+        fresh, again = [], []
+        for event in batch:
+            m = event.message
+            (fresh if self.first_delivery(m.tp, m.offset, m.generation_id) else again).append(event)
+        for event in again:
+            await stream.ack(event)
+        if again:
+            log.info("dropped %d spans record(s) faust handed out twice", len(again))
+        return fresh
 
     async def _absorb(self, message: Any) -> list[Any]:
         """Merge one message's spans into the table; returns the pending writes."""
@@ -274,13 +295,20 @@ class SpanAssembler:
         return await self._send(self.settings.dlq_topic, key.encode(), body)
 
 
-def install_assembler(app: faust.App, settings: Settings, on_durable: OnDurable) -> SpanAssembler:
+def install_assembler(
+    app: faust.App,
+    settings: Settings,
+    on_durable: OnDurable,
+    first_delivery: FirstDelivery = lambda tp, offset, generation: True,
+) -> SpanAssembler:
     """Register the assembler's topic, table, agent and timer on the worker's faust app.
 
     ``on_durable`` gets, after each batch, the spans offsets (next to read, per partition)
     whose spans are safe in the table's changelog: the worker commits them with its own
-    offsets (it replaces faust's commit path, so nothing else would).
+    offsets (it replaces faust's commit path, so nothing else would). ``first_delivery``
+    tells a record handed out for the first time in a consumer generation from faust's copy
+    after a rebalance (the worker's ``Checkpoint.first_delivery``).
     """
     partitions = spans_topic_partitions(settings)
     encoder = RecordEncoder.create(settings)
-    return SpanAssembler(app, settings, partitions, on_durable, encoder)
+    return SpanAssembler(app, settings, partitions, on_durable, encoder, first_delivery)

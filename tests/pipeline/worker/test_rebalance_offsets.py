@@ -174,3 +174,33 @@ def test_faust_alone_sees_nothing_to_recover_on_a_freshly_assigned_changelog_par
     (nothing to read) although the broker holds 12 records. Other tables keep faust's way."""
     faust_compat.install_fresh_recovery_highwaters({CHANGELOG})
     assert recovery_highwaters("app-workers-other-changelog", 12) == -1
+
+
+def test_every_table_of_the_worker_recovers_to_the_brokers_end(
+    kafka_bootstrap, new_topic, tmp_path
+):
+    """The worker (built for real, not started) installs the fresh ends for each of its
+    tables. Issue 18: the span assembler's table kept faust's ends, so a spans partition
+    taken over in a rebalance started empty (the rerouting test once emitted every trace
+    with half its spans: [1, 2, 2, 2] instead of [3, 3, 4, 4])."""
+    from pipeline.settings import load_settings
+    from pipeline.worker.app import TraceWorker
+
+    topic, spans = new_topic(partitions=2), new_topic(partitions=2)
+    settings = load_settings(
+        bootstrap_servers=kafka_bootstrap, input_topic=topic, spans_topic=spans,
+        consumer_group=f"{topic}-workers", parquet_dir=tmp_path, state_dir=tmp_path / "state",
+        assembler_enabled=True, sessions_enabled=True,
+    )  # fmt: skip
+    worker = TraceWorker(settings, SimpleNamespace(registry=None), None)
+    assert worker.assembler is not None and worker.sessions is not None
+    assembler = worker.assembler.table.changelog_topic.get_topic_name()
+    changelogs = faust_compat.changelog_topics(worker.app)
+    assert assembler in changelogs and len(changelogs) == 2  # the sessions table's too
+    for changelog in changelogs:
+        assert recovery_highwaters(changelog, 12) == 11, changelog
+    # the assembler asks the worker's checkpoint whether a record is faust's second copy
+    tp = TopicPartition(spans, 1)
+    assert worker.assembler.first_delivery(tp, 5, 1)
+    assert not worker.assembler.first_delivery(tp, 5, 1)  # handed out again, same generation
+    assert worker.assembler.first_delivery(tp, 5, 2)  # a new generation reads it again

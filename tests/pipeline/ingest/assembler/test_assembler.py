@@ -38,6 +38,35 @@ def _span(span_id: str, parent: str | None = None, end: int | None = 2_000_000_0
 # ---- rules, no Kafka ------------------------------------------------------------------
 
 
+def test_the_agent_acks_and_drops_records_handed_out_twice():
+    import asyncio
+    from types import SimpleNamespace
+
+    from pipeline.ingest.assembler.stage import SpanAssembler
+    from pipeline.worker.checkpoint import Checkpoint
+
+    checkpoint = Checkpoint(None, flush_sinks=None, wait_for_sends=None, assignment=None)
+    acked = []
+    stream = SimpleNamespace(ack=lambda event: asyncio.sleep(0, acked.append(event)))
+    assembler = SimpleNamespace(first_delivery=checkpoint.first_delivery)
+
+    def events(*offsets, generation=1):
+        return [
+            SimpleNamespace(message=SimpleNamespace(tp=("spans", 0), offset=o,
+                                                    generation_id=generation))
+            for o in offsets
+        ]  # fmt: skip
+
+    def fresh(batch):
+        kept = asyncio.run(SpanAssembler._first_deliveries(assembler, stream, batch))
+        return [e.message.offset for e in kept]
+
+    assert fresh(events(0, 1, 2)) == [0, 1, 2] and acked == []
+    again = events(1, 2, 3)  # faust resumed before seeking back: 1 and 2 come again
+    assert fresh(again) == [3] and acked == again[:2]
+    assert fresh(events(1, 2, generation=2)) == [1, 2]  # after a rebalance: read again
+
+
 def test_out_of_order_and_duplicate_spans_make_one_trace_after_the_grace():
     root, child, grandchild = _span("a" * 16), _span("b" * 16, "a" * 16), _span("c" * 16, "b" * 16)
     entry, added = state.merge(None, [grandchild, child], partition=2, now=100.0)
@@ -335,3 +364,51 @@ def test_spans_on_the_wrong_partition_are_rerouted_home(
     traces = _traces(kafka_bootstrap, topic)
     assert sorted(len(t["spans"]) for t in traces) == [3, 3, 4, 4], [e[-2000:] for e in stderr]
     assert {t["trace_version"] for t in traces} == {1}  # each once, none split in versions
+
+
+@pytest.mark.slow
+def test_a_spans_partition_taken_over_keeps_the_spans_its_first_owner_made_durable(
+    kafka_bootstrap, new_topic, tmp_path, traces_dir
+):
+    """Worker A merges every span into its table and commits the spans offsets, then B
+    joins and takes over one spans partition: B must recover that partition's pending
+    traces from the changelog (the spans themselves are committed, never read again) and
+    emit them once and whole. With faust's own recovery ends B starts that partition empty
+    whenever its consumer has not fetched the changelog partition yet when recovery asks
+    for the end (issue 18; ``test_rebalance_offsets`` pins that code path): a race, which
+    this test did not hit in 3 runs without the fix (B saw the end, 6). Slow: ~55 s."""
+    topic, spans = new_topic(partitions=2), new_topic(partitions=2)
+    messages = _per_span_messages(traces_dir)
+    assert {routing.home_partition(k.decode(), 2) for k, _ in messages} == {0, 1}
+    env = worker_env(
+        kafka_bootstrap, topic, tmp_path / "parquet", EVALSTREAM_SPANS_TOPIC=spans,
+        EVALSTREAM_TRACE_GRACE_SECONDS="25", EVALSTREAM_TRACE_MAX_WAIT_SECONDS="60",
+    )  # fmt: skip
+    group = env["EVALSTREAM_CONSUMER_GROUP"]
+    workers = [_start_worker(env, idle=6)]
+    try:
+        wait_for_members(kafka_bootstrap, group, 1)
+        _send(kafka_bootstrap, spans, messages)  # each span on its trace's home partition
+        per_partition = [r.partition for r in consume_all(kafka_bootstrap, spans)]
+        ends = {p: per_partition.count(p) for p in set(per_partition)}
+        _wait_for(lambda: _committed(kafka_bootstrap, group, spans) == ends, 60, "commit")
+        assert _traces(kafka_bootstrap, topic) == []  # all pending in A's table
+        workers.append(_start_worker(env, idle=6))
+        stderr = [w.communicate(timeout=150)[1] for w in workers]
+    finally:
+        for w in workers:
+            if w.poll() is None:
+                w.kill()
+                w.communicate()
+    traces = _traces(kafka_bootstrap, topic)
+    assert sorted(len(t["spans"]) for t in traces) == [3, 3, 4, 4], [e[-2000:] for e in stderr]
+    assert {t["trace_version"] for t in traces} == {1}
+
+
+def _committed(bootstrap: str, group: str, topic: str) -> dict[int, int]:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        committed = admin.list_group_offsets({group: None})[group]
+    finally:
+        admin.close()
+    return {tp.partition: o.offset for tp, o in committed.items() if tp.topic == topic}
