@@ -4,23 +4,16 @@ script payload, a re-sent trace with two versions, a field over the size limit).
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from ui_helpers import HUGE, SCRIPT_IN, SCRIPT_OUT, SCRIPT_SPAN, make_client, serve_ui
 
 from pipeline.tools.demo.samples import sample_traces
-from pipeline.tools.ui.app import create_app
-from pipeline.tools.ui.layout import Datasets
-from pipeline.tools.ui.store import Store
 from pipeline.tools.ui.testing import score_traces, with_spans, write_datasets
 
 START = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
-SCRIPT_IN = "<script>alert('inputs')</script>"
-SCRIPT_OUT = '<script>alert("outputs")</script><img src=x onerror=alert(1)>'
-SCRIPT_SPAN = "<script>document.title='span'</script>"
-HUGE = "word " * 14_000  # 70,000 bytes: over the 64 KB field limit
 
 
 def _special() -> list[dict]:
@@ -68,53 +61,10 @@ def results_only_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def make_client(results_dir: Path, token: str | None = None):
-    from starlette.testclient import TestClient
-
-    store = Store(Datasets.beside(results_dir), listing_ttl=0)
-    return TestClient(create_app(store, token=token))
-
-
 @pytest.fixture(scope="session")
 def client(ui_results_dir):
     with make_client(ui_results_dir) as c:
         yield c
-
-
-@contextmanager
-def serve_ui(results_dir: Path):
-    """``evalstream ui`` as a real process on a free loopback port; yields its base URL."""
-    import os
-    import subprocess
-    import sys
-    import time
-
-    import httpx
-
-    from pipeline.kafka.broker import free_port
-
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EVALSTREAM_")}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli", "ui", "--data-dir", str(results_dir),
-         "--port", str(port)], env=env, stderr=subprocess.PIPE, text=True,
-        cwd=Path(__file__).resolve().parents[4],
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            server.kill()
-            pytest.fail(f"evalstream ui did not start: {server.communicate()[1][-2000:]}")
-        yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from conftest import HUGE, SCRIPT_IN, SCRIPT_OUT, SCRIPT_SPAN, make_client
+from ui_helpers import HUGE, SCRIPT_IN, SCRIPT_OUT, SCRIPT_SPAN, make_client
 
 
 @pytest.fixture(scope="module")

@@ -116,9 +116,9 @@ def test_from_failing_evaluator_to_a_span_output(browser, ui_server, tmp_path):
 
 
 def test_script_in_a_trace_never_runs(browser, ui_server):
-    from conftest import SCRIPT_OUT, SCRIPT_SPAN
     from selenium.common.exceptions import NoAlertPresentException
     from selenium.webdriver.common.by import By
+    from ui_helpers import SCRIPT_OUT, SCRIPT_SPAN
 
     browser.get(f"{ui_server}/traces/tr-xss")
     with pytest.raises(NoAlertPresentException):

@@ -6,8 +6,8 @@ import html
 import re
 
 import pytest
-from conftest import SCRIPT_IN, SCRIPT_OUT, SCRIPT_SPAN, make_client
 from markupsafe import escape
+from ui_helpers import SCRIPT_IN, SCRIPT_OUT, SCRIPT_SPAN, make_client
 
 from pipeline.tools.ui.app import CSP
 from pipeline.tools.ui.auth import safe_next

@@ -15,7 +15,7 @@ import httpx
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from conftest import serve_ui
+from ui_helpers import serve_ui
 
 from pipeline.tools.demo.samples import sample_traces
 from pipeline.tools.ui import trace_list

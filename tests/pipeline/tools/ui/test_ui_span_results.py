@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import make_client
 from typer.testing import CliRunner
+from ui_helpers import make_client
 
 from evaluators import EvaluationRunner
 from evaluators.builtin.operational import LatencyEvaluator

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import orjson
 import pandas as pd
-from conftest import make_client
 from kafka_helpers import produce
+from ui_helpers import make_client
 from worker_process import run_worker, worker_env
 
 from pipeline.tools.demo.samples import sample_traces
