@@ -88,9 +88,9 @@ def _standardiser(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 SAFETY_HEADS: dict[str, str] = {
     "safety_request_encoder": "linear",
-    "safety_content_encoder": "linear",
+    "safety_content_encoder": "mlp",
     "safety_refusal_encoder": "linear",
-    "safety_jailbreak_encoder": "linear",
+    "safety_jailbreak_encoder": "mlp",
 }
 """The kind of each safety head: ``linear`` (balanced logistic regression) or ``mlp``
 (``MLP_HIDDEN`` ReLU units, see ``_BalancedMLP``). Both export as a ``DenseModel`` (weight
