@@ -94,8 +94,11 @@ SAFETY_HEADS: dict[str, str] = {
 }
 """The kind of each safety head: ``linear`` (balanced logistic regression) or ``mlp``
 (``MLP_HIDDEN`` ReLU units, see ``_BalancedMLP``). Both export as a ``DenseModel`` (weight
-arrays in JSON, numpy at run time). The benchmark's ``--safety-head`` retrains its held-out
-heads otherwise (docs/evaluator-quality.md)."""
+arrays in JSON, numpy at run time). Content and jailbreak are MLPs (better held-out ranking,
+paired bootstrap); the refusal MLP called short courtesies refusals ("You're welcome." 0.99:
+its negatives are all long answers) and the request MLP ranked worse on XSTest, so those stay
+linear. The benchmark's ``--safety-head`` retrains its held-out heads otherwise
+(docs/evaluator-quality.md)."""
 MLP_HIDDEN = 128
 SEED = 0
 FIT_CACHE: Path | None = None
