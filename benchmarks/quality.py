@@ -317,6 +317,20 @@ def main(argv: list[str] | None = None) -> int:
         "shipped); give each its own --heads-dir",
     )
     parser.add_argument(
+        "--interactions",
+        default="shipped",
+        help="held-out pair heads that read the embedding-interaction features "
+        "(train_encoder.INTERACTION_HEADS): shipped, none, or comma-separated "
+        "reference,grounding,sufficiency; give each its own --heads-dir",
+    )
+    parser.add_argument(
+        "--pair-hidden",
+        default="shipped",
+        help="hidden units of the held-out pair heads (train_encoder.PAIR_HIDDEN; 0 = logistic "
+        "regression), per head, e.g. grounding=16 (the others as shipped); give each its own "
+        "--heads-dir",
+    )
+    parser.add_argument(
         "--scores-out",
         type=Path,
         default=None,
@@ -357,6 +371,18 @@ def main(argv: list[str] | None = None) -> int:
         from evaluators.training import train_encoder
 
         train_encoder.SAFETY_HEADS = _safety_heads(train_encoder.SAFETY_HEADS, args.safety_head)
+    if args.interactions != "shipped":
+        from evaluators.training import train_encoder
+
+        chosen = [p for p in args.interactions.split(",") if p and p != "none"]
+        if any(p not in PAIR_HEAD_NAMES for p in chosen):
+            raise SystemExit(f"--interactions: {args.interactions!r} is not none or "
+                             "<reference|grounding|sufficiency>[,...]")  # fmt: skip
+        train_encoder.INTERACTION_HEADS = frozenset(PAIR_HEAD_NAMES[p] for p in chosen)
+    if args.pair_hidden != "shipped":
+        from evaluators.training import train_encoder
+
+        train_encoder.PAIR_HIDDEN = _pair_hidden(train_encoder.PAIR_HIDDEN, args.pair_hidden)
     tier_lines, tier_notes = _quality_tiers.run(
         args.only,
         args.units,
@@ -427,6 +453,23 @@ def _safety_heads(shipped: dict[str, str], spec: str) -> dict[str, str]:
                              "jailbreak>=<linear|mlp>")  # fmt: skip
         heads[name] = kind
     return heads
+
+
+PAIR_HEAD_NAMES = {"reference": "correctness_reference_encoder",
+                   "grounding": "correctness_grounding_encoder",
+                   "sufficiency": "context_sufficiency_encoder"}  # fmt: skip
+
+
+def _pair_hidden(shipped: dict[str, int], spec: str) -> dict[str, int]:
+    """``--pair-hidden``: ``head=units`` pairs over the shipped (0 = logistic regression)."""
+    hidden = dict(shipped)
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        head, _, units = part.partition("=")
+        if head not in PAIR_HEAD_NAMES or not units.isdigit():
+            raise SystemExit(f"--pair-hidden: {part!r} is not <reference|grounding|"
+                             "sufficiency>=<units>")  # fmt: skip
+        hidden[PAIR_HEAD_NAMES[head]] = int(units)
+    return hidden
 
 
 def _write_doc(tiers: list[str], lines: list[str], extra: list[str], sentences: list[str]) -> None:

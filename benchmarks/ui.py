@@ -1,7 +1,7 @@
 """Latency of `evalstream ui` over a 1,000,000-trace data directory.
 
     .venv/bin/python benchmarks/ui.py [--traces 1000000] [--data DIR] [--requests 40]
-        [--baseline CHECKOUT]
+        [--baseline CHECKOUT] [--only TEXT]
 
 Generates results + traces + spans (benchmarks/_ui_data.py: 7 results and 3 spans a trace, 48
 hour partitions x 4 Kafka partitions, random trace ids; reused when DIR already holds them),
@@ -141,6 +141,11 @@ def _cases(ids: list[str], n: int, rng: random.Random) -> dict[str, list[str]]:
             f"/api/traces?q=term{i}x" for i in range(n)],
         "sort: latency (whole dataset)": [f"/api/traces?sort=latency&offset={page()}"
                                           for _ in range(n)],
+        "sort: cost, ascending (whole dataset)": [
+            f"/api/traces?sort=cost&order=asc&offset={page()}" for _ in range(n)],
+        "sort: latency, app (HTML page)": [
+            f"/traces?sort=latency&app={rng.choice(['chat', 'search'])}&offset={page()}"
+            for _ in range(n)],
         "detail (API)": [f"/api/traces/{rng.choice(ids)}" for _ in range(n)],
         "detail (HTML page)": [f"/traces/{rng.choice(ids)}" for _ in range(n)],
         "overview page (totals and series computed per view)": ["/" for _ in range(max(n // 6, 3))],
@@ -165,6 +170,9 @@ def main() -> None:
     parser.add_argument("--traces", type=int, default=1_000_000)
     parser.add_argument("--data", type=Path, default=None, help="Data directory to (re)use.")
     parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument(
+        "--only", default=None, help="Measure only the endpoints whose name contains this text."
+    )
     parser.add_argument(
         "--baseline",
         type=Path,
@@ -196,6 +204,8 @@ def main() -> None:
               f" | {' | '.join(f'{x} server CPU p50 / p95 ms' for x in labels)} |"
               f"\n|{'---|' * (2 + 2 * len(labels))}")  # fmt: skip
         for name, paths in _cases(ids, args.requests, rng).items():
+            if args.only is not None and args.only not in name:
+                continue
             measured: dict[str, list[tuple[float, float]]] = {label: [] for label in labels}
             for i, path in enumerate(paths):  # alternate which version goes first
                 for label in labels if i % 2 == 0 else labels[::-1]:

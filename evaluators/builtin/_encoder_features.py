@@ -130,6 +130,17 @@ def alignment_features(text, parts: list, idf: Callable[[str], float]) -> dict[s
     }
 
 
+INTERACTION = tuple(f"enc_uv{k}" for k in range(384)) + tuple(f"enc_ad{k}" for k in range(384))
+"""Element-wise product and absolute difference of the text's embedding and its best-matching
+context sentence's (or the reference's): the (u * v, |u - v|) pair features of InferSent /
+Sentence-BERT's NLI training, read by a linear head. No extra model pass."""
+
+
+def wants_interactions(model) -> bool:
+    """Whether ``model`` (a pair head) was trained with ``INTERACTION`` features."""
+    return INTERACTION[0] in set(model.features)
+
+
 def token_source(model, encoder) -> Tokens | None:
     """The encoder's token states when ``model`` (a pair head) reads alignment features;
     heads trained without them cost nothing more."""
@@ -142,13 +153,15 @@ def similarity_features(
     others: list[str],
     contexts: list[str] | None = None,
     tokens: Tokens | None = None,
+    interactions: bool = False,
 ) -> tuple[list[dict[str, float]], list[str]]:
     """Meaning agreement of each text with its other (answer vs reference, or question vs
     context): cosine of the two, and with contexts the best and mean top-2 cosine over the
     context sentences most related to the text. Also the sentence that matched best.
 
     With ``tokens`` also ``alignment_features`` of the text against the reference (or the
-    picked sentences); asked first, so a run-time encoder's ``embed`` then hits its LRU."""
+    picked sentences); asked first, so a run-time encoder's ``embed`` then hits its LRU.
+    With ``interactions`` also the ``INTERACTION`` features against the best sentence."""
     contexts = contexts or [""] * len(texts)
     picked = [best_sentences(t, c) if c else [] for t, c in zip(texts, contexts, strict=True)]
     flat = [clip_head(s) for group in picked for s in group]
@@ -179,5 +192,9 @@ def similarity_features(
             "enc_top2_sentences": float(top[:2].mean()) if len(top) else float(a[i] @ b[i]),
             **aligned[i],
         })  # fmt: skip
+        if interactions:
+            v = rest[start - len(group) + int(np.argmax(sims))] if group else b[i]
+            pair = np.concatenate([a[i] * v, np.abs(a[i] - v)]).tolist()
+            feats[-1].update(zip(INTERACTION, pair, strict=True))
         best.append(group[int(np.argmax(sims))] if group else "")
     return feats, best

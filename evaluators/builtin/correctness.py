@@ -103,7 +103,11 @@ class CorrectnessEvaluator(QualityEvaluator):
         if encoder is not None:
             answers, expected = [a for *_, a in pairs], [e for _, _, e, _ in pairs]
             sims, _ = ef.similarity_features(
-                encoder.encode, answers, expected, tokens=ef.token_source(model, encoder)
+                encoder.encode,
+                answers,
+                expected,
+                tokens=ef.token_source(model, encoder),
+                interactions=ef.wants_interactions(model),
             )
             computed = [({**f, **sim}, ev) for (f, ev), sim in zip(computed, sims, strict=True)]
         probs = model.predict(_matrix(model, [f for f, _ in computed]))
@@ -121,7 +125,12 @@ class CorrectnessEvaluator(QualityEvaluator):
         if encoder is not None:
             answers, contexts = [a for _, a, _ in rows], ["\n".join(c) for _, _, c in rows]
             sims, _ = ef.similarity_features(
-                encoder.encode, answers, contexts, contexts, ef.token_source(model, encoder)
+                encoder.encode,
+                answers,
+                contexts,
+                contexts,
+                ef.token_source(model, encoder),
+                ef.wants_interactions(model),
             )
             computed = [({**f, **sim}, ev) for (f, ev), sim in zip(computed, sims, strict=True)]
         probs = model.predict(_matrix(model, [f for f, _ in computed]))

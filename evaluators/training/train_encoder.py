@@ -52,6 +52,14 @@ the sufficiency head, whose held-out ROC-AUC and macro-F1 they raised a little o
 sources; the groundedness head ranked no better with them and the reference head worse, so
 those stay without (and cost no token work at run time). docs/evaluator-quality.md
 (2026-12-02); the benchmark's ``--alignment none|all`` retrains its held-out heads otherwise."""
+INTERACTION_HEADS: frozenset[str] = frozenset()
+"""Pair heads that also read the embedding-interaction features (``ef.INTERACTION``); the
+benchmark's ``--interactions`` retrains its held-out heads otherwise."""
+PAIR_HIDDEN = {"correctness_reference_encoder": 16, "correctness_grounding_encoder": 0,
+               "context_sufficiency_encoder": 0}  # fmt: skip
+"""Hidden units of each pair head (0: logistic regression, else a one-hidden-layer MLP,
+``train_quality.fit_dense``); the benchmark's ``--pair-hidden`` retrains its held-out heads
+otherwise."""
 
 
 def _lexical(name: str):
@@ -267,7 +275,8 @@ def _groups(rows: list[dict]) -> list[str]:
 def _with_similarity(rows: list[dict], texts: list[str], others: list[str],
                      contexts: list[str] | None, head: str) -> list[dict]:  # fmt: skip
     tokens = embeddings.tokens if head in ALIGNED_HEADS else None
-    sims, _ = ef.similarity_features(embeddings.embed, texts, others, contexts, tokens)
+    sims, _ = ef.similarity_features(embeddings.embed, texts, others, contexts, tokens,
+                                     head in INTERACTION_HEADS)  # fmt: skip
     return [{**r, "_sim": sim} for r, sim in zip(rows, sims, strict=True)]
 
 
@@ -282,7 +291,8 @@ def train_reference(out: Path, exclude: str | None = None) -> None:
                             "correctness_reference_encoder")  # fmt: skip
     fit_dense(rows, lambda r: ({**qf.reference_features(r["output"], r["expected"],
                                                         r["question"])[0], **r["_sim"]}, None),
-              16, out, "correctness_reference_encoder")  # fmt: skip
+              PAIR_HIDDEN["correctness_reference_encoder"], out,
+              "correctness_reference_encoder")  # fmt: skip
 
 
 def train_grounding(out: Path, exclude: str | None = None) -> None:
@@ -298,7 +308,8 @@ def train_grounding(out: Path, exclude: str | None = None) -> None:
                             "correctness_grounding_encoder")  # fmt: skip
     fit_dense(rows, lambda r: ({**qf.grounding_features(r["output"], r["context"],
                                                         r["question"])[0], **r["_sim"]}, None),
-              0, out, "correctness_grounding_encoder")  # fmt: skip
+              PAIR_HIDDEN["correctness_grounding_encoder"], out,
+              "correctness_grounding_encoder")  # fmt: skip
 
 
 def train_sufficiency(out: Path, exclude: str | None = None) -> None:
@@ -314,7 +325,13 @@ def train_sufficiency(out: Path, exclude: str | None = None) -> None:
     def featurise(r: dict) -> tuple[dict, None]:
         return {**sufficiency_features(r["question"], r["context"])[0], **r["_sim"]}, None
 
-    fit_dense(rows, featurise, 0, out, "context_sufficiency_encoder")
+    fit_dense(
+        rows,
+        featurise,
+        PAIR_HIDDEN["context_sufficiency_encoder"],
+        out,
+        "context_sufficiency_encoder",
+    )
 
 
 COMMANDS: dict[str, Callable[[Path, str | None], None]] = {

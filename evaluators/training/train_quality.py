@@ -73,7 +73,9 @@ def fit_dense(rows: list[dict], featurise: Callable, hidden: int, out: Path, nam
     x = np.array([[f[k] for k in names] for f in feats], dtype=np.float64)
     y = np.array([r["label"] for r in rows])
     groups = [r["group"] for r in rows]
-    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
+    std = x.std(axis=0)
+    # a (near-)constant column keeps scale 1: its rounded JSON scale would otherwise be 0
+    mean, scale = x.mean(axis=0), np.where(std < 1e-6, 1.0, std + 1e-9)
     xs = (x - mean) / scale
 
     def make():

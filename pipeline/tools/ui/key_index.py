@@ -25,6 +25,9 @@ class KeyIndex:
         self.dataset = dataset
         self.column = column  # one of our contract's column names, never user input
         self._hashes: dict[tuple[str, tuple[int, int]], np.ndarray] = {}
+        self._rows: dict[tuple[str, tuple[int, int]], np.ndarray] = {}
+        """Each hash's row position in its file (``file_row_number``), 2 bytes a row where
+        the file has fewer than 65,536 rows, else 4."""
         self._lock = threading.Lock()
 
     def _index(self, files: list[DataFile]) -> None:
@@ -35,8 +38,9 @@ class KeyIndex:
             cursor = self.store.connection.cursor()
             try:
                 table = cursor.sql(
-                    f"SELECT filename, hash({self.column}) AS h"
-                    " FROM read_parquet(?, filename = true, union_by_name = true)",
+                    f"SELECT filename, hash({self.column}) AS h, file_row_number AS r FROM"
+                    " read_parquet(?, filename = true, union_by_name = true,"
+                    " file_row_number = true)",
                     params=[[f.path for f in todo]],
                 ).to_arrow_table()
             finally:
@@ -44,15 +48,20 @@ class KeyIndex:
             names = table["filename"].combine_chunks().dictionary_encode()
             codes = names.indices.to_numpy()
             hashes = table["h"].to_numpy()
+            rows = table["r"].to_numpy()
             order = np.lexsort((hashes, codes))
-            codes, hashes = codes[order], hashes[order]
+            codes, hashes, rows = codes[order], hashes[order], rows[order]
             bounds = np.searchsorted(codes, np.arange(len(names.dictionary) + 1))
-            by_path = {
-                path: hashes[bounds[i] : bounds[i + 1]]
-                for i, path in enumerate(names.dictionary.to_pylist())
-            }
+            by_path = {}
+            for i, path in enumerate(names.dictionary.to_pylist()):
+                part = rows[bounds[i] : bounds[i + 1]]
+                small = len(part) == 0 or int(part.max()) < 65_536
+                by_path[path] = (hashes[bounds[i] : bounds[i + 1]],
+                                 part.astype(np.uint16 if small else np.uint32))  # fmt: skip
+            empty = (np.empty(0, np.uint64), np.empty(0, np.uint16))
             for f in todo:
-                self._hashes[(f.path, f.signature)] = by_path.get(f.path, np.empty(0, np.uint64))
+                found = by_path.get(f.path, empty)
+                self._hashes[(f.path, f.signature)], self._rows[(f.path, f.signature)] = found
 
     def files_with_keys(self, keys: np.ndarray) -> list[DataFile]:
         """The files that may hold rows whose column hashes to one of ``keys`` (sorted)."""
@@ -65,6 +74,22 @@ class KeyIndex:
                 at = np.minimum(np.searchsorted(hashes, keys), len(hashes) - 1)
                 if (hashes[at] == keys).any():
                     found.append(f)
+        return found
+
+    def rows_with_keys(self, keys: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Per file that may hold them: the row positions whose column hashes to one of
+        ``keys`` (sorted), and those rows' hashes."""
+        files = self.store.files(self.dataset)
+        self._index(files)
+        found = {}
+        for f in files:
+            hashes = self._hashes[(f.path, f.signature)]
+            if len(hashes):
+                low = np.searchsorted(hashes, keys, "left")
+                high = np.searchsorted(hashes, keys, "right")
+                if (high > low).any():
+                    at = np.concatenate([np.arange(a, b) for a, b in zip(low, high, strict=True)])
+                    found[f.path] = (self._rows[(f.path, f.signature)][at], hashes[at])
         return found
 
     def files_with(self, value: str) -> list[DataFile]:

@@ -30,6 +30,27 @@ BOUNDED_SORTS = ("latency", "cost")
 
 
 @dataclass(frozen=True)
+class FileValues:
+    """One file's (or hour's) values of the sort column, sorted, and each value's row
+    position in its file (``file_row_number``, 2 bytes where the file has fewer than 65,536
+    rows; meaningless where values are kept per hour)."""
+
+    values: np.ndarray
+    rows: np.ndarray
+
+
+@dataclass(frozen=True)
+class SortedValues:
+    """Every value sorted, with the file (an index into ``names``) and row of each."""
+
+    values: np.ndarray
+    files: np.ndarray
+    rows: np.ndarray
+    names: list[str | None]
+    has_nan: bool
+
+
+@dataclass(frozen=True)
 class PageRange:
     condition: str
     """SQL the page's rows meet (``column BETWEEN ? AND ?``), with ``params``."""
@@ -40,6 +61,10 @@ class PageRange:
     """Whether values repeat in the range (then ``trace_id`` orders them)."""
     files: frozenset[str] | None
     """The files holding the range's values, where the values are known per file."""
+    rows: tuple[tuple[str, int], ...] | None = None
+    """The page's rows exactly, as (file, ``file_row_number``), where values are known per
+    file and no run of equal values crosses the page's edges (then which of the tied rows
+    belong to the page depends on their ``trace_id``, which is not remembered)."""
 
 
 def sort_bound(
@@ -56,28 +81,37 @@ def sort_bound(
         return None
     column = SORT_COLUMNS[query.sort]
 
-    def values(hours: frozenset[datetime]) -> dict[datetime, dict[str | None, np.ndarray]]:
+    def values(hours: frozenset[datetime]) -> dict[datetime, dict[str | None, FileValues]]:
         plan = plan_for(hours)  # per file where the plan names files, else per hour
         file = "filename" if plan.by_file else "NULL::VARCHAR"
+        row = "file_row_number" if plan.by_file else "NULL::BIGINT"
         table = store.arrow(  # Arrow, not Python floats: a million values cost no objects
-            f"SELECT {HOUR_SQL} AS hour, {file} AS file, list({column}) AS v"
+            f"SELECT {HOUR_SQL} AS hour, {file} AS file,"
+            f" list({{'v': {column}, 'r': {row}}}) AS v"
             f" FROM ({plan.rows_sql}) WHERE {column} IS NOT NULL GROUP BY 1, 2",
             plan.params,
         )
         lists = table["v"].combine_chunks()
-        flat = lists.values.to_numpy(zero_copy_only=False).astype(np.float64)
+        flat = lists.values.field("v").to_numpy(zero_copy_only=False).astype(np.float64)
+        rows = lists.values.field("r").fill_null(0).to_numpy(zero_copy_only=False)
         at = lists.offsets.to_numpy()
-        out: dict[datetime, dict[str | None, np.ndarray]] = {}
+        out: dict[datetime, dict[str | None, FileValues]] = {}
         for i, (h, f) in enumerate(zip(table["hour"].to_pylist(), table["file"].to_pylist(),
                                        strict=True)):  # fmt: skip
-            out.setdefault(hour_of(h), {})[f] = np.sort(flat[at[i] : at[i + 1]])
+            v, r = flat[at[i] : at[i + 1]], rows[at[i] : at[i + 1]]
+            order = np.argsort(v, kind="stable")
+            small = len(r) == 0 or int(r.max()) < 65_536  # 2 bytes a row, else 4
+            out.setdefault(hour_of(h), {})[f] = FileValues(
+                v[order], r[order].astype(np.uint16 if small else np.uint32)
+            )
         return out
 
     per_hour = by_hour(store, datasets, ("values", column, key), values, since=query.since,
                        until=query.until, allowed=allowed, empty={})  # fmt: skip
-    known, per_file, has_nan = _sorted(store, column, key, per_hour)
+    index = _sorted(store, column, key, per_hour)
+    known = index.values
     wanted = query.offset + query.limit
-    if len(known) < wanted or has_nan:  # rows without a value: no range
+    if len(known) < wanted or index.has_nan:  # rows without a value: no range
         return None
     if query.order == "desc":  # the page is positions offset .. wanted - 1 from the top
         first, last = len(known) - 1 - query.offset, len(known) - wanted
@@ -88,34 +122,42 @@ def sort_bound(
     ahead = int(len(known) - end if query.order == "desc" else start)
     inside = known[start:end]
     tied = bool(np.any(inside[1:] == inside[:-1]))
-    files = None
-    if all(name is not None for name, _ in per_file):
-        files = frozenset(
-            n
-            for n, v in per_file
-            if np.searchsorted(v, low, "left") < np.searchsorted(v, high, "right")
-        )
+    files, rows = None, None
+    if all(name is not None for name in index.names):
+        at = np.unique(index.files[start:end])
+        files = frozenset(index.names[i] for i in at)
         if not files <= {f.path for f in store.files(datasets[0])}:  # DuckDB renamed one
             files = None
+        elif start == min(first, last) and end == max(first, last) + 1:  # no tie at an edge
+            rows = tuple(
+                (index.names[f], int(r))
+                for f, r in zip(index.files[start:end], index.rows[start:end], strict=True)
+            )
     condition = f"{column} BETWEEN ? AND ?"
-    return PageRange(condition, [low, high], query.offset - ahead, tied, files)
+    return PageRange(condition, [low, high], query.offset - ahead, tied, files, rows)
 
 
 def _sorted(
-    store: Store, column: str, key: str, per_hour: dict[datetime, dict[str | None, np.ndarray]]
-) -> tuple[np.ndarray, list[tuple[str | None, np.ndarray]], bool]:
-    """Every value sorted, each file's values (kept sorted), and whether a value is NaN: sorted
-    once per set of remembered hours (the hours' answers are kept objects, so the set is
-    known by their identities), then a page is a few binary searches, not a partition of
-    a million values."""
+    store: Store, column: str, key: str, per_hour: dict[datetime, dict[str | None, FileValues]]
+) -> SortedValues:
+    """Every value sorted with its file and row: sorted once per set of remembered hours (the
+    hours' answers are kept objects, so the set is known by their identities), then a page is
+    a few binary searches and a slice, not a partition of a million values."""
     identity = tuple(sorted((hour, id(files)) for hour, files in per_hour.items()))
     memo_key = ("sorted values", column, key)
     cached = store.memo.get(memo_key)
     if cached is not None and cached[0] == identity:
-        return cached[2], cached[3], cached[4]
+        return cached[2]
     per_file = [(name, v) for files in per_hour.values() for name, v in files.items()]
-    known = np.sort(np.concatenate([np.empty(0), *(v for _, v in per_file)]))
+    values = np.concatenate([np.empty(0), *(v.values for _, v in per_file)])
+    sizes = [len(v.values) for _, v in per_file]
+    code = np.int16 if len(per_file) < 32_768 else np.int32
+    codes = np.repeat(np.arange(len(per_file), dtype=code), sizes)
+    rows = np.concatenate([np.empty(0, np.uint16), *(v.rows for _, v in per_file)])
+    order = np.argsort(values, kind="stable")
+    known = values[order]
     has_nan = bool(len(known)) and bool(np.isnan(known[-1]))  # NaN sorts last
+    found = SortedValues(known, codes[order], rows[order], [n for n, _ in per_file], has_nan)
     # the hours' objects are kept with it, so their ids stay theirs while this is remembered
-    store.memo.put(memo_key, (identity, list(per_hour.values()), known, per_file, has_nan))
-    return known, per_file, has_nan
+    store.memo.put(memo_key, (identity, list(per_hour.values()), found))
+    return found

@@ -159,10 +159,12 @@ class Store:
         hours: frozenset[datetime] | None = None,
         only: frozenset[str] | None = None,
         filename: bool = False,
+        row_number: bool = False,
     ) -> Source:
         """The dataset ``name`` restricted to the partitions that can hold [since, until]
         (and, given ``hours``, to those hour partitions; given ``only``, to those paths);
-        with ``filename``, each row also names its file (column ``filename``)."""
+        with ``filename``, each row also names its file (column ``filename``), with
+        ``row_number`` its position in that file (``file_row_number``, from 0)."""
         paths = [f.path for f in in_range(self.files(name), since, until, hours)]
         if only is not None:
             paths = [p for p in paths if p in only]
@@ -176,6 +178,9 @@ class Store:
         union = ", union_by_name = true" if len(shapes) > 1 else ""
         if filename:
             projection, union = f"{projection}, filename", f"{union}, filename = true"
+        if row_number:
+            projection = f"{projection}, file_row_number"
+            union = f"{union}, file_row_number = true"
         return Source(f"(SELECT {projection} FROM read_parquet(?{union}))", [paths], True)
 
     def available(self, name: str) -> bool:

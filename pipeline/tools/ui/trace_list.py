@@ -15,7 +15,8 @@ from typing import Any
 from pipeline.tools.ui.exceptions import BadQueryError
 from pipeline.tools.ui.filters import SORT_COLUMNS, TraceQuery, range_conditions
 from pipeline.tools.ui.hourly import HOUR_SQL, by_hour, hour_of
-from pipeline.tools.ui.key_index import files_with_any, hours_with
+from pipeline.tools.ui.key_index import hours_with
+from pipeline.tools.ui.row_positions import results_by_position, rows_at
 from pipeline.tools.ui.sort_bound import sort_bound
 from pipeline.tools.ui.store import Source, Store
 
@@ -96,7 +97,7 @@ class Candidates:
     datasets: tuple[str, ...]
     stored: bool
     by_file: bool = False
-    """Whether ``rows_sql`` has a ``filename`` column (see ``_candidates``)."""
+    """Whether ``rows_sql`` has ``filename`` and ``file_row_number`` columns (``_candidates``)."""
 
 
 def _candidates(
@@ -109,9 +110,9 @@ def _candidates(
     by_file: bool = False,
 ) -> Candidates:
     """``grouped``: filter columns that ``count_sql`` groups by instead of filtering on.
-    ``only`` / ``by_file``: read only those files / name each row's file, where one row per
-    trace is one row of one file (the traces dataset without versions); ignored elsewhere.
-    With ``by_file``, ``count_sql`` counts per ``file`` instead of per ``hour``."""
+    ``only`` / ``by_file``: read only those files / name each row's file and position, where
+    one row per trace is one row of one file (the traces dataset without versions); ignored
+    elsewhere. With ``by_file``, ``count_sql`` counts per ``file`` instead of per ``hour``."""
     results = store.source("results", query.since, query.until, hours)
     traces = store.source("traces", query.since, query.until, hours)
     if query.needs_content and not traces.available:
@@ -145,14 +146,14 @@ def _candidates(
     versions = _has_versions(store)
     by_file = by_file and not versions
     if (only is not None or by_file) and not versions:
-        traces = store.source("traces", query.since, query.until, hours, only, by_file)
+        traces = store.source("traces", query.since, query.until, hours, only, by_file, by_file)
     where = f"FROM {traces.sql} {_where(conditions + content)}"
     latest = " QUALIFY trace_version = max(trace_version) OVER (PARTITION BY trace_id)"
     if by_file:  # a row is a trace of its file's hour: no timestamp to decode for the count
         hour = ", ".join(("filename AS file", *grouped))
     return Candidates(
         "SELECT trace_id, timestamp, app, model, status, latency_ms, cost_usd, session_id,"
-        f" trace_version, NULL::DOUBLE AS score{', filename' if by_file else ''}"
+        f" trace_version, NULL::DOUBLE AS score{', filename, file_row_number' if by_file else ''}"
         f" {where}{latest if versions else ''}",
         f"SELECT {hour}, {'count(DISTINCT trace_id)' if versions else 'count(*)'} AS n {where}"
         " GROUP BY ALL",
@@ -228,28 +229,23 @@ def _attach_results(store: Store, rows: list[dict[str, Any]]) -> None:
         return
     first = min(r["timestamp"] for r in rows)
     last = max(r["timestamp"] for r in rows)
-    only = None
     if last - first > SPREAD:  # a page sorted by latency, cost or score: ask the id index
-        only = files_with_any(store, "results", "trace_id", [r["trace_id"] for r in rows])
-    source = store.source("results", first, last, only=only)
-    marks = ", ".join("?" * len(rows))
-    # Where the index named the files, the ids alone choose the rows: a time condition would
-    # decode every row's timestamp of files spread over the whole range (most of the cost).
-    when, between = ("", []) if only is not None else (
-        "timestamp BETWEEN ? AND ? AND ", [first, last + timedelta(milliseconds=1)])  # fmt: skip
-    found = store.rows(
-        f"SELECT {LIST_RESULT_COLUMNS} FROM {source.sql} WHERE {when}trace_id IN ({marks})"
-        " ORDER BY trace_id, evaluator, span_id NULLS FIRST",
-        [*source.params, *between, *(r["trace_id"] for r in rows)],
-    )
-    by_trace: dict[str, list[dict[str, Any]]] = {r["trace_id"]: [] for r in rows}
-    latest = {r["trace_id"]: r["trace_version"] for r in rows}
-    for result in found:
-        trace_id = result.pop("trace_id")
-        if result["trace_version"] == latest[trace_id]:
-            by_trace[trace_id].append(result)
+        # for the rows' positions: neither timestamps nor random trace ids to decode
+        found = results_by_position(store, [r["trace_id"] for r in rows])
+    else:
+        source = store.source("results", first, last)
+        marks = ", ".join("?" * len(rows))
+        found = {r["trace_id"]: [] for r in rows}
+        for result in store.rows(
+            f"SELECT {LIST_RESULT_COLUMNS} FROM {source.sql} WHERE timestamp BETWEEN ? AND ?"
+            f" AND trace_id IN ({marks}) ORDER BY trace_id, evaluator, span_id NULLS FIRST",
+            [*source.params, first, last + timedelta(milliseconds=1),
+             *(r["trace_id"] for r in rows)],
+        ):  # fmt: skip
+            found[result.pop("trace_id")].append(result)
     for row in rows:
-        row["results"] = by_trace[row["trace_id"]]
+        latest = row["trace_version"]
+        row["results"] = [r for r in found[row["trace_id"]] if r["trace_version"] == latest]
 
 
 def _allowed_hours(store: Store, query: TraceQuery) -> frozenset[datetime] | None:
@@ -257,6 +253,26 @@ def _allowed_hours(store: Store, query: TraceQuery) -> frozenset[datetime] | Non
     if query.session is None or not store.available("traces"):
         return None
     return hours_with(store, "traces", "session_id", query.session)
+
+
+def _page_at(
+    store: Store,
+    query: TraceQuery,
+    allowed: frozenset[datetime] | None,
+    positions: tuple[tuple[str, int], ...],
+    total: int,
+) -> TracePage:
+    """The page whose rows the remembered sort values name exactly, in the full sort's order
+    (equal values inside the page by ``trace_id``, as ``ORDER BY column, trace_id``)."""
+    plan = _candidates(store, query, allowed, only=frozenset(p for p, _ in positions),
+                       by_file=True)  # fmt: skip
+    found = rows_at(store, plan.rows_sql, plan.params, positions)
+    column = SORT_COLUMNS[query.sort]
+    sign = -1.0 if query.order == "desc" else 1.0
+    rows = sorted((found[p] for p in positions if p in found),
+                  key=lambda r: (sign * r[column], r["trace_id"]))  # fmt: skip
+    _attach_results(store, rows)
+    return TracePage(rows, total, store.available("traces"))
 
 
 def list_traces(store: Store, query: TraceQuery) -> TracePage:
@@ -275,6 +291,8 @@ def list_traces(store: Store, query: TraceQuery) -> TracePage:
         found = sort_bound(store, query,
                            lambda hours: _candidates(store, query, hours, by_file=True),
                            plan.datasets, _filter_key(query), allowed)  # fmt: skip
+        if found is not None and found.rows is not None:  # the page's rows, by position
+            return _page_at(store, query, allowed, found.rows, total)
         if found is not None:
             bound, bound_params, skip = f" WHERE {found.condition}", found.params, found.offset
             tie_order = ", trace_id" if found.tied else ""

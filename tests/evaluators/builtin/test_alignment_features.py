@@ -90,3 +90,37 @@ def test_heads_without_alignment_features_ask_for_no_token_states():
 
     assert ef.token_source(Head(["enc_cos", "token_f1"]), Encoder()) is None
     assert ef.token_source(Head(["enc_cos", "tok_min"]), Encoder()) is not None
+
+
+def _word_embed(texts: list[str]) -> np.ndarray:
+    """One fixed unit vector per distinct text (its crc32 picks the dimension)."""
+    out = np.zeros((len(texts), 384), dtype=np.float32)
+    for i, t in enumerate(texts):
+        out[i, zlib.crc32(t.encode()) % 384] = 1.0
+    return out
+
+
+def test_interaction_features_pair_the_text_with_its_best_sentence():
+    claim = "refunds take fourteen days"
+    context = "Dogs bark. refunds take fourteen days"
+    feats, best = ef.similarity_features(_word_embed, [claim], [context], [context],
+                                         interactions=True)  # fmt: skip
+    assert best == ["refunds take fourteen days"]
+    u = _word_embed([claim])[0]
+    got = np.array([feats[0][k] for k in ef.INTERACTION])
+    assert np.array_equal(got[:384], u * u) and not got[384:].any()  # same text: |u - v| = 0
+    feats, _ = ef.similarity_features(_word_embed, [claim], ["cats sleep"], interactions=True)
+    v = _word_embed(["cats sleep"])[0]
+    got = np.array([feats[0][k] for k in ef.INTERACTION])
+    assert np.array_equal(got[384:], np.abs(u - v)) and not got[:384].any()
+    plain, _ = ef.similarity_features(_word_embed, [claim], ["cats sleep"])
+    assert not set(ef.INTERACTION) & set(plain[0])
+
+
+def test_only_heads_trained_with_interactions_ask_for_them():
+    class Head:
+        def __init__(self, features: list[str]) -> None:
+            self.features = features
+
+    assert not ef.wants_interactions(Head(["enc_cos", "tok_min"]))
+    assert ef.wants_interactions(Head(["enc_cos", *ef.INTERACTION]))

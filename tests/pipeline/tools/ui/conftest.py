@@ -4,6 +4,7 @@ script payload, a re-sent trace with two versions, a field over the size limit).
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -80,8 +81,8 @@ def client(ui_results_dir):
         yield c
 
 
-@pytest.fixture(scope="module")
-def ui_server(ui_results_dir):
+@contextmanager
+def serve_ui(results_dir: Path):
     """``evalstream ui`` as a real process on a free loopback port; yields its base URL."""
     import os
     import subprocess
@@ -95,7 +96,7 @@ def ui_server(ui_results_dir):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("EVALSTREAM_")}
     server = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli", "ui", "--data-dir", str(ui_results_dir),
+        [sys.executable, "-m", "pipeline.cli", "ui", "--data-dir", str(results_dir),
          "--port", str(port)], env=env, stderr=subprocess.PIPE, text=True,
         cwd=Path(__file__).resolve().parents[4],
     )  # fmt: skip
@@ -114,3 +115,10 @@ def ui_server(ui_results_dir):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def ui_server(ui_results_dir):
+    """``evalstream ui`` as a real process on a free loopback port; yields its base URL."""
+    with serve_ui(ui_results_dir) as base:
+        yield base
