@@ -96,14 +96,18 @@ def _standardiser(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 SAFETY_HEADS: dict[str, str] = {
     "safety_request_encoder": "linear",
-    "safety_content_encoder": "linear",
+    "safety_content_encoder": "mlp",
     "safety_refusal_encoder": "linear",
     "safety_jailbreak_encoder": "linear",
 }
 """The kind of each safety head: ``linear`` (balanced logistic regression) or ``mlp``
 (``MLP_HIDDEN`` ReLU units, see ``_BalancedMLP``). Both export as a ``DenseModel`` (weight
-arrays in JSON, numpy at run time). The benchmark's ``--safety-head`` retrains its held-out
-heads otherwise (docs/evaluator-quality.md)."""
+arrays in JSON, numpy at run time). Content is an MLP (better held-out ranking, paired
+bootstrap); the refusal MLP called short courtesies refusals ("You're welcome." 0.99: its
+negatives are all long answers), the jailbreak MLP missed the multi-turn jailbreak window of
+tests/evaluators/builtin/test_session_builtin.py (p 0.35; linear 0.66: its corpora hold
+single prompts) and the request MLP ranked worse on XSTest, so those stay linear. The
+benchmark's ``--safety-head`` retrains its held-out heads otherwise (docs/evaluator-quality.md)."""
 MLP_HIDDEN = 128
 SEED = 0
 FIT_CACHE: Path | None = None
