@@ -176,7 +176,12 @@ def test_takeover_deletes_uncommitted_objects_in_the_bucket(run, kafka_bootstrap
     assert not stray.exists()
     results = read(root, ["trace_id", "evaluator"])
     evaluators = results["evaluator"].nunique()
-    assert len(results) == (TRACE_COUNT + 10) * evaluators
+    missing = {t["trace_id"] for t in more} - set(results["trace_id"])
+    assert len(results) == (TRACE_COUNT + 10) * evaluators, (
+        f"{len(missing)} of the 10 new traces have no results; files: "
+        f"{sorted(f.path.name for p in (0, 1) for f in data_files(root, scored, p))}; "
+        f"worker log:\n{stderr[-6000:]}"
+    )
     assert not results.duplicated().any()
 
 
