@@ -278,7 +278,10 @@ class TraceWorker:
         if not self.idle.waited_enough() or self._lock.locked() or self._scoring or sessions_busy:
             return
         busy = await busy_reason(
-            rebalancing=self.app.rebalancing,
+            # until the clean-up of an assignment is done, the Parquet agents hold what
+            # they were handed without counting it as pending (seen: a worker under load
+            # stopped idle with 10 scored traces never written, on Azurite)
+            rebalancing=self.app.rebalancing or not self._assigned.is_set(),
             measure_lag=self.lag.lag,
             rows_pending=len(self.parquet.pending)
             + (len(self.session_parquet.pending) if self.session_parquet is not None else 0),
