@@ -190,6 +190,22 @@ def _start_worker(env: dict[str, str], idle: float) -> subprocess.Popen[str]:
     )
 
 
+def _reap(workers: list[subprocess.Popen[str]]) -> None:
+    """Kill and reap the workers still running (a failed test must not leave them behind)."""
+    for w in workers:
+        if w.poll() is None:
+            w.kill()
+            w.communicate()
+
+
+def _assert_each_trace_once_and_whole(bootstrap: str, topic: str, stderr: list[str]) -> None:
+    """The four sample traces (3, 3, 4 and 4 spans) on the scored topic, each once, none
+    split into versions."""
+    traces = _traces(bootstrap, topic)
+    assert sorted(len(t["spans"]) for t in traces) == [3, 3, 4, 4], [e[-2000:] for e in stderr]
+    assert {t["trace_version"] for t in traces} == {1}
+
+
 def test_worker_assembles_dedupes_waits_dead_letters_and_versions(
     kafka_bootstrap, new_topic, tmp_path, traces_dir
 ):
@@ -357,13 +373,8 @@ def test_spans_on_the_wrong_partition_are_rerouted_home(
             producer.close()
         stderr = [w.communicate(timeout=120)[1] for w in workers]
     finally:
-        for w in workers:
-            if w.poll() is None:
-                w.kill()
-                w.communicate()
-    traces = _traces(kafka_bootstrap, topic)
-    assert sorted(len(t["spans"]) for t in traces) == [3, 3, 4, 4], [e[-2000:] for e in stderr]
-    assert {t["trace_version"] for t in traces} == {1}  # each once, none split in versions
+        _reap(workers)
+    _assert_each_trace_once_and_whole(kafka_bootstrap, topic, stderr)
 
 
 @pytest.mark.slow
@@ -396,13 +407,8 @@ def test_a_spans_partition_taken_over_keeps_the_spans_its_first_owner_made_durab
         workers.append(_start_worker(env, idle=6))
         stderr = [w.communicate(timeout=150)[1] for w in workers]
     finally:
-        for w in workers:
-            if w.poll() is None:
-                w.kill()
-                w.communicate()
-    traces = _traces(kafka_bootstrap, topic)
-    assert sorted(len(t["spans"]) for t in traces) == [3, 3, 4, 4], [e[-2000:] for e in stderr]
-    assert {t["trace_version"] for t in traces} == {1}
+        _reap(workers)
+    _assert_each_trace_once_and_whole(kafka_bootstrap, topic, stderr)
 
 
 def _committed(bootstrap: str, group: str, topic: str) -> dict[int, int]:
