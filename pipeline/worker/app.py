@@ -24,6 +24,7 @@ import faust
 
 from pipeline.evaluate.scorer import Scorer
 from pipeline.ingest.assembler import SpanAssembler, install_assembler
+from pipeline.kafka.redelivery import first_deliveries
 from pipeline.settings import Settings
 from pipeline.sinks.kafka import TransactionalSender
 from pipeline.worker import faust_compat, faust_delivery
@@ -244,16 +245,7 @@ class TraceWorker:
     async def _first_deliveries(self, stream: Any, events: list[Any]) -> list[Any]:
         """The events handed out for the first time in this generation; faust's second copies
         (``Checkpoint.first_delivery``) are acked and dropped."""
-        fresh, again = [], []
-        for event in events:
-            m = event.message
-            first = self.checkpoint.first_delivery(m.tp, m.offset, m.generation_id)
-            (fresh if first else again).append(event)
-        for event in again:
-            await stream.ack(event)
-        if again:
-            log.info("dropped %d record(s) faust handed out twice", len(again))
-        return fresh
+        return await first_deliveries(stream, events, self.checkpoint.first_delivery)
 
     async def _flush_parquet(self, force: bool) -> None:
         """Flush the Parquet stages that are due (all with rows, when ``force``); lock held."""

@@ -35,6 +35,7 @@ from pipeline.ingest.spans.dicts import group_by_trace
 from pipeline.ingest.spans.otlp import decode_otlp_json, decode_otlp_proto
 from pipeline.ingest.spans_topic import spans_topic_partitions
 from pipeline.kafka.lag import partition_lag
+from pipeline.kafka.redelivery import FirstDelivery, first_deliveries
 from pipeline.settings import Settings
 from pipeline.sinks.encode import RecordEncoder
 
@@ -44,7 +45,6 @@ TABLE_NAME = "span-assembler"
 TICK_SECONDS = 1.0
 BATCH, BATCH_SECONDS = 500, 0.2
 OnDurable = Callable[[dict[Any, int]], None]
-FirstDelivery = Callable[[Any, int, Any], bool]  # (tp, offset, generation) -> first time?
 
 
 def decode_spans(raw: bytes | None, encoding: str) -> list[dict[str, Any]]:
@@ -142,15 +142,7 @@ class SpanAssembler:
         second copies after a rebalance (see ``Checkpoint.first_delivery``) are acked and
         dropped: their spans are in the table already, and a copy would re-send its strays
         and dead letters."""
-        fresh, again = [], []
-        for event in batch:
-            m = event.message
-            (fresh if self.first_delivery(m.tp, m.offset, m.generation_id) else again).append(event)
-        for event in again:
-            await stream.ack(event)
-        if again:
-            log.info("dropped %d spans record(s) faust handed out twice", len(again))
-        return fresh
+        return await first_deliveries(stream, batch, self.first_delivery, "spans record")
 
     async def _absorb(self, message: Any) -> list[Any]:
         """Merge one message's spans into the table; returns the pending writes."""
