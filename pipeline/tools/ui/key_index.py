@@ -19,6 +19,13 @@ from pipeline.tools.ui.layout import DataFile
 from pipeline.tools.ui.store import Store
 
 
+def file_rows(rows: np.ndarray) -> np.ndarray:
+    """Row positions in one file (``file_row_number``) in as few bytes as they fit: 2 a row
+    where the file has fewer than 65,536 rows, else 4."""
+    small = len(rows) == 0 or int(rows.max()) < 65_536
+    return rows.astype(np.uint16 if small else np.uint32)
+
+
 class KeyIndex:
     def __init__(self, store: Store, dataset: str, column: str) -> None:
         self.store = store
@@ -52,12 +59,11 @@ class KeyIndex:
             order = np.lexsort((hashes, codes))
             codes, hashes, rows = codes[order], hashes[order], rows[order]
             bounds = np.searchsorted(codes, np.arange(len(names.dictionary) + 1))
-            by_path = {}
-            for i, path in enumerate(names.dictionary.to_pylist()):
-                part = rows[bounds[i] : bounds[i + 1]]
-                small = len(part) == 0 or int(part.max()) < 65_536
-                by_path[path] = (hashes[bounds[i] : bounds[i + 1]],
-                                 part.astype(np.uint16 if small else np.uint32))  # fmt: skip
+            spans = [slice(bounds[i], bounds[i + 1]) for i in range(len(names.dictionary))]
+            by_path = {
+                path: (hashes[part], file_rows(rows[part]))
+                for path, part in zip(names.dictionary.to_pylist(), spans, strict=True)
+            }
             empty = (np.empty(0, np.uint64), np.empty(0, np.uint16))
             for f in todo:
                 found = by_path.get(f.path, empty)

@@ -24,6 +24,14 @@ RESULT_COLUMNS = ("evaluator", "score", "passed", "label", "error", "span_id", "
 """The list's result fields (``trace_id`` is known from the index)."""
 
 
+AT_POSITIONS = (
+    "file_row_number = ANY(?::BIGINT[])"
+    " AND list_contains(?::VARCHAR[], filename || ':' || file_row_number)"
+)
+"""The condition of rows at given positions: the row numbers (pushed down to the scan), then
+the exact (file, row) pairs; its two parameters are ``_at``'s."""
+
+
 def _at(positions: list[tuple[str, int]]) -> tuple[list[int], list[str]]:
     """The row numbers to push down to the scan and the exact (file, row) pairs as keys."""
     rows = sorted({row for _, row in positions})
@@ -36,11 +44,7 @@ def rows_at(
     """The rows of ``rows_sql`` (which has ``filename`` and ``file_row_number`` columns) at
     ``positions``, by position."""
     rows, keys = _at(list(positions))
-    found = store.rows(
-        f"SELECT * FROM ({rows_sql}) WHERE file_row_number = ANY(?::BIGINT[])"
-        " AND list_contains(?::VARCHAR[], filename || ':' || file_row_number)",
-        [*params, rows, keys],
-    )
+    found = store.rows(f"SELECT * FROM ({rows_sql}) WHERE {AT_POSITIONS}", [*params, rows, keys])
     return {(r.pop("filename"), int(r.pop("file_row_number"))): r for r in found}
 
 
@@ -63,8 +67,7 @@ def results_by_position(store: Store, trace_ids: list[str]) -> dict[str, list[di
     rows, keys = _at(positions)
     found = store.rows(
         f"SELECT filename, file_row_number, {', '.join(RESULT_COLUMNS)} FROM {source.sql}"
-        " WHERE file_row_number = ANY(?::BIGINT[])"
-        " AND list_contains(?::VARCHAR[], filename || ':' || file_row_number)",
+        f" WHERE {AT_POSITIONS}",
         [*source.params, rows, keys],
     )
     for r in found:

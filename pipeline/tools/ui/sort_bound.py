@@ -23,6 +23,7 @@ import numpy as np
 
 from pipeline.tools.ui.filters import SORT_COLUMNS, TraceQuery
 from pipeline.tools.ui.hourly import HOUR_SQL, by_hour, hour_of
+from pipeline.tools.ui.key_index import file_rows
 from pipeline.tools.ui.store import Store
 
 BOUNDED_SORTS = ("latency", "cost")
@@ -100,10 +101,7 @@ def sort_bound(
                                        strict=True)):  # fmt: skip
             v, r = flat[at[i] : at[i + 1]], rows[at[i] : at[i + 1]]
             order = np.argsort(v, kind="stable")
-            small = len(r) == 0 or int(r.max()) < 65_536  # 2 bytes a row, else 4
-            out.setdefault(hour_of(h), {})[f] = FileValues(
-                v[order], r[order].astype(np.uint16 if small else np.uint32)
-            )
+            out.setdefault(hour_of(h), {})[f] = FileValues(v[order], file_rows(r[order]))
         return out
 
     per_hour = by_hour(store, datasets, ("values", column, key), values, since=query.since,
