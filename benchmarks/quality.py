@@ -29,6 +29,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
@@ -439,20 +440,30 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _head_overrides(
+    shipped: dict[str, Any], spec: str, names: dict[str, str], parse: Callable, error: str
+) -> dict[str, Any]:
+    """``head=value`` pairs of ``spec`` over the ``shipped`` heads (``names``: the short name
+    of each head; ``parse``: the value, or None when it is not one); ``error`` (with
+    ``{part}``) is the one line for a wrong pair."""
+    heads = dict(shipped)
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        head, _, value = part.partition("=")
+        parsed = parse(value)
+        if head not in names or parsed is None:
+            raise SystemExit(error.format(part=part))
+        heads[names[head]] = parsed
+    return heads
+
+
 def _safety_heads(shipped: dict[str, str], spec: str) -> dict[str, str]:
     """``--safety-head``: one kind for all heads, or ``head=kind`` pairs over the shipped."""
     kinds = ("linear", "mlp")
     if spec in kinds:
         return dict.fromkeys(shipped, spec)
-    heads = dict(shipped)
-    for part in filter(None, (p.strip() for p in spec.split(","))):
-        head, _, kind = part.partition("=")
-        name = f"safety_{head}_encoder"
-        if name not in heads or kind not in kinds:
-            raise SystemExit(f"--safety-head: {part!r} is not <request|content|refusal|"
-                             "jailbreak>=<linear|mlp>")  # fmt: skip
-        heads[name] = kind
-    return heads
+    names = {n.removeprefix("safety_").removesuffix("_encoder"): n for n in shipped}
+    error = "--safety-head: {part!r} is not <request|content|refusal|jailbreak>=<linear|mlp>"
+    return _head_overrides(shipped, spec, names, lambda k: k if k in kinds else None, error)
 
 
 PAIR_HEAD_NAMES = {"reference": "correctness_reference_encoder",
@@ -462,14 +473,12 @@ PAIR_HEAD_NAMES = {"reference": "correctness_reference_encoder",
 
 def _pair_hidden(shipped: dict[str, int], spec: str) -> dict[str, int]:
     """``--pair-hidden``: ``head=units`` pairs over the shipped (0 = logistic regression)."""
-    hidden = dict(shipped)
-    for part in filter(None, (p.strip() for p in spec.split(","))):
-        head, _, units = part.partition("=")
-        if head not in PAIR_HEAD_NAMES or not units.isdigit():
-            raise SystemExit(f"--pair-hidden: {part!r} is not <reference|grounding|"
-                             "sufficiency>=<units>")  # fmt: skip
-        hidden[PAIR_HEAD_NAMES[head]] = int(units)
-    return hidden
+    error = "--pair-hidden: {part!r} is not <reference|grounding|sufficiency>=<units>"
+
+    def units(value: str) -> int | None:
+        return int(value) if value.isdigit() else None
+
+    return _head_overrides(shipped, spec, PAIR_HEAD_NAMES, units, error)
 
 
 def _write_doc(tiers: list[str], lines: list[str], extra: list[str], sentences: list[str]) -> None:
