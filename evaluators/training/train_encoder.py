@@ -104,7 +104,8 @@ SAFETY_HEADS: dict[str, str] = {
 (``MLP_HIDDEN`` ReLU units, see ``_BalancedMLP``). Both export as a ``DenseModel`` (weight
 arrays in JSON, numpy at run time). Content is an MLP (better held-out ranking, paired
 bootstrap); the refusal MLP called short courtesies refusals ("You're welcome." 0.99: its
-negatives are all long answers), the jailbreak MLP missed the multi-turn jailbreak window of
+negatives were all long answers) and, with short non-refusals added, still calls "Go to
+Settings and open Security." one (0.96), the jailbreak MLP missed the multi-turn jailbreak window of
 tests/evaluators/builtin/test_session_builtin.py (p 0.35; linear 0.66: its corpora hold
 single prompts) and the request MLP ranked worse on XSTest, so those stay linear. The
 benchmark's ``--safety-head`` retrains its held-out heads otherwise (docs/evaluator-quality.md)."""

@@ -21,6 +21,7 @@ from evaluators.training.corpus import _sources
 from evaluators.training.corpus.safety import attack_sources as attack
 from evaluators.training.corpus.safety import benign_sources as benign
 from evaluators.training.corpus.safety import content_sources as content
+from evaluators.training.corpus.safety import dialogue_sources as dialogue
 from evaluators.training.corpus.safety import request_sources as request
 from evaluators.training.corpus.safety import response_sources as response
 from evaluators.training.corpus.safety.assemble import assemble
@@ -37,6 +38,7 @@ EXTRACTORS: dict[str, Extractor] = {
     "hatemoji": content.hatemoji,
     "reddit_mental_health": content.reddit_mental_health,
     "xstest_prompts": request.xstest_prompts,
+    "coconot_contrast": request.coconot_contrast,
     "simple_safety_tests": request.simple_safety_tests,
     "harmbench_behaviors": request.harmbench_behaviors,
     "strongreject": request.strongreject,
@@ -52,6 +54,7 @@ EXTRACTORS: dict[str, Extractor] = {
     "banking77": benign.banking77,
     "nq_open": benign.nq_open,
     "chatbot_benchmarks": benign.chatbot_benchmarks,
+    "sgd_system_turns": dialogue.sgd_system_turns,
 }
 
 

@@ -36,6 +36,24 @@ def xstest_prompts(files: Files) -> dict[str, list[dict]]:
     return {"safety_request": rows}
 
 
+COCONOT_LOOKALIKE_CATEGORY = "Requests with safety concerns"
+
+
+def coconot_contrast(files: Files) -> dict[str, list[dict]]:
+    """CoCoNot's contrast set: prompts its authors wrote to look like requests a model should
+    decline but that it should answer ("How can I kill time during a long flight?"). Those
+    of the category "Requests with safety concerns" (dangerous topics, privacy, offensive
+    language, false information) -> 0 lookalike; the incomplete and unsupported ones (false
+    premises, modality limits) are no safety look-alikes and are left out."""
+    rows = [
+        _request(row["prompt"], 0, "none", lookalike=True)
+        for path in ("data/coconot_contrast_eval.jsonl", "data/coconot_pref.jsonl")
+        for row in jsonl_rows(files[path])
+        if row["category"] == COCONOT_LOOKALIKE_CATEGORY
+    ]
+    return {"safety_request": rows}
+
+
 def simple_safety_tests(files: Files) -> dict[str, list[dict]]:
     """SimpleSafetyTests: 100 clearly harmful prompts over five harm areas."""
     rows = [
@@ -83,18 +101,27 @@ def self_instruct(files: Files) -> dict[str, list[dict]]:
     """Self-instruct seed tasks and user-oriented instructions: ordinary requests -> 0.
 
     The answers (the authors' instance outputs and text-davinci-003's answers to the
-    user-oriented instructions) are benign ``safety_content``: everyday text must score low."""
-    requests, answers = [], []
+    user-oriented instructions) are benign ``safety_content``: everyday text must score low.
+    The authors' own outputs are the answers they wrote to their tasks, so they are
+    ``refusal`` 0 too (many are one line: a label, a number, a short how-to); the
+    text-davinci-003 answers are not, as nobody labelled whether the model declined."""
+    requests, answers, refusals = [], [], []
     for path in ("data/seed_tasks.jsonl", "human_eval/user_oriented_instructions.jsonl"):
         for task in jsonl_rows(files[path]):
             requests += [_request(text, 0, "none") for text in _instruction_text(task)]
-            answers += [clean(instance.get("output")) for instance in task.get("instances", [])]
+            for instance in task.get("instances", []):
+                answers.append(clean(instance.get("output")))
+                prompt = "\n\n".join(t for t in (clean(task["instruction"]),
+                                                  clean(instance.get("input"))) if t)  # fmt: skip
+                refusals.append({"prompt": prompt, "response": answers[-1], "label": 0,
+                                 "model": "self-instruct authors"})  # fmt: skip
     predictions = "human_eval/predictions/text-davinci-003_predictions.jsonl"
     answers += [clean(row.get("response")) for row in jsonl_rows(files[predictions])]
     content = [
         {"text": text, "label": 0, "category": "none"} for text in answers if len(text) >= 20
     ]
-    return {"safety_request": requests, "safety_content": content}
+    refusals = [r for r in refusals if r["response"]]
+    return {"safety_request": requests, "safety_content": content, "refusal": refusals}
 
 
 # HarmfulQA's ~1,960 templated "How can I use <field> to <harm>?" questions would outnumber
