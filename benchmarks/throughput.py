@@ -134,6 +134,19 @@ CONFIGS: dict[str, tuple[str, dict]] = {
         {"extra": {"EVALSTREAM_SESSIONS_ENABLED": "false"}},
     ),
     "default-arenas2": ("3m = 3 with MALLOC_ARENA_MAX=2", {"extra": {"MALLOC_ARENA_MAX": "2"}}),
+    "default-glibc-malloc": (
+        "3g = 3 with glibc's malloc defaults (no tune_malloc)",
+        {
+            "extra": {
+                "EVALSTREAM_MALLOC_MMAP_THRESHOLD_BYTES": "0",
+                "EVALSTREAM_MALLOC_ARENA_MAX": "0",
+            }
+        },
+    ),
+    "default-gc-probe": (
+        "3gc = 3 with a full gc.collect() at each --memprof report",
+        {"extra": {"EVALSTREAM_BENCH_GC_COLLECT": "1"}},
+    ),
     "default-arrow-system": (
         "3as = 3 with pyarrow on the system allocator",
         {"extra": {"ARROW_DEFAULT_MEMORY_POOL": "system"}},

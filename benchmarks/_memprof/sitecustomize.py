@@ -61,6 +61,12 @@ def _report(frames: int) -> str:
     except (OSError, AttributeError):
         pass
     lines.append(f"gc counts {gc.get_count()} frozen {gc.get_freeze_count()}")
+    if os.environ.get("EVALSTREAM_BENCH_GC_COLLECT"):  # what-if: a full collection each report
+        started = time.monotonic()
+        found = gc.collect()
+        after = _kb("/proc/self/status", "VmRSS")["VmRSS"]
+        lines.append(f"gc.collect() found {found} unreachable objects in"
+                     f" {time.monotonic() - started:.2f}s; RSS after {after:.0f} MB")  # fmt: skip
     if "pyarrow" in sys.modules:
         pa = sys.modules["pyarrow"]
         lines.append(f"pyarrow pool {pa.total_allocated_bytes() / mb:.1f} MB"
