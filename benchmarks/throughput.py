@@ -134,6 +134,35 @@ CONFIGS: dict[str, tuple[str, dict]] = {
         {"extra": {"EVALSTREAM_SESSIONS_ENABLED": "false"}},
     ),
     "default-arenas2": ("3m = 3 with MALLOC_ARENA_MAX=2", {"extra": {"MALLOC_ARENA_MAX": "2"}}),
+    "default-glibc-malloc": (
+        "3g = 3 with glibc's malloc defaults (no tune_malloc)",
+        {
+            "extra": {
+                "EVALSTREAM_MALLOC_MMAP_THRESHOLD_BYTES": "0",
+                "EVALSTREAM_MALLOC_ARENA_MAX": "0",
+            }
+        },
+    ),
+    "default-gc-probe": (
+        "3gc = 3 with a full gc.collect() at each --memprof report",
+        {"extra": {"EVALSTREAM_BENCH_GC_COLLECT": "1"}},
+    ),
+    "default-arrow-system": (
+        "3as = 3 with pyarrow on the system allocator",
+        {"extra": {"ARROW_DEFAULT_MEMORY_POOL": "system"}},
+    ),
+    "default-trim-probe": (
+        "3tp = 3 with malloc_trim every second (--memprof's probe)",
+        {"extra": {"EVALSTREAM_BENCH_MALLOC_TRIM_SECONDS": "1"}},
+    ),
+    "default-mmap128k": (
+        "3mm = 3 with glibc's mmap threshold fixed at 128 KiB",
+        {"extra": {"MALLOC_MMAP_THRESHOLD_": "131072"}},
+    ),
+    "default-mmap128k-arenas2": (
+        "3mm2 = 3mm with MALLOC_ARENA_MAX=2",
+        {"extra": {"MALLOC_MMAP_THRESHOLD_": "131072", "MALLOC_ARENA_MAX": "2"}},
+    ),
     "2workers": ("4 = 3 with 2 workers", {"processes": 2}),
     "alo": ("5 = 3, at_least_once", {"extra": AT_LEAST_ONCE}),
     "alo-2workers": ("6 = 5 with 2 workers", {"processes": 2, "extra": AT_LEAST_ONCE}),
@@ -203,6 +232,11 @@ class Bench:
             EVALSTREAM_METRICS_TOPIC=f"{name}.metrics",
             EVALSTREAM_DLQ_TOPIC=f"{name}.dlq",
             EVALSTREAM_SPANS_TOPIC=f"{name}.spans",
+            # per run too: a shared session-turns topic made each later run's session stage
+            # read (and score) every earlier run's turns as well, and its sessions dataset
+            # hold every earlier run's scored sessions
+            EVALSTREAM_SESSION_TURNS_TOPIC=f"{name}.session-turns",
+            EVALSTREAM_SCORED_SESSIONS_TOPIC=f"{name}.scored-sessions",
             EVALSTREAM_PARQUET_DIR=str(self.tmp / name / "parquet"),
             EVALSTREAM_CONSUMER_GROUP=f"{name}-workers",
         )
@@ -211,6 +245,20 @@ class Bench:
             path.write_text(config)
             env["EVALSTREAM_CONFIG"] = str(path)
         return env
+
+    def memprof_env(self, name: str) -> dict[str, str]:
+        """--memprof DIR: the worker loads benchmarks/_memprof/sitecustomize.py, which writes
+        its memory (RSS, malloc, and with --memprof-frames the Python heap) to DIR/<run>."""
+        if self.args.memprof is None:
+            return {}
+        path = [str(ROOT / "benchmarks" / "_memprof"), os.environ.get("PYTHONPATH", "")]
+        return {
+            "PYTHONPATH": os.pathsep.join(p for p in path if p),
+            "EVALSTREAM_BENCH_MEMPROF": str(self.args.memprof / name),
+            "EVALSTREAM_BENCH_MEMPROF_FRAMES": str(self.args.memprof_frames),
+            "EVALSTREAM_BENCH_MEMPROF_SECONDS": str(self.args.memprof_seconds),
+            "EVALSTREAM_BENCH_MEMPROF_START": str(self.args.memprof_start),
+        }
 
     def fresh(self, label: str) -> str:
         self.seq += 1
@@ -263,7 +311,7 @@ class Bench:
             env = dict(os.environ, PYTHONPATH=str(ROOT / "benchmarks"))
         else:
             cmd = [sys.executable, "-m", "pipeline.cli", "worker", "--stop-when-idle", "2"]
-            env = self.worker_env(name, source, config) | (extra or {})
+            env = self.worker_env(name, source, config) | (extra or {}) | self.memprof_env(name)
         # -m pipeline.cli from another checkout's root imports that checkout's code (the
         # current directory comes first on sys.path): an A/B of two versions in one run
         root = self.args.compare_root if before else ROOT
@@ -650,6 +698,22 @@ def parse() -> argparse.Namespace:
         default=None,
         help="with --memory-run: comma-separated --runs keys of worker configs (default:"
         " default, and default-before with --compare-root)",
+    )
+    parser.add_argument(
+        "--memprof",
+        type=Path,
+        help="the workers write their memory every --memprof-seconds to DIR/<run>/"
+        " (benchmarks/_memprof/sitecustomize.py)",
+    )
+    parser.add_argument("--memprof-seconds", type=float, default=30.0)
+    parser.add_argument(
+        "--memprof-start", type=float, default=0.0, help="start tracemalloc this late (s)"
+    )
+    parser.add_argument(
+        "--memprof-frames",
+        type=int,
+        default=0,
+        help="with --memprof: tracemalloc with N frames (0: off; slows the worker 2-3x)",
     )
     parser.add_argument("--repeat", type=int, default=1, help="rounds of --runs, interleaved")
     parser.add_argument("--no-latency", action="store_true", help="skip the latency phases")

@@ -42,7 +42,10 @@ def worker_command(
         consumer_group=consumer_group,
     )
     from pipeline.sinks.storage import locate
+    from pipeline.worker.runtime import tune_malloc
 
+    # before the evaluators load and the worker's threads start
+    tune_malloc(settings.malloc_mmap_threshold_bytes, settings.malloc_arena_max)
     parquet_root = locate(settings.parquet_dir, settings)
     parquet_root.check(writable=True)  # a bad URI or an unreachable store: one line, exit 2
     registry = discover(allow=settings.allowed_plugins)

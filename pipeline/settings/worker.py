@@ -83,6 +83,28 @@ class WorkerSection(Section):
             " evaluator runs in a thread of the worker (docs/performance.md)."
         ),
     )
+    malloc_mmap_threshold_bytes: int = Field(
+        128 * 1024,
+        ge=0,
+        le=32 * 2**20,
+        description=(
+            "Allocations this large get their own mmap, returned to the system when freed,"
+            " and free memory past it at the top of the heap is given back (glibc's mallopt"
+            " M_MMAP_THRESHOLD and M_TRIM_THRESHOLD, fixed instead of glibc's sliding ones:"
+            " lower peak RSS, docs/performance.md); 0 = glibc's defaults. No effect on other"
+            " C libraries."
+        ),
+    )
+    malloc_arena_max: int = Field(
+        2,
+        ge=0,
+        le=1024,
+        description=(
+            "glibc malloc heaps (arenas) the worker's threads share (mallopt M_ARENA_MAX;"
+            " glibc's default is 8 per core, each keeping its free pages:"
+            " docs/performance.md); 0 = glibc's default. No effect on other C libraries."
+        ),
+    )
     plugin_allowlist: str | None = Field(
         None,
         description="Comma-separated evaluator entry-point names allowed to load; unset = all.",

@@ -210,16 +210,22 @@ def test_standby_copies_of_other_partitions_are_never_evicted():
     assert "other" in h.data and h.limits == []
 
 
-def test_a_turn_is_held_packed_and_turns_held_inline_by_an_earlier_version_still_close():
-    """The table keeps the window's fields beside one JSON string; a changelog written before
-    (``trace`` and ``results`` inline) restores into entries that close the same way."""
-    packed = turn_of(orjson.loads(turn("s", "t1", 0, status="ERROR")), 1000)
-    assert set(packed) == {"session_id", "trace_id", "trace_version", "t", "ends", "packed"}
-    assert isinstance(packed["packed"], str)
-    inline = {key: value for key, value in packed.items() if key != "packed"}
-    inline.update(unpacked(packed))
+def test_a_turn_is_held_compressed_and_turns_held_by_earlier_versions_still_close():
+    """The table keeps the window's fields beside one compressed JSON document (base64: the
+    changelog is JSON); a changelog written before, with the document as a JSON string
+    (``packed``) or with ``trace`` and ``results`` inline, restores into entries that close
+    the same way."""
+    held = turn_of(orjson.loads(turn("s", "t1", 0, status="ERROR")), 1000)
+    assert set(held) == {"session_id", "trace_id", "trace_version", "t", "ends", "zpacked"}
+    document = unpacked(held)
+    assert set(document) == {"trace", "results"}
+    assert len(held["zpacked"]) < len(orjson.dumps(document))
+    assert orjson.loads(orjson.dumps(held)) == held  # JSON as it is: the changelog's format
+    window_fields = {key: value for key, value in held.items() if key != "zpacked"}
+    packed = window_fields | {"packed": orjson.dumps(document).decode()}
+    inline = window_fields | document
     entry = {"sid": "s", "version": 0}
-    for held in (packed, inline):
-        (closing,) = session_of(entry, [held], window.ClosedBy.GAP).turns
+    for form in (held, packed, inline):
+        (closing,) = session_of(entry, [form], window.ClosedBy.GAP).turns
         assert closing.trace.trace_id == "t1" and closing.trace.status.value == "ERROR"
         assert closing.trace.inputs == "q t1" and closing.result("error").passed is True
