@@ -5,5 +5,5 @@ SQuAD 2.0 train half, writes the pairs), ``train`` (a separate training venv wit
 fine-tunes the verified all-MiniLM-L6-v2 weights as a cross-encoder and scores the held-out
 pairs), ``evaluate`` (the project's venv: metrics against the current tiers on the same rows).
 Nothing here is imported at run time; jax is never a runtime dependency.
-See docs/evaluator-quality.md, "Cross-encoder from MiniLM-L6".
+See docs/evaluator-quality.md, "A cross-encoder fine-tuned from MiniLM-L6 on CPU".
 """
