@@ -184,7 +184,10 @@ class ParquetSink:
             for (index, date, hour), columns in sorted(buf.columns.items()):
                 target = self._targets[index]
                 directory = partition_dir(target.root, date, hour)
-                table = pa.Table.from_pydict(dict(columns), schema=target.schema)
+                # a part with no rows (a message without results) is an empty file
+                table = pa.Table.from_pydict(
+                    {name: columns[name] for name in target.names}, schema=target.schema
+                )
                 written.append(self._write(table, directory / name))
         self.rows_written += self.buffered_rows
         self._buffers.clear()

@@ -191,6 +191,28 @@ def test_sessions_are_scored_and_a_late_turn_gives_version_two(
     check_ui(parquet)
 
 
+def test_a_worker_without_session_evaluators_closes_sessions_and_keeps_running(
+    kafka_bootstrap, new_topic, tmp_path
+):
+    """The session stage is on by default; with only trace evaluators configured a closed
+    session has no results. It is still published (results []) and its Parquet flush writes
+    an empty file; the worker crashed on that flush before (pyarrow refused the empty rows)."""
+    topic = new_topic(partitions=2)
+    config = tmp_path / "operational.toml"
+    config.write_text("[evaluators.error]\n[evaluators.latency]\n")
+    parquet = tmp_path / "data" / "parquet"
+    env = worker_env(kafka_bootstrap, topic, parquet, EVALSTREAM_CONFIG=str(config),
+                     EVALSTREAM_PARQUET_FLUSH_SECONDS="1", **NO_LATENESS)  # fmt: skip
+    produce_turns(kafka_bootstrap, topic, conversation("short", SHORT, T0)
+                  + conversation("other", SHORT, T0 + timedelta(minutes=1)))  # fmt: skip
+    run_worker(env)
+    sessions = scored_sessions(kafka_bootstrap, topic)
+    assert set(sessions) == {("short", 1), ("other", 1)}
+    assert all(body["results"] == [] for body in sessions.values())
+    assert len(pd.read_parquet(parquet.parent / "sessions")) == 0
+    assert len(pd.read_parquet(parquet)) == 4 * 2  # 4 traces x 2 evaluators
+
+
 @pytest.mark.slow
 def test_sessions_come_back_from_the_changelog_after_a_restart(
     kafka_bootstrap, new_topic, tmp_path

@@ -12,7 +12,7 @@ import pytest
 from pipeline.evaluate.scorer import ScoredRecord, SourcedTrace
 from pipeline.exceptions import SinkError
 from pipeline.sinks.parquet import ParquetSink, file_name, remove_uncommitted
-from schemas import PARQUET_COLUMNS, EvaluationResult, Trace
+from schemas import PARQUET_COLUMNS, EvaluationResult, Trace, arrow_schema
 
 
 def add(sink: ParquetSink, *records: ScoredRecord) -> None:
@@ -119,3 +119,15 @@ def test_uncommitted_files_are_removed_on_takeover(tmp_path):
 
 def test_file_name_is_sortable_by_offset():
     assert file_name("t", 2, 9, 100) < file_name("t", 2, 10, 11)
+
+
+def test_messages_without_results_flush_as_empty_files_instead_of_failing(tmp_path):
+    """A scored trace (or scored session) with no results: no rows, but the flush still
+    writes its offsets' file (pyarrow refused the empty column mapping and the worker
+    crashed: a session stage with no session evaluators)."""
+    sink = ParquetSink(tmp_path, flush_rows=1000, flush_seconds=60)
+    add(sink, record(3, 13, evaluators=()))
+    (written,) = sink.flush()
+    assert written.name == "scored-p0-o000000000003-000000000003.parquet"
+    table = pq.read_table(written)
+    assert table.num_rows == 0 and table.schema == arrow_schema()
