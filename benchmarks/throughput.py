@@ -100,6 +100,7 @@ LEXICAL_ONLY = OPERATIONAL + "".join(
 )
 PLAIN_FACTOR = 4  # the plain loops read the same traces published 4 times
 AT_LEAST_ONCE = {"EVALSTREAM_PROCESSING_GUARANTEE": "at_least_once"}
+GLIBC_MALLOC = {"EVALSTREAM_MALLOC_MMAP_THRESHOLD_BYTES": "0", "EVALSTREAM_MALLOC_ARENA_MAX": "0"}
 # --runs keys -> (label, options of Bench.throughput); the plain loops are _bench_baseline.py's
 CONFIGS: dict[str, tuple[str, dict]] = {
     "strong": ("1 plain aiokafka, strongest", {"baseline": "strong"}),
@@ -114,6 +115,10 @@ CONFIGS: dict[str, tuple[str, dict]] = {
     "operational-before": (
         "2b worker, operational, --compare-root checkout",
         {"config": OPERATIONAL, "before": True},
+    ),
+    "operational-glibc-malloc": (
+        "2g = 2 with glibc's malloc defaults (no tune_malloc)",
+        {"config": OPERATIONAL, "extra": GLIBC_MALLOC},
     ),
     "default": ("3 worker, default set", {}),
     "default-before": ("3b worker, default set, --compare-root checkout", {"before": True}),
@@ -136,12 +141,7 @@ CONFIGS: dict[str, tuple[str, dict]] = {
     "default-arenas2": ("3m = 3 with MALLOC_ARENA_MAX=2", {"extra": {"MALLOC_ARENA_MAX": "2"}}),
     "default-glibc-malloc": (
         "3g = 3 with glibc's malloc defaults (no tune_malloc)",
-        {
-            "extra": {
-                "EVALSTREAM_MALLOC_MMAP_THRESHOLD_BYTES": "0",
-                "EVALSTREAM_MALLOC_ARENA_MAX": "0",
-            }
-        },
+        {"extra": GLIBC_MALLOC},
     ),
     "default-gc-probe": (
         "3gc = 3 with a full gc.collect() at each --memprof report",
