@@ -16,7 +16,6 @@ loaded on first use), then every ``--report-every`` traces.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import gc
 import sys
 import time
@@ -27,41 +26,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-
-class _Mallinfo2(ctypes.Structure):
-    _fields_ = [
-        (name, ctypes.c_size_t)
-        for name in (
-            "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
-            "uordblks", "fordblks", "keepcost",
-        )
-    ]  # fmt: skip
-
-
-def _mallinfo() -> tuple[float, float, float] | None:
-    """(in use, free but kept, mmapped) MB of glibc malloc over all arenas, or None."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallinfo2.restype = _Mallinfo2
-    except (OSError, AttributeError):
-        return None
-    info = libc.mallinfo2()
-    mb = 2**20
-    return (info.uordblks / mb, info.fordblks / mb, info.hblkhd / mb)
-
-
-def _kb(path: str, *keys: str) -> dict[str, float]:
-    values = {}
-    for line in Path(path).read_text().splitlines():
-        name, _, rest = line.partition(":")
-        if name in keys:
-            values[name] = int(rest.split()[0]) / 1024
-    return values
+from _memprof.proc_memory import kb, mallinfo  # noqa: E402
 
 
 def snapshot(step: str, encoder=None) -> None:
-    status = _kb("/proc/self/status", "VmRSS", "VmHWM")
-    rollup = _kb("/proc/self/smaps_rollup", "Anonymous", "Rss")
+    status = kb("/proc/self/status", "VmRSS", "VmHWM")
+    rollup = kb("/proc/self/smaps_rollup", "Anonymous", "Rss")
     anon = rollup.get("Anonymous", 0.0)
     parts = [
         f"RSS {status['VmRSS']:6.0f}",
@@ -69,9 +39,11 @@ def snapshot(step: str, encoder=None) -> None:
         f"anon {anon:6.0f}",
         f"file {rollup.get('Rss', 0.0) - anon:5.0f}",
     ]
-    malloc = _mallinfo()
-    if malloc is not None:
-        parts.append(f"malloc used {malloc[0]:5.0f} free {malloc[1]:5.0f} mmap {malloc[2]:5.0f}")
+    info = mallinfo()
+    if info is not None:
+        mb = 2**20
+        parts.append(f"malloc used {info.uordblks / mb:5.0f} free {info.fordblks / mb:5.0f}"
+                     f" mmap {info.hblkhd / mb:5.0f}")  # fmt: skip
     if tracemalloc.is_tracing():
         current, peak = tracemalloc.get_traced_memory()
         parts.append(f"py heap {current / 2**20:5.0f} (peak {peak / 2**20:5.0f})")

@@ -20,51 +20,30 @@ import time
 import tracemalloc
 from pathlib import Path
 
+from proc_memory import kb, mallinfo  # this directory is on the worker's PYTHONPATH
+
 _DIR = os.environ.get("EVALSTREAM_BENCH_MEMPROF")
-
-
-class _Mallinfo2(ctypes.Structure):
-    _fields_ = [
-        (name, ctypes.c_size_t)
-        for name in (
-            "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
-            "uordblks", "fordblks", "keepcost",
-        )
-    ]  # fmt: skip
-
-
-def _kb(path: str, *keys: str) -> dict[str, float]:
-    values = {}
-    for line in Path(path).read_text().splitlines():
-        name, _, rest = line.partition(":")
-        if name in keys:
-            values[name] = int(rest.split()[0]) / 1024
-    return values
 
 
 def _report(frames: int) -> str:
     mb = 2**20
-    status = _kb("/proc/self/status", "VmRSS", "VmHWM")
-    rollup = _kb("/proc/self/smaps_rollup", "Rss", "Anonymous")
+    status = kb("/proc/self/status", "VmRSS", "VmHWM")
+    rollup = kb("/proc/self/smaps_rollup", "Rss", "Anonymous")
     lines = [
         f"time {time.time():.1f} RSS {status['VmRSS']:.0f} HWM {status['VmHWM']:.0f}"
         f" anon {rollup['Anonymous']:.0f} file {rollup['Rss'] - rollup['Anonymous']:.0f} MB"
     ]
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallinfo2.restype = _Mallinfo2
-        info = libc.mallinfo2()
+    info = mallinfo()
+    if info is not None:
         lines.append(
             f"malloc in use {info.uordblks / mb:.1f} free-kept {info.fordblks / mb:.1f}"
             f" mmapped {info.hblkhd / mb:.1f} arena {info.arena / mb:.1f} MB"
         )
-    except (OSError, AttributeError):
-        pass
     lines.append(f"gc counts {gc.get_count()} frozen {gc.get_freeze_count()}")
     if os.environ.get("EVALSTREAM_BENCH_GC_COLLECT"):  # what-if: a full collection each report
         started = time.monotonic()
         found = gc.collect()
-        after = _kb("/proc/self/status", "VmRSS")["VmRSS"]
+        after = kb("/proc/self/status", "VmRSS")["VmRSS"]
         lines.append(f"gc.collect() found {found} unreachable objects in"
                      f" {time.monotonic() - started:.2f}s; RSS after {after:.0f} MB")  # fmt: skip
     if "pyarrow" in sys.modules:
