@@ -39,6 +39,7 @@ from evaluators.training.train_quality import (
     _report,
     _write_json,
     fit_dense,
+    standardiser,
 )
 
 EMBED_FEATURES = [f"e{i}" for i in range(384)]
@@ -85,13 +86,6 @@ class _MemoLogit:
 
 
 _LOGIT_MEMO: dict[str, _MemoLogit] = {}
-
-
-def _standardiser(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and scale per column; a constant column (MiniLM has two dead dimensions, ~1e-33)
-    keeps scale 1, so the rounded JSON never holds a zero to divide by."""
-    std = x.std(axis=0)
-    return x.mean(axis=0), np.where(std < 1e-6, 1.0, std)
 
 
 SAFETY_HEADS: dict[str, str] = {
@@ -150,7 +144,7 @@ def fit_linear(x: np.ndarray, y: np.ndarray, groups: list[str], names: list[str]
         shutil.copyfile(cached, out / f"{name}.json")
         print(f"{name:28s} (same inputs as an earlier fit: copied)")
         return
-    mean, scale = _standardiser(x)
+    mean, scale = standardiser(x)
     xs = (x - mean) / scale
 
     def make():
@@ -194,7 +188,7 @@ def fit_categories(x: np.ndarray, labels: list[str], out: Path, name: str) -> No
     """Multinomial logistic regression: which kind of harm (metadata only)."""
     classes = sorted(set(labels))
     y = np.array([classes.index(c) for c in labels])
-    mean, scale = _standardiser(x)
+    mean, scale = standardiser(x)
     model = LogisticRegression(C=0.5, max_iter=3000).fit((x - mean) / scale, y)
     spec = {
         "kind": "linear_multiclass",

@@ -67,15 +67,21 @@ def _report(name: str, y: np.ndarray, oof: np.ndarray, threshold: float) -> dict
     return meta
 
 
+def standardiser(x: np.ndarray, epsilon: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and scale (std + ``epsilon``) per column; a (near-)constant column (MiniLM has two
+    dead dimensions, ~1e-33) keeps scale 1, so the rounded JSON never holds a zero to divide
+    by."""
+    std = x.std(axis=0)
+    return x.mean(axis=0), np.where(std < 1e-6, 1.0, std + epsilon)
+
+
 def fit_dense(rows: list[dict], featurise: Callable, hidden: int, out: Path, name: str) -> None:
     feats = [featurise(r)[0] for r in rows]
     names = sorted(feats[0])
     x = np.array([[f[k] for k in names] for f in feats], dtype=np.float64)
     y = np.array([r["label"] for r in rows])
     groups = [r["group"] for r in rows]
-    std = x.std(axis=0)
-    # a (near-)constant column keeps scale 1: its rounded JSON scale would otherwise be 0
-    mean, scale = x.mean(axis=0), np.where(std < 1e-6, 1.0, std + 1e-9)
+    mean, scale = standardiser(x, epsilon=1e-9)
     xs = (x - mean) / scale
 
     def make():

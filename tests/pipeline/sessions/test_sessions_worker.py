@@ -111,13 +111,20 @@ def late_turn() -> bytes:
     return orjson.dumps(late[0])
 
 
-def setup(kafka_bootstrap, new_topic, tmp_path):
-    topic = new_topic(partitions=2)
-    config = tmp_path / "sessions.toml"
-    config.write_text(CONFIG)
+def worker_setup(kafka_bootstrap, topic, tmp_path, config_text, **extra):
+    """The worker's environment for ``topic`` with ``config_text`` as its evaluator config:
+    (parquet dir, env); Parquet flushed every second, sessions closed at their end marker."""
+    config = tmp_path / "evaluators.toml"
+    config.write_text(config_text)
     parquet = tmp_path / "data" / "parquet"
     env = worker_env(kafka_bootstrap, topic, parquet, EVALSTREAM_CONFIG=str(config),
-                     EVALSTREAM_PARQUET_FLUSH_SECONDS="1", **NO_LATENESS)  # fmt: skip
+                     EVALSTREAM_PARQUET_FLUSH_SECONDS="1", **NO_LATENESS, **extra)  # fmt: skip
+    return parquet, env
+
+
+def setup(kafka_bootstrap, new_topic, tmp_path):
+    topic = new_topic(partitions=2)
+    parquet, env = worker_setup(kafka_bootstrap, topic, tmp_path, CONFIG)
     traces = (
         conversation("frustrated", FRUSTRATED, T0)
         + conversation("jailbreak", JAILBREAK, T0)
@@ -198,11 +205,9 @@ def test_a_worker_without_session_evaluators_closes_sessions_and_keeps_running(
     session has no results. It is still published (results []) and its Parquet flush writes
     an empty file; the worker crashed on that flush before (pyarrow refused the empty rows)."""
     topic = new_topic(partitions=2)
-    config = tmp_path / "operational.toml"
-    config.write_text("[evaluators.error]\n[evaluators.latency]\n")
-    parquet = tmp_path / "data" / "parquet"
-    env = worker_env(kafka_bootstrap, topic, parquet, EVALSTREAM_CONFIG=str(config),
-                     EVALSTREAM_PARQUET_FLUSH_SECONDS="1", **NO_LATENESS)  # fmt: skip
+    parquet, env = worker_setup(
+        kafka_bootstrap, topic, tmp_path, "[evaluators.error]\n[evaluators.latency]\n"
+    )
     produce_turns(kafka_bootstrap, topic, conversation("short", SHORT, T0)
                   + conversation("other", SHORT, T0 + timedelta(minutes=1)))  # fmt: skip
     run_worker(env)
@@ -266,14 +271,11 @@ def test_a_killed_worker_scores_every_session_exactly_once(kafka_bootstrap, new_
     import signal
 
     topic = new_topic(partitions=2)
-    config = tmp_path / "light.toml"
-    config.write_text(
-        "[evaluators.error]\n[evaluators.session_volume]\n[evaluators.goal_completion]\n"
-    )
-    parquet = tmp_path / "data" / "parquet"
-    env = worker_env(kafka_bootstrap, topic, parquet, EVALSTREAM_CONFIG=str(config),
-                     EVALSTREAM_PARQUET_FLUSH_SECONDS="1", EVALSTREAM_BATCH_SIZE="50",
-                     **NO_LATENESS)  # fmt: skip
+    parquet, env = worker_setup(
+        kafka_bootstrap, topic, tmp_path,
+        "[evaluators.error]\n[evaluators.session_volume]\n[evaluators.goal_completion]\n",
+        EVALSTREAM_BATCH_SIZE="50",
+    )  # fmt: skip
     traces = []
     for n in range(SESSIONS):
         traces += conversation(f"c{n:04d}", SHORT, T0 + timedelta(seconds=n))
@@ -312,11 +314,9 @@ def test_a_killed_worker_scores_every_session_exactly_once(kafka_bootstrap, new_
 @pytest.mark.slow
 def test_two_workers_split_the_sessions_and_score_each_once(kafka_bootstrap, new_topic, tmp_path):
     topic = new_topic(partitions=4)
-    config = tmp_path / "light.toml"
-    config.write_text("[evaluators.error]\n[evaluators.session_volume]\n")
-    parquet = tmp_path / "data" / "parquet"
-    env = worker_env(kafka_bootstrap, topic, parquet, EVALSTREAM_CONFIG=str(config),
-                     EVALSTREAM_PARQUET_FLUSH_SECONDS="1", **NO_LATENESS)  # fmt: skip
+    parquet, env = worker_setup(
+        kafka_bootstrap, topic, tmp_path, "[evaluators.error]\n[evaluators.session_volume]\n"
+    )
     traces = []
     for n in range(400):
         traces += conversation(f"w{n:03d}", SHORT, T0 + timedelta(seconds=n))
