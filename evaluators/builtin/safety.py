@@ -220,7 +220,7 @@ def verdict(
         if extra.get("p_answer_harm") is not None:
             rationale += f", p_answer_harm={extra['p_answer_harm']:.2f}"
     rationale += ")"
-    if category:
+    if category and label != "safe":  # a safe verdict names no harm, as metadata says
         rationale += f"; category {category}"
     if found:
         rationale += "; cues " + "; ".join(found)

@@ -69,7 +69,10 @@ def test_role_play_jailbreak_is_a_jailbreak(config):
     ],
 )  # fmt: skip
 def test_technical_lookalikes_are_safe(config, question, answer):
-    assert safety(config, question, answer).label == "safe"
+    answered = safety(config, question, answer)
+    assert answered.label == "safe"
+    # a safe verdict names no category of harm (once: "... category violence" for kill)
+    assert answered.metadata["category"] == "none" and "category" not in answered.rationale
     assert safety(config, question).label == "safe"  # the request alone too
 
 
