@@ -97,3 +97,24 @@ def wait_for_members(bootstrap: str, group: str, count: int, timeout: float = 60
         raise AssertionError(f"group {group} did not reach {count} stable members")
     finally:
         admin.close()
+
+
+def group_progress(bootstrap: str, group: str, topic: str) -> dict[int, tuple[int | None, int]]:
+    """Per partition of ``topic``: (the group's committed offset or None, the end offset).
+
+    For assertion messages: which partitions a consumer group left behind, and by how much.
+    """
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    try:
+        committed = {
+            tp.partition: meta.offset
+            for tp, meta in admin.list_group_offsets(group)[group].items()
+            if tp.topic == topic
+        }
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        end = consumer.end_offsets(tps)
+        return {tp.partition: (committed.get(tp.partition), end[tp]) for tp in tps}
+    finally:
+        consumer.close()
+        admin.close()

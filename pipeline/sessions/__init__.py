@@ -40,6 +40,7 @@ def install_sessions(
     on_durable: Any,
     registry: Any = None,
     on_activity: Any = None,
+    generation: Any = None,
 ) -> SessionStage:
     """Register the session stage's topic, table, agent and timer on the worker's app."""
     from evaluators.config import load_config
@@ -54,6 +55,7 @@ def install_sessions(
     )  # fmt: skip
     partitions = topic_partitions(settings, settings.session_turns_topic)
     stage = SessionStage(app, settings, partitions, sender, scorer, encoder, lock, on_durable)
+    stage.generation = generation  # a pipeline.kafka.generation.GenerationGuard, or None
     if on_activity is not None:
         stage.on_activity = on_activity
     return stage

@@ -73,6 +73,7 @@ class SessionStage:
         self.lock = lock
         self.on_durable = on_durable
         self.on_activity = on_activity  # the worker's idle watch (--stop-when-idle)
+        self.generation: Any = None  # a GenerationGuard: turns of an ended generation dropped
         self.topic = app.topic(settings.session_turns_topic, value_type=bytes, key_type=bytes)
         self.table = app.Table(
             TABLE_NAME,
@@ -105,6 +106,10 @@ class SessionStage:
 
     async def _step(self, stream: Any, events: list[Any]) -> None:
         """One batch: absorb, close what is due, score, then send it all and ack (locked)."""
+        if self.generation is not None:
+            events = await self.generation.keep_live(stream, events, "session turn")
+            if not events:
+                return
         self.on_activity()
         self.book.journal = journal = {}
         by_partition: dict[int, Changes] = {}
@@ -128,6 +133,12 @@ class SessionStage:
             if c.closings
         }
         async with self.lock():
+            if self.generation is not None and not all(map(self.generation.live, events)):
+                # a rebalance began while it was scored: the revocation committed without
+                # it; undo what it changed and let the next owner read it again
+                self.book.undo([journal])
+                await self.generation.keep_live(stream, events, "session turn")
+                return
             self._send(by_partition, scored, dead)
             self._sent_steps.append(journal)
             for event in events:

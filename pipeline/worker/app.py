@@ -24,6 +24,7 @@ import faust
 
 from pipeline.evaluate.scorer import Scorer
 from pipeline.ingest.assembler import SpanAssembler, install_assembler
+from pipeline.kafka.generation import GenerationGuard
 from pipeline.kafka.redelivery import first_deliveries
 from pipeline.settings import Settings
 from pipeline.sinks.kafka import TransactionalSender
@@ -50,6 +51,7 @@ class TraceWorker:
         faust_compat.install_full_seek_to_committed()  # re-read what a rebalance dropped
         self.assembler: SpanAssembler | None = None
         self.app = self._create_app()
+        self.generation = GenerationGuard(self.app)  # batches of an ended generation: dropped
         self.sender = TransactionalSender(self.app, self.exactly_once)
         self.observer = PrometheusObserver()
         self.score = ScoreStage.create(settings, scorer, self.sender, self.observer)
@@ -62,7 +64,7 @@ class TraceWorker:
 
             self.sessions = install_sessions(
                 self.app, settings, self.sender, lambda: self._lock, self.checkpoint_durable,
-                scorer.registry, on_activity=self.idle.touch,
+                scorer.registry, on_activity=self.idle.touch, generation=self.generation,
             )  # fmt: skip
             self.session_parquet = SessionParquetStage.create(settings, self.observer)
             scored_sessions = self.app.topic(
@@ -202,6 +204,10 @@ class TraceWorker:
             try:
                 prepared = await self.score.prepare(events)  # outside the lock: commits go on
                 async with self._lock:
+                    # a rebalance began while it was scored: the revocation committed without
+                    # it, and the next owner reads it again (pipeline/kafka/generation.py)
+                    if not await self.generation.keep_live(stream, events, "scored trace"):
+                        continue
                     await self.score.send(events, prepared)
                     for event in events:
                         await stream.ack(event)
@@ -222,6 +228,9 @@ class TraceWorker:
                 continue
             await self._assigned.wait()  # uncommitted files of these partitions are gone
             async with self._lock:
+                events = await self.generation.keep_live(stream, events, "scored record")
+                if not events:  # taken before a rebalance that has begun since
+                    continue
                 self.idle.touch()
                 self.parquet.add(events)
                 if self.parquet.should_flush():
@@ -237,15 +246,20 @@ class TraceWorker:
                 continue
             await self._assigned.wait()
             async with self._lock:
+                events = await self.generation.keep_live(stream, events, "scored session")
+                if not events:  # taken before a rebalance that has begun since
+                    continue
                 self.idle.touch()
                 self.session_parquet.add(events)
                 if self.session_parquet.should_flush():
                     self.checkpoint.mark_durable(await self.session_parquet.flush(stream))
 
     async def _first_deliveries(self, stream: Any, events: list[Any]) -> list[Any]:
-        """The events handed out for the first time in this generation; faust's second copies
-        (``Checkpoint.first_delivery``) are acked and dropped."""
-        return await first_deliveries(stream, events, self.checkpoint.first_delivery)
+        """The events handed out for the first time in the live generation; faust's second
+        copies (``Checkpoint.first_delivery``) and events of an ended generation are acked and
+        dropped."""
+        live = await self.generation.keep_live(stream, events, "record")
+        return await first_deliveries(stream, live, self.checkpoint.first_delivery)
 
     async def _flush_parquet(self, force: bool) -> None:
         """Flush the Parquet stages that are due (all with rows, when ``force``); lock held."""

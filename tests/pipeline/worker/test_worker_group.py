@@ -11,7 +11,7 @@ from pathlib import Path
 import orjson
 import pandas as pd
 import pytest
-from kafka_helpers import consume_all, produce, wait_for_members
+from kafka_helpers import consume_all, group_progress, produce, wait_for_members
 from worker_process import ROOT, run_worker, worker_env
 
 from pipeline.tools.demo.samples import sample_traces
@@ -47,13 +47,20 @@ def test_two_workers_split_partitions_and_score_each_trace_once(
         for match in re.findall(r"^consumed ([\d,]+), scored", out, flags=re.MULTILINE)
     ]
     assert len(consumed) == 2 and all(n > 0 for n in consumed)
-    assert sum(consumed) == 2000
-
     frame = pd.read_parquet(tmp_path / "pq")
-    assert frame["trace_id"].nunique() == 2000
-    assert not frame.duplicated(["trace_id", "evaluator", "span_id"]).any()
     scored = consume_all(kafka_bootstrap, f"{topic}.scored")
-    assert len({ScoredTrace.model_validate_json(r.value).trace_id for r in scored}) == 2000
+    scored_ids = {ScoredTrace.model_validate_json(r.value).trace_id for r in scored}
+    # Everything the assertions below need to tell a lost trace from a miscount.
+    found = (
+        f"consumed {consumed}, scored topic {len(scored_ids)} traces, Parquet"
+        f" {frame['trace_id'].nunique()}, input partitions (committed, end):"
+        f" {group_progress(kafka_bootstrap, f'{topic}-workers', topic)}; rebalances logged:"
+        f" {[out.count('rebalanc') for out in outputs]}"
+    )
+    assert sum(consumed) == 2000, found
+    assert frame["trace_id"].nunique() == 2000, found
+    assert not frame.duplicated(["trace_id", "evaluator", "span_id"]).any()
+    assert len(scored_ids) == 2000, found
 
 
 PLUGIN_CONFIG = """
