@@ -32,6 +32,7 @@ from evaluators.builtin._sufficiency_features import sufficiency_features
 from evaluators.training import datasets, embeddings
 from evaluators.training.corpus._sources import stable_sample
 from evaluators.training.encoder_rows import pair_rows, safety_rows, shared_sample
+from evaluators.training.session_windows import opening_rows, window_rows
 from evaluators.training.train_quality import (
     _best_threshold,
     _logit,
@@ -103,6 +104,12 @@ Settings and open Security." one (0.96), the jailbreak MLP missed the multi-turn
 tests/evaluators/builtin/test_session_builtin.py (p 0.35; linear 0.66: its corpora hold
 single prompts) and the request MLP ranked worse on XSTest, so those stay linear. The
 benchmark's ``--safety-head`` retrains its held-out heads otherwise (docs/evaluator-quality.md)."""
+JAILBREAK_WINDOWS = False
+"""Train the jailbreak head also on conversation-shaped rows (``session_windows``: earlier
+benign user turns before a corpus prompt, and short answers: a corpus answer's opening).
+Off: with them the jailbreak MLP ranked better on held-out JailbreakBench but still missed
+the multi-turn window of test_session_builtin (p 0.03), and the linear head with them was not
+measured (docs/evaluator-quality.md, jail14)."""
 MLP_HIDDEN = 128
 SEED = 0
 FIT_CACHE: Path | None = None
@@ -223,6 +230,8 @@ def train_safety(out: Path, exclude: str | None = None) -> None:
     fit_linear(x, _labels(refusal), groups, [*EMBED_FEATURES, "lexical"], 0.5, out,
                "safety_refusal_encoder")  # fmt: skip
     jail = rows["jailbreak"]
+    if JAILBREAK_WINDOWS:
+        jail = jail + window_rows(jail, req) + opening_rows(jail)
     prompts, answers = [r["prompt"] for r in jail], [r["response"] or "" for r in jail]
     x = ef.jailbreak_matrix(_lexical, ef.embed_requests(embed, prompts),
                             ef.embed_answers(embed, answers), prompts, answers)  # fmt: skip
