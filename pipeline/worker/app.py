@@ -219,8 +219,16 @@ class TraceWorker:
                 self._scoring = False
 
     async def _parquet_agent(self, stream: Any) -> None:
-        faust_compat.route_faust_commits(self.app.consumer, self._faust_commit)
         self._parquet_stream = stream
+        await self._write_parquet(stream, self.parquet, "scored record")
+
+    async def _session_parquet_agent(self, stream: Any) -> None:
+        self._session_parquet_stream = stream
+        await self._write_parquet(stream, self.session_parquet, "scored session")
+
+    async def _write_parquet(self, stream: Any, stage: Any, what: str) -> None:
+        """A Parquet agent's loop: batches into the stage, flushed when due (lock held)."""
+        faust_compat.route_faust_commits(self.app.consumer, self._faust_commit)
         s = self.settings
         async for batch in stream.noack_take(s.batch_size, within=s.batch_timeout_seconds):
             events = await self._first_deliveries(stream, batch)
@@ -228,31 +236,13 @@ class TraceWorker:
                 continue
             await self._assigned.wait()  # uncommitted files of these partitions are gone
             async with self._lock:
-                events = await self.generation.keep_live(stream, events, "scored record")
+                events = await self.generation.keep_live(stream, events, what)
                 if not events:  # taken before a rebalance that has begun since
                     continue
                 self.idle.touch()
-                self.parquet.add(events)
-                if self.parquet.should_flush():
-                    self.checkpoint.mark_durable(await self.parquet.flush(stream))
-
-    async def _session_parquet_agent(self, stream: Any) -> None:
-        faust_compat.route_faust_commits(self.app.consumer, self._faust_commit)
-        self._session_parquet_stream = stream
-        s = self.settings
-        async for batch in stream.noack_take(s.batch_size, within=s.batch_timeout_seconds):
-            events = await self._first_deliveries(stream, batch)
-            if not events:
-                continue
-            await self._assigned.wait()
-            async with self._lock:
-                events = await self.generation.keep_live(stream, events, "scored session")
-                if not events:  # taken before a rebalance that has begun since
-                    continue
-                self.idle.touch()
-                self.session_parquet.add(events)
-                if self.session_parquet.should_flush():
-                    self.checkpoint.mark_durable(await self.session_parquet.flush(stream))
+                stage.add(events)
+                if stage.should_flush():
+                    self.checkpoint.mark_durable(await stage.flush(stream))
 
     async def _first_deliveries(self, stream: Any, events: list[Any]) -> list[Any]:
         """The events handed out for the first time in the live generation; faust's second
