@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from evaluators.training.corpus import task_path
-from evaluators.training.corpus._sources import read_jsonl_gz, stable_sample
+from evaluators.training.corpus._sources import read_jsonl_gz, sample_per_source, stable_sample
 
 SAFETY_TASKS = ("safety_request", "safety_content", "refusal", "jailbreak")
 JAILBREAK_ROWS_PER_SOURCE = 2500
@@ -32,26 +32,15 @@ SAMPLE_KEY = {"paraphrase": "b", "grounding": "hypothesis", "answerable": "quest
 
 def pair_rows(task: str, exclude: str | None = None) -> list[dict]:
     """A pair task's corpus rows, at most ``PAIR_ROWS_PER_SOURCE`` per source, sorted."""
-    by_source: dict[str, list[dict]] = {}
-    for row in corpus_rows(task, exclude):
-        by_source.setdefault(row["source"], []).append(row)
-    out = []
-    for source in sorted(by_source):
-        out += stable_sample(by_source[source], PAIR_ROWS_PER_SOURCE[task], SAMPLE_KEY[task])
-    return out
+    return sample_per_source(corpus_rows(task, exclude), PAIR_ROWS_PER_SOURCE[task],
+                             SAMPLE_KEY[task])  # fmt: skip
 
 
 def safety_rows(exclude: str | None = None) -> dict[str, list[dict]]:
     rows = {task: corpus_rows(task, exclude) for task in SAFETY_TASKS}
     rows["refusal"] = [r for r in rows["refusal"] if (r.get("response") or "").strip()]
     jail = [r for r in rows["jailbreak"] if (r.get("response") or "").strip()]
-    by_source: dict[str, list[dict]] = {}
-    for row in jail:
-        by_source.setdefault(row["source"], []).append(row)
-    rows["jailbreak"] = [
-        r for source in sorted(by_source)
-        for r in stable_sample(by_source[source], JAILBREAK_ROWS_PER_SOURCE, "response")
-    ]  # fmt: skip
+    rows["jailbreak"] = sample_per_source(jail, JAILBREAK_ROWS_PER_SOURCE, "response")
     return rows
 
 

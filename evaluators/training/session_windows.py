@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 
 from evaluators.builtin._quality_nlp import sentences
-from evaluators.training.corpus._sources import stable_sample
+from evaluators.training.corpus._sources import sample_per_source
 
 WINDOW_ROWS_PER_SOURCE = 400
 """Window rows built per jailbreak source (a stable sample of its rows)."""
@@ -52,17 +52,13 @@ def window_rows(jail: list[dict], requests: list[dict]) -> list[dict]:
     pool = context_pool(requests)
     if not pool:
         return []
-    by_source: dict[str, list[dict]] = {}
-    for row in jail:
-        by_source.setdefault(row["source"], []).append(row)
     out = []
-    for source in sorted(by_source):
-        for row in stable_sample(by_source[source], WINDOW_ROWS_PER_SOURCE, "response"):
-            digest = hashlib.sha256(("window|" + row["prompt"]).encode("utf-8")).digest()
-            turns = 1 + digest[0] % MAX_CONTEXT_TURNS
-            earlier = [pool[int.from_bytes(digest[1 + 4 * i : 5 + 4 * i], "big") % len(pool)]
-                       for i in range(turns)]  # fmt: skip
-            out.append({**row, "prompt": "\n".join([*earlier, row["prompt"]]), "style": "window"})
+    for row in sample_per_source(jail, WINDOW_ROWS_PER_SOURCE, "response"):
+        digest = hashlib.sha256(("window|" + row["prompt"]).encode("utf-8")).digest()
+        turns = 1 + digest[0] % MAX_CONTEXT_TURNS
+        earlier = [pool[int.from_bytes(digest[1 + 4 * i : 5 + 4 * i], "big") % len(pool)]
+                   for i in range(turns)]  # fmt: skip
+        out.append({**row, "prompt": "\n".join([*earlier, row["prompt"]]), "style": "window"})
     return out
 
 
@@ -82,14 +78,10 @@ def opening(text: str, limit: int = OPENING_CHARS) -> str:
 def opening_rows(jail: list[dict]) -> list[dict]:
     """Opening rows for the jailbreak rows ``jail``: the answer cut to its opening (rows whose
     answer is already that short are left out: they are in ``jail``)."""
-    by_source: dict[str, list[dict]] = {}
-    for row in jail:
-        by_source.setdefault(row["source"], []).append(row)
     out = []
-    for source in sorted(by_source):
-        for row in stable_sample(by_source[source], OPENING_ROWS_PER_SOURCE, "prompt"):
-            answer = row["response"] or ""
-            short = opening(answer)
-            if short.strip() and len(short) < len(" ".join(answer.split())):
-                out.append({**row, "response": short, "style": "opening"})
+    for row in sample_per_source(jail, OPENING_ROWS_PER_SOURCE, "prompt"):
+        answer = row["response"] or ""
+        short = opening(answer)
+        if short.strip() and len(short) < len(" ".join(answer.split())):
+            out.append({**row, "response": short, "style": "opening"})
     return out

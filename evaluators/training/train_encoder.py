@@ -30,7 +30,7 @@ from evaluators.builtin import _quality_model
 from evaluators.builtin._quality_model import MODELS_DIR, dense_spec
 from evaluators.builtin._sufficiency_features import sufficiency_features
 from evaluators.training import datasets, embeddings
-from evaluators.training.corpus._sources import stable_sample
+from evaluators.training.corpus._sources import sample_per_source
 from evaluators.training.encoder_rows import pair_rows, safety_rows, shared_sample
 from evaluators.training.session_windows import opening_rows, window_rows
 from evaluators.training.train_quality import (
@@ -258,13 +258,9 @@ def _complying_answers(rows: dict[str, list[dict]]) -> list[dict]:
     answers only, calls an unfamiliar hateful text a refusal, and a refusal is never toxic."""
     out = [{"response": r["response"], "label": 0, "source": r["source"], "model": None}
            for r in rows["jailbreak"] if r["label"] == 1]  # fmt: skip
-    by_source: dict[str, list[dict]] = {}
-    for r in rows["safety_content"]:
-        if r["label"] == 1:
-            by_source.setdefault(r["source"], []).append(r)
-    for source in sorted(by_source):
-        for r in stable_sample(by_source[source], NON_REFUSALS_PER_SOURCE, "text"):
-            out.append({"response": r["text"], "label": 0, "source": source, "model": None})
+    harmful = [r for r in rows["safety_content"] if r["label"] == 1]
+    for r in sample_per_source(harmful, NON_REFUSALS_PER_SOURCE, "text"):
+        out.append({"response": r["text"], "label": 0, "source": r["source"], "model": None})
     return out
 
 

@@ -132,6 +132,14 @@ def stable_sample(rows: list[dict], n: int, key: str = "text") -> list[dict]:
     return sorted(rows, key=lambda row: sha256_hex(str(row[key]).encode("utf-8")))[:n]
 
 
+def sample_per_source(rows: Iterable[dict], n: int, key: str = "text") -> list[dict]:
+    """``stable_sample`` of each source's rows, sources in sorted order, joined."""
+    by_source: dict[str, list[dict]] = {}
+    for row in rows:
+        by_source.setdefault(row["source"], []).append(row)
+    return [row for source in sorted(by_source) for row in stable_sample(by_source[source], n, key)]
+
+
 def load_manifest(sources_dir: Path) -> dict[str, dict]:
     """Every ``<id>.toml`` of ``sources_dir``, by id (the file name must match its ``id``)."""
     manifest = {}
