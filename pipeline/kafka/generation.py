@@ -48,15 +48,21 @@ class GenerationGuard:
 
     async def keep_live(self, stream: Any, events: Sequence[Any], what: str) -> list[Any]:
         """The live *events*; the others are acked (faust forgets them) and dropped."""
-        live = [event for event in events if self.live(event)]
-        if len(live) < len(events):
-            for event in events:
-                if not self.live(event):
-                    await stream.ack(event)
+        live, ended = [], []
+        for event in events:
+            (live if self.live(event) else ended).append(event)
+        for event in ended:
+            await stream.ack(event)
+        if ended:
             log.info(
                 "dropped %d %s(s) of an ended consumer generation; they are read again from"
                 " the committed offset",
-                len(events) - len(live),
+                len(ended),
                 what,
             )
         return live
+
+    async def batch_ended(self, stream: Any, events: Sequence[Any], what: str) -> bool:
+        """Whether a batch kept by ``keep_live`` when it was taken (so all of one generation)
+        has ended since; then its events are acked and dropped, all of them."""
+        return not await self.keep_live(stream, events, what)

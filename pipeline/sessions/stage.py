@@ -133,11 +133,12 @@ class SessionStage:
             if c.closings
         }
         async with self.lock():
-            if self.generation is not None and not all(map(self.generation.live, events)):
+            if self.generation is not None and await self.generation.batch_ended(
+                stream, events, "session turn"
+            ):
                 # a rebalance began while it was scored: the revocation committed without
                 # it; undo what it changed and let the next owner read it again
                 self.book.undo([journal])
-                await self.generation.keep_live(stream, events, "session turn")
                 return
             self._send(by_partition, scored, dead)
             self._sent_steps.append(journal)

@@ -206,7 +206,7 @@ class TraceWorker:
                 async with self._lock:
                     # a rebalance began while it was scored: the revocation committed without
                     # it, and the next owner reads it again (pipeline/kafka/generation.py)
-                    if not await self.generation.keep_live(stream, events, "scored trace"):
+                    if await self.generation.batch_ended(stream, events, "scored trace"):
                         continue
                     await self.score.send(events, prepared)
                     for event in events:

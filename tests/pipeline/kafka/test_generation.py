@@ -58,3 +58,15 @@ def test_keep_live_acks_and_drops_what_an_ended_generation_fetched():
     kept = asyncio.run(guard.keep_live(stream, old + new, "record"))
     assert kept == new
     assert stream.acked == old
+
+
+def test_a_batch_ends_whole_once_its_generation_has_ended():
+    app = App()
+    guard = GenerationGuard(app)
+    app.consumer_generation_id = 5
+    batch = [event(0, 5), event(1, 5)]
+    stream = Stream()
+    assert not asyncio.run(guard.batch_ended(stream, batch, "record")) and not stream.acked
+    app.on_rebalance_start()
+    assert asyncio.run(guard.batch_ended(stream, batch, "record"))
+    assert stream.acked == batch
