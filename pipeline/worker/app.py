@@ -50,8 +50,8 @@ class TraceWorker:
         faust_delivery.install_eager_delivery()
         faust_compat.install_full_seek_to_committed()  # re-read what a rebalance dropped
         self.assembler: SpanAssembler | None = None
+        self.generation: GenerationGuard  # batches of an ended generation: dropped
         self.app = self._create_app()
-        self.generation = GenerationGuard(self.app)  # batches of an ended generation: dropped
         self.sender = TransactionalSender(self.app, self.exactly_once)
         self.observer = PrometheusObserver()
         self.score = ScoreStage.create(settings, scorer, self.sender, self.observer)
@@ -112,6 +112,7 @@ class TraceWorker:
     def _create_app(self) -> faust.App:
         s = self.settings
         app = faust_app(s)
+        self.generation = GenerationGuard(app)
         input_topic = app.topic(s.input_topic, value_type=bytes, key_type=bytes)
         scored_topic = app.topic(
             s.scored_topic, value_type=bytes, key_type=bytes, partitions=s.topic_partitions
@@ -120,7 +121,7 @@ class TraceWorker:
         app.agent(scored_topic, name="parquet-sink")(self._parquet_agent)
         if s.assembler_enabled:
             self.assembler = install_assembler(
-                app, s, self.checkpoint_durable, self.checkpoint_first_delivery
+                app, s, self.checkpoint_durable, self.checkpoint_first_delivery, self.generation
             )
         app.timer(interval=0.25, name=COMMIT_TIMER)(self._tick)
         app.on_partitions_assigned.connect(self._on_assigned)

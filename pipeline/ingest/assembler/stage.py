@@ -14,7 +14,9 @@ Spans a producer put on another partition than Kafka's default partitioner would
 Collector hashes differently) are re-sent to their home partition first (``routing``).
 
 Emitting is at least once: the trace is sent and acknowledged before its entry shrinks to a
-marker, so a crash in between re-emits the same trace_id after restart.
+marker, so a crash in between re-emits the same trace_id after restart. A batch of spans
+taken before a rebalance began is not marked durable after it (``GenerationGuard``): the
+revocation committed without it, and the partition's next owner reads it again.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from pipeline.ingest.exceptions import IngestError
 from pipeline.ingest.spans.dicts import group_by_trace
 from pipeline.ingest.spans.otlp import decode_otlp_json, decode_otlp_proto
 from pipeline.ingest.spans_topic import spans_topic_partitions
+from pipeline.kafka.generation import GenerationGuard
 from pipeline.kafka.lag import partition_lag
 from pipeline.kafka.redelivery import FirstDelivery, first_deliveries
 from pipeline.settings import Settings
@@ -78,11 +81,13 @@ class SpanAssembler:
         on_durable: OnDurable,
         encoder: RecordEncoder,
         first_delivery: FirstDelivery = lambda tp, offset, generation: True,
+        generation: GenerationGuard | None = None,
     ) -> None:
         self.app = app
         self.partitions = partitions
         self.on_durable = on_durable
         self.first_delivery = first_delivery
+        self.generation = generation  # None: every batch is taken as live
         self.settings = settings
         self.encoder = encoder  # dead letters are written redacted, like the worker's
         self.timing = state.Timing(
@@ -127,21 +132,37 @@ class SpanAssembler:
 
     async def _agent(self, stream: Any) -> None:
         async for batch in stream.noack_take(BATCH, within=BATCH_SECONDS):
-            events = await self._first_deliveries(stream, batch)
-            if not events:
-                continue
-            async with self.lock:
-                writes = [w for event in events for w in await self._absorb(event.message)]
-            await asyncio.gather(*writes)  # a failure raises: nothing acked, all re-read
-            for event in events:
-                await stream.ack(event)
-            self.on_durable({event.message.tp: event.message.offset + 1 for event in events})
+            await self._take(stream, batch)
+
+    async def _take(self, stream: Any, batch: list[Any]) -> None:
+        """One batch: its spans into the table, then acked and marked durable once the table
+        writes are acknowledged, unless a rebalance began meanwhile. Then the revocation has
+        committed without these offsets, and claiming them now would let a later commit pin
+        offsets past spans the partition's next owner may not have recovered: they are acked
+        and dropped instead, and read again from the committed offset: a span merged twice
+        is kept once (``state.merge``); a dead letter or re-routed stray of the batch is
+        sent again, at least once, as after a crash."""
+        events = await self._first_deliveries(stream, batch)
+        if not events:
+            return
+        async with self.lock:
+            writes = [w for event in events for w in await self._absorb(event.message)]
+        await asyncio.gather(*writes)  # a failure raises: nothing acked, all re-read
+        if self.generation is not None and await self.generation.batch_ended(
+            stream, events, "spans record"
+        ):
+            return
+        for event in events:
+            await stream.ack(event)
+        self.on_durable({event.message.tp: event.message.offset + 1 for event in events})
 
     async def _first_deliveries(self, stream: Any, batch: list[Any]) -> list[Any]:
-        """The events handed out for the first time in this consumer generation; faust's
-        second copies after a rebalance (see ``Checkpoint.first_delivery``) are acked and
-        dropped: their spans are in the table already, and a copy would re-send its strays
-        and dead letters."""
+        """The events handed out for the first time in the live consumer generation; events
+        of an ended generation, and faust's second copies after a rebalance (see
+        ``Checkpoint.first_delivery``) are acked and dropped: their spans are in the table
+        already, and a copy would re-send its strays and dead letters."""
+        if self.generation is not None:
+            batch = await self.generation.keep_live(stream, batch, "spans record")
         return await first_deliveries(stream, batch, self.first_delivery, "spans record")
 
     async def _absorb(self, message: Any) -> list[Any]:
@@ -292,6 +313,7 @@ def install_assembler(
     settings: Settings,
     on_durable: OnDurable,
     first_delivery: FirstDelivery = lambda tp, offset, generation: True,
+    generation: GenerationGuard | None = None,
 ) -> SpanAssembler:
     """Register the assembler's topic, table, agent and timer on the worker's faust app.
 
@@ -299,8 +321,9 @@ def install_assembler(
     whose spans are safe in the table's changelog: the worker commits them with its own
     offsets (it replaces faust's commit path, so nothing else would). ``first_delivery``
     tells a record handed out for the first time in a consumer generation from faust's copy
-    after a rebalance (the worker's ``Checkpoint.first_delivery``).
+    after a rebalance (the worker's ``Checkpoint.first_delivery``); ``generation`` tells a
+    batch taken before a rebalance began (the worker's guard).
     """
     partitions = spans_topic_partitions(settings)
     encoder = RecordEncoder.create(settings)
-    return SpanAssembler(app, settings, partitions, on_durable, encoder, first_delivery)
+    return SpanAssembler(app, settings, partitions, on_durable, encoder, first_delivery, generation)

@@ -48,7 +48,7 @@ def test_the_agent_acks_and_drops_records_handed_out_twice():
     checkpoint = Checkpoint(None, flush_sinks=None, wait_for_sends=None, assignment=None)
     acked = []
     stream = SimpleNamespace(ack=lambda event: asyncio.sleep(0, acked.append(event)))
-    assembler = SimpleNamespace(first_delivery=checkpoint.first_delivery)
+    assembler = SimpleNamespace(first_delivery=checkpoint.first_delivery, generation=None)
 
     def events(*offsets, generation=1):
         return [
@@ -65,6 +65,56 @@ def test_the_agent_acks_and_drops_records_handed_out_twice():
     again = events(1, 2, 3)  # faust resumed before seeking back: 1 and 2 come again
     assert fresh(again) == [3] and acked == again[:2]
     assert fresh(events(1, 2, generation=2)) == [1, 2]  # after a rebalance: read again
+
+
+def test_a_batch_taken_before_a_rebalance_began_is_not_claimed_after_it():
+    """Spans absorbed while a rebalance starts: acked and dropped, never marked durable (the
+    revocation committed without them; the next owner reads them again)."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from pipeline.ingest.assembler.stage import SpanAssembler
+    from pipeline.kafka.generation import GenerationGuard
+
+    app = SimpleNamespace(consumer_generation_id=7, on_rebalance_start=lambda: None)
+    acked, durable = [], []
+    stream = SimpleNamespace(ack=lambda event: asyncio.sleep(0, acked.append(event)))
+
+    def assembler(rebalance_while_absorbing: bool) -> SpanAssembler:
+        a = SpanAssembler.__new__(SpanAssembler)  # only what _take reads
+        a.generation = GenerationGuard(app)
+        a.first_delivery = lambda tp, offset, generation: True
+        a.lock = asyncio.Lock()
+        a.on_durable = durable.append
+
+        async def absorb(message):
+            if rebalance_while_absorbing:
+                app.on_rebalance_start()
+            return [asyncio.sleep(0)]  # the table write, acknowledged
+
+        a._absorb = absorb
+        return a
+
+    def batch(*offsets):
+        return [
+            SimpleNamespace(message=SimpleNamespace(tp=("spans", 0), offset=o,
+                                                    generation_id=app.consumer_generation_id))
+            for o in offsets
+        ]  # fmt: skip
+
+    first = batch(0, 1)
+    asyncio.run(assembler(False)._take(stream, first))
+    assert acked == first and durable == [{("spans", 0): 2}]
+    acked.clear()
+    second = batch(2, 3)
+    asyncio.run(assembler(True)._take(stream, second))
+    assert acked == second and durable == [{("spans", 0): 2}]  # dropped, not claimed
+    acked.clear()
+    stale = batch(4)  # fetched in generation 7, taken after its rebalance began
+    third = assembler(False)
+    app.on_rebalance_start()
+    asyncio.run(third._take(stream, stale))
+    assert acked == stale and len(durable) == 1
 
 
 def test_out_of_order_and_duplicate_spans_make_one_trace_after_the_grace():
