@@ -29,7 +29,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from evaluators.builtin.cascade import CascadeSettings, uncertain
+from evaluators.builtin.cascade import CascadeSettings
 from evaluators.builtin.context_sufficiency import ContextSufficiencyEvaluator
 from evaluators.builtin.correctness import CorrectnessEvaluator
 from evaluators.builtin.encoder import load_encoder
@@ -179,14 +179,17 @@ def _units(task: Task) -> list[str]:
     return sorted({r[field] for r in rows if r.get(field)})
 
 
-def _cascaded(lexical: list, encoder: list, band: float) -> tuple[list, float]:
+def _cascaded(
+    router, traces: list, lexical: list, encoder: list, band: float
+) -> tuple[list, float]:
     """The default cascade's outcomes for ``band``, from the lexical and the encoder-always
-    outcomes of the same traces (exactly what the cascade picks: the encoder's outcome when a
-    lexical result lies within ``band`` of the threshold); and the share sent."""
-    out = [e if o is not None and uncertain(o, 0.5, band) else o
-           for o, e in zip(lexical, encoder, strict=True)]  # fmt: skip
-    sent = sum(o is not None and uncertain(o, 0.5, band) for o in lexical)
-    return out, sent / max(sum(o is not None for o in lexical), 1)
+    outcomes of the same traces: exactly what the cascade picks, the encoder's outcome where
+    the evaluator ``router`` sends the lexical one on (``sends_to_encoder``: the band, and
+    the lexical verdicts it does not let stand alone); and the share sent."""
+    settings = CascadeSettings(band=band)
+    sent = [router.sends_to_encoder(t, o, settings) for t, o in zip(traces, lexical, strict=True)]
+    out = [e if s else o for s, o, e in zip(sent, lexical, encoder, strict=True)]
+    return out, sum(sent) / max(sum(o is not None for o in lexical), 1)
 
 
 class _Int8Encoder:
@@ -271,6 +274,7 @@ def run(only: str = "", units: str = "", bands: str = "", precision: str = "fp32
                     evaluator.encoder = encoder
                     key = tier if tier == "lexical" or len(encoders) == 1 else f"{tier} {name}"
                     outcomes[key] = _outcomes(evaluator, traces)
+            router = task.evaluator()  # the cascade's routing of a lexical outcome
             configs = [("lexical", None, None)]
             for name in encoders:
                 suffix = "" if len(encoders) == 1 else f" {name}"
@@ -283,7 +287,8 @@ def run(only: str = "", units: str = "", bands: str = "", precision: str = "fp32
                 if band is None:
                     chosen = outcomes[tier]
                 else:
-                    chosen, _ = _cascaded(outcomes["lexical"], outcomes[source], band)
+                    chosen, _ = _cascaded(router, traces, outcomes["lexical"], outcomes[source],
+                                          band)  # fmt: skip
                 p, flagged, tiers = _scored(chosen, task)
                 m = _metrics(y, p, flagged)
                 if scores is not None:

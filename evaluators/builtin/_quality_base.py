@@ -106,12 +106,8 @@ class QualityEvaluator(Evaluator):
         settings = self.__dict__.get("cascade") or CascadeSettings()
         outcomes = [annotate(o, tier="lexical") for o in self._offline_batch(traces)]
         if "encoder" in settings.tiers:
-            wanted = [
-                i for i, o in enumerate(outcomes)
-                if o is not None and (settings.encoder_mode == "always"
-                                      or uncertain(o, self.threshold, settings.band)
-                                      or self._lexical_unfounded(o))
-            ]  # fmt: skip
+            wanted = [i for i, (trace, o) in enumerate(zip(traces, outcomes, strict=True))
+                      if self.sends_to_encoder(trace, o, settings)]  # fmt: skip
             encoder = self._encoder() if wanted else None
             if encoder is None and wanted:  # the ones the encoder would have rescored
                 for i in wanted:
@@ -130,7 +126,18 @@ class QualityEvaluator(Evaluator):
             self._judge_uncertain(traces, outcomes, settings)
         return outcomes
 
-    def _lexical_unfounded(self, outcome: Outcome) -> bool:
+    def sends_to_encoder(self, trace: Trace, lexical: Outcome, settings: CascadeSettings) -> bool:
+        """Whether the cascade has the encoder tier rescore this trace's *lexical* outcome:
+        always (``encoder_mode``), within ``band`` of the threshold, or a verdict the lexical
+        tier should not give alone (``_lexical_unfounded``). The benchmarks' cascade rows ask
+        the same question (``benchmarks/_quality_tiers._cascaded``)."""
+        return lexical is not None and (
+            settings.encoder_mode == "always"
+            or uncertain(lexical, self.threshold, settings.band)
+            or self._lexical_unfounded(trace, lexical)
+        )
+
+    def _lexical_unfounded(self, trace: Trace, outcome: Outcome) -> bool:
         """A lexical verdict the lexical tier should not give alone, however far from the
         threshold (the encoder rescores it when the cascade has that tier). None here."""
         return False
