@@ -233,9 +233,7 @@ def check_config(
 
 def _print_resolved(file: Path, config: EvaluatorConfig, resolved: list[dict[str, Any]]) -> None:
     which = "default set" if config.evaluators is None else "as listed"
-    table = Table(
-        title=f"{file}: valid, {len(resolved)} evaluators ({which})", title_justify="left"
-    )
+    table = Table()  # the verdict goes on its own line: a title is wrapped to the table's width
     table.add_column("name", no_wrap=True)
     for column in ("pass >=", "sample", "timeout"):
         table.add_column(column, justify="right")
@@ -254,6 +252,8 @@ def _print_resolved(file: Path, config: EvaluatorConfig, resolved: list[dict[str
             escape(_params_text(item["params"])),
         )
     console = Console()
+    console.print(f"{escape(str(file))}: valid, {len(resolved)} evaluators ({which})",
+                  soft_wrap=True)  # fmt: skip
     console.print(table)
     if config.pricing:
         console.print(f"pricing for: {', '.join(sorted(config.pricing))}")

@@ -38,7 +38,9 @@ def with_broken_plugin(monkeypatch):
 
 
 def invoke(*args: str):
-    return runner.invoke(app, list(args))
+    """The CLI in a terminal of fixed width: rich lays tables out to the width it finds
+    (``COLUMNS``), and in a narrow one folds column titles letter by letter."""
+    return runner.invoke(app, list(args), env={"COLUMNS": "160"})
 
 
 def test_list_json_has_versions_packages_defaults_params_and_errors(with_broken_plugin):
