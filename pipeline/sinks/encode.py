@@ -25,6 +25,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from pipeline.decode.dead_letter import dead_letter_for
 from pipeline.decode.trace import DecodeError
 from pipeline.redaction.redactor import Redactor
@@ -80,11 +82,20 @@ class RecordEncoder:
 
     def scored_row(self, record: ScoredRecord) -> dict[str, Any]:
         """The scored-traces message as a JSON-able dict: a Parquet row or a topic body."""
+        message = self._redacted(record)
+        self._clip_body(message)
+        return message
+
+    def _redacted(self, record: ScoredRecord) -> dict[str, Any]:
+        """The message, redacted, its body's big fields not yet cut to the field limit."""
         message = record.to_message().model_dump(mode="json")
         if not self.with_body:
             message["body"] = None
         if self.redactor.enabled:
             self._redact(message)
+        return message
+
+    def _clip_body(self, message: dict[str, Any]) -> None:
         body = message["body"]
         if body is not None:
             limit = self.field_limit_bytes
@@ -93,7 +104,6 @@ class RecordEncoder:
             for span in body["spans"]:
                 for name in SPAN_BIG_FIELDS:
                     span[name] = clip_value(span.get(name), limit)
-        return message
 
     def _redact(self, message: dict[str, Any]) -> None:
         for name in ("tags", "app", "error"):
@@ -116,7 +126,15 @@ class RecordEncoder:
         """The scored-traces topic value of one record (key: its trace id), long fields cut
         if it would not fit; raises ``TooLargeError`` if even that is not enough."""
         budget = value_budget(self.max_message_bytes, record.trace.trace_id.encode())
-        return fit_scored(self.scored_row(record), budget)
+        message = self._redacted(record)
+        # A whole message within the field limit has no field over it: nothing to cut, and
+        # these are the bytes ``fit_scored`` would write (the usual case: one dump, not one
+        # per body field as well).
+        whole = _dumps_within(message, min(budget, self.field_limit_bytes))
+        if whole is not None:
+            return whole
+        self._clip_body(message)
+        return fit_scored(message, budget)
 
     def dead_letter(
         self,
@@ -187,3 +205,13 @@ class RecordEncoder:
         if raw is None or not self.redactor.enabled:
             return raw
         return self.redactor.redact(raw.decode("utf-8", "replace")).encode()
+
+
+def _dumps_within(message: dict[str, Any], limit: int) -> bytes | None:
+    """The message's JSON if it is at most ``limit`` bytes; None if longer or if it holds a
+    value orjson cannot write as it is (``clip_value`` may replace such a value)."""
+    try:
+        body = orjson.dumps(message)
+    except TypeError:
+        return None
+    return body if len(body) <= limit else None
