@@ -161,3 +161,21 @@ def test_dead_letter_of_a_consumed_message(encoder):
     letter = orjson.loads(encoder.dead_letter_of(DecodeError("bad", "invalid_json"), message))
     assert (letter["source_partition"], letter["source_offset"]) == (2, 11)
     assert secrets_in(base64.b64decode(letter["raw_base64"]).decode()) == []
+
+
+@pytest.mark.parametrize("field_limit", [64 * 1024, 40], ids=["fits whole", "fields cut"])
+def test_the_scored_value_is_the_row_fitted_to_the_message(record, field_limit):
+    """The one-dump path (a message within the field limit) and the cutting path give the
+    same message as the Parquet row fitted to the budget (``fit_scored(scored_row(...))``)."""
+    from pipeline.sinks.size import fit_scored, value_budget
+
+    for redaction in ("all", "none"):
+        enc = RecordEncoder(Redactor.from_settings(redaction), field_limit_bytes=field_limit)
+        value = orjson.loads(enc.scored(record))
+        budget = value_budget(enc.max_message_bytes, record.trace.trace_id.encode())
+        expected = orjson.loads(fit_scored(enc.scored_row(record), budget))
+        value.pop("scored_at", None), expected.pop("scored_at", None)
+        assert value == expected
+        whole = orjson.loads(orjson.dumps(enc._redacted(record)))  # nothing cut
+        whole.pop("scored_at", None)
+        assert (value != whole) == (field_limit == 40)  # both paths taken
