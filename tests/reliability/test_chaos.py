@@ -2,21 +2,46 @@
 
 from __future__ import annotations
 
+import shutil
+import time
+from pathlib import Path
+
 import pytest
 from chaos import EVALUATORS, SPANS, run_chaos
+
+
+def _evidence(workdir: Path) -> str:
+    """On a failure: the worker logs copied where later runs do not replace them (pytest
+    keeps three base directories), and their tails for the report."""
+    keep = (
+        Path.home()
+        / ".cache"
+        / "evalstream"
+        / "chaos-failures"
+        / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    )
+    keep.mkdir(parents=True, exist_ok=True)
+    tails = []
+    for log in sorted(workdir.glob("worker-*.log")):
+        shutil.copy(log, keep / log.name)
+        tails.append(f"--- {log.name} (last 1500 characters)\n{log.read_text()[-1500:]}")
+    return f"worker logs kept in {keep}\n" + "\n".join(tails)
 
 
 def test_kills_and_a_broker_restart_leave_exactly_one_result_per_trace(tmp_path):
     """...and exactly one traces row per trace and one spans row per span."""
     result = run_chaos(tmp_path, traces=5000, kills=3)
-    assert result.kills == 3
-    assert result.duplicate_pairs == 0
-    assert result.distinct_traces == 5000
-    assert result.parquet_rows == 5000 * EVALUATORS
-    assert result.scored_distinct == 5000
-    assert result.scored_messages == 5000
-    assert (result.trace_rows, result.trace_duplicates) == (5000, 0)
-    assert (result.span_rows, result.span_duplicates) == (5000 * SPANS, 0)
+    exact = (
+        result.kills == 3
+        and result.duplicate_pairs == 0
+        and result.distinct_traces == 5000
+        and result.parquet_rows == 5000 * EVALUATORS
+        and result.scored_distinct == 5000
+        and result.scored_messages == 5000
+        and (result.trace_rows, result.trace_duplicates) == (5000, 0)
+        and (result.span_rows, result.span_duplicates) == (5000 * SPANS, 0)
+    )
+    assert exact, f"{result}\n{_evidence(tmp_path)}"
 
 
 @pytest.mark.slow
