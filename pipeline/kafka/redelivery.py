@@ -9,16 +9,25 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from pipeline.kafka.generation import GenerationGuard
+
 log = logging.getLogger(__name__)
 
 FirstDelivery = Callable[[Any, int, Any], bool]  # (tp, offset, generation) -> first time?
 
 
 async def first_deliveries(
-    stream: Any, events: list[Any], first_delivery: FirstDelivery, what: str = "record"
+    stream: Any,
+    events: list[Any],
+    first_delivery: FirstDelivery,
+    what: str = "record",
+    generation: GenerationGuard | None = None,
 ) -> list[Any]:
-    """The *events* handed out for the first time; the others are acked and dropped (one
-    log line naming *what* they were)."""
+    """The *events* handed out for the first time in the live consumer generation; the
+    others, of an ended generation (``generation``, when given) or faust's second copies,
+    are acked and dropped (one log line each naming *what* they were)."""
+    if generation is not None:
+        events = await generation.keep_live(stream, events, what)
     fresh, again = [], []
     for event in events:
         m = event.message

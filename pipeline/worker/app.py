@@ -249,8 +249,9 @@ class TraceWorker:
         """The events handed out for the first time in the live generation; faust's second
         copies (``Checkpoint.first_delivery``) and events of an ended generation are acked and
         dropped."""
-        live = await self.generation.keep_live(stream, events, "record")
-        return await first_deliveries(stream, live, self.checkpoint.first_delivery)
+        return await first_deliveries(
+            stream, events, self.checkpoint.first_delivery, generation=self.generation
+        )
 
     async def _flush_parquet(self, force: bool) -> None:
         """Flush the Parquet stages that are due (all with rows, when ``force``); lock held."""

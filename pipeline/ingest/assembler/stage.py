@@ -161,9 +161,9 @@ class SpanAssembler:
         of an ended generation, and faust's second copies after a rebalance (see
         ``Checkpoint.first_delivery``) are acked and dropped: their spans are in the table
         already, and a copy would re-send its strays and dead letters."""
-        if self.generation is not None:
-            batch = await self.generation.keep_live(stream, batch, "spans record")
-        return await first_deliveries(stream, batch, self.first_delivery, "spans record")
+        return await first_deliveries(
+            stream, batch, self.first_delivery, "spans record", self.generation
+        )
 
     async def _absorb(self, message: Any) -> list[Any]:
         """Merge one message's spans into the table; returns the pending writes."""
