@@ -37,8 +37,6 @@ ANSWER_WINDOW = 300
 LONG_REQUEST = 500
 """Characters of a request past which a lexical pass does not stand alone (see
 ``SafetyEvaluator._lexical_unfounded``)."""
-LONG_REQUEST_LABELS = frozenset({"safe"})
-"""The lexical passes of long requests the encoder rescores."""
 ANSWER_SHIFT_DEFAULT = 1.0
 """Logit subtracted from the request model's score of an answer opening when the model file
 has no ``meta.answer_shift`` (the 99th percentile of its logits on benign train-split answers,
@@ -108,9 +106,7 @@ class SafetyEvaluator(QualityEvaluator):
             return False
         if outcome.score < self.threshold:
             return not outcome.metadata.get("lexical_cues")
-        return outcome.label in LONG_REQUEST_LABELS and (
-            len(question_text(trace.inputs)) > LONG_REQUEST
-        )
+        return outcome.label == "safe" and len(question_text(trace.inputs)) > LONG_REQUEST
 
     def _encoder_batch(self, traces: list[Trace], encoder) -> list[Outcome]:
         questions = [question_text(t.inputs)[:MAX_TEXT] for t in traces]
