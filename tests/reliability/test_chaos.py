@@ -31,17 +31,17 @@ def _evidence(workdir: Path) -> str:
 def test_kills_and_a_broker_restart_leave_exactly_one_result_per_trace(tmp_path):
     """...and exactly one traces row per trace and one spans row per span."""
     result = run_chaos(tmp_path, traces=5000, kills=3)
-    exact = (
-        result.kills == 3
-        and result.duplicate_pairs == 0
-        and result.distinct_traces == 5000
-        and result.parquet_rows == 5000 * EVALUATORS
-        and result.scored_distinct == 5000
-        and result.scored_messages == 5000
-        and (result.trace_rows, result.trace_duplicates) == (5000, 0)
-        and (result.span_rows, result.span_duplicates) == (5000 * SPANS, 0)
-    )
-    assert exact, f"{result}\n{_evidence(tmp_path)}"
+    try:
+        assert result.kills == 3
+        assert result.duplicate_pairs == 0
+        assert result.distinct_traces == 5000
+        assert result.parquet_rows == 5000 * EVALUATORS
+        assert result.scored_distinct == 5000
+        assert result.scored_messages == 5000
+        assert (result.trace_rows, result.trace_duplicates) == (5000, 0)
+        assert (result.span_rows, result.span_duplicates) == (5000 * SPANS, 0)
+    except AssertionError as failure:
+        raise AssertionError(f"{failure}\n{result}\n{_evidence(tmp_path)}") from failure
 
 
 @pytest.mark.slow
