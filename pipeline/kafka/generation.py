@@ -44,7 +44,10 @@ class GenerationGuard:
         app.on_rebalance_start = on_rebalance_start  # faust calls it on the instance
 
     def live(self, event: Any) -> bool:
-        return getattr(event.message, "generation_id", None) not in self.ended
+        return self.live_message(event.message)
+
+    def live_message(self, message: Any) -> bool:
+        return getattr(message, "generation_id", None) not in self.ended
 
     async def keep_live(self, stream: Any, events: Sequence[Any], what: str) -> list[Any]:
         """The live *events*; the others are acked (faust forgets them) and dropped."""

@@ -1,10 +1,14 @@
 """The stream worker: a faust-streaming app that scores every trace of the input topic.
 
-Two agents share one lock and one commit:
+Two loops share one lock and one commit:
 - ``score-traces`` (input topic): decode, score, send scored traces / dead letters (the
-  sends join the Kafka transaction of their source partition) and ack;
-- ``parquet-sink`` (scored-traces topic, read_committed): buffer rows, write files, ack only
-  after the rename.
+  sends join the Kafka transaction of their source partition), mark the batch durable;
+- ``parquet-sink`` (scored-traces topic, read_committed): buffer rows, write files, mark
+  them durable only after the rename.
+Both take their records in batches from a ``BatchChannel`` that faust's fetch loop fills
+(``batch_channel.py``: faust's per-event path is skipped); they run as app tasks, so an
+error in one stops the worker (nothing after it is committed) instead of restarting a loop
+that lost its batch.
 A timer commits every ``commit_interval_seconds``: it sends the window aggregates collected
 since the last commit, waits for every send, and commits offsets (with the transactions
 under exactly-once). faust's own commit timer is switched off, so a commit never lands in
@@ -29,6 +33,7 @@ from pipeline.kafka.redelivery import first_deliveries
 from pipeline.settings import Settings
 from pipeline.sinks.kafka import TransactionalSender
 from pipeline.worker import faust_compat, faust_delivery
+from pipeline.worker.batch_channel import BatchChannel
 from pipeline.worker.checkpoint import Checkpoint, ConsumerCommitter, TransactionCommitter
 from pipeline.worker.faust_app import faust_app
 from pipeline.worker.idle import IdleWatch, busy_reason
@@ -113,12 +118,13 @@ class TraceWorker:
         s = self.settings
         app = faust_app(s)
         self.generation = GenerationGuard(app)
-        input_topic = app.topic(s.input_topic, value_type=bytes, key_type=bytes)
-        scored_topic = app.topic(
-            s.scored_topic, value_type=bytes, key_type=bytes, partitions=s.topic_partitions
-        )
-        app.agent(input_topic, name="score-traces")(self._score_agent)
-        app.agent(scored_topic, name="parquet-sink")(self._parquet_agent)
+        maxsize = app.conf.stream_buffer_maxsize
+        self.input_batches = BatchChannel(maxsize, live=self.generation.live_message)
+        self.scored_batches = BatchChannel(maxsize, live=self.generation.live_message)
+        faust_delivery.divert(app, s.input_topic, self.input_batches)
+        faust_delivery.divert(app, s.scored_topic, self.scored_batches)
+        app.task(self._score_agent)
+        app.task(self._parquet_agent)
         if s.assembler_enabled:
             self.assembler = install_assembler(
                 app, s, self.checkpoint_durable, self.checkpoint_first_delivery, self.generation
@@ -149,6 +155,8 @@ class TraceWorker:
         removed when the partition is assigned.
         """
         self._assigned.clear()
+        for channel in (self.input_batches, self.scored_batches):
+            channel.clear()  # all of the generation that ends: read again from the commit
         if self._stopping:
             return
         async with self._lock:
@@ -190,8 +198,9 @@ class TraceWorker:
                     log.warning("removed %d uncommitted Parquet file(s) of %s", removed, topic)
         self._assigned.set()
 
-    async def _score_agent(self, stream: Any) -> None:
+    async def _score_agent(self) -> None:
         faust_compat.route_faust_commits(self.app.consumer, self._faust_commit)
+        stream = self.input_batches
         s = self.settings
         async for batch in stream.noack_take(s.batch_size, within=s.batch_timeout_seconds):
             events = await self._first_deliveries(stream, batch)
@@ -219,9 +228,9 @@ class TraceWorker:
             finally:
                 self._scoring = False
 
-    async def _parquet_agent(self, stream: Any) -> None:
-        self._parquet_stream = stream
-        await self._write_parquet(stream, self.parquet, "scored record")
+    async def _parquet_agent(self) -> None:
+        self._parquet_stream = self.scored_batches
+        await self._write_parquet(self.scored_batches, self.parquet, "scored record")
 
     async def _session_parquet_agent(self, stream: Any) -> None:
         self._session_parquet_stream = stream

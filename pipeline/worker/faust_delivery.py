@@ -12,6 +12,10 @@ stepped once in the fetch loop, and nearly always finishes there (the stream buf
 room). Only when it has to wait is it turned into a task and awaited with faust's own
 ``wait_first``, exactly as before, so messages are still delivered one at a time, in order,
 and a rebalance still interrupts a waiting delivery.
+
+The records of a topic ``divert``-ed to a ``BatchChannel`` (the worker's input and scored
+topics) skip faust's delivery altogether: they are appended to the channel, waiting (the
+same interruptible way) only when it is full (``worker/batch_channel.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from collections.abc import Coroutine
 from typing import Any, cast
 
 from faust.transport.consumer import CONSUMER_FETCHING, Consumer
+
+DIVERTED = "evalstream_diverted"  # App attribute: topic name -> BatchChannel
 
 UPSTREAM = Consumer._drain_messages
 UPSTREAM_SHA256 = "44a2500309e83c630493f6828af50166ec8d96a0b3e4fb2bab735f704ae93417"
@@ -77,6 +83,7 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover
     unset_flag = self.diag.unset_flag
     commit_every = self._commit_every
     acks_enabled_for = self.app.topics.acks_enabled_for
+    diverted = getattr(self.app, DIVERTED, {}).get
 
     yield_every = 100
     num_since_yield = 0
@@ -97,6 +104,13 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover
                     offset = message.offset
                     r_offset = get_read_offset(tp)
                     if r_offset is None or offset >= r_offset:
+                        channel = diverted(message.topic)
+                        if channel is not None:  # no faust event, ack or offset gap
+                            waiting = channel.offer(message)
+                            if waiting is not None:
+                                await self.wait_first(waiting, self.suspend_flow.wait())
+                            set_read_offset(tp, offset)
+                            continue
                         gap = offset - (r_offset or 0)
                         if gap > 1 and r_offset and acks_enabled_for(message.topic):
                             await self._add_gap(tp, r_offset + 1, offset)
@@ -134,6 +148,16 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover
         raise
     finally:
         unset_flag(flag_consumer_fetching)
+
+
+def divert(app: Any, topic: str, channel: Any) -> None:
+    """Hand the records of ``topic`` to ``channel`` (a ``BatchChannel``) instead of faust's
+    streams. The topic is still subscribed through faust's conductor, so its partitions are
+    assigned, sought and rebalanced as before; nothing else of faust sees its records."""
+    if not hasattr(app, DIVERTED):
+        setattr(app, DIVERTED, {})
+    getattr(app, DIVERTED)[topic] = channel
+    app.topics.add(app.topic(topic, value_type=bytes, key_type=bytes).clone(is_iterator=True))
 
 
 def install_eager_delivery() -> None:
