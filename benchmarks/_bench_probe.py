@@ -233,6 +233,51 @@ def inclusive(raw_profile: Path, needles: list[str]) -> dict[str, float]:
     return {n: 100 * hits[n] / max(samples, 1) for n in needles}
 
 
+WORKER_AREAS: list[tuple[str, tuple[str, ...]]] = [
+    ("logging", ("logging/__init__.py",)),
+    ("decode + validate input", ("pipeline/decode/",)),
+    ("evaluators + result records", ("evaluators/",)),
+    ("scored message: build + serialise", ("pipeline/sinks/encode.py", "pipeline/sinks/size.py",
+                                           "pipeline/evaluate/scorer.py", "pipeline/redaction/")),
+    ("Parquet stage: rows + files", ("pipeline/sinks/parquet.py", "pipeline/sinks/rows.py",
+                                     "pipeline/sinks/delta", "ParquetStage", "pyarrow/")),
+    ("windows + metrics", ("pipeline/evaluate/", "pipeline/worker/observers.py",
+                           "prometheus_client/")),
+    ("sessions (router, stage, book, table writes)", ("pipeline/sessions/",)),
+    ("sends (sinks/kafka + aiokafka producer)", ("pipeline/sinks/kafka.py", "aiokafka/producer/")),
+    ("commit (checkpoint, transactions)", ("pipeline/worker/checkpoint.py", "commit_transactions",
+                                           "send_offsets_to_transaction")),
+    ("batch channels (ours)", ("pipeline/kafka/batch_channel.py",)),
+    ("worker loops (app.py, stages.py, redelivery)", ("pipeline/worker/", "pipeline/kafka/")),
+    ("faust + mode (fetch loop, conductor, streams, events)", ("faust/", "mode/")),
+    ("aiokafka consumer + connections", ("aiokafka/",)),
+]  # fmt: skip
+"""Areas of the worker's code for ``by_area``; the first that matches a frame wins."""
+
+
+def by_area(raw_profile: Path, areas: list[tuple[str, tuple[str, ...]]]) -> dict[str, float]:
+    """% of samples per area, each sample counted once: in the innermost frame that belongs
+    to an area (so a library such as pydantic or asyncio counts where it is called from);
+    samples with no such frame are "other (asyncio loop, threads)"."""
+    hits: collections.Counter[str] = collections.Counter()
+    samples = 0
+    for line in raw_profile.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        samples += int(count)
+        area = "other (asyncio loop, threads)"
+        for frame in reversed(stack.split(";")):
+            found = next((label for label, needles in areas if any(n in frame for n in needles)),
+                         None)  # fmt: skip
+            if found is not None:
+                area = found
+                break
+        hits[area] += int(count)
+    labels = [label for label, _ in areas] + ["other (asyncio loop, threads)"]
+    return {label: 100 * hits[label] / max(samples, 1) for label in labels}
+
+
 def _short(frame: str) -> str:
     """'func (/long/path/site-packages/pkg/mod.py)' -> 'func (pkg/mod.py)'."""
     match = re.match(r"(.*) \((.*)\)$", frame)

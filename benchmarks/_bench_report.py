@@ -16,7 +16,7 @@ import platform
 import statistics
 from typing import Any
 
-from _bench_probe import hottest, inclusive
+from _bench_probe import WORKER_AREAS, by_area, hottest, inclusive
 
 PLAIN = ("strong",)
 TRANSACTIONAL = ("transactional",)
@@ -142,6 +142,9 @@ def print_profile(args, rate, raw) -> None:
     print("|---:|---|---:|---:|")
     for i, (name, self_pct, total_pct) in enumerate(rows, 1):
         print(f"| {i} | `{name}` | {self_pct:.1f} | {total_pct:.1f} |")
+    print("\nSelf % of samples by area (each sample once, in its innermost frame's area):")
+    for label, pct in by_area(raw, WORKER_AREAS).items():
+        print(f"  {label:55s} {pct:5.1f}")
     print("\nInclusive % of samples by area:")
     for needle, pct in inclusive(raw, PROFILE_AREAS).items():
         print(f"  {needle:40s} {pct:5.1f}")

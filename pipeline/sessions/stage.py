@@ -26,6 +26,7 @@ import faust
 
 from pipeline import prometheus
 from pipeline.decode.trace import DecodeError
+from pipeline.kafka.batch_channel import BatchChannel, divert
 from pipeline.sessions import window
 from pipeline.sessions.book import TICK_KEY, Changes, SessionBook, tick_message
 from pipeline.sessions.scoring import SessionScorer
@@ -51,7 +52,7 @@ def rules_of(settings: Settings) -> window.Rules:
 
 
 class SessionStage:
-    """Table, agent and tick timer of the session stage on one faust app."""
+    """Table, turns loop and tick timer of the session stage on one faust app."""
 
     def __init__(
         self,
@@ -75,6 +76,8 @@ class SessionStage:
         self.on_activity = on_activity  # the worker's idle watch (--stop-when-idle)
         self.generation: Any = None  # a GenerationGuard: turns of an ended generation dropped
         self.topic = app.topic(settings.session_turns_topic, value_type=bytes, key_type=bytes)
+        self.turns = BatchChannel(app.conf.stream_buffer_maxsize, live=self._live)
+        divert(app, settings.session_turns_topic, self.turns)  # not faust's per-event path
         self.table = app.Table(
             TABLE_NAME,
             partitions=partitions,
@@ -93,10 +96,14 @@ class SessionStage:
         self.scored = self.dead_lettered = 0
         self.busy = False  # a batch is being processed (the worker must not stop meanwhile)
         self._ticked: dict[int, float] = {}
-        app.agent(self.topic, name="score-sessions")(self._agent)
+        app.task(self._agent)  # an error stops the worker: nothing after it is committed
         app.timer(interval=TICK_SECONDS)(self._tick)
 
-    async def _agent(self, stream: Any) -> None:
+    def _live(self, message: Any) -> bool:
+        return self.generation is None or self.generation.live_message(message)
+
+    async def _agent(self) -> None:
+        stream = self.turns
         async for events in stream.noack_take(BATCH, within=BATCH_SECONDS):
             self.busy = True
             try:

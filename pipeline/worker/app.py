@@ -6,9 +6,9 @@ Two loops share one lock and one commit:
 - ``parquet-sink`` (scored-traces topic, read_committed): buffer rows, write files, mark
   them durable only after the rename.
 Both take their records in batches from a ``BatchChannel`` that faust's fetch loop fills
-(``batch_channel.py``: faust's per-event path is skipped); they run as app tasks, so an
-error in one stops the worker (nothing after it is committed) instead of restarting a loop
-that lost its batch.
+(``pipeline/kafka/batch_channel.py``: faust's per-event path is skipped), as do the session
+stage's and the sessions Parquet loops; they run as app tasks, so an error in one stops the
+worker (nothing after it is committed) instead of restarting a loop that lost its batch.
 A timer commits every ``commit_interval_seconds``: it sends the window aggregates collected
 since the last commit, waits for every send, and commits offsets (with the transactions
 under exactly-once). faust's own commit timer is switched off, so a commit never lands in
@@ -28,12 +28,12 @@ import faust
 
 from pipeline.evaluate.scorer import Scorer
 from pipeline.ingest.assembler import SpanAssembler, install_assembler
+from pipeline.kafka.batch_channel import BatchChannel, divert
 from pipeline.kafka.generation import GenerationGuard
 from pipeline.kafka.redelivery import first_deliveries
 from pipeline.settings import Settings
 from pipeline.sinks.kafka import TransactionalSender
 from pipeline.worker import faust_compat, faust_delivery
-from pipeline.worker.batch_channel import BatchChannel
 from pipeline.worker.checkpoint import Checkpoint, ConsumerCommitter, TransactionCommitter
 from pipeline.worker.faust_app import faust_app
 from pipeline.worker.idle import IdleWatch, busy_reason
@@ -53,6 +53,7 @@ class TraceWorker:
         self.idle = IdleWatch(stop_when_idle)
         self.exactly_once = settings.processing_guarantee == "exactly_once"
         faust_delivery.install_eager_delivery()
+        self.channels: list[BatchChannel] = []  # cleared when a rebalance begins
         faust_compat.install_full_seek_to_committed()  # re-read what a rebalance dropped
         self.assembler: SpanAssembler | None = None
         self.generation: GenerationGuard  # batches of an ended generation: dropped
@@ -72,12 +73,13 @@ class TraceWorker:
                 scorer.registry, on_activity=self.idle.touch, generation=self.generation,
             )  # fmt: skip
             self.session_parquet = SessionParquetStage.create(settings, self.observer)
-            scored_sessions = self.app.topic(
-                settings.scored_sessions_topic, value_type=bytes, key_type=bytes
+            self.channels.append(self.sessions.turns)
+            self.scored_sessions = BatchChannel(
+                self.app.conf.stream_buffer_maxsize, live=self.generation.live_message
             )
-            self.app.agent(scored_sessions, name="session-parquet-sink")(
-                self._session_parquet_agent
-            )
+            divert(self.app, settings.scored_sessions_topic, self.scored_sessions)
+            self.channels.append(self.scored_sessions)
+            self.app.task(self._session_parquet_agent)
         self._session_parquet_stream: Any = None
         # every table (span assembler, sessions): a partition taken over in a rebalance must
         # come back whole from its changelog, not start empty (faust's ends under exactly-once)
@@ -121,8 +123,9 @@ class TraceWorker:
         maxsize = app.conf.stream_buffer_maxsize
         self.input_batches = BatchChannel(maxsize, live=self.generation.live_message)
         self.scored_batches = BatchChannel(maxsize, live=self.generation.live_message)
-        faust_delivery.divert(app, s.input_topic, self.input_batches)
-        faust_delivery.divert(app, s.scored_topic, self.scored_batches)
+        divert(app, s.input_topic, self.input_batches)
+        divert(app, s.scored_topic, self.scored_batches)
+        self.channels += [self.input_batches, self.scored_batches]
         app.task(self._score_agent)
         app.task(self._parquet_agent)
         if s.assembler_enabled:
@@ -155,7 +158,7 @@ class TraceWorker:
         removed when the partition is assigned.
         """
         self._assigned.clear()
-        for channel in (self.input_batches, self.scored_batches):
+        for channel in self.channels:
             channel.clear()  # all of the generation that ends: read again from the commit
         if self._stopping:
             return
@@ -232,12 +235,12 @@ class TraceWorker:
         self._parquet_stream = self.scored_batches
         await self._write_parquet(self.scored_batches, self.parquet, "scored record")
 
-    async def _session_parquet_agent(self, stream: Any) -> None:
-        self._session_parquet_stream = stream
-        await self._write_parquet(stream, self.session_parquet, "scored session")
+    async def _session_parquet_agent(self) -> None:
+        self._session_parquet_stream = self.scored_sessions
+        await self._write_parquet(self.scored_sessions, self.session_parquet, "scored session")
 
     async def _write_parquet(self, stream: Any, stage: Any, what: str) -> None:
-        """A Parquet agent's loop: batches into the stage, flushed when due (lock held)."""
+        """A Parquet loop: batches into the stage, flushed when due (lock held)."""
         faust_compat.route_faust_commits(self.app.consumer, self._faust_commit)
         s = self.settings
         async for batch in stream.noack_take(s.batch_size, within=s.batch_timeout_seconds):

@@ -15,7 +15,7 @@ and a rebalance still interrupts a waiting delivery.
 
 The records of a topic ``divert``-ed to a ``BatchChannel`` (the worker's input and scored
 topics) skip faust's delivery altogether: they are appended to the channel, waiting (the
-same interruptible way) only when it is full (``worker/batch_channel.py``).
+same interruptible way) only when it is full (``pipeline/kafka/batch_channel.py``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any, cast
 
 from faust.transport.consumer import CONSUMER_FETCHING, Consumer
 
-DIVERTED = "evalstream_diverted"  # App attribute: topic name -> BatchChannel
+from pipeline.kafka.batch_channel import DIVERTED
 
 UPSTREAM = Consumer._drain_messages
 UPSTREAM_SHA256 = "44a2500309e83c630493f6828af50166ec8d96a0b3e4fb2bab735f704ae93417"
@@ -148,16 +148,6 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover
         raise
     finally:
         unset_flag(flag_consumer_fetching)
-
-
-def divert(app: Any, topic: str, channel: Any) -> None:
-    """Hand the records of ``topic`` to ``channel`` (a ``BatchChannel``) instead of faust's
-    streams. The topic is still subscribed through faust's conductor, so its partitions are
-    assigned, sought and rebalanced as before; nothing else of faust sees its records."""
-    if not hasattr(app, DIVERTED):
-        setattr(app, DIVERTED, {})
-    getattr(app, DIVERTED)[topic] = channel
-    app.topics.add(app.topic(topic, value_type=bytes, key_type=bytes).clone(is_iterator=True))
 
 
 def install_eager_delivery() -> None:

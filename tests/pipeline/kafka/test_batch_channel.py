@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from pipeline.worker.batch_channel import BatchChannel
+from pipeline.kafka.batch_channel import BatchChannel
 
 
 @dataclass

@@ -5,8 +5,9 @@ the take buffer's processor, and tracks each for acks: ~38 % of the worker's CPU
 operational evaluators, paid for the input trace and again for the scored trace read back
 for Parquet. The worker commits its own offsets (``worker/checkpoint.py``) and never uses
 faust's acks, so for the topics of its score and Parquet agents the fetch loop
-(``worker/faust_delivery.py``) appends each record to a ``BatchChannel`` instead, and the
-agent takes batches from it with the same ``noack_take(max, within)`` as from a faust stream.
+(``worker/faust_delivery.py``) appends each record to a ``BatchChannel`` instead (``divert``),
+and the loop takes batches from it with the same ``noack_take(max, within)`` as from a faust
+stream. The session stage's turns and the scored sessions take the same path.
 
 What faust's path did and this one keeps: order per partition (one fetch loop appends in
 order); back pressure (a full channel makes the fetch loop wait, interruptible by a
@@ -22,6 +23,8 @@ import contextlib
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
+
+DIVERTED = "evalstream_diverted"  # faust App attribute: topic name -> BatchChannel
 
 
 class Delivery:
@@ -100,3 +103,14 @@ class BatchChannel:
             batch = [delivery for delivery in taken if self.live(delivery.message)]
             if batch:
                 yield batch
+
+
+def divert(app: Any, topic: str, channel: BatchChannel) -> None:
+    """Hand the records of ``topic`` to ``channel`` instead of faust's streams (the fetch
+    loop of ``worker/faust_delivery.py`` reads the mapping). The topic is still subscribed
+    through faust's conductor, so its partitions are assigned, sought and rebalanced as
+    before; nothing else of faust sees its records."""
+    if not hasattr(app, DIVERTED):
+        setattr(app, DIVERTED, {})
+    getattr(app, DIVERTED)[topic] = channel
+    app.topics.add(app.topic(topic, value_type=bytes, key_type=bytes).clone(is_iterator=True))
