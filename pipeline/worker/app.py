@@ -109,6 +109,7 @@ class TraceWorker:
             else (),
         )
         self._parquet_stream: Any = None
+        self._background_flushes: dict[int, asyncio.Future[Any]] = {}
         self._lock = asyncio.Lock()
         self._last_commit = time.monotonic()
         self._stopping = False
@@ -240,7 +241,14 @@ class TraceWorker:
         await self._write_parquet(self.scored_sessions, self.session_parquet, "scored session")
 
     async def _write_parquet(self, stream: Any, stage: Any, what: str) -> None:
-        """A Parquet loop: batches into the stage, flushed when due (lock held)."""
+        """A Parquet loop: batches into the stage, flushed when due.
+
+        Under the stage's ``busy`` lock, not the worker's: the files are written while
+        commits go on (they commit what was durable before), and the durable points move
+        once the files are in place. A revocation or the final flush takes the worker's lock
+        and then ``busy``, so it waits for a write in progress, which never needs the worker's
+        lock (no lock-order inversion).
+        """
         faust_compat.route_faust_commits(self.app.consumer, self._faust_commit)
         s = self.settings
         async for batch in stream.noack_take(s.batch_size, within=s.batch_timeout_seconds):
@@ -248,14 +256,28 @@ class TraceWorker:
             if not events:
                 continue
             await self._assigned.wait()  # uncommitted files of these partitions are gone
-            async with self._lock:
-                events = await self.generation.keep_live(stream, events, what)
-                if not events:  # taken before a rebalance that has begun since
+            async with stage.busy:
+                # checked after the last wait, and the rows added with no wait in between: a
+                # rebalance that began meanwhile ended their generation (they are read again)
+                events = self._live(events, what)
+                if not events:
                     continue
                 self.idle.touch()
                 stage.add(events)
                 if stage.should_flush():
                     self.checkpoint.mark_durable(await stage.flush(stream))
+
+    def _live(self, events: list[Any], what: str) -> list[Any]:
+        """The events of the live consumer generation (the channels need no acks)."""
+        live = [event for event in events if self.generation.live(event)]
+        if len(live) < len(events):
+            log.info(
+                "dropped %d %s(s) of an ended consumer generation; they are read again from"
+                " the committed offset",
+                len(events) - len(live),
+                what,
+            )
+        return live
 
     async def _first_deliveries(self, stream: Any, events: list[Any]) -> list[Any]:
         """The events handed out for the first time in the live generation; faust's second
@@ -265,21 +287,42 @@ class TraceWorker:
             stream, events, self.checkpoint.first_delivery, generation=self.generation
         )
 
-    async def _flush_parquet(self, force: bool) -> None:
-        """Flush the Parquet stages that are due (all with rows, when ``force``); lock held."""
+    def _parquet_stages(self) -> list[tuple[Any, Any]]:
+        """(stage, its channel) of each Parquet loop that has started."""
         stages = [(self.parquet, self._parquet_stream)]
         if self.session_parquet is not None:
             stages.append((self.session_parquet, self._session_parquet_stream))
-        for stage, stream in stages:
+        return [(stage, stream) for stage, stream in stages if stream is not None]
+
+    async def _flush_parquet(self, force: bool) -> None:
+        """Flush the Parquet stages that are due (all with rows, when ``force``), each under
+        its ``busy`` lock, so a write in progress is waited for."""
+        for stage, stream in self._parquet_stages():
+            await self._flush_stage(stage, stream, force)
+
+    async def _flush_stage(self, stage: Any, stream: Any, force: bool) -> None:
+        async with stage.busy:
             due = stage.should_flush() or (bool(stage.pending) and (force or self.app.rebalancing))
-            if stream is not None and due:
+            if due:
                 self.checkpoint.mark_durable(await stage.flush(stream))
+
+    def _flush_due_parquet_in_background(self) -> None:
+        """The timer's flush of a stage due by time whose loop is idle: a task of its own,
+        so the commit does not wait for the files (an error in it stops the worker)."""
+        for stage, stream in self._parquet_stages():
+            running = self._background_flushes.get(id(stage))
+            if (running is None or running.done()) and not stage.busy.locked():
+                due = stage.should_flush() or (bool(stage.pending) and self.app.rebalancing)
+                if due:
+                    flush = self.app.add_future(self._flush_stage(stage, stream, force=False))
+                    self._background_flushes[id(stage)] = flush
 
     async def _tick(self) -> None:
         if self._stopping or self._lock.locked():
             return
+        if not self._finishing:
+            self._flush_due_parquet_in_background()
         async with self._lock:
-            await self._flush_parquet(force=False)
             due = time.monotonic() - self._last_commit >= self.settings.commit_interval_seconds
             if due and self.checkpoint.uncommitted() and not self.app.rebalancing:
                 await self._commit()

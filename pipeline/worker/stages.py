@@ -187,6 +187,10 @@ class ParquetStage:
         self.sink = sink
         self.observer = observer
         self.pending: list[Any] = []
+        # held while rows are added and while a flush writes (in an executor thread, outside
+        # the worker's lock, so commits go on meanwhile): one flush at a time, no row added
+        # to a buffer being written
+        self.busy = asyncio.Lock()
 
     @classmethod
     def create(cls, settings: Settings, observer: StreamObserver | None = None) -> ParquetStage:
@@ -235,8 +239,10 @@ class ParquetStage:
     async def _flush_until_written(self) -> None:
         """Retry a failing write (full or read-only disk) with backoff instead of crashing.
 
-        The caller holds the worker's lock, so scoring pauses too: that is the backpressure.
-        Nothing is acked meanwhile, and a rewrite replaces any file a failed attempt left.
+        The caller holds ``busy``, so the Parquet loop takes nothing more; its channel fills
+        and then faust's fetch loop waits, which pauses scoring too: that is the
+        backpressure. Nothing is durable meanwhile, and a rewrite replaces any file a failed
+        attempt left.
         """
         loop = asyncio.get_running_loop()
         delay = 0.5
