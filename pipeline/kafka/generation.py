@@ -49,13 +49,11 @@ class GenerationGuard:
     def live_message(self, message: Any) -> bool:
         return getattr(message, "generation_id", None) not in self.ended
 
-    async def keep_live(self, stream: Any, events: Sequence[Any], what: str) -> list[Any]:
-        """The live *events*; the others are acked (faust forgets them) and dropped."""
+    def split(self, events: Sequence[Any], what: str) -> tuple[list[Any], list[Any]]:
+        """(the live *events*, those of an ended generation); one log line for the latter."""
         live, ended = [], []
         for event in events:
             (live if self.live(event) else ended).append(event)
-        for event in ended:
-            await stream.ack(event)
         if ended:
             log.info(
                 "dropped %d %s(s) of an ended consumer generation; they are read again from"
@@ -63,6 +61,13 @@ class GenerationGuard:
                 len(ended),
                 what,
             )
+        return live, ended
+
+    async def keep_live(self, stream: Any, events: Sequence[Any], what: str) -> list[Any]:
+        """The live *events*; the others are acked (faust forgets them) and dropped."""
+        live, ended = self.split(events, what)
+        for event in ended:
+            await stream.ack(event)
         return live
 
     async def batch_ended(self, stream: Any, events: Sequence[Any], what: str) -> bool:

@@ -259,25 +259,13 @@ class TraceWorker:
             async with stage.busy:
                 # checked after the last wait, and the rows added with no wait in between: a
                 # rebalance that began meanwhile ended their generation (they are read again)
-                events = self._live(events, what)
+                events, _ = self.generation.split(events, what)  # the channels need no acks
                 if not events:
                     continue
                 self.idle.touch()
                 stage.add(events)
                 if stage.should_flush():
                     self.checkpoint.mark_durable(await stage.flush(stream))
-
-    def _live(self, events: list[Any], what: str) -> list[Any]:
-        """The events of the live consumer generation (the channels need no acks)."""
-        live = [event for event in events if self.generation.live(event)]
-        if len(live) < len(events):
-            log.info(
-                "dropped %d %s(s) of an ended consumer generation; they are read again from"
-                " the committed offset",
-                len(events) - len(live),
-                what,
-            )
-        return live
 
     async def _first_deliveries(self, stream: Any, events: list[Any]) -> list[Any]:
         """The events handed out for the first time in the live generation; faust's second
