@@ -8,6 +8,7 @@ import collections
 import re
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -190,6 +191,14 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
+def _raw_samples(raw_profile: Path) -> Iterator[tuple[str, int]]:
+    """(stack, sample count) of each line of py-spy ``--format raw`` output."""
+    for line in raw_profile.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if count.isdigit():
+            yield stack, int(count)
+
+
 def hottest(raw_profile: Path, top: int = 10) -> tuple[int, list[tuple[str, float, float]]]:
     """From py-spy ``--format raw --function`` output: (samples, [(function, self %, total %)]).
 
@@ -199,11 +208,9 @@ def hottest(raw_profile: Path, top: int = 10) -> tuple[int, list[tuple[str, floa
     self_n: collections.Counter[str] = collections.Counter()
     total_n: collections.Counter[str] = collections.Counter()
     samples = 0
-    for line in raw_profile.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not stack or not count.isdigit():
+    for stack, n in _raw_samples(raw_profile):
+        if not stack:
             continue
-        n = int(count)
         frames = [_short(f) for f in stack.split(";")]
         frames = [f for f in frames if not f.startswith("process ")]  # py-spy --threads header
         samples += n
@@ -222,14 +229,11 @@ def inclusive(raw_profile: Path, needles: list[str]) -> dict[str, float]:
     """% of samples whose stack contains a frame matching each needle (substring)."""
     hits = collections.Counter()
     samples = 0
-    for line in raw_profile.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not count.isdigit():
-            continue
-        samples += int(count)
+    for stack, n in _raw_samples(raw_profile):
+        samples += n
         for needle in needles:
             if needle in stack:
-                hits[needle] += int(count)
+                hits[needle] += n
     return {n: 100 * hits[n] / max(samples, 1) for n in needles}
 
 
@@ -261,11 +265,10 @@ def by_area(raw_profile: Path, areas: list[tuple[str, tuple[str, ...]]]) -> dict
     samples with no such frame are "other (asyncio loop, threads)"."""
     hits: collections.Counter[str] = collections.Counter()
     samples = 0
-    for line in raw_profile.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not stack or not count.isdigit():
+    for stack, n in _raw_samples(raw_profile):
+        if not stack:
             continue
-        samples += int(count)
+        samples += n
         area = "other (asyncio loop, threads)"
         for frame in reversed(stack.split(";")):
             found = next((label for label, needles in areas if any(n in frame for n in needles)),
@@ -273,7 +276,7 @@ def by_area(raw_profile: Path, areas: list[tuple[str, tuple[str, ...]]]) -> dict
             if found is not None:
                 area = found
                 break
-        hits[area] += int(count)
+        hits[area] += n
     labels = [label for label, _ in areas] + ["other (asyncio loop, threads)"]
     return {label: 100 * hits[label] / max(samples, 1) for label in labels}
 

@@ -11,7 +11,7 @@ to it, and reading the tick runs the close step, inside that partition's transac
 The table is partitioned like the session-turns topic (keyed by session id, see
 ``router.py``), so each worker holds the sessions of the partitions it owns; its changelog
 restores them after a restart. The ``sessions`` Parquet dataset is written from the committed
-scored-sessions topic by a second agent, files named by its offsets (as for the results).
+scored-sessions topic by a second loop, files named by its offsets (as for the results).
 """
 
 from __future__ import annotations
@@ -75,7 +75,6 @@ class SessionStage:
         self.on_durable = on_durable
         self.on_activity = on_activity  # the worker's idle watch (--stop-when-idle)
         self.generation: Any = None  # a GenerationGuard: turns of an ended generation dropped
-        self.topic = app.topic(settings.session_turns_topic, value_type=bytes, key_type=bytes)
         self.turns = BatchChannel(app.conf.stream_buffer_maxsize, live=self._live)
         divert(app, settings.session_turns_topic, self.turns)  # not faust's per-event path
         self.table = app.Table(

@@ -288,10 +288,13 @@ class TraceWorker:
         for stage, stream in self._parquet_stages():
             await self._flush_stage(stage, stream, force)
 
+    def _flush_due(self, stage: Any, force: bool) -> bool:
+        """Whether ``stage`` is to be flushed now (every stage with rows, when ``force``)."""
+        return stage.should_flush() or (bool(stage.pending) and (force or self.app.rebalancing))
+
     async def _flush_stage(self, stage: Any, stream: Any, force: bool) -> None:
         async with stage.busy:
-            due = stage.should_flush() or (bool(stage.pending) and (force or self.app.rebalancing))
-            if due:
+            if self._flush_due(stage, force):
                 self.checkpoint.mark_durable(await stage.flush(stream))
 
     def _flush_due_parquet_in_background(self) -> None:
@@ -299,11 +302,10 @@ class TraceWorker:
         so the commit does not wait for the files (an error in it stops the worker)."""
         for stage, stream in self._parquet_stages():
             running = self._background_flushes.get(id(stage))
-            if (running is None or running.done()) and not stage.busy.locked():
-                due = stage.should_flush() or (bool(stage.pending) and self.app.rebalancing)
-                if due:
-                    flush = self.app.add_future(self._flush_stage(stage, stream, force=False))
-                    self._background_flushes[id(stage)] = flush
+            idle = (running is None or running.done()) and not stage.busy.locked()
+            if idle and self._flush_due(stage, force=False):
+                flush = self.app.add_future(self._flush_stage(stage, stream, force=False))
+                self._background_flushes[id(stage)] = flush
 
     async def _tick(self) -> None:
         if self._stopping or self._lock.locked():
