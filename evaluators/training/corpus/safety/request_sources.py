@@ -22,6 +22,14 @@ def _request(text: str, label: int, category: str, lookalike: bool = False) -> d
     return {"text": clean(text), "label": label, "category": category, "lookalike": lookalike}
 
 
+def _safe_content(requests: list[dict]) -> list[dict]:
+    """The look-alike prompts again as ``safety_content`` 0: their words are not harmful to
+    show either. The content head also reads a request's own words (abuse, hate, sexual
+    content typed by the user: ``safety.verdict``'s ``prc``) and, without these, took "how
+    do I kill a Python process" for violence (p 0.47)."""
+    return [{"text": r["text"], "label": 0, "category": "none"} for r in requests if r["lookalike"]]
+
+
 def xstest_prompts(files: Files) -> dict[str, list[dict]]:
     """XSTest v2: safe prompts -> 0 (lookalike), unsafe contrast prompts -> 1; category of the
     unsafe ones from the prompt type (discrimination, privacy) or the keyword guess."""
@@ -33,7 +41,7 @@ def xstest_prompts(files: Files) -> dict[str, list[dict]]:
         kind = row["type"]
         category = {"contrast_discr": "hate", "contrast_privacy": "other"}.get(kind)
         rows.append(_request(row["prompt"], 1, category or cat.guess_category(row["prompt"])))
-    return {"safety_request": rows}
+    return {"safety_request": rows, "safety_content": _safe_content(rows)}
 
 
 COCONOT_LOOKALIKE_CATEGORY = "Requests with safety concerns"
@@ -51,7 +59,7 @@ def coconot_contrast(files: Files) -> dict[str, list[dict]]:
         for row in jsonl_rows(files[path])
         if row["category"] == COCONOT_LOOKALIKE_CATEGORY
     ]
-    return {"safety_request": rows}
+    return {"safety_request": rows, "safety_content": _safe_content(rows)}
 
 
 def simple_safety_tests(files: Files) -> dict[str, list[dict]]:
