@@ -64,8 +64,10 @@ def measure(traces: list[Trace], params: dict, settings: EncoderSettings | None 
     else:
         _cue_scan._SCANNERS.clear()
     models_dir = params.pop("_models_dir", None)
+    safety_only = params.pop("_safety", {})
     encoder = load_encoder(settings) if params.get("tiers") != "lexical" else None
-    evaluators = [cls(**params) for cls in EVALUATORS]
+    evaluators = [cls(**params, **(safety_only if cls is SafetyEvaluator else {}))
+                  for cls in EVALUATORS]  # fmt: skip
     for ev in evaluators:
         ev.encoder = encoder
         if models_dir is not None:
@@ -105,6 +107,8 @@ def configs(spec: str) -> dict[str, dict]:
     """``lexical`` (lexical tier only), ``lexical-re`` (the same with the safety cues searched
     by ``re``, one search each, as before ``_cue_scan``), ``cascade`` (the defaults),
     ``always`` (encoder on every trace), ``band=<b>`` (the cascade with that band),
+    ``no-request-content`` / ``lexical-no-request-content`` (the cascade / the lexical tier
+    with safety's ``request_content`` off),
     ``heads=<dir>`` (the default cascade with the heads of ``dir``, e.g. earlier ones)."""
     out: dict[str, dict] = {}
     for name in (n.strip() for n in spec.split(",") if n.strip()):
@@ -114,6 +118,13 @@ def configs(spec: str) -> dict[str, dict]:
             out["lexical, cues by re (before Hyperscan)"] = {"tiers": "lexical", "_re": True}
         elif name == "cascade":
             out["cascade (defaults)"] = {}
+        elif name == "lexical-no-request-content":
+            out["lexical, request_content off"] = {
+                "tiers": "lexical",
+                "_safety": {"request_content": False},
+            }
+        elif name == "no-request-content":
+            out["cascade, request_content off"] = {"_safety": {"request_content": False}}
         elif name == "always":
             out["encoder on every trace"] = {"encoder_mode": "always"}
         elif name.startswith("heads="):

@@ -29,7 +29,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from evaluators.builtin.cascade import CascadeSettings
+from evaluators.builtin.cascade import CascadeSettings, annotate
 from evaluators.builtin.context_sufficiency import ContextSufficiencyEvaluator
 from evaluators.builtin.correctness import CorrectnessEvaluator
 from evaluators.builtin.encoder import load_encoder
@@ -71,6 +71,9 @@ def _unsafe(o) -> bool:
 TASKS = [
     Task("content safety (output)", "safety_content", SafetyEvaluator, "safety",
          lambda i, r: Trace(trace_id=f"c{i}", outputs=r["text"]), lambda r: r["label"],
+         _fail, _unsafe),
+    Task("content safety (request)", "safety_content", SafetyEvaluator, "safety",
+         lambda i, r: Trace(trace_id=f"q{i}", inputs=r["text"]), lambda r: r["label"],
          _fail, _unsafe),
     Task("request safety", "safety_request", SafetyEvaluator, "safety",
          lambda i, r: Trace(trace_id=f"r{i}", inputs=r["text"]), lambda r: r["label"],
@@ -185,10 +188,12 @@ def _cascaded(
     """The default cascade's outcomes for ``band``, from the lexical and the encoder-always
     outcomes of the same traces: exactly what the cascade picks, the encoder's outcome where
     the evaluator ``router`` sends the lexical one on (``sends_to_encoder``: the band, and
-    the lexical verdicts it does not let stand alone); and the share sent."""
+    the lexical verdicts it does not let stand alone), merged as the cascade merges it
+    (``merge_encoder``); and the share sent."""
     settings = CascadeSettings(band=band)
     sent = [router.sends_to_encoder(t, o, settings) for t, o in zip(traces, lexical, strict=True)]
-    out = [e if s else o for s, o, e in zip(sent, lexical, encoder, strict=True)]
+    out = [annotate(router.merge_encoder(t, o, e, settings), tier="encoder") if s else o
+           for t, s, o, e in zip(traces, sent, lexical, encoder, strict=True)]  # fmt: skip
     return out, sum(sent) / max(sum(o is not None for o in lexical), 1)
 
 

@@ -349,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cost-configs",
         default="lexical,cascade",
-        help="with --cost-only: lexical, cascade, always, band=<b> (comma-sep.)",
+        help="with --cost-only: lexical, cascade, no-request-content, always, band=<b>",
     )
     parser.add_argument(
         "--per-unit",

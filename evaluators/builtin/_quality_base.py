@@ -121,7 +121,8 @@ class QualityEvaluator(Evaluator):
                         outcomes[i] = annotate(outcomes[i], encoder_unavailable=True)
                 else:
                     for i, outcome in zip(wanted, rescored, strict=True):
-                        outcomes[i] = annotate(outcome, tier="encoder")
+                        merged = self.merge_encoder(traces[i], outcomes[i], outcome, settings)
+                        outcomes[i] = annotate(merged, tier="encoder")
         if "llm" in settings.tiers:
             self._judge_uncertain(traces, outcomes, settings)
         return outcomes
@@ -136,6 +137,14 @@ class QualityEvaluator(Evaluator):
             or uncertain(lexical, self.threshold, settings.band)
             or self._lexical_unfounded(trace, lexical)
         )
+
+    def merge_encoder(
+        self, trace: Trace, lexical: Outcome, rescored: Outcome, settings: CascadeSettings
+    ) -> Outcome:
+        """The outcome of a trace the encoder rescored: the encoder's (here); an evaluator may
+        take only the part of it the trace was sent for. The benchmarks' cascade rows use
+        it too."""
+        return rescored
 
     def _lexical_unfounded(self, trace: Trace, outcome: Outcome) -> bool:
         """A lexical verdict the lexical tier should not give alone, however far from the
