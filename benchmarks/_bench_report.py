@@ -64,7 +64,7 @@ def _ratio(rounds: list[dict[str, Any]], key: str, keys: tuple[str, ...]) -> str
 
 
 def _cpu_per_trace(rounds: list[dict[str, Any]], key: str) -> str:
-    """Median process CPU (all processes of the run) per counted trace, in microseconds: much
+    """Median (min - max) process CPU (all processes of the run) per counted trace, in µs: much
     less sensitive to the other jobs on the machine than the rates."""
     values = []
     for run_round in rounds:
@@ -72,6 +72,8 @@ def _cpu_per_trace(rounds: list[dict[str, Any]], key: str) -> str:
         if run is None or any(c is None for c in run.cpu) or not run.counted:
             continue
         values.append(sum(run.cpu) * run.window / run.counted * 1e6)
+    if len(values) > 1:  # the spread says whether a difference between runs is noise
+        return f"{statistics.median(values):,.0f} ({min(values):,.0f} - {max(values):,.0f})"
     return f"{statistics.median(values):,.0f}" if values else "-"
 
 

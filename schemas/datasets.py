@@ -161,6 +161,8 @@ def clip_field(
     """
     if text is None:
         return None, False
+    if len(text) * 4 <= limit_bytes:  # a character is at most 4 UTF-8 bytes: no encode
+        return text, False
     raw = text.encode("utf-8")
     if len(raw) <= limit_bytes:
         return text, False

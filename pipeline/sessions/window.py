@@ -51,12 +51,15 @@ class Absorbed(StrEnum):
     SPLIT = "split"  # belongs to a new window: close (if open) and replace the entry first
 
 
+PARTITION_KEY_PREFIX = "\x00partition-"
+
+
 def partition_key(partition: int) -> str:
-    return f"\x00partition-{partition}"
+    return f"{PARTITION_KEY_PREFIX}{partition}"
 
 
 def is_partition_key(key: str) -> bool:
-    return key.startswith("\x00partition-")
+    return key.startswith(PARTITION_KEY_PREFIX)
 
 
 def new_entry(session_id: str, partition: int, turn: dict[str, Any], t: float) -> Entry:

@@ -41,7 +41,7 @@ from pipeline.sinks.dataset import (
     partition_of,
 )
 from pipeline.sinks.objects import write_parquet
-from pipeline.sinks.rows import Row, result_rows, span_rows, trace_rows
+from pipeline.sinks.rows import Columns, Row, add_result_columns, result_rows, span_rows, trace_rows
 from pipeline.sinks.storage import Location, StorageError, locate
 from schemas import arrow_schema, spans_arrow_schema, traces_arrow_schema
 from schemas.datasets import DEFAULT_FIELD_LIMIT_BYTES
@@ -56,6 +56,9 @@ class Target:
     root: Location
     schema: pa.Schema
     rows: Callable[[dict[str, Any]], Iterable[Row]]
+    columns: Callable[[dict[str, Any], Columns], int] | None = None
+    """Appends a message's rows to the buffer column by column (no dict per row) and returns
+    how many; the same rows as ``rows`` (which the sink uses when this is None)."""
 
     @cached_property
     def names(self) -> list[str]:  # pyarrow builds a new list on every .names
@@ -131,7 +134,9 @@ class ParquetSink:
         self.flush_seconds = flush_seconds
         self.time_field = time_field
         roots = dataset_roots(self.root) if targets is None else {}
-        self._targets = targets or [Target(self.root, arrow_schema(), result_rows)]
+        self._targets = targets or [
+            Target(self.root, arrow_schema(), result_rows, add_result_columns)
+        ]
         if store_traces and targets is None:
             self._targets += [
                 Target(
@@ -161,15 +166,23 @@ class ParquetSink:
         buf.last_offset = max(buf.last_offset, offset)
         date, hour = partition_of(message[self.time_field])  # ISO-8601 UTC: "2026-11-25T14:05:09Z"
         for index, target in enumerate(self._targets):
-            rows = list(target.rows(message))
-            if not rows and index:  # an empty results file is written, as before; no others
-                continue
-            part = buf.columns.setdefault((index, date, hour), defaultdict(list))
-            for row in rows:
-                for name in target.names:
-                    part[name].append(row[name])
+            key = (index, date, hour)
+            part = buf.columns.get(key)
+            fresh = part is None
+            if fresh:
+                part = defaultdict(list)
+            if target.columns is not None:
+                count = target.columns(message, part)
+            else:
+                rows = list(target.rows(message))
+                count = len(rows)
+                for row in rows:
+                    for name in target.names:
+                        part[name].append(row[name])
+            if fresh and (count or not index):  # an empty results file is written; no others
+                buf.columns[key] = part
             if index == 0:  # flush_rows counts results rows, as before
-                buf.rows += len(rows)
+                buf.rows += count
 
     def should_flush(self) -> bool:
         if self.buffered_rows >= self.flush_rows:

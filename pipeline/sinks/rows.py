@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from itertools import repeat
 from typing import Any
 
 import orjson
@@ -22,6 +23,8 @@ from schemas.datasets import DATASETS_SCHEMA_VERSION, DEFAULT_FIELD_LIMIT_BYTES,
 from schemas.parquet import PARQUET_SCHEMA_VERSION
 
 Row = dict[str, Any]
+Columns = dict[str, list]
+"""A dataset's buffer: column name -> values (the sink's ``defaultdict(list)``)."""
 
 
 def _time(value: str | None) -> datetime | None:
@@ -120,6 +123,42 @@ def result_rows(message: dict[str, Any]) -> Iterator[Row]:
             "source": r.get("source", "code"),
             "span_id": r.get("span_id"),
         }
+
+
+def add_result_columns(message: dict[str, Any], columns: Columns) -> int:
+    """Append the ``results`` rows of one scored trace to ``columns`` (what ``result_rows``
+    yields, column by column, without a dict per row); returns how many rows.
+
+    The trace-level values are computed once and repeated, one per result: the sink's
+    per-record cost (issue 20). ``tests/pipeline/sinks/test_rows.py`` checks it against
+    ``result_rows``.
+    """
+    results = message["results"]
+    n = len(results)
+    if not n:
+        return 0
+    for name, value in _summary(message).items():
+        columns[name].extend(repeat(value, n))
+    columns["schema_version"].extend(repeat(PARQUET_SCHEMA_VERSION, n))
+    evaluator, version = columns["evaluator"], columns["evaluator_version"]
+    score, passed, label = columns["score"], columns["passed"], columns["label"]
+    rationale, error, latency = columns["rationale"], columns["error"], columns["eval_latency_ms"]
+    metadata_json, source, span_id = columns["metadata_json"], columns["source"], columns["span_id"]
+    for r in results:
+        get = r.get
+        evaluator.append(r["evaluator"])
+        version.append(get("evaluator_version", "1"))
+        score.append(get("score"))
+        passed.append(get("passed"))
+        label.append(get("label"))
+        rationale.append(get("rationale"))
+        error.append(get("error"))
+        latency.append(get("latency_ms"))
+        metadata = get("metadata")
+        metadata_json.append(orjson.dumps(metadata).decode() if metadata else None)
+        source.append(get("source", "code"))
+        span_id.append(get("span_id"))
+    return n
 
 
 def trace_rows(message: dict[str, Any], limit: int = DEFAULT_FIELD_LIMIT_BYTES) -> Iterator[Row]:

@@ -16,7 +16,7 @@ from pipeline.settings import Settings
 from pipeline.worker import faust_compat
 from pipeline.worker.app import COMMIT_TIMER, TraceWorker
 from pipeline.worker.log_noise import ExpectedNoise
-from pipeline.worker.runtime import tune_garbage_collector
+from pipeline.worker.runtime import preload_lazy_imports, tune_garbage_collector
 from pipeline.worker.stages import ScoreStage
 
 
@@ -49,6 +49,7 @@ def run_worker(
     )
     faust_worker.drain = worker.finish
     faust_worker.is_stopping = lambda: worker._stopping
+    preload_lazy_imports()
     tune_garbage_collector()  # last: what start-up loaded is frozen out of every collection
     try:
         faust_worker.execute_from_commandline()

@@ -15,6 +15,7 @@ from test_window import RULES, turn
 from pipeline.sessions import window
 from pipeline.sessions.book import Changes, SessionBook, tick_message
 from pipeline.sessions.due_index import DueIndex
+from schemas.session import ClosedBy
 
 
 class ScanningBook(SessionBook):
@@ -96,3 +97,66 @@ def test_a_close_step_touches_only_what_is_due() -> None:
     book.close_due(0, 1_000_001.0, changes)
     assert [c.session.session_id for c in changes.closings] == ["s0", "s1"]  # last + gap <= wm
     assert looked == ["s0", "s1"]  # not the 1,999 others
+
+
+class SortingBook(SessionBook):
+    """``_make_room`` as it was: two full sorts of every entry."""
+
+    def _make_room(self, new_key: str, changes: Changes) -> None:
+        if len(self.data) < self.max_open:
+            return
+        entries = self.sessions(self.owned())
+        if len(entries) < self.max_open:
+            return
+        self.on_limit("open_sessions")
+        room = len(entries) - self.max_open + max(1, self.max_open // 100)
+        candidates = [(k, e) for k, e in entries if k != new_key]
+        markers = sorted(
+            (i for i in candidates if not i[1].get("open")), key=lambda i: i[1]["last"]
+        )
+        opened = sorted((i for i in candidates if i[1].get("open")), key=lambda i: i[1]["last"])
+        for key, entry in (markers + opened)[:room]:
+            if entry.get("open"):
+                self._close(key, entry, ClosedBy.EVICTED, changes, keep=False)
+            self._forget(key)
+            changes.put(key, None, entry["p"])
+
+
+@pytest.mark.parametrize("owned", [{0, 1}, {0, 1, 2}])
+@pytest.mark.parametrize("seed", range(6))
+def test_the_open_session_bound_evicts_exactly_what_sorting_every_entry_did(
+    seed: int, owned: set[int]
+) -> None:
+    """Many sessions past ``max_open``, trace times with ties (whole seconds), markers and
+    open sessions mixed, two or all three partitions owned: the same evictions, in the same
+    order, as ``_make_room`` did before issue 20's change (two sorts of every entry, a scan
+    for every new session once the table held ``max_open`` entries)."""
+    rng = random.Random(seed)
+    hits: list[str] = []
+    books = [
+        SessionBook(
+            {}, RULES, max_open=500, text_bytes=1000, owned=lambda: owned, on_limit=hits.append
+        )
+    ]
+    books.append(SortingBook({}, RULES, max_open=500, text_bytes=1000, owned=lambda: owned))
+    wall, evicted = 1_000_000.0, 0
+    for step in range(250):
+        wall += 1.0
+        messages = [
+            (rng.randrange(3), turn(f"s{rng.randrange(3_000)}", f"t{step}-{i}",
+                                    float(rng.randrange(200)), end=rng.random() < 0.05))
+            for i in range(rng.randint(1, 12))
+        ]  # fmt: skip
+        outcomes = []
+        for book in books:
+            changes = Changes()
+            for partition, message in messages:
+                book.absorb(partition, message, wall, changes)
+            for partition in range(3):
+                book.close_due(partition, wall, changes)
+            outcomes.append((list(changes.writes.items()), _closings(changes)))
+        assert outcomes[0] == outcomes[1], step
+        assert books[0].data == books[1].data
+        evicted += sum(1 for c in outcomes[0][1] if c[2] == "evicted")
+    # the bound was reached again and again, and open sessions were closed early too
+    assert hits.count("open_sessions") > 5 and evicted > 0

@@ -4,6 +4,7 @@ under one file name per offset range, and the crash clean-up removes them togeth
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import UTC, datetime
 
 import duckdb
@@ -15,8 +16,14 @@ from pipeline.evaluate.scorer import ScoredRecord, SourcedTrace
 from pipeline.redaction import Redactor
 from pipeline.sinks.encode import RecordEncoder
 from pipeline.sinks.parquet import ParquetSink, remove_uncommitted
-from pipeline.sinks.rows import result_rows, span_rows, trace_rows
-from schemas import EvaluationResult, Trace, spans_arrow_schema, traces_arrow_schema
+from pipeline.sinks.rows import add_result_columns, result_rows, span_rows, trace_rows
+from schemas import (
+    EvaluationResult,
+    Trace,
+    arrow_schema,
+    spans_arrow_schema,
+    traces_arrow_schema,
+)
 from schemas.datasets import SPANS_COLUMNS, TRACES_COLUMNS
 
 T0 = datetime(2026, 11, 25, 14, 5, tzinfo=UTC)
@@ -103,6 +110,25 @@ def test_results_carry_the_trace_version_and_no_body_means_no_trace_rows():
     assert next(trace_rows(msg))["trace_version"] == 3
     msg["body"] = None
     assert list(trace_rows(msg)) == [] and list(span_rows(msg)) == []
+
+
+def test_result_columns_are_the_result_rows_column_by_column():
+    messages = [message(RICH), message(RICH, results=0), message({"trace_id": "bare"}, 7, 5)]
+    rich = messages[0]
+    rich["trace_version"] = 2
+    rich["results"][0].update(
+        metadata={"k": [1, 2]}, span_id="s1", source="model", label="ok", rationale="why"
+    )
+    del rich["results"][1]["evaluator_version"]  # defaults, as the rows have them
+    columns: dict[str, list] = defaultdict(list)
+    counts = [add_result_columns(m, columns) for m in messages]
+    rows = [row for m in messages for row in result_rows(m)]
+    assert counts == [2, 0, 5] and len(rows) == 7
+    names = arrow_schema().names
+    assert set(columns) == set(names)
+    assert {name: columns[name] for name in names} == {
+        name: [row[name] for row in rows] for name in names
+    }
 
 
 def test_sink_writes_three_datasets_readable_by_pandas_and_duckdb(tmp_path):
