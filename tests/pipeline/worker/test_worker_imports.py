@@ -1,5 +1,8 @@
-"""What the worker imports costs resident memory in every worker process: scikit-learn (with
-scipy), pandas stay out of it (about 150 MB together; docs/performance.md, memory)."""
+"""What scoring imports costs resident memory in every worker process: scikit-learn (with
+scipy) and pandas stay out of the scoring path (about 150 MB together; docs/performance.md,
+memory). pandas itself still enters a running worker: pyarrow imports it the first time it
+converts a Python list, which ``pipeline.worker.runtime.preload_lazy_imports`` now does at
+start-up; this test guards the evaluators, not the Parquet sink."""
 
 from __future__ import annotations
 
