@@ -87,11 +87,40 @@ class Evaluator:
 
     @classmethod
     def parameters(cls) -> dict[str, Any]:
-        """Configurable parameters and their defaults, read from ``__init__``."""
-        return _keyword_defaults(cls.__init__, skip={"self"})
+        """Configurable parameters and their defaults, read from ``__init__``. An
+        ``__init__`` that takes ``**kwargs`` (and passes them to ``super().__init__``)
+        inherits the parameters of the base class's ``__init__``: a subclass adds its own
+        without repeating the others; its own come first and win on a shared name."""
+        params: dict[str, Any] = {}
+        for init in cls.parameter_sources():
+            for name, default in _keyword_defaults(init, skip={"self"}).items():
+                params.setdefault(name, default)
+        return params
+
+    @classmethod
+    def parameter_sources(cls) -> list[Any]:
+        """The ``__init__`` functions the parameters come from, the class's own first: up
+        the classes for as long as each one forwards ``**kwargs``."""
+        sources = []
+        for klass in cls.__mro__:
+            init = klass.__dict__.get("__init__")
+            if init is None:
+                continue
+            sources.append(init)
+            if not _forwards_keywords(init):
+                break
+        return sources
 
     def __repr__(self) -> str:
         return f"<evaluator {self.name}@{self.version}>"
+
+
+def _forwards_keywords(func: Any) -> bool:
+    """The function takes ``**kwargs`` (object's ``__init__`` is where the walk ends)."""
+    if func is object.__init__:
+        return False
+    kinds = (p.kind for p in inspect.signature(func).parameters.values())
+    return inspect.Parameter.VAR_KEYWORD in kinds
 
 
 def _keyword_defaults(func: Any, skip: set[str]) -> dict[str, Any]:

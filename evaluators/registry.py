@@ -7,6 +7,7 @@ in ``Registry.errors`` and skipped, so one bad package never stops a worker.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -75,12 +76,16 @@ class Registration:
                 f"evaluator {self.name!r} has no parameter {', '.join(unknown)}"
                 f" (it accepts: {', '.join(sorted(known)) or 'none'})"
             )
-        signature_of = (
-            self.target.func if isinstance(self.target, FunctionEvaluator) else self.target.__init__
-        )
-        problem = check_params(signature_of, params)
-        if problem:
-            raise ConfigError(f"evaluator {self.name!r}: {problem}")
+        if isinstance(self.target, FunctionEvaluator):
+            sources = [self.target.func]
+        else:
+            sources = self.target.parameter_sources()
+        checked: set[str] = set()
+        for source in sources:  # each name against the first ``__init__`` declaring it
+            problem = check_params(source, {k: v for k, v in params.items() if k not in checked})
+            if problem:
+                raise ConfigError(f"evaluator {self.name!r}: {problem}")
+            checked |= set(_keyword_names(source))
         try:
             if isinstance(self.target, FunctionEvaluator):
                 instance: Evaluator = self.target.with_params(**params)
@@ -91,6 +96,13 @@ class Registration:
         if result_name and result_name != instance.name:
             instance.name = result_name
         return instance
+
+
+def _keyword_names(func: Any) -> list[str]:
+    if func is object.__init__:
+        return []
+    return [p.name for p in inspect.signature(func).parameters.values()
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]  # fmt: skip
 
 
 def as_registrable(obj: Any) -> type[Evaluator] | FunctionEvaluator:

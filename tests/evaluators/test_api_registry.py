@@ -208,3 +208,56 @@ def test_discover_allow_list() -> None:
     registry = discover(allow=["latency", "cost"])
     assert registry.names() == ["cost", "latency"]
     assert registry.errors == []
+
+
+class _Base(Evaluator):
+    name = "base_params"
+
+    def __init__(self, slo: float = 1.0, mode: str = "fast") -> None:
+        self.slo, self.mode = slo, mode
+
+    def evaluate(self, trace):
+        return 1.0
+
+
+class _Forwarding(_Base):
+    name = "forwarding_params"
+
+    def __init__(self, *, strict: bool = False, mode: str = "exact", **kwargs) -> None:
+        super().__init__(mode=mode, **kwargs)
+        self.strict = strict
+
+
+class _Closed(_Base):
+    name = "closed_params"
+
+    def __init__(self, strict: bool = False) -> None:
+        super().__init__()
+        self.strict = strict
+
+
+def test_a_subclass_forwarding_kwargs_inherits_the_base_parameters() -> None:
+    """Its own first, its default wins on a shared name; without ``**kwargs`` nothing is
+    inherited (the base's parameters could not reach it)."""
+    assert _Forwarding.parameters() == {"strict": False, "mode": "exact", "slo": 1.0}
+    assert list(_Forwarding.parameters()) == ["strict", "mode", "slo"]
+    assert _Closed.parameters() == {"strict": False}
+    registry = Registry()
+    forwarding, closed = registry.register(_Forwarding), registry.register(_Closed)
+    made = forwarding.create({"slo": 2.5, "strict": True})
+    assert (made.slo, made.mode, made.strict) == (2.5, "exact", True)
+    with pytest.raises(ConfigError, match="parameter slo must be float, not str"):
+        forwarding.create({"slo": "2.5"})  # the base's type hint is checked too
+    with pytest.raises(ConfigError, match="parameter strict must be bool"):
+        forwarding.create({"strict": "yes"})
+    with pytest.raises(ConfigError, match="has no parameter slo"):
+        closed.create({"slo": 2.5})
+
+
+def test_safety_lists_the_quality_parameters_and_its_own() -> None:
+    params = discover().get("safety").parameters()
+    assert params["request_content"] is True
+    for name in ("backend", "judge", "tiers", "encoder_mode", "band", "llm_band",
+                 "judge_calls_per_minute", "judge_usd_per_hour"):  # fmt: skip
+        assert name in params, name
+    assert params["band"] == 0.3 and params["tiers"] == "lexical,encoder"
