@@ -299,6 +299,7 @@ class TraceWorker:
         while True:
             await self.feed.wait(self.settings.batch_timeout_seconds)
             if not self.feed.ready:
+                self.feed.wakeup.clear()  # never a busy loop on a stale wake-up
                 continue
             await self._assigned.wait()
             async with stage.busy:

@@ -170,6 +170,7 @@ class MemoryFeed:
         self.sent_rows.clear()
         self.held.clear()
         self.ready.clear()
+        self.wakeup.clear()
         self.boundary.clear()
         self.caught_up.clear()
         self.recovered.clear()
