@@ -46,7 +46,7 @@ class OutputDatasetsSection(Section):
         10.0, gt=0, description="Flush Parquet buffers at least this often (seconds)."
     )
     parquet_from: Literal["topic", "memory"] = Field(
-        "memory",
+        "topic",
         description="Where the worker's Parquet rows of scored traces come from. topic: it"
         " reads the scored-traces topic back (read_committed). memory: from the batches it"
         " just committed, the topic read only to recover what a crash left unwritten; scored"

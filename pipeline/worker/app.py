@@ -4,7 +4,9 @@ Two loops share one lock and one commit:
 - ``score-traces`` (input topic): decode, score, send scored traces / dead letters (the
   sends join the Kafka transaction of their source partition), mark the batch durable;
 - ``parquet-sink`` (scored-traces topic, read_committed): buffer rows, write files, mark
-  them durable only after the rename.
+  them durable only after the rename; with ``EVALSTREAM_PARQUET_FROM=memory`` the rows come
+  from the batches the commit just committed and the topic is read only to recover
+  (``worker/parquet_memory.py``: the protocol).
 Both take their records in batches from a ``BatchChannel`` that faust's fetch loop fills
 (``pipeline/kafka/batch_channel.py``: faust's per-event path is skipped), as do the session
 stage's and the sessions Parquet loops; they run as app tasks, so an error in one stops the

@@ -1,7 +1,8 @@
 """The two stages of a worker, each run by one faust agent of ``worker/app.py``.
 
 ``ScoreStage``: input topic -> decode -> evaluators -> scored-traces / dead-letter sends and
-window aggregates. ``ParquetStage``: scored-traces topic -> Parquet files. Scoring is not
+window aggregates. ``ParquetStage``: scored-traces topic (or, ``add_rows``, the committed
+batches' messages: ``worker/parquet_memory.py``) -> Parquet files. Scoring is not
 held back by Parquet flushes, and Parquet files are named after the scored topic's offsets,
 which only ever hold committed (read_committed) scored traces.
 
