@@ -111,6 +111,16 @@ def ensure_topics(settings: Settings, names: Iterable[str], partitions: int) -> 
         admin.close()
 
 
+def partition_counts(settings: Settings, names: Iterable[str]) -> dict[str, int]:
+    """How many partitions each existing topic of ``names`` has (missing ones left out)."""
+    consumer = KafkaConsumer(**_common(settings), enable_auto_commit=False)
+    try:
+        found = {name: consumer.partitions_for_topic(name) for name in dict.fromkeys(names)}
+    finally:
+        consumer.close()
+    return {name: len(partitions) for name, partitions in found.items() if partitions}
+
+
 def publish(
     settings: Settings,
     topic: str,

@@ -45,6 +45,15 @@ class OutputDatasetsSection(Section):
     parquet_flush_seconds: float = Field(
         10.0, gt=0, description="Flush Parquet buffers at least this often (seconds)."
     )
+    parquet_from: Literal["topic", "memory"] = Field(
+        "topic",
+        description="Where the worker's Parquet rows of scored traces come from. topic: it"
+        " reads the scored-traces topic back (read_committed). memory: from the batches it"
+        " just committed, the topic read only to recover what a crash left unwritten; scored"
+        " traces then go to the partition of their source (the scored topic needs as many"
+        " partitions as the input topic; every worker of the group must use the same value)."
+        " See pipeline/worker/parquet_memory.py.",
+    )
 
 
 class ObjectStorageSection(Section):

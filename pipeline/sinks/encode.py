@@ -125,6 +125,12 @@ class RecordEncoder:
     def scored(self, record: ScoredRecord) -> bytes:
         """The scored-traces topic value of one record (key: its trace id), long fields cut
         if it would not fit; raises ``TooLargeError`` if even that is not enough."""
+        return self.scored_message(record)[0]
+
+    def scored_message(self, record: ScoredRecord) -> tuple[bytes, dict[str, Any] | None]:
+        """``scored``, and the message those bytes are the JSON of when it was written as it
+        is (the usual case); ``None`` when fields were cut to fit (decode the bytes then).
+        The Parquet rows of ``EVALSTREAM_PARQUET_FROM=memory`` come from it."""
         budget = value_budget(self.max_message_bytes, record.trace.trace_id.encode())
         message = self._redacted(record)
         # A whole message within the field limit has no field over it: nothing to cut, and
@@ -132,9 +138,9 @@ class RecordEncoder:
         # per body field as well).
         whole = _dumps_within(message, min(budget, self.field_limit_bytes))
         if whole is not None:
-            return whole
+            return whole, message
         self._clip_body(message)
-        return fit_scored(message, budget)
+        return fit_scored(message, budget), None
 
     def dead_letter(
         self,

@@ -28,9 +28,9 @@ class TransactionalSender:
     def __init__(self, app: Any, exactly_once: bool) -> None:
         self.app = app
         self.exactly_once = exactly_once
-        self._queued: deque[tuple[str, bytes | None, bytes | None, str | None, int | None]] = (
-            deque()
-        )
+        self._queued: deque[
+            tuple[str, bytes | None, bytes | None, str | None, int | None, list[Any] | None]
+        ] = deque()
         self._pump: asyncio.Future[None] | None = None
         self._delivery: list[asyncio.Future[Any]] = []
         # per send, faust's settings lookup of the app id and the assignor property were
@@ -60,10 +60,14 @@ class TransactionalSender:
         source_topic: str,
         source_partition: int,
         partition: int | None = None,
+        delivery: list[Any] | None = None,
     ) -> None:
-        """``partition``: an explicit destination (a table's changelog); else by key."""
+        """``partition``: an explicit destination (a table's changelog, the source partition
+        of a scored trace when Parquet rows come from memory); else by key. ``delivery``: a
+        list the send's delivery future is appended to (its ``RecordMetadata`` gives the
+        record's offset once ``drain`` returned)."""
         transactional_id = self.transactional_id(source_topic, source_partition)
-        self._queued.append((topic, key, value, transactional_id, partition))
+        self._queued.append((topic, key, value, transactional_id, partition, delivery))
         if self._pump is None or self._pump.done():
             self._pump = asyncio.ensure_future(self._send_queued())
 
@@ -73,7 +77,7 @@ class TransactionalSender:
         loop = asyncio.get_running_loop()
         producer = self.app.producer
         while self._queued:
-            topic, key, value, transactional_id, partition = self._queued.popleft()
+            topic, key, value, transactional_id, partition, wanted = self._queued.popleft()
             try:
                 delivery = await faust_compat.send_in_transaction(
                     producer, transactional_id, topic, key, value, partition
@@ -82,6 +86,8 @@ class TransactionalSender:
                 delivery = loop.create_future()
                 delivery.set_exception(exc)
             self._delivery.append(delivery)
+            if wanted is not None:
+                wanted.append(delivery)
 
     @property
     def pending(self) -> int:

@@ -4,7 +4,9 @@ Two loops share one lock and one commit:
 - ``score-traces`` (input topic): decode, score, send scored traces / dead letters (the
   sends join the Kafka transaction of their source partition), mark the batch durable;
 - ``parquet-sink`` (scored-traces topic, read_committed): buffer rows, write files, mark
-  them durable only after the rename.
+  them durable only after the rename; with ``EVALSTREAM_PARQUET_FROM=memory`` the rows come
+  from the batches the commit just committed and the topic is read only to recover
+  (``worker/parquet_memory.py``: the protocol).
 Both take their records in batches from a ``BatchChannel`` that faust's fetch loop fills
 (``pipeline/kafka/batch_channel.py``: faust's per-event path is skipped), as do the session
 stage's and the sessions Parquet loops; they run as app tasks, so an error in one stops the
@@ -22,9 +24,11 @@ import logging
 import os
 import signal
 import time
+from functools import partial
 from typing import Any
 
 import faust
+from faust.types import TP
 
 from pipeline.evaluate.scorer import Scorer
 from pipeline.ingest.assembler import SpanAssembler, install_assembler
@@ -39,6 +43,7 @@ from pipeline.worker.faust_app import faust_app
 from pipeline.worker.idle import IdleWatch, busy_reason
 from pipeline.worker.lag_report import LagReport
 from pipeline.worker.observers import PrometheusObserver
+from pipeline.worker.parquet_memory import MemoryFeed
 from pipeline.worker.stages import ParquetStage, ScoreStage
 
 log = logging.getLogger(__name__)
@@ -62,6 +67,15 @@ class TraceWorker:
         self.observer = PrometheusObserver()
         self.score = ScoreStage.create(settings, scorer, self.sender, self.observer)
         self.parquet = ParquetStage.create(settings, self.observer)
+        # Parquet rows from the committed batches, the scored topic read only to recover
+        # (parquet_memory.py); needs the transactions' fencing, so exactly-once only
+        self.feed: MemoryFeed | None = None
+        if settings.parquet_from == "memory":
+            if self.exactly_once:
+                self.feed = self.score.feed = MemoryFeed()
+            else:
+                log.warning("EVALSTREAM_PARQUET_FROM=memory needs exactly_once: reading the"
+                            " scored topic back instead")  # fmt: skip
         self.sessions: Any = None
         self.session_parquet: Any = None
         if settings.sessions_enabled:
@@ -94,9 +108,7 @@ class TraceWorker:
             flush_sinks=self.score.emit_windows,
             wait_for_sends=self.sender.drain,
             assignment=lambda: self.app.consumer.assignment(),
-            after_commit=lambda offsets: faust_compat.forget_acked_below(
-                self.app.consumer, offsets
-            ),
+            after_commit=self._after_commit,
         )
         self.lag = LagReport(
             lambda: self.app.consumer,
@@ -147,6 +159,45 @@ class TraceWorker:
         """Called by the assembler: ``Checkpoint.first_delivery``."""
         return self.checkpoint.first_delivery(tp, offset, generation)
 
+    def _after_commit(self, offsets: dict[Any, int]) -> None:
+        faust_compat.forget_acked_below(self.app.consumer, offsets)
+        if self.feed is not None:  # these transactions committed: their rows are final
+            topic = self.settings.input_topic
+            self.feed.committed({tp.partition for tp in offsets if tp.topic == topic})
+
+    async def _lag(self) -> dict[Any, int]:
+        """The idle check's lag; with rows from memory, a caught-up scored partition is left
+        out (its fetching is paused: what it holds past the pause is this worker's own)."""
+        lag = await self.lag.lag()
+        if self.feed is None:
+            return lag
+        scored, caught_up = self.settings.scored_topic, self.feed.caught_up
+        return {
+            tp: n for tp, n in lag.items() if tp.topic != scored or tp.partition not in caught_up
+        }
+
+    async def _start_memory_generation(self, committed: dict[Any, int | None]) -> None:
+        """Rows from memory: the scored partitions' end offsets now (faust has started, so
+        fenced, their transactions), where the topic read hands over to memory
+        (parquet_memory.py); their fetching resumes for that read."""
+        assert self.feed is not None
+        s = self.settings
+        counts = {
+            t: faust_compat.partition_count(self.app, t) for t in (s.input_topic, s.scored_topic)
+        }
+        if counts[s.input_topic] != counts[s.scored_topic]:
+            raise RuntimeError(
+                f"EVALSTREAM_PARQUET_FROM=memory needs as many partitions in {s.scored_topic}"
+                f" as in {s.input_topic}: {counts}"
+            )
+        scored = {tp: o or 0 for tp, o in committed.items() if tp.topic == s.scored_topic}
+        ends = await faust_compat.fresh_end_offsets(self.app.consumer, list(scored))
+        self.feed.start_generation(
+            {tp.partition: end for tp, end in ends.items() if end is not None},
+            {tp.partition: o for tp, o in scored.items()},
+        )
+        self.app.consumer.resume_partitions(list(scored))
+
     async def _on_rebalanced(self, *args: Any, **kwargs: Any) -> None:
         self.idle.touch()
 
@@ -176,6 +227,8 @@ class TraceWorker:
                 if self.sessions is not None:
                     self.sessions.rollback()
             self.checkpoint.rewind()
+            if self.feed is not None:  # what Kafka committed of it is read from the topic
+                self.feed.reset()
 
     async def _on_assigned(self, sender: Any, assigned: Any, **kwargs: Any) -> None:
         """Learn where each assigned partition stands, and drop Parquet files never committed.
@@ -200,6 +253,8 @@ class TraceWorker:
                 )
                 if removed:
                     log.warning("removed %d uncommitted Parquet file(s) of %s", removed, topic)
+        if self.feed is not None:
+            await self._start_memory_generation(committed)
         self._assigned.set()
 
     async def _score_agent(self) -> None:
@@ -234,7 +289,47 @@ class TraceWorker:
 
     async def _parquet_agent(self) -> None:
         self._parquet_stream = self.scored_batches
+        if self.feed is not None:
+            self.app.add_future(self._memory_parquet_agent())
         await self._write_parquet(self.scored_batches, self.parquet, "scored record")
+
+    async def _memory_parquet_agent(self) -> None:
+        """Rows from memory: the committed batches' rows into the stage, flushed when due
+        (the topic loop beside it adds what recovery reads)."""
+        assert self.feed is not None
+        stage, stream = self.parquet, self.scored_batches
+        while True:
+            await self.feed.wait(self.settings.batch_timeout_seconds)
+            if not self.feed.ready:
+                self.feed.wakeup.clear()  # never a busy loop on a stale wake-up
+                continue
+            await self._assigned.wait()
+            async with stage.busy:
+                self._take_memory_rows()
+                if stage.should_flush():
+                    self.checkpoint.mark_durable(await stage.flush(stream))
+
+    def _take_memory_rows(self) -> None:
+        """Move the feed's ready rows into the Parquet stage (``busy`` held by the caller)."""
+        if self.feed is not None and self.feed.ready:
+            self.idle.touch()
+            topic = self.settings.scored_topic
+            self.parquet.add_rows(topic, partial(TP, topic), self.feed.take_ready())
+
+    def _recovered(self, events: list[Any]) -> list[Any]:
+        """Rows from memory: of the scored records read back, those to add (below the
+        hand-over offset); a partition past it is caught up, and its fetching paused."""
+        assert self.feed is not None
+        keep, caught_up = [], set()
+        for event in events:
+            m = event.message
+            if self.feed.from_topic(m.partition, m.offset):
+                keep.append(event)
+            else:
+                caught_up.add(m.tp)
+        if caught_up:
+            self.app.consumer.pause_partitions(caught_up)
+        return keep
 
     async def _session_parquet_agent(self) -> None:
         self._session_parquet_stream = self.scored_sessions
@@ -263,7 +358,11 @@ class TraceWorker:
                 if not events:
                     continue
                 self.idle.touch()
-                stage.add(events)
+                if stage is self.parquet and self.feed is not None:
+                    stage.add(self._recovered(events))  # what memory does not hold
+                    self._take_memory_rows()  # after them: a caught-up partition's own
+                else:
+                    stage.add(events)
                 if stage.should_flush():
                     self.checkpoint.mark_durable(await stage.flush(stream))
 
@@ -294,6 +393,8 @@ class TraceWorker:
 
     async def _flush_stage(self, stage: Any, stream: Any, force: bool) -> None:
         async with stage.busy:
+            if stage is self.parquet:
+                self._take_memory_rows()
             if self._flush_due(stage, force):
                 self.checkpoint.mark_durable(await stage.flush(stream))
 
@@ -325,8 +426,9 @@ class TraceWorker:
             # they were handed without counting it as pending (seen: a worker under load
             # stopped idle with 10 scored traces never written, on Azurite)
             rebalancing=self.app.rebalancing or not self._assigned.is_set(),
-            measure_lag=self.lag.lag,
+            measure_lag=self._lag,
             rows_pending=len(self.parquet.pending)
+            + (self.feed.pending if self.feed is not None else 0)
             + (len(self.session_parquet.pending) if self.session_parquet is not None else 0),
             uncommitted=self.checkpoint.uncommitted(),
             assembler_idle=self.assembler.idle if self.assembler is not None else None,
@@ -354,7 +456,12 @@ class TraceWorker:
     async def _commit(self) -> None:
         """The checkpoint's commit, timed (lock held by the caller)."""
         started = time.monotonic()
-        await self.checkpoint.commit()
+        try:
+            await self.checkpoint.commit()
+        except BaseException:
+            if self.feed is not None:  # outcome unknown: the next generation reads them
+                self.feed.reset()
+            raise
         if self.sessions is not None:
             self.sessions.committed()
         self._last_commit = time.monotonic()

@@ -242,3 +242,10 @@ def install_fresh_recovery_highwaters(changelogs: set[str]) -> None:
 
     Recovery._build_highwaters = build_highwaters  # type: ignore[method-assign]
     setattr(Recovery, GUARD_FLAG, True)
+
+
+def partition_count(app: faust.App, topic: str) -> int | None:
+    """How many partitions ``topic`` has, from the consumer's cluster metadata (None: not
+    known to it)."""
+    partitions = app.consumer._thread._ensure_consumer().partitions_for_topic(topic)
+    return None if partitions is None else len(partitions)

@@ -20,6 +20,39 @@ from pipeline.worker.runtime import preload_lazy_imports, tune_garbage_collector
 from pipeline.worker.stages import ScoreStage
 
 
+def _ensure_worker_topics(settings: Settings, topics: list[str]) -> Settings:
+    """Create the missing topics; the settings to run with.
+
+    Parquet rows from memory send each scored trace to its source's partition
+    (``worker/parquet_memory.py``): a missing scored topic gets the input topic's partition
+    count, and with existing topics of different counts the worker reads the scored topic
+    back instead (every worker of the group sees the same counts, so all choose alike).
+    """
+    from pipeline.kafka.clients import ensure_topics, partition_counts
+
+    memory = settings.parquet_from == "memory" and settings.processing_guarantee == "exactly_once"
+    if not memory:
+        ensure_topics(settings, topics, settings.topic_partitions)
+        return settings
+    ensure_topics(settings, [settings.input_topic], settings.topic_partitions)
+    counts = partition_counts(settings, [settings.input_topic])
+    inputs = counts.get(settings.input_topic, settings.topic_partitions)
+    ensure_topics(settings, [settings.scored_topic], inputs)
+    ensure_topics(settings, topics, settings.topic_partitions)
+    scored = partition_counts(settings, [settings.scored_topic]).get(settings.scored_topic)
+    if scored == inputs:
+        return settings
+    logging.getLogger(__name__).warning(
+        "EVALSTREAM_PARQUET_FROM=memory needs as many partitions in %s (%s) as in %s (%d):"
+        " reading the scored topic back for Parquet instead",
+        settings.scored_topic,
+        scored,
+        settings.input_topic,
+        inputs,
+    )
+    return settings.model_copy(update={"parquet_from": "topic"})
+
+
 def run_worker(
     settings: Settings,
     scorer: Scorer,
@@ -29,15 +62,13 @@ def run_worker(
     """Run until stopped (SIGTERM/SIGINT) or idle; returns the scoring counters.
 
     ``worker_type``: a ``TraceWorker`` subclass (tests inject faults through one)."""
-    from pipeline.kafka.clients import ensure_topics
-
     # Before faust subscribes: a topic created after the subscription would not be assigned
     # until the next metadata refresh (minutes).
     topics = [settings.input_topic, settings.scored_topic, settings.metrics_topic]
     topics += [settings.dlq_topic] + ([settings.spans_topic] if settings.assembler_enabled else [])
     if settings.sessions_enabled:
         topics += [settings.session_turns_topic, settings.scored_sessions_topic]
-    ensure_topics(settings, topics, settings.topic_partitions)
+    settings = _ensure_worker_topics(settings, topics)
     worker = worker_type(settings, scorer, stop_when_idle)
     for name in ("aiokafka.consumer.group_coordinator", "aiokafka.consumer.fetcher", "mode.timers"):
         logging.getLogger(name).addFilter(ExpectedNoise(COMMIT_TIMER))

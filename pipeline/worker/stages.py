@@ -1,7 +1,8 @@
 """The two stages of a worker, each run by one faust agent of ``worker/app.py``.
 
 ``ScoreStage``: input topic -> decode -> evaluators -> scored-traces / dead-letter sends and
-window aggregates. ``ParquetStage``: scored-traces topic -> Parquet files. Scoring is not
+window aggregates. ``ParquetStage``: scored-traces topic (or, ``add_rows``, the committed
+batches' messages: ``worker/parquet_memory.py``) -> Parquet files. Scoring is not
 held back by Parquet flushes, and Parquet files are named after the scored topic's offsets,
 which only ever hold committed (read_committed) scored traces.
 
@@ -35,16 +36,19 @@ from pipeline.sinks.parquet import ParquetSink, remove_uncommitted_in, remove_un
 from pipeline.sinks.size import TooLargeError
 from pipeline.sinks.storage import Location, locate
 from pipeline.worker.observers import PrometheusObserver, StreamObserver
+from pipeline.worker.parquet_memory import MemoryFeed, MemoryRecord, Row
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class Prepared:
-    """A scored batch waiting to be sent: dead letters and (record, message bytes) pairs."""
+    """A scored batch waiting to be sent: dead letters and (record, message bytes) pairs,
+    and with Parquet rows from memory each scored message as a dict (``messages``)."""
 
     dead: list[tuple[Any, bytes]] = field(default_factory=list)
     scored: list[tuple[Any, bytes]] = field(default_factory=list)
+    messages: list[dict[str, Any] | None] = field(default_factory=list)
 
 
 class ScoreStage:
@@ -68,6 +72,7 @@ class ScoreStage:
         self.observer = observer
         self.otel = otel  # a BackgroundOtlpExport, or None
         self.sessions: Any = None  # a pipeline.sessions.router.SessionRouter, or None
+        self.feed: MemoryFeed | None = None  # Parquet rows from memory (parquet_memory.py)
         self.consumed = self.scored = self.dead_lettered = self.metrics_records = 0
 
     @classmethod
@@ -125,27 +130,34 @@ class ScoreStage:
         if good:
             loop = asyncio.get_running_loop()
             scored = await loop.run_in_executor(None, self._score_and_serialise, good)
-            for record, body in scored:
+            for record, body, as_dict in scored:
                 if isinstance(body, TooLargeError):
                     message = messages[record.source.partition, record.source.offset]
                     prepared.dead.append((message, self._dead_letter(body, message)))
                 else:
                     prepared.scored.append((record, body))
+                    prepared.messages.append(as_dict)
         return prepared
 
     def _dead_letter(self, error: DecodeError, message: Any) -> bytes:
         self.observer.on_dead_letter(error.error_type)
         return self.encoder.dead_letter_of(error, message)
 
-    def _score_and_serialise(self, good: list[SourcedTrace]) -> list[tuple[Any, Any]]:
-        """(record, message bytes), or (record, TooLargeError) for a trace whose scored
-        message cannot fit in one Kafka message: it is dead-lettered instead."""
-        serialised: list[tuple[Any, Any]] = []
+    def _score_and_serialise(self, good: list[SourcedTrace]) -> list[tuple[Any, Any, Any]]:
+        """(record, message bytes, message dict or None), or (record, TooLargeError, None)
+        for a trace whose scored message cannot fit in one Kafka message: it is
+        dead-lettered instead. The dict only with Parquet rows from memory."""
+        serialised: list[tuple[Any, Any, Any]] = []
+        keep = self.feed is not None
         for record in self.scorer.score(good):
             try:
-                serialised.append((record, self.encoder.scored(record)))
+                if keep:
+                    body, as_dict = self.encoder.scored_message(record)
+                    serialised.append((record, body, as_dict))
+                else:
+                    serialised.append((record, self.encoder.scored(record), None))
             except TooLargeError as error:
-                serialised.append((record, error))
+                serialised.append((record, error, None))
         return serialised
 
     async def send(self, events: Sequence[Any], prepared: Prepared) -> None:
@@ -158,9 +170,19 @@ class ScoreStage:
             )
         self.dead_lettered += len(prepared.dead)
         topic = self.settings.scored_topic
-        for record, body in prepared.scored:
-            src = record.source
-            self.sender.send(topic, record.trace.trace_id.encode(), body, src.topic, src.partition)
+        feed = self.feed
+        if feed is None:
+            for record, body in prepared.scored:
+                src = record.source
+                key = record.trace.trace_id.encode()
+                self.sender.send(topic, key, body, src.topic, src.partition)
+        else:  # to the source's partition: one writer per scored partition (parquet_memory)
+            for (record, body), as_dict in zip(prepared.scored, prepared.messages, strict=True):
+                src = record.source
+                delivery = feed.sent(src.partition, body, as_dict)
+                key = record.trace.trace_id.encode()
+                send = self.sender.send
+                send(topic, key, body, src.topic, src.partition, src.partition, delivery)
         if self.sessions is not None:  # traces with a session id, re-keyed, same transaction
             self.sessions.route(self.sender, prepared.scored)
         scored = [record for record, _ in prepared.scored]
@@ -217,6 +239,13 @@ class ParquetStage:
                 orjson.loads(message.value), message.topic, message.partition, message.offset
             )
             self.pending.append(event)
+
+    def add_rows(self, topic: str, tp_of: Any, rows: Sequence[Row]) -> None:
+        """Rows from memory (``parquet_memory.MemoryFeed``): the same as ``add`` of the
+        records at these scored offsets, without reading or decoding them."""
+        for partition, offset, message in rows:
+            self.sink.add(message, topic, partition, offset)
+            self.pending.append(MemoryRecord(tp_of(partition), offset))
 
     def should_flush(self) -> bool:
         return bool(self.pending) and self.sink.should_flush()

@@ -90,9 +90,13 @@ def run_chaos(
     parquet_root: str | None = None,
     storage_env: dict[str, str] | None = None,
     table_format: str = "parquet",
+    parquet_from: str = "topic",
+    log_level: str | None = None,
+    killed_env: dict[str, str] | None = None,
 ) -> ChaosResult:
     """``parquet_root`` (default ``workdir/parquet``) may be an ``s3://`` URI, reached with
-    ``storage_env`` (the AWS variables of the local S3 server)."""
+    ``storage_env`` (the AWS variables of the local S3 server). ``killed_env``: settings of
+    the workers that are killed only (not of the final one)."""
     rng = random.Random(seed)
     roots = dataset_roots(parquet_root or workdir / "parquet")
     started = time.monotonic()
@@ -116,9 +120,10 @@ def run_chaos(
         EVALSTREAM_SESSION_TIMEOUT_SECONDS="6",
         EVALSTREAM_PARQUET_FLUSH_SECONDS="2",
         EVALSTREAM_BATCH_SIZE="200",
-        EVALSTREAM_LOG_LEVEL=os.environ.get("CHAOS_LOG_LEVEL", "WARNING"),
+        EVALSTREAM_LOG_LEVEL=log_level or os.environ.get("CHAOS_LOG_LEVEL", "WARNING"),
         **(storage_env or {}),
         EVALSTREAM_TABLE_FORMAT=table_format,
+        EVALSTREAM_PARQUET_FROM=parquet_from,
     )
     command = [sys.executable, "-m", "pipeline.cli", "worker"]
     try:
@@ -129,7 +134,8 @@ def run_chaos(
         broker_restart_at = kills // 2
         for kill in range(kills):
             log = (workdir / f"worker-{kill}.log").open("w")
-            worker = subprocess.Popen(command, env=env, cwd=ROOT, stderr=log)
+            killed = {**env, **(killed_env or {})}
+            worker = subprocess.Popen(command, env=killed, cwd=ROOT, stderr=log)
             time.sleep(rng.uniform(4.0, 9.0))
             if kill == broker_restart_at:  # the broker goes away under a running worker
                 stop_broker(handle)

@@ -179,3 +179,16 @@ def test_the_scored_value_is_the_row_fitted_to_the_message(record, field_limit):
         whole = orjson.loads(orjson.dumps(enc._redacted(record)))  # nothing cut
         whole.pop("scored_at", None)
         assert (value != whole) == (field_limit == 40)  # both paths taken
+
+
+@pytest.mark.parametrize("field_limit", [64 * 1024, 40], ids=["fits whole", "fields cut"])
+def test_scored_message_is_the_json_of_its_bytes(record, field_limit):
+    """The dict Parquet rows come from with EVALSTREAM_PARQUET_FROM=memory is exactly what a
+    read of the topic decodes; None when fields were cut (the rows then decode the bytes)."""
+    for redaction in ("all", "none"):
+        enc = RecordEncoder(Redactor.from_settings(redaction), field_limit_bytes=field_limit)
+        body, message = enc.scored_message(record)
+        if field_limit == 40:
+            assert message is None
+        else:
+            assert message == orjson.loads(body)

@@ -144,3 +144,30 @@ def test_at_least_once_replays_what_a_crash_did_not_commit(tmp_path, scorer):
     scored, window_traces = committed_counts(h)
     assert scored == {b"t-0": 1, b"t-1": 2, b"t-2": 2}  # sent before the crash, and again
     assert window_traces == 3  # window aggregates go out only at commit: lost, then exact
+
+
+def test_rows_from_memory_are_the_rows_read_back(tmp_path, scorer):
+    """``ParquetStage.add_rows`` (EVALSTREAM_PARQUET_FROM=memory) writes the same files, rows
+    and durable offsets as ``add`` of the same scored records read from the topic."""
+    import asyncio
+
+    from faust.types import TP
+
+    from pipeline.worker.stages import ParquetStage
+
+    h = harness(tmp_path, scorer)
+    h.score([InputMessage("traces", 0, i, trace(i)) for i in range(3)])
+    h.write_parquet()  # the topic path, into tmp_path / "pq"
+    scored = h.sender.to(h.settings.scored_topic)
+    settings = load_settings(parquet_dir=tmp_path / "memory")
+    stage = ParquetStage.create(settings)
+    topic = h.settings.scored_topic
+    rows = [(0, n, orjson.loads(sent.value)) for n, sent in enumerate(scored)]
+    stage.add_rows(topic, lambda p: TP(topic, p), rows)
+    durable = asyncio.run(stage.flush(h.stream))
+    assert durable == {TP(topic, 0): 3}
+    memory = pd.read_parquet(tmp_path / "memory").sort_values(["trace_id", "evaluator"])
+    read_back = pd.read_parquet(tmp_path / "pq").sort_values(["trace_id", "evaluator"])
+    pd.testing.assert_frame_equal(memory.reset_index(drop=True), read_back.reset_index(drop=True))
+    names = sorted(p.name for p in (tmp_path / "memory").rglob("*.parquet"))
+    assert names == sorted(p.name for p in (tmp_path / "pq").rglob("*.parquet"))
