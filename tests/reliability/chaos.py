@@ -82,6 +82,28 @@ def _read(root, columns: list[str], table_format: str = "parquet") -> pd.DataFra
     return pd.read_parquet(root.path, filesystem=root.fs, columns=columns)
 
 
+def _committed_count(bootstrap: str, topic: str) -> int:
+    """Records of ``topic`` below its partitions' last stable offsets (commit markers too)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, isolation_level="read_committed")
+    try:
+        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        return sum(consumer.end_offsets(parts).values()) if parts else 0
+    finally:
+        consumer.close()
+
+
+def _wait_for_commits(bootstrap: str, topic: str, since: int, at_least: int) -> None:
+    """Until ``at_least`` more records are committed to ``topic`` (at most 120 s: a loaded
+    machine starts a worker slowly, and a kill before its first commit tests nothing)."""
+    deadline = time.monotonic() + 120
+    while _committed_count(bootstrap, topic) - since < at_least:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no {at_least} records committed to {topic} within 120 s")
+        time.sleep(0.5)
+
+
 def run_chaos(
     workdir: Path,
     traces: int,
@@ -93,6 +115,7 @@ def run_chaos(
     parquet_from: str = "topic",
     log_level: str | None = None,
     killed_env: dict[str, str] | None = None,
+    commits_before_kill: int = 0,
 ) -> ChaosResult:
     """``parquet_root`` (default ``workdir/parquet``) may be an ``s3://`` URI, reached with
     ``storage_env`` (the AWS variables of the local S3 server). ``killed_env``: settings of
@@ -132,6 +155,7 @@ def run_chaos(
         admin.close()
         _publish(handle.bootstrap, topic, traces)
         broker_restart_at = kills // 2
+        committed = 0
         for kill in range(kills):
             log = (workdir / f"worker-{kill}.log").open("w")
             killed = {**env, **(killed_env or {})}
@@ -142,6 +166,10 @@ def run_chaos(
                 time.sleep(rng.uniform(1.0, 3.0))
                 handle = start_broker(port=handle.port, data_dir=handle.data_dir)
                 time.sleep(rng.uniform(2.0, 5.0))
+            if commits_before_kill:  # the kill must find committed work to recover
+                _wait_for_commits(handle.bootstrap, f"{topic}.scored", committed,
+                                  commits_before_kill)  # fmt: skip
+            committed = _committed_count(handle.bootstrap, f"{topic}.scored")
             worker.send_signal(signal.SIGKILL)
             worker.wait()
         final_log = workdir / "worker-final.log"

@@ -87,7 +87,9 @@ def test_kills_before_any_parquet_flush_are_recovered_from_the_scored_topic(tmp_
     minutes): every committed row is missing when the final worker starts, which reads them
     back from the scored topic below the hand-over offset and takes its own from memory."""
     never = {"EVALSTREAM_PARQUET_FLUSH_SECONDS": "600", "EVALSTREAM_PARQUET_FLUSH_ROWS": "10000000"}
-    result, gaps = _chaos_from_memory(tmp_path, traces=5000, kills=2, killed_env=never)
+    result, gaps = _chaos_from_memory(
+        tmp_path, traces=5000, kills=2, killed_env=never, commits_before_kill=200
+    )
     assert result.kills == 2
     assert max(gaps) > 100, gaps  # the kills left committed rows unwritten: read back
     _assert_exactly_once(result, tmp_path)
