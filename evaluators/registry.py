@@ -85,7 +85,7 @@ class Registration:
             problem = check_params(source, {k: v for k, v in params.items() if k not in checked})
             if problem:
                 raise ConfigError(f"evaluator {self.name!r}: {problem}")
-            checked |= set(_keyword_names(source))
+            checked |= set(inspect.signature(source).parameters)
         try:
             if isinstance(self.target, FunctionEvaluator):
                 instance: Evaluator = self.target.with_params(**params)
@@ -96,13 +96,6 @@ class Registration:
         if result_name and result_name != instance.name:
             instance.name = result_name
         return instance
-
-
-def _keyword_names(func: Any) -> list[str]:
-    if func is object.__init__:
-        return []
-    return [p.name for p in inspect.signature(func).parameters.values()
-            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]  # fmt: skip
 
 
 def as_registrable(obj: Any) -> type[Evaluator] | FunctionEvaluator:
