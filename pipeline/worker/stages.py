@@ -151,11 +151,8 @@ class ScoreStage:
         keep = self.feed is not None
         for record in self.scorer.score(good):
             try:
-                if keep:
-                    body, as_dict = self.encoder.scored_message(record)
-                    serialised.append((record, body, as_dict))
-                else:
-                    serialised.append((record, self.encoder.scored(record), None))
+                body, as_dict = self.encoder.scored_message(record)
+                serialised.append((record, body, as_dict if keep else None))
             except TooLargeError as error:
                 serialised.append((record, error, None))
         return serialised
