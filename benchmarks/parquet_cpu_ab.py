@@ -30,30 +30,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from _bench_traces import encoded  # noqa: E402
-from throughput import OPERATIONAL  # noqa: E402
+from throughput import OPERATIONAL, worker_env  # noqa: E402
 
 from pipeline.kafka.broker import free_port, start_broker, stop_broker  # noqa: E402
 
 
 def run_worker(bootstrap: str, tmp: Path, name: str, root: Path, extra: dict[str, str]):
-    config = tmp / "operational.toml"
-    config.write_text(OPERATIONAL)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EVALSTREAM_")}
-    env.update(
-        EVALSTREAM_BOOTSTRAP_SERVERS=bootstrap,
-        EVALSTREAM_INPUT_TOPIC=name,
-        EVALSTREAM_SCORED_TOPIC=f"{name}.scored",
-        EVALSTREAM_METRICS_TOPIC=f"{name}.metrics",
-        EVALSTREAM_DLQ_TOPIC=f"{name}.dlq",
-        EVALSTREAM_SESSION_TURNS_TOPIC=f"{name}.session-turns",
-        EVALSTREAM_SCORED_SESSIONS_TOPIC=f"{name}.scored-sessions",
-        EVALSTREAM_PARQUET_DIR=str(tmp / name / "parquet"),
-        EVALSTREAM_CONSUMER_GROUP=f"{name}-workers",
-        EVALSTREAM_CONFIG=str(config),
-        EVALSTREAM_LOG_LEVEL="WARNING",
-        PYTHONPATH=str(root),
-        **extra,
-    )
+    env = worker_env(bootstrap, tmp, name, name, OPERATIONAL)
+    env.update(EVALSTREAM_LOG_LEVEL="WARNING", PYTHONPATH=str(root), **extra)
     started = time.monotonic()
     proc = subprocess.Popen(
         [sys.executable, "-m", "pipeline.cli", "worker", "--stop-when-idle", "2"],

@@ -169,6 +169,34 @@ CONFIGS: dict[str, tuple[str, dict]] = {
 }
 
 
+def worker_env(
+    bootstrap: str, tmp: Path, name: str, source: str, config: str | None
+) -> dict[str, str]:
+    """A benchmark worker's environment: its own output topics, group and Parquet directory
+    under ``tmp``, reading ``source``; ``config`` (TOML text) written beside them."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EVALSTREAM_")}
+    env.update(
+        EVALSTREAM_BOOTSTRAP_SERVERS=bootstrap,
+        EVALSTREAM_INPUT_TOPIC=source,
+        EVALSTREAM_SCORED_TOPIC=f"{name}.scored",
+        EVALSTREAM_METRICS_TOPIC=f"{name}.metrics",
+        EVALSTREAM_DLQ_TOPIC=f"{name}.dlq",
+        EVALSTREAM_SPANS_TOPIC=f"{name}.spans",
+        # per run too: a shared session-turns topic made each later run's session stage
+        # read (and score) every earlier run's turns as well, and its sessions dataset
+        # hold every earlier run's scored sessions
+        EVALSTREAM_SESSION_TURNS_TOPIC=f"{name}.session-turns",
+        EVALSTREAM_SCORED_SESSIONS_TOPIC=f"{name}.scored-sessions",
+        EVALSTREAM_PARQUET_DIR=str(tmp / name / "parquet"),
+        EVALSTREAM_CONSUMER_GROUP=f"{name}-workers",
+    )
+    if config is not None:
+        path = tmp / f"{name}.toml"
+        path.write_text(config)
+        env["EVALSTREAM_CONFIG"] = str(path)
+    return env
+
+
 @dataclass
 class Run:
     name: str
@@ -224,27 +252,7 @@ class Bench:
         return time.monotonic() - started
 
     def worker_env(self, name: str, source: str, config: str | None) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("EVALSTREAM_")}
-        env.update(
-            EVALSTREAM_BOOTSTRAP_SERVERS=self.bootstrap,
-            EVALSTREAM_INPUT_TOPIC=source,
-            EVALSTREAM_SCORED_TOPIC=f"{name}.scored",
-            EVALSTREAM_METRICS_TOPIC=f"{name}.metrics",
-            EVALSTREAM_DLQ_TOPIC=f"{name}.dlq",
-            EVALSTREAM_SPANS_TOPIC=f"{name}.spans",
-            # per run too: a shared session-turns topic made each later run's session stage
-            # read (and score) every earlier run's turns as well, and its sessions dataset
-            # hold every earlier run's scored sessions
-            EVALSTREAM_SESSION_TURNS_TOPIC=f"{name}.session-turns",
-            EVALSTREAM_SCORED_SESSIONS_TOPIC=f"{name}.scored-sessions",
-            EVALSTREAM_PARQUET_DIR=str(self.tmp / name / "parquet"),
-            EVALSTREAM_CONSUMER_GROUP=f"{name}-workers",
-        )
-        if config is not None:
-            path = self.tmp / f"{name}.toml"
-            path.write_text(config)
-            env["EVALSTREAM_CONFIG"] = str(path)
-        return env
+        return worker_env(self.bootstrap, self.tmp, name, source, config)
 
     def memprof_env(self, name: str) -> dict[str, str]:
         """--memprof DIR: the worker loads benchmarks/_memprof/sitecustomize.py, which writes
